@@ -1,0 +1,68 @@
+"""Make a dataset section ready for training: generate the demo videos, extract features.
+
+python -m dataset.prepare --dataset D [--config FILE] [--jobs N]
+
+* A section with ``synth_*`` keys (the bundled ``mesynth`` demo) has its raw videos
+  generated under ``raw_root`` when they are not there yet.
+* A section with ``raw_root`` has its features extracted into ``segment_feat_root``
+  (``python -m feature_extraction``; finished videos are cached, so a rerun is quick).
+* Any other section must already have its feature archive: checked here, so the
+  pipeline stops before training with one line saying what is missing.
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from utils.config import DatasetConfig, load_config
+from utils.errors import UserError, run_cli
+
+
+def generate_demo_videos(config: DatasetConfig, jobs: int) -> None:
+    from dataset.mesynth import generate_dataset
+
+    try:
+        generate_dataset(Path(config["raw_root"]), seed=config["synth_seed"], n_subjects=config["synth_subjects"],
+                         videos_per_subject=config["synth_videos_per_subject"],
+                         frames_per_video=config["synth_frames_per_video"], jobs=jobs)
+    except ValueError as error:
+        raise UserError(str(error)) from None
+
+
+def extract_features(config: DatasetConfig, jobs: int) -> None:
+    from feature_extraction.__main__ import main as extract
+
+    argv = ["--dataset", "cas(me)^2" if config.get("synth_seed") is not None else "generic",
+            "--raw-root", config["raw_root"], "--out", config["segment_feat_root"],
+            "--flow", config.get("extraction_flow", "tvl1"), "--jobs", str(jobs)]
+    if config.get("raw_anno"):
+        argv += ["--anno", config["raw_anno"]]
+    status = extract(argv)
+    if status != 0:
+        raise UserError(f"{config['raw_root']}: feature extraction failed (exit {status}); see the messages above")
+
+
+def prepare(config: DatasetConfig, jobs: int) -> None:
+    if config.get("synth_seed") is not None:
+        generate_demo_videos(config, jobs)
+    if config.get("raw_root"):
+        extract_features(config, jobs)
+    root = Path(config["segment_feat_root"])
+    if not (root / "train").is_dir() or not (root / "test").is_dir():
+        raise UserError(f"{root}: no feature archive (train/ and test/); set segment_feat_root in "
+                        f"{config.source} to the unpacked published features, or set raw_root to extract them")
+    if not Path(config["anno_csv"]).is_file():
+        raise UserError(f"{config['anno_csv']}: annotation file not found (anno_csv in {config.source})")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Generate / extract what a dataset section needs before training.")
+    parser.add_argument("--dataset", required=True)
+    parser.add_argument("--config", default=None)
+    parser.add_argument("--jobs", type=int, default=2, help="worker processes for generation and extraction")
+    args = parser.parse_args()
+    run_cli(lambda: prepare(load_config(args.dataset, args.config), max(1, args.jobs)))
+
+
+if __name__ == "__main__":
+    main()

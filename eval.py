@@ -1,0 +1,43 @@
+"""Evaluate one fold's checkpoints (own or published) and pick an epoch.
+
+python eval.py --dataset <cas(me)^2|samm|mesynth> --output <dir> --subject <subject> [--config FILE]
+               [--device DEV] [--matching published|paper2023|one-to-one]
+               [--selection best-on-test|fixed-epoch|last-epoch]
+"""
+import argparse
+from pathlib import Path
+
+from utils.errors import run_cli
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
+    parser.add_argument("--dataset", required=True, help="config section, e.g. cas(me)^2, samm, mesynth")
+    parser.add_argument("--output", required=True, type=Path, help="run folder holding <subject>/models/")
+    parser.add_argument("--subject", required=True, help="held-out subject, e.g. casme_015")
+    parser.add_argument("--config", default=None, help="config file (default: config.yaml beside this script)")
+    parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 or auto (default: the config's device)")
+    parser.add_argument("--matching", default=None, choices=("published", "paper2023", "one-to-one"),
+                        help="matching rule (default: the config's, 'published')")
+    parser.add_argument("--selection", default=None, choices=("best-on-test", "fixed-epoch", "last-epoch"),
+                        help="epoch selection (default: the config's; best-on-test is the paper's, optimistic)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    args = parser.parse_args()
+
+    def run() -> None:
+        from model.training import resolve_device
+        from utils.config import load_config
+        from utils.evaluation import evaluate_fold
+
+        config = load_config(args.dataset, args.config).with_overrides(
+            device=args.device, matching=args.matching, selection=args.selection)
+        info = evaluate_fold(config, args.subject, args.output, resolve_device(config["device"]),
+                             show_progress=not args.quiet)
+        print(f"evaluated {args.subject}: {info['epochs_evaluated']} checkpoints, matching {info['matching']}, "
+              f"selection {info['selection']} -> epoch {info['selected_epoch']}")
+
+    run_cli(run)
+
+
+if __name__ == "__main__":
+    main()

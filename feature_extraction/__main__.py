@@ -1,0 +1,152 @@
+"""Extract ROI motion features from a raw dataset copy into segment files.
+
+    python -m feature_extraction --dataset {cas(me)^2,samm,generic} --raw-root DIR [--anno FILE] --out DIR
+                                 [--flow tvl1|dis|farneback] [--no-quantise] [--jobs N]
+
+``--out`` becomes a segment_feat_root (``train/`` and ``test/``, FORMATS.md)
+and also receives ``annotations.csv`` (the paper's table) and ``cache/`` (one
+npz per extracted video, so a rerun skips finished videos; a cache made with
+other flow settings is recomputed).
+
+Exit status: 0 when every video was extracted, 1 when any video failed or a
+part of the raw tree was skipped (all listed at the end), 2 for bad
+arguments or an unreadable annotation file (one line, nothing extracted).
+"""
+from __future__ import annotations
+
+import argparse
+import itertools
+import sys
+import time
+from pathlib import Path
+
+from tqdm import tqdm
+
+from feature_extraction.adapters import DATASETS, count_frames, discover_videos, load_annotations
+from feature_extraction.batch import Outcome, extract_all
+from feature_extraction.face import landmark_model_path
+from feature_extraction.flow import FLOW_METHODS
+from feature_extraction.segments import frame_labels, write_annotation_csv, write_video_segments
+from feature_extraction.video import FlowSettings, cache_path, load_cached
+
+PROG = "python -m feature_extraction"
+MAX_LISTED = 3  # unreadable frames named per video before "... and N more"
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with a one-line error (no usage block) and exit status 2."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog=PROG, description="Extract AUW-GCN ROI motion features (METHOD.md section 2).")
+    parser.add_argument("--dataset", required=True, choices=DATASETS, help="layout of --raw-root")
+    parser.add_argument("--raw-root", required=True, type=Path, help="the raw dataset folder as distributed")
+    parser.add_argument("--anno", type=Path, help="annotation file (required for cas(me)^2 and samm)")
+    parser.add_argument("--out", required=True, type=Path, help="segment_feat_root to write")
+    parser.add_argument("--flow", choices=FLOW_METHODS, default="tvl1", help="optical flow (default tvl1)")
+    parser.add_argument("--no-quantise", action="store_true",
+                        help="skip the published 8-bit flow quantisation (bound 10)")
+    parser.add_argument("--jobs", type=_positive_int, default=1, help="videos extracted in parallel")
+    return parser
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+# --------------------------------------------------------------------------- the batch
+
+
+def _report_video(outcome: Outcome) -> None:
+    """One line per problem met in a finished video (stderr, above the progress bars)."""
+    result, name = outcome.result, outcome.video.video_name
+    for note in result.notes:
+        tqdm.write(f"{outcome.video.source_path}: {note}", file=sys.stderr)
+    if result.unreadable:
+        listed = ", ".join(result.unreadable[:MAX_LISTED])
+        more = f" and {len(result.unreadable) - MAX_LISTED} more" if len(result.unreadable) > MAX_LISTED else ""
+        tqdm.write(f"{name}: {len(result.unreadable)} unreadable frame(s) replaced by the previous one: "
+                   f"{listed}{more}", file=sys.stderr)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Extract every video, write segments and annotations.csv; return the exit status."""
+    settings = FlowSettings(args.flow, quantise=not args.no_quantise)
+    try:
+        landmark_model_path()
+        if args.out.exists() and not args.out.is_dir():
+            raise ValueError(f"{args.out}: --out exists and is not a folder")
+        videos, problems = discover_videos(args.dataset, args.raw_root)
+        # SAMM offsets past a video are clipped to its 25-fps frame count.
+        frame_counts = {video.video_name: count_frames(video) for video in videos} if args.dataset == "samm" else None
+        annotations = load_annotations(args.dataset, args.anno, videos, frame_counts)
+    except (FileNotFoundError, ValueError) as error:
+        print(f"{PROG}: error: {error}", file=sys.stderr)
+        return 2
+    write_annotation_csv(args.out / "annotations.csv", annotations)
+    rows_of = {name: rows for name, rows in annotations.groupby("video_name", sort=False)}
+    no_rows = annotations.iloc[:0]
+    for problem in problems:
+        print(problem, file=sys.stderr)
+
+    cached, todo = [], []
+    for video in videos:
+        result = load_cached(cache_path(args.out, video.subject, video.video_name), settings)
+        if result is None:
+            todo.append(video)
+        else:
+            cached.append(Outcome(video, "cached", result))
+    known = [len(video.frame_paths) for video in todo]
+    total_frames = sum(known) if all(known) else None  # a video file's length is unknown until decoded
+
+    outcomes: list[Outcome] = []
+    started = time.perf_counter()
+    with tqdm(total=len(videos), desc="videos", unit="video", position=0) as video_bar, \
+            tqdm(total=total_frames, desc="frames", unit="frame", position=1) as frame_bar:
+        for outcome in itertools.chain(cached, extract_all(todo, settings, args.out, args.jobs)):
+            outcomes.append(outcome)
+            video_bar.update()
+            if outcome.status == "failed":
+                tqdm.write(f"FAILED {outcome.video.source_path}: {outcome.reason}", file=sys.stderr)
+                continue
+            if outcome.status == "extracted":
+                frame_bar.update(outcome.result.n_frames)
+                _report_video(outcome)
+            features = outcome.result.features
+            labels = frame_labels(len(features), rows_of.get(outcome.video.video_name, no_rows))
+            write_video_segments(args.out, outcome.video.subject, outcome.video.video_name, features, labels)
+    elapsed = time.perf_counter() - started
+    print_summary(outcomes, problems, elapsed)
+    return 1 if problems or any(outcome.status == "failed" for outcome in outcomes) else 0
+
+
+def print_summary(outcomes: list[Outcome], problems: list[str], seconds: float) -> None:
+    """Counts, speed, per-video landmark failures and the list of failures (stdout)."""
+    count = {status: sum(o.status == status for o in outcomes) for status in ("extracted", "cached", "failed")}
+    frames = sum(o.result.n_frames for o in outcomes if o.status == "extracted")
+    print(f"videos: {count['extracted']} extracted, {count['cached']} skipped (cached), {count['failed']} failed, "
+          f"{len(problems)} skipped in the raw tree")
+    print(f"frames: {frames} extracted in {seconds:.1f} s ({frames / max(seconds, 1e-9):.1f} frames/s)")
+    with_failures = [o for o in outcomes if o.result is not None and o.result.landmark_failures]
+    print("landmark failures (frames given the nearest good landmarks):" + ("" if with_failures else " none"))
+    for o in sorted(with_failures, key=lambda o: o.video.video_name):
+        print(f"  {o.video.video_name}: {o.result.landmark_failures} of {o.result.n_frames} frames")
+    failures = [f"{o.video.source_path}: {o.reason}" for o in outcomes if o.status == "failed"] + problems
+    if failures:
+        print(f"failed ({len(failures)}):")
+        for line in failures:
+            print(f"  {line}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run(build_parser().parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

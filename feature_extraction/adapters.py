@@ -1,0 +1,536 @@
+"""Dataset adapters: find the videos of a raw dataset copy and read its annotations.
+
+Three layouts are understood (FORMATS.md, "Raw datasets as users receive them"):
+
+* ``cas(me)^2``: ``rawpic/s<SS>/<SS>_<CCCC><name>/img<N>.jpg`` (30 fps). The
+  folder's own ``SS_`` prefix names the subject, so the misplaced
+  ``rawpic/s19/23_0502funnyerrors`` is ``casme_023_0502``.
+* ``samm``: ``SAMM_longvideos/<SSS>_<V>/<SSS>_<V>_<NNNN>.jpg`` (200 fps), used
+  at 25 fps: 25-fps frame i is the (8i+1)-th frame file (1-based) in frame
+  number order.
+* ``generic``: ``<root>/<subject>/<video>/`` image frames, or
+  ``<root>/<subject>/<video>.<ext>`` video files read with OpenCV.
+
+Frames are always ordered by the integer in their name, never as text
+(``img1000`` comes after ``img999``).
+
+The annotation readers turn the official spreadsheets into the paper's table
+(``subject,video_name,start_frame,apex_frame,end_frame,type_idx,au``), row for
+row the same as ``../shared/data/casme2_annotations.csv`` and
+``samm_lv_25fps_annotations.csv``.
+"""
+from __future__ import annotations
+
+import math
+import numbers
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+
+DATASETS = ("cas(me)^2", "samm", "generic")
+
+ANNOTATION_COLUMNS = ("subject", "video_name", "start_frame", "apex_frame", "end_frame", "type_idx", "au")
+FRAME_COLUMNS = ("start_frame", "apex_frame", "end_frame")
+MACRO, MICRO = 1, 2
+
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"})
+VIDEO_SUFFIXES = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm", ".mpg", ".mpeg", ".m4v", ".wmv", ".flv"})
+
+# CAS(ME)^2 stimulus codes and the folder suffix each carries on disk (FORMATS.md).
+CASME2_CODES = {
+    "0101": "disgustingteeth", "0102": "eatingworms", "0401": "girlcrashing",
+    "0402": "beatingpregnantwoman", "0502": "funnyerrors", "0503": "unnyfarting",
+    "0505": "funnyinnovations", "0507": "climbingthewall", "0508": "funnydunkey",
+}
+SAMM_FRAME_STEP = 8  # 200 fps -> 25 fps
+
+_CASME2_SUBJECT_DIR = re.compile(r"^s(\d+)$")
+_CASME2_VIDEO_DIR = re.compile(r"^(\d+)_(\d{4})(.*)$")
+_CASME2_FRAME = re.compile(r"^img(\d+)$", re.IGNORECASE)
+_SAMM_VIDEO_DIR = re.compile(r"^(\d+)_(\d+)$")
+_SAMM_FRAME = re.compile(r"_(\d+)$")
+_LAST_INTEGER = re.compile(r"(\d+)(?!.*\d)")
+
+
+@dataclass(frozen=True)
+class VideoSource:
+    """One video of a raw dataset copy.
+
+    Either ``frame_paths`` (ordered frame images, already subsampled to the
+    rate the features use) or ``video_file`` (a file OpenCV decodes; every
+    ``frame_step``-th decoded frame is kept, starting with the first) is set.
+    """
+
+    subject: str
+    video_name: str
+    frame_paths: tuple[Path, ...] = ()
+    video_file: Path | None = None
+    frame_step: int = 1
+
+    @property
+    def source_path(self) -> Path:
+        """The video folder or file, for messages."""
+        if self.video_file is not None:
+            return self.video_file
+        return self.frame_paths[0].parent if self.frame_paths else Path(self.video_name)
+
+
+# --------------------------------------------------------------------------- discovery
+
+
+def discover_videos(dataset: str, raw_root: Path) -> tuple[list[VideoSource], list[str]]:
+    """All videos under ``raw_root`` and one-line problems about what was skipped.
+
+    Returns ``(videos sorted by (subject, video_name), problems)``. A video
+    folder without frames, with frame names that carry no frame number, with
+    an unknown CAS(ME)^2 code, or a name that fits no layout is skipped and
+    reported; so is a second video with an already-seen ``video_name``.
+    Raises ``FileNotFoundError`` when ``raw_root`` does not exist and
+    ``ValueError`` when it is empty, not a folder, or holds no video at all.
+    """
+    _check_dataset(dataset)
+    raw_root = Path(raw_root)
+    if not raw_root.exists():
+        raise FileNotFoundError(f"{raw_root}: raw dataset folder not found")
+    if not raw_root.is_dir():
+        raise ValueError(f"{raw_root}: not a folder")
+    if not _visible_entries(raw_root):
+        raise ValueError(f"{raw_root}: raw dataset folder is empty")
+    finder = {"cas(me)^2": _discover_casme2, "samm": _discover_samm, "generic": _discover_generic}[dataset]
+    found, problems = finder(raw_root)
+    videos, duplicates = _drop_duplicate_names(found)
+    problems += duplicates
+    if not videos:
+        detail = f" ({problems[0]}{' ...' if len(problems) > 1 else ''})" if problems else ""
+        raise ValueError(f"{raw_root}: no {dataset} videos found{detail}")
+    return sorted(videos, key=lambda v: (v.subject, v.video_name)), problems
+
+
+def _check_dataset(dataset: str) -> None:
+    if dataset not in DATASETS:
+        raise ValueError(f"unknown dataset {dataset!r}; expected one of {', '.join(DATASETS)}")
+
+
+def _visible_entries(folder: Path) -> list[Path]:
+    """Entries of ``folder`` sorted by name, without hidden ones (``.DS_Store``...)."""
+    return sorted(p for p in folder.iterdir() if not p.name.startswith("."))
+
+
+def _drop_duplicate_names(videos: list[VideoSource]) -> tuple[list[VideoSource], list[str]]:
+    """Keep the first video of each name (in discovery order); report the others."""
+    kept: dict[str, VideoSource] = {}
+    problems = []
+    for video in videos:
+        first = kept.setdefault(video.video_name, video)
+        if first is not video:
+            problems.append(f"{video.source_path}: video {video.video_name} already found at "
+                            f"{first.source_path}; skipped")
+    return list(kept.values()), problems
+
+
+def _ordered_frames(folder: Path, frame_number: re.Pattern) -> tuple[tuple[Path, ...], str | None]:
+    """Image files of ``folder`` ordered by the frame number ``frame_number`` finds in the stem.
+
+    Files that are not images are ignored. Returns ``(paths, None)`` or
+    ``((), problem)`` when the folder has no image or an image name carries
+    no frame number (its place in the video would be a guess).
+    """
+    images = [p for p in _visible_entries(folder) if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
+    if not images:
+        return (), f"{folder}: no frame images; skipped"
+    keyed = []
+    for path in images:
+        match = frame_number.search(path.stem)
+        if match is None:
+            return (), f"{folder}: cannot read a frame number from {path.name}; skipped"
+        keyed.append((int(match.group(1)), path.name, path))
+    keyed.sort(key=lambda item: item[:2])
+    return tuple(item[2] for item in keyed), None
+
+
+def _casme2_root(raw_root: Path) -> Path:
+    """``raw_root/rawpic`` when present, else ``raw_root`` itself (it may be rawpic)."""
+    return raw_root / "rawpic" if (raw_root / "rawpic").is_dir() else raw_root
+
+
+def _discover_casme2(raw_root: Path) -> tuple[list[VideoSource], list[str]]:
+    videos, problems = [], []
+    for subject_dir in _visible_entries(_casme2_root(raw_root)):
+        if not (subject_dir.is_dir() and _CASME2_SUBJECT_DIR.match(subject_dir.name)):
+            problems.append(f"{subject_dir}: not a CAS(ME)^2 subject folder s<SS>; skipped")
+            continue
+        for video_dir in _visible_entries(subject_dir):
+            match = _CASME2_VIDEO_DIR.match(video_dir.name)
+            if not video_dir.is_dir() or match is None:
+                problems.append(f"{video_dir}: not a CAS(ME)^2 video folder <SS>_<CCCC><name>; skipped")
+                continue
+            if match.group(2) not in CASME2_CODES:
+                problems.append(f"{video_dir}: unknown CAS(ME)^2 code {match.group(2)}; skipped")
+                continue
+            frames, problem = _ordered_frames(video_dir, _CASME2_FRAME)
+            if problem:
+                problems.append(problem)
+                continue
+            # The folder's own SS_ prefix names the subject (s19/23_0502... is subject 23).
+            subject = f"casme_{int(match.group(1)):03d}"
+            videos.append(VideoSource(subject, f"{subject}_{match.group(2)}", frames))
+    return videos, problems
+
+
+def _discover_samm(raw_root: Path) -> tuple[list[VideoSource], list[str]]:
+    videos, problems = [], []
+    root = raw_root / "SAMM_longvideos" if (raw_root / "SAMM_longvideos").is_dir() else raw_root
+    for video_dir in _visible_entries(root):
+        match = _SAMM_VIDEO_DIR.match(video_dir.name)
+        if not video_dir.is_dir() or match is None:
+            problems.append(f"{video_dir}: not a SAMM-LV video folder <SSS>_<V>; skipped")
+            continue
+        frames, problem = _ordered_frames(video_dir, _SAMM_FRAME)
+        if problem:
+            problems.append(problem)
+            continue
+        # 25-fps frame i is the 1-based original frame 8i+1: files 1, 9, 17, ...
+        videos.append(VideoSource(f"samm_{match.group(1)}", f"samm_{video_dir.name}",
+                                  frames[::SAMM_FRAME_STEP]))
+    return videos, problems
+
+
+def _discover_generic(raw_root: Path) -> tuple[list[VideoSource], list[str]]:
+    videos, problems = [], []
+    for subject_dir in _visible_entries(raw_root):
+        if not subject_dir.is_dir():
+            problems.append(f"{subject_dir}: not a subject folder; skipped")
+            continue
+        for entry in _visible_entries(subject_dir):
+            if entry.is_dir():
+                frames, problem = _ordered_frames(entry, _LAST_INTEGER)
+                if problem:
+                    problems.append(problem)
+                    continue
+                videos.append(VideoSource(subject_dir.name, entry.name, frames))
+            elif entry.suffix.lower() in VIDEO_SUFFIXES:
+                videos.append(VideoSource(subject_dir.name, entry.stem, video_file=entry))
+            else:
+                problems.append(f"{entry}: neither a frame folder nor a video file "
+                                f"({', '.join(sorted(VIDEO_SUFFIXES))}); skipped")
+    return videos, problems
+
+
+# --------------------------------------------------------------------------- frames
+
+
+def iter_frames(source: VideoSource) -> Iterator[tuple[str, np.ndarray | None]]:
+    """Yield ``(label, image)`` for every frame of ``source`` in order.
+
+    ``image`` is a BGR uint8 (H, W, 3) array, or ``None`` when the frame file
+    cannot be read. ``label`` is the frame's path, or ``<file>#<index>`` with
+    the 0-based decoded frame index for a video file. Raises ``ValueError``
+    when a video file cannot be opened.
+    """
+    if source.video_file is None:
+        for path in source.frame_paths:
+            yield str(path), cv2.imread(str(path), cv2.IMREAD_COLOR)
+        return
+    capture = _open_video(source.video_file)
+    try:
+        index = 0
+        while True:
+            ok, image = capture.read()
+            if not ok:
+                return
+            if index % source.frame_step == 0:
+                yield f"{source.video_file}#{index}", image
+            index += 1
+    finally:
+        capture.release()
+
+
+def count_frames(source: VideoSource) -> int:
+    """Number of frames :func:`iter_frames` yields for ``source``.
+
+    For a video file the frames are decoded-and-counted (container frame
+    counts are unreliable), without converting them to images.
+    """
+    if source.video_file is None:
+        return len(source.frame_paths)
+    capture = _open_video(source.video_file)
+    try:
+        decoded = 0
+        while capture.grab():
+            decoded += 1
+    finally:
+        capture.release()
+    return -(-decoded // source.frame_step)
+
+
+def _open_video(path: Path) -> cv2.VideoCapture:
+    capture = cv2.VideoCapture(str(path))
+    if not capture.isOpened():
+        capture.release()
+        raise ValueError(f"{path}: OpenCV cannot open this video file")
+    return capture
+
+
+# --------------------------------------------------------------------------- annotations
+
+
+def load_annotations(dataset: str, anno_path: Path | None, videos: list[VideoSource],
+                     frame_counts: dict[str, int] | None = None) -> pd.DataFrame:
+    """The paper's annotation table for ``dataset``, one row per expression.
+
+    Columns ``subject, video_name, start_frame, apex_frame, end_frame,
+    type_idx, au`` (frames int64, in the frame rate the features use; 0 = not
+    annotated, SAMM apex -1 = not annotated), in the source file's row order.
+
+    * ``cas(me)^2``: the official xlsx (sheet 0 data, sheet 1 participant ->
+      folder, sheet 2 clip name -> code; sheets opened by index).
+    * ``samm``: the official xlsx, frames f -> ``(f-1)//8`` with 0 and -1
+      kept; an offset past the video is clipped to the video's last 25-fps
+      frame index ``count-1``. ``frame_counts`` maps video_name to its 25-fps
+      frame count; without it the counts of ``videos`` are used (a video
+      known to neither is not clipped).
+    * ``generic``: an optional CSV already in the paper's format; ``None``
+      gives an empty table.
+
+    Every row's subject must agree with the subject of the discovered video
+    of the same name. Raises ``ValueError`` naming the file and the problem
+    when the file is unreadable or does not fit.
+    """
+    _check_dataset(dataset)
+    if anno_path is None:
+        if dataset != "generic":
+            raise ValueError(f"{dataset}: an annotation file is required")
+        return _annotation_frame([])
+    anno_path = Path(anno_path)
+    if not anno_path.is_file():
+        raise ValueError(f"{anno_path}: annotation file not found")
+    if dataset == "cas(me)^2":
+        table = _casme2_annotations(anno_path)
+    elif dataset == "samm":
+        if frame_counts is None:
+            frame_counts = {video.video_name: count_frames(video) for video in videos}
+        table = _samm_annotations(anno_path, frame_counts)
+    else:
+        table = _generic_annotations(anno_path)
+    _check_subjects(anno_path, table, videos)
+    return table
+
+
+def _annotation_frame(rows: list[tuple]) -> pd.DataFrame:
+    """Rows of (subject, video_name, start, apex, end, type_idx, au) -> the typed table."""
+    return _typed(pd.DataFrame(rows, columns=list(ANNOTATION_COLUMNS)))
+
+
+def _typed(table: pd.DataFrame) -> pd.DataFrame:
+    """The paper's columns in order: frames and type_idx int64, the others str."""
+    table = table.loc[:, list(ANNOTATION_COLUMNS)].copy()
+    for column in (*FRAME_COLUMNS, "type_idx"):
+        table[column] = table[column].astype("int64")
+    for column in ("subject", "video_name", "au"):
+        table[column] = table[column].astype("str")
+    return table
+
+
+def _check_subjects(path: Path, table: pd.DataFrame, videos: list[VideoSource]) -> None:
+    """A row naming a discovered video must name that video's subject too."""
+    known = pd.Series({video.video_name: video.subject for video in videos}, dtype="str")
+    expected = table["video_name"].map(known)
+    wrong = expected.notna() & (expected != table["subject"])
+    if wrong.any():
+        row = int(np.flatnonzero(wrong.to_numpy())[0])
+        raise ValueError(f"{path}: puts video {table['video_name'].iat[row]} in subject "
+                         f"{table['subject'].iat[row]}, but its frames are in subject {expected.iat[row]}")
+
+
+def _read_sheets(path: Path) -> list[pd.DataFrame]:
+    """All sheets of a spreadsheet, by index, no header, cells as Python objects."""
+    try:
+        sheets = pd.read_excel(path, sheet_name=None, header=None, dtype=object)
+    except Exception as error:  # openpyxl/xlrd raise many types for a bad file
+        raise ValueError(f"{path}: cannot read as a spreadsheet ({type(error).__name__}: {error})") from None
+    return list(sheets.values())
+
+
+def _is_blank(value) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value)) or \
+        (isinstance(value, str) and not value.strip())
+
+
+def _as_int(value) -> int | None:
+    """An integer cell (int, integral float, or digit text) as int; anything else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real) and float(value).is_integer():
+        return int(value)
+    if isinstance(value, str) and re.fullmatch(r"\s*-?\d+\s*", value):
+        return int(value)
+    return None
+
+
+def _as_text(value) -> str:
+    """A cell as the text a person sees: 12 -> '12', blank -> '', strings unchanged."""
+    if _is_blank(value) and not isinstance(value, str):
+        return ""
+    number = None if isinstance(value, str) else _as_int(value)
+    return str(number) if number is not None else str(value)
+
+
+def _frame_cell(path: Path, row: int, column: str, value) -> int:
+    number = _as_int(value)
+    if number is None:
+        raise ValueError(f"{path}: row {row + 1}: {column} {value!r} is not a whole frame number")
+    return number
+
+
+def _drop_blank_rows(sheet: pd.DataFrame) -> pd.DataFrame:
+    blank = sheet.map(_is_blank).all(axis=1)
+    return sheet.loc[~blank]
+
+
+def _casme2_annotations(path: Path) -> pd.DataFrame:
+    sheets = _read_sheets(path)
+    if len(sheets) < 3:
+        raise ValueError(f"{path}: expected 3 sheets (expressions, naming rule1, naming rule2), found {len(sheets)}")
+    folders = _casme2_participant_folders(path, sheets[1])
+    codes = _casme2_clip_codes(path, sheets[2])
+    data = _drop_blank_rows(sheets[0])
+    if data.shape[1] < 8:
+        raise ValueError(f"{path}: sheet 0 has {data.shape[1]} columns, expected 9 "
+                         "(participant, clip, onset, apex, offset, AU, emotion, type, self-report)")
+    types = {"macro-expression": MACRO, "micro-expression": MICRO}
+    rows = []
+    for row, cells in zip(data.index, data.itertuples(index=False)):
+        participant, clip, onset, apex, offset, au, _, kind = cells[:8]
+        folder = folders.get(_as_int(participant))
+        if folder is None:
+            raise ValueError(f"{path}: sheet 0 row {row + 1}: participant {participant!r} is not in sheet 1")
+        clip_name = _as_text(clip).strip().split("_")[0]
+        code = codes.get(clip_name.lower())
+        if code is None:
+            raise ValueError(f"{path}: sheet 0 row {row + 1}: clip {clip!r} has no code in sheet 2")
+        type_idx = types.get(_as_text(kind).strip().lower())
+        if type_idx is None:
+            raise ValueError(f"{path}: sheet 0 row {row + 1}: type {kind!r} is neither "
+                             "macro-expression nor micro-expression")
+        subject = f"casme_{folder:03d}"
+        frames = [_frame_cell(path, row, name, value)
+                  for name, value in zip(("onset", "apex", "offset"), (onset, apex, offset))]
+        rows.append((subject, f"{subject}_{code}", *frames, type_idx, _as_text(au)))
+    return _annotation_frame(rows)
+
+
+def _casme2_participant_folders(path: Path, sheet: pd.DataFrame) -> dict[int, int]:
+    """Sheet 1 (naming rule1): folder number, folder name, participant -> {participant: folder}.
+
+    Rows whose cells do not fit (a header row) are ignored.
+    """
+    folders = {}
+    for cells in sheet.itertuples(index=False):
+        if len(cells) < 3:
+            break
+        folder, participant = _as_int(cells[0]), _as_int(cells[2])
+        if folder is not None and participant is not None:
+            folders[participant] = folder
+    if not folders:
+        raise ValueError(f"{path}: sheet 1 (naming rule1) has no rows folder number, folder name, participant")
+    return folders
+
+
+def _casme2_clip_codes(path: Path, sheet: pd.DataFrame) -> dict[str, str]:
+    """Sheet 2 (naming rule2): code, name -> {name (lower case): 4-digit code}.
+
+    A code stored as a number (101) is read back as text ('0101'); rows whose
+    cells do not fit (a header row) are ignored.
+    """
+    codes = {}
+    for cells in sheet.itertuples(index=False):
+        if len(cells) < 2:
+            break
+        code, name = _as_int(cells[0]), _as_text(cells[1]).strip()
+        if code is not None and name:
+            codes[name.lower()] = f"{code:04d}"
+    if not codes:
+        raise ValueError(f"{path}: sheet 2 (naming rule2) has no rows code, name")
+    return codes
+
+
+_SAMM_HEADER = ("Filename", "Onset", "Apex", "Offset", "Type", "Action Units")
+
+
+def _samm_annotations(path: Path, frame_counts: dict[str, int]) -> pd.DataFrame:
+    sheet = _read_sheets(path)[0]
+    header_row = _samm_header_row(sheet)
+    if header_row is None:
+        raise ValueError(f"{path}: sheet 0 has no header row with {', '.join(_SAMM_HEADER)} in its first 30 rows")
+    names = [_as_text(cell).strip().lower() for cell in sheet.iloc[header_row]]
+    column = {name: names.index(name.lower()) for name in _SAMM_HEADER}
+    data = _drop_blank_rows(sheet.iloc[header_row + 1:])
+    rows = []
+    for row, cells in zip(data.index, data.itertuples(index=False)):
+        filename = _as_text(cells[column["Filename"]]).strip()
+        parts = filename.split("_")
+        if len(parts) < 2 or not all(part.isdigit() for part in parts[:2]):
+            raise ValueError(f"{path}: row {row + 1}: Filename {filename!r} is not <SSS>_<V>_<n>")
+        kind = _as_text(cells[column["Type"]]).strip()
+        if not kind:
+            raise ValueError(f"{path}: row {row + 1}: Type is empty")
+        video_name = f"samm_{parts[0]}_{parts[1]}"
+        onset, apex, offset = (_samm_frame(path, row, name, cells[column[name]])
+                               for name in ("Onset", "Apex", "Offset"))
+        count = frame_counts.get(video_name)
+        if count is not None and offset > count - 1:
+            offset = count - 1  # an offset past the video ends at its last 25-fps frame
+        rows.append((f"samm_{parts[0]}", video_name, onset, apex, offset,
+                     MACRO if kind.lower() == "macro" else MICRO, _as_text(cells[column["Action Units"]])))
+    return _annotation_frame(rows)
+
+
+def _samm_header_row(sheet: pd.DataFrame) -> int | None:
+    """Index of the first row holding every column name of ``_SAMM_HEADER`` (row 9 in the releases)."""
+    wanted = {name.lower() for name in _SAMM_HEADER}
+    for index in range(min(len(sheet), 30)):
+        cells = {_as_text(cell).strip().lower() for cell in sheet.iloc[index]}
+        if wanted <= cells:
+            return index
+    return None
+
+
+def _samm_frame(path: Path, row: int, column: str, value) -> int:
+    """A 200-fps frame number f -> the 25-fps frame (f-1)//8; 0 and -1 (missing) kept."""
+    frame = _frame_cell(path, row, column, value)
+    if frame < -1:
+        raise ValueError(f"{path}: row {row + 1}: {column} {frame} is negative")
+    return frame if frame in (0, -1) else (frame - 1) // SAMM_FRAME_STEP
+
+
+def _generic_annotations(path: Path) -> pd.DataFrame:
+    try:
+        table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except Exception as error:  # pandas raises several parser/decoding types
+        raise ValueError(f"{path}: cannot read as CSV ({type(error).__name__}: {error})") from None
+    missing = [name for name in ANNOTATION_COLUMNS if name not in table.columns]
+    if missing:
+        raise ValueError(f"{path}: missing columns {', '.join(missing)} "
+                         f"(expected {','.join(ANNOTATION_COLUMNS)})")
+    for name in ("subject", "video_name"):
+        empty = table[name].str.strip() == ""
+        if empty.any():
+            raise ValueError(f"{path}: row {int(np.flatnonzero(empty.to_numpy())[0]) + 2}: {name} is empty")
+    for name in (*FRAME_COLUMNS, "type_idx"):
+        bad = ~table[name].str.fullmatch(r"\s*-?\d+\s*")
+        if bad.any():
+            row = int(np.flatnonzero(bad.to_numpy())[0])
+            raise ValueError(f"{path}: row {row + 2}: {name} {table[name].iat[row]!r} is not an integer")
+    table = _typed(table)
+    bad_type = ~table["type_idx"].isin([0, MACRO, MICRO])
+    if bad_type.any():
+        row = int(np.flatnonzero(bad_type.to_numpy())[0])
+        raise ValueError(f"{path}: row {row + 2}: type_idx {table['type_idx'].iat[row]} is not 0, 1 or 2")
+    return table

@@ -1,0 +1,125 @@
+"""Per-row labels and the segment files of one video (METHOD.md 2.5-2.6, FORMATS.md).
+
+Feature row i lines up with annotation frame number i (``utils.indexing``),
+so annotation frames are used as row indices directly.
+"""
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from feature_extraction.adapters import ANNOTATION_COLUMNS
+from utils.indexing import cut_window, window_file_name, window_offsets
+
+LABEL_COLUMNS = ("micro_start", "micro_apex", "micro_end", "micro_action",
+                 "macro_start", "macro_apex", "macro_end", "macro_action")
+# type_idx -> first of its four label columns (start, apex, end, action).
+LABEL_BLOCKS = {2: 0, 1: 4}
+FEATURE_SHAPE = (12, 2)
+
+
+def frame_labels(n_rows: int, annotations: pd.DataFrame) -> np.ndarray:
+    """Per-row labels of one video, shape (n_rows, 8) int32, 0/1.
+
+    Columns: micro start, apex, end, action, macro start, apex, end, action
+    (``type_idx`` 2 = micro, 1 = macro; other types are ignored).
+    ``annotations`` holds the video's rows with ``start_frame, apex_frame,
+    end_frame, type_idx`` (s, a, e, as feature-row indices). As published:
+
+    * a row is skipped if two or more of s, a, e are 0, or if a >= n_rows;
+    * if e == 0 then e = 2a - s, else if a == 0 then a = (s + e) // 2;
+    * e is clipped to n_rows - 1;
+    * start at s, apex at a, end at e, action on s..e inclusive.
+
+    Decided here (the spec is silent): a mark whose row is still outside
+    [0, n_rows) after the repairs (a SAMM apex of -1, a repaired apex past the
+    video, a negative 2a - s) is left out rather than wrapped around to the
+    end of the video, and the action run is the part of s..e inside the video
+    (empty when e < s). The row's other marks are still set.
+    """
+    labels = np.zeros((n_rows, len(LABEL_COLUMNS)), dtype=np.int32)
+    s, a, e, types = (annotations[column].to_numpy(dtype=np.int64)
+                      for column in ("start_frame", "apex_frame", "end_frame", "type_idx"))
+    missing = (s == 0).astype(int) + (a == 0) + (e == 0)
+    keep = (missing < 2) & (a < n_rows)
+    e_repaired = e == 0
+    e = np.where(e_repaired, 2 * a - s, e)
+    a = np.where(~e_repaired & (a == 0), (s + e) // 2, a)
+    e = np.minimum(e, n_rows - 1)
+    for type_idx, first_column in LABEL_BLOCKS.items():
+        rows = keep & (types == type_idx)
+        for offset, marks in enumerate((s[rows], a[rows], e[rows])):
+            inside = marks[(marks >= 0) & (marks < n_rows)]
+            labels[inside, first_column + offset] = 1
+        labels[:, first_column + 3] = _covered(n_rows, s[rows], e[rows])
+    return labels
+
+
+def _covered(n_rows: int, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """(n_rows,) int32: 1 on every row inside some [start, end] (inclusive), clipped to the video."""
+    lo, hi = np.maximum(starts, 0), np.minimum(ends, n_rows - 1)
+    nonempty = lo <= hi
+    change = np.zeros(n_rows + 1, dtype=np.int64)
+    np.add.at(change, lo[nonempty], 1)
+    np.add.at(change, hi[nonempty] + 1, -1)
+    return (np.cumsum(change[:-1]) > 0).astype(np.int32)
+
+
+def write_video_segments(out_root: Path, subject: str, video_name: str, features: np.ndarray,
+                         labels: np.ndarray) -> list[Path]:
+    """Write the 270-row windows of one video under ``train/`` and ``test/``; return the test paths.
+
+    ``features`` (R, 12, 2) float (stored as float32) and ``labels`` (R, 8)
+    int (stored as int32) are the video's rows. Window k (offset 256k) holds
+    rows 256k-7 .. 256k+262, zero-padded outside the video, and is written to
+    ``<out_root>/{train,test}/<subject>/<video_name>_<offset>.npz`` with keys
+    ``feature`` (270, 12, 2), ``label`` (270, 8) and ``video_name`` (0-d str).
+    Each file appears complete or not at all (temporary name + os.replace).
+    """
+    if features.ndim != 3 or features.shape[1:] != FEATURE_SHAPE:
+        raise ValueError(f"{video_name}: features have shape {features.shape}, expected (R, 12, 2)")
+    if labels.shape != (features.shape[0], len(LABEL_COLUMNS)):
+        raise ValueError(f"{video_name}: labels have shape {labels.shape}, expected ({features.shape[0]}, 8)")
+    features = features.astype(np.float32, copy=False)
+    labels = labels.astype(np.int32, copy=False)
+    folders = [Path(out_root) / split / subject for split in ("train", "test")]
+    for folder in folders:
+        folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for offset in window_offsets(features.shape[0]):
+        buffer = io.BytesIO()
+        np.savez(buffer, feature=cut_window(features, int(offset)), label=cut_window(labels, int(offset)),
+                 video_name=np.array(video_name))
+        name = window_file_name(video_name, int(offset))
+        for folder in folders:
+            _write_atomic(folder / name, buffer.getvalue())
+        written.append(folders[1] / name)
+    return written
+
+
+def write_annotation_csv(path: Path, annotations: pd.DataFrame) -> None:
+    """Write the paper's annotation table (its 7 columns, in order, no index) atomically."""
+    missing = [column for column in ANNOTATION_COLUMNS if column not in annotations.columns]
+    if missing:
+        raise ValueError(f"{path}: annotations lack columns {', '.join(missing)}")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = annotations.loc[:, list(ANNOTATION_COLUMNS)].to_csv(index=False, lineterminator="\n")
+    _write_atomic(path, text.encode("utf-8"))
+
+
+def _write_atomic(path: Path, payload: bytes) -> None:
+    """Write ``payload`` to a temporary file beside ``path``, then rename it over ``path``."""
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(payload)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,284 @@
+"""One video: frames -> face crop -> landmarks + flow -> (F-1, 12, 2) ROI features.
+
+METHOD.md section 2.1-2.4. Frame handling on hard footage (every case is
+counted and reported, and never shifts rows against annotation frames):
+
+* no face on the first frame: the crop box comes from the first frame that
+  has one; all frames are still used (a note says which frame gave the box);
+* a frame whose file cannot be read (or whose size differs from the first
+  frame's) is replaced by the previous frame (the next readable one for
+  leading frames), so its flow rows are zero motion; its label is reported;
+* a cropped frame without a detected face / landmarks takes the last good
+  landmarks (the first good ones for leading frames) and is counted;
+* no readable frame, a single frame, no face on any frame or no landmarks on
+  any frame: :class:`VideoFailure` with a one-line reason.
+
+Per-video results are cached as ``<out>/cache/<subject>/<video_name>.npz``
+(see :func:`save_cached` / :func:`load_cached`), keyed by the flow settings.
+"""
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from feature_extraction.face import Box, FaceLandmarker, crop, to_gray
+from feature_extraction.flow import FLOW_METHODS, flow_to_feature_units, make_flow
+from feature_extraction.roi import roi_features
+
+FLOW_CHUNK = 32  # flow frames held before their ROI features are computed in one batch
+STAGES = ("decode", "face_box", "gray_crop", "landmarks", "flow", "quantise", "roi")
+
+Frames = Iterable[tuple[str, "np.ndarray | None"]]
+
+
+class VideoFailure(Exception):
+    """A video that cannot give features; the message is the one-line reason."""
+
+
+@dataclass(frozen=True)
+class FlowSettings:
+    """Which flow and whether to apply the published 8-bit quantisation."""
+
+    method: str = "tvl1"
+    quantise: bool = True
+
+    def __post_init__(self):
+        if self.method not in FLOW_METHODS:
+            raise ValueError(f"unknown flow method {self.method!r}; choose one of {', '.join(FLOW_METHODS)}")
+
+    @property
+    def key(self) -> str:
+        """Cache key: ``tvl1-q8``, ``dis-float``, ..."""
+        return f"{self.method}-{'q8' if self.quantise else 'float'}"
+
+
+@dataclass
+class VideoResult:
+    """Features of one video and what went wrong on the way.
+
+    ``features`` (n_frames - 1, 12, 2) float32 in feature units; row i is flow
+    frame i -> i+1 with the landmarks of frame i+1. ``landmark_failures``
+    counts frames whose landmarks were carried over; ``unreadable`` lists the
+    labels of repeated frames; ``notes`` are one-line remarks (crop box not
+    from the first frame); ``stage_seconds`` times each stage of
+    :data:`STAGES` (empty when loaded from the cache).
+    """
+
+    features: np.ndarray
+    n_frames: int
+    landmark_failures: int = 0
+    unreadable: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+
+
+class _Timer:
+    """Accumulates wall time per stage (perf_counter deltas, a few µs of overhead)."""
+
+    def __init__(self):
+        self.seconds = dict.fromkeys(STAGES, 0.0)
+        self._last = time.perf_counter()
+
+    def lap(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.seconds[stage] += now - self._last
+        self._last = now
+
+
+def _find_crop_box(frames: Iterator, landmarker: FaceLandmarker) -> tuple[Box, int, str, np.ndarray]:
+    """Scan frames until one has a face: ``(box, frame index, frame label, its gray image)``."""
+    n_seen = n_readable = 0
+    for index, (label, image) in enumerate(frames):
+        n_seen += 1
+        if image is None:
+            continue
+        n_readable += 1
+        gray = to_gray(image)
+        box = landmarker.face_box(gray)
+        if box is not None:
+            return box, index, label, gray
+    if n_seen == 0:
+        raise VideoFailure("no frames")
+    if n_readable == 0:
+        raise VideoFailure(f"none of its {n_seen} frames can be read")
+    raise VideoFailure(f"no face found on any of its {n_seen} frames")
+
+
+class _LandmarkTrack:
+    """Per-frame landmarks with failures filled from the nearest good frame.
+
+    Before the first good detection, frames wait (``pending``); the first good
+    landmarks fill them backwards. Afterwards a failure repeats the last good
+    landmarks.
+    """
+
+    def __init__(self):
+        self.filled: list[np.ndarray] = []
+        self.pending = 0
+        self.failures = 0
+        self._last_good: np.ndarray | None = None
+
+    @property
+    def n_frames(self) -> int:
+        return len(self.filled) + self.pending
+
+    def add(self, landmarks: np.ndarray | None) -> None:
+        """The next frame's detection result (None: detection failed)."""
+        if landmarks is None:
+            self.failures += 1
+            self._append_last()
+            return
+        self.filled.extend([landmarks] * (self.pending + 1))
+        self.pending = 0
+        self._last_good = landmarks
+
+    def repeat(self) -> None:
+        """The next frame is a copy of the previous one: same landmarks, not a failure."""
+        self._append_last()
+
+    def _append_last(self) -> None:
+        if self._last_good is None:
+            self.pending += 1
+        else:
+            self.filled.append(self._last_good)
+
+
+def extract_video(open_frames: Callable[[], Frames], settings: FlowSettings, landmarker: FaceLandmarker,
+                  on_frame: Callable[[], None] | None = None) -> VideoResult:
+    """ROI features of one video (METHOD.md 2.1-2.4).
+
+    ``open_frames()`` returns a fresh iterable of ``(label, BGR or gray uint8
+    image | None)`` in frame order; it is called a second time only when the
+    first frame has no face. ``on_frame`` is called once per frame processed
+    (progress bars). Raises :class:`VideoFailure` with a one-line reason.
+    """
+    timer = _Timer()
+    frames = iter(open_frames())
+    box, box_index, box_label, first_gray = _find_crop_box(frames, landmarker)
+    timer.lap("face_box")
+    full_shape = first_gray.shape
+    notes = []
+    if box_index > 0:
+        notes.append(f"no face on the first frame; crop box from frame {box_index} ({box_label}); "
+                     "all frames kept")
+        frames = iter(open_frames())  # restart: the frames before box_index are feature rows too
+        first_gray = None
+    flow = make_flow(settings.method)
+    track = _LandmarkTrack()
+    unreadable: list[str] = []
+    flows: list[np.ndarray] = []  # flow frames (feature units) whose ROI features are not computed yet
+    features: list[np.ndarray] = []
+    n_done = 0  # flow frames already turned into features
+    previous: np.ndarray | None = None  # cropped gray of the previous frame
+    leading_unreadable = 0
+
+    def flush(final: bool) -> None:
+        # Flow i needs the landmarks of frame i+1; leading landmark failures
+        # are only resolved by the first good frame, so wait for them.
+        nonlocal n_done
+        ready = min(len(flows), len(track.filled) - 1 - n_done)
+        if ready <= 0 or (ready < FLOW_CHUNK and not final):
+            return
+        landmarks = np.stack(track.filled[n_done + 1:n_done + 1 + ready])
+        features.append(roi_features(np.stack(flows[:ready]), landmarks))
+        del flows[:ready]
+        n_done += ready
+        timer.lap("roi")
+
+    def process(cropped: np.ndarray, repeat: bool) -> None:
+        nonlocal previous
+        if repeat:
+            track.repeat()
+        else:
+            track.add(landmarker.landmarks(cropped))
+        timer.lap("landmarks")
+        if previous is not None:
+            raw = flow(previous, cropped)
+            timer.lap("flow")
+            flows.append(flow_to_feature_units(raw, settings.quantise))
+            timer.lap("quantise")
+        previous = cropped
+        if on_frame is not None:
+            on_frame()
+        flush(final=False)
+
+    while True:
+        if first_gray is not None:
+            label, gray, first_gray = box_label, first_gray, None
+        else:
+            item = next(frames, None)
+            if item is None:
+                break
+            label, image = item
+            timer.lap("decode")
+            gray = None if image is None else to_gray(image)
+        if gray is None or gray.shape != full_shape:
+            reason = "cannot be read" if gray is None else f"size {gray.shape[::-1]} differs from {full_shape[::-1]}"
+            unreadable.append(f"{label} ({reason})")
+            if previous is None:
+                leading_unreadable += 1
+            else:  # repeat the previous frame: zero motion, same landmarks
+                process(previous, repeat=True)
+            continue
+        cropped = crop(gray, box)
+        timer.lap("gray_crop")
+        process(cropped, repeat=False)
+        for _ in range(leading_unreadable):  # leading unreadable frames are copies of the first readable one
+            process(cropped, repeat=True)
+        leading_unreadable = 0
+
+    if track.pending == track.n_frames:
+        raise VideoFailure(f"no face landmarks found on any of its {track.n_frames} cropped frames")
+    if track.n_frames < 2:
+        raise VideoFailure("only one frame: a flow needs two")
+    flush(final=True)
+    return VideoResult(np.concatenate(features), track.n_frames, track.failures, unreadable, notes,
+                       timer.seconds)
+
+
+# --------------------------------------------------------------------------- cache
+
+
+def cache_path(out_root: Path, subject: str, video_name: str) -> Path:
+    """``<out_root>/cache/<subject>/<video_name>.npz``."""
+    return Path(out_root) / "cache" / subject / f"{video_name}.npz"
+
+
+def save_cached(path: Path, result: VideoResult, settings: FlowSettings) -> None:
+    """Write ``result`` with the settings key to ``path`` atomically (temporary name + os.replace)."""
+    buffer = io.BytesIO()
+    np.savez(buffer, features=result.features, n_frames=np.int64(result.n_frames),
+             landmark_failures=np.int64(result.landmark_failures),
+             unreadable=np.array(result.unreadable, dtype=str), notes=np.array(result.notes, dtype=str),
+             settings=np.array(settings.key))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(buffer.getvalue())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def load_cached(path: Path, settings: FlowSettings) -> VideoResult | None:
+    """The cached result at ``path`` if it exists, is readable and was made with ``settings``; else None."""
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            if str(data["settings"]) != settings.key:
+                return None
+            return VideoResult(data["features"].astype(np.float32), int(data["n_frames"]),
+                               int(data["landmark_failures"]), [str(s) for s in data["unreadable"]],
+                               [str(s) for s in data["notes"]])
+    except (OSError, ValueError, KeyError):  # a damaged cache file is recomputed, not fatal
+        return None

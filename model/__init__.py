@@ -1,0 +1,1 @@
+from model.auwgcn import AUWGCN, decay_parameter_groups  # noqa: F401

@@ -1,0 +1,95 @@
+"""One LOSO fold of training (METHOD.md sections 3, 5, 6): windows -> targets -> AdamW -> a checkpoint per epoch."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from dataset.segments import training_windows
+from dataset.targets import build_targets, normalise_features
+from model.adjacency import load_adjacency
+from model.auwgcn import AUWGCN, decay_parameter_groups
+from model.losses import LossConfig, loss_terms, total_loss
+from utils.config import DatasetConfig, save_resolved_config
+from utils.errors import UserError
+from utils.indexing import middle
+from utils.io import atomic_path
+from utils.layout import FoldLayout
+from utils.seed import seed_everything
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` -> cuda when available, else cpu; anything else as torch understands it."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError as error:
+        raise UserError(f"unknown device '{name}' ({error})") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise UserError(f"device '{name}' requested but CUDA is not available")
+    return device
+
+
+def save_checkpoint(path: Path, epoch: int, model: torch.nn.Module) -> None:
+    """The published layout ``{'epoch': epoch + 1, 'state_dict': ...}``, written atomically."""
+    state = {key: value.detach().cpu() for key, value in model.state_dict().items()}
+    with atomic_path(path) as tmp:
+        torch.save({"epoch": epoch + 1, "state_dict": state}, tmp)
+
+
+def train_fold(config: DatasetConfig, subject: str, output: Path, device: torch.device,
+               show_progress: bool = True) -> FoldLayout:
+    """Train on every subject but ``subject``; write checkpoints and logs under ``output/subject``."""
+    generator = seed_everything(config["seed"])
+    windows = training_windows(Path(config["segment_feat_root"]), config["subject_list"], subject)
+    if len(windows) == 0:
+        raise UserError(f"{config['segment_feat_root']}: no training window with an expression outside '{subject}'")
+    adjacency = load_adjacency(config)
+    layout = FoldLayout.of(output, subject)
+    save_resolved_config(config, layout.logs, {"subject": subject, "device": str(device),
+                                                "training_windows": len(windows)})
+
+    normal_range = {2: config["micro_normal_range"], 1: config["macro_normal_range"]}
+    targets = {key: torch.from_numpy(value).to(device)
+               for key, value in build_targets(windows.labels, normal_range, config["corrected_targets"]).items()}
+    inputs = torch.from_numpy(normalise_features(windows.features)).to(device)
+
+    model = AUWGCN(adjacency).to(device)
+    optimizer = torch.optim.AdamW(decay_parameter_groups(model, config["abfcm_weight_decay"]),
+                                  lr=config["abfcm_training_lr"], fused=True)  # fused: same maths, ~20% faster
+    scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=config["abfcm_lr_scheduler"])
+    loss_config = LossConfig.from_config(config)
+    writer = _summary_writer(layout.logs)
+
+    epochs = tqdm(range(config["epochs"]), desc=f"train {subject}", unit="epoch", disable=not show_progress,
+                  leave=False)
+    for epoch in epochs:
+        model.train()
+        order = torch.randperm(len(windows), generator=generator).to(device)
+        sums = {}
+        for batch in order.split(config["batch_size"]):
+            logits = middle(model(inputs[batch]), axis=-1)
+            terms = loss_terms(logits, {key: value[batch] for key, value in targets.items()}, loss_config)
+            loss = total_loss(terms, loss_config)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            for name, value in {"total": loss, **terms}.items():
+                sums[name] = sums.get(name, 0.0) + value.item() * len(batch)
+        scheduler.step()
+        save_checkpoint(layout.checkpoint(epoch), epoch, model)
+        for name, value in sums.items():
+            writer.add_scalar(f"loss/{name}", value / len(windows), epoch)
+        epochs.set_postfix(loss=f"{sums['total'] / len(windows):.4f}")
+    writer.close()
+    return layout
+
+
+def _summary_writer(log_dir: Path):
+    from torch.utils.tensorboard import SummaryWriter  # imported late: it costs about a second
+
+    log_dir.mkdir(parents=True, exist_ok=True)
+    return SummaryWriter(log_dir=str(log_dir))

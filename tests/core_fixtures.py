@@ -1,0 +1,42 @@
+"""A tiny synthetic feature archive and a config section for it, shared by the core tests."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from dataset.synthetic_features import write_synthetic_features
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SUBJECTS = ["subj_a", "subj_b", "subj_c"]
+
+
+def tiny_annotations() -> pd.DataFrame:
+    """Two videos per subject, a few macro (type 1) and micro (type 2) rows each."""
+    rows = []
+    for s_index, subject in enumerate(SUBJECTS):
+        for v_index in range(2):
+            video = f"{subject}_{v_index:04d}"
+            shift = 17 * s_index + 5 * v_index
+            rows += [
+                (subject, video, 40 + shift, 60 + shift, 85 + shift, 1, "12"),
+                (subject, video, 200 + shift, 212 + shift, 230 + shift, 2, "1+2"),
+                (subject, video, 330 + shift, 352 + shift, 380 + shift, 1, "25+26"),
+                (subject, video, 470 + shift, 478 + shift, 486 + shift, 2, "4"),
+                (subject, video, 520 + shift, 540 + shift, 0, 1, "14"),  # end 0: labelled, never matched
+            ]
+    return pd.DataFrame(rows, columns=["subject", "video_name", "start_frame", "apex_frame", "end_frame",
+                                       "type_idx", "au"])
+
+
+def make_tiny_dataset(root: Path, epochs: int = 30, epoch_begin: int = 15, section: str = "tiny") -> Path:
+    """Write features under ``root/features`` and a config file ``root/config.yaml``; return the config path."""
+    write_synthetic_features(root / "features", tiny_annotations(), seed=3, min_rows=600)
+    values = yaml.safe_load((REPO_ROOT / "config.yaml").read_text())["cas(me)^2"]
+    values.update(segment_feat_root="features", anno_csv="features/annotations.csv", adjacency="adjacency.npy",
+                  epochs=epochs, epoch_begin=epoch_begin, subject_list=list(SUBJECTS), device="cpu",
+                  batch_size=2)  # ~8 training windows: small batches give enough steps
+    config_path = root / "config.yaml"
+    config_path.write_text(yaml.safe_dump({section: values}, sort_keys=False))
+    return config_path

@@ -1,0 +1,91 @@
+"""Smoke tests on a real face photo: landmarks, a rising brow, and hard footage."""
+import numpy as np
+import pytest
+
+from feature_extraction.face import FaceLandmarker, crop, landmark_model_path, to_gray
+from feature_extraction.video import FlowSettings, VideoFailure, extract_video
+from fx_footage import face_frames
+
+BROW_LEFT, BROW_RIGHT, MOUTH = [0, 1, 2], [3, 4, 5], [8, 9, 10, 11]
+
+
+@pytest.fixture(scope="module")
+def landmarker():
+    return FaceLandmarker()
+
+
+@pytest.fixture(scope="module")
+def raised_brow(landmarker):
+    # 6 frames, head drifting (0.4, 0.25) px per frame, image-left brow rising 3 px in all.
+    return face_frames(6, face_px=160, brow_raise_px=3.0, landmarker=landmarker)
+
+
+def labelled(frames):
+    return lambda: [(f"frame{i}", frame) for i, frame in enumerate(frames)]
+
+
+def test_model_found_without_importing_the_package():
+    assert landmark_model_path().name == "shape_predictor_68_face_landmarks.dat"
+
+
+def test_landmarks_on_cropped_face(landmarker, raised_brow):
+    gray = to_gray(raised_brow[0])
+    box = landmarker.face_box(gray)
+    top, bottom, left, right = box
+    assert 130 <= right - left + 1 <= 190  # the face was placed about 160 px wide
+    face = crop(gray, box)
+    assert face.shape == (bottom - top + 1, right - left + 1)
+    points = landmarker.landmarks(face)
+    assert points.shape == (68, 2) and points.dtype == np.int32
+    # iBUG order: brows above the eyes above the nose tip above the mouth, jaw 0 left of jaw 16.
+    assert points[17:27, 1].mean() < points[36:48, 1].mean() < points[30, 1] < points[48:68, 1].mean()
+    assert points[0, 0] < points[16, 0]
+
+
+def test_rising_brow_shows_in_brow_rois_only(landmarker, raised_brow):
+    result = extract_video(labelled(raised_brow), FlowSettings("tvl1"), landmarker)
+    assert result.features.shape == (5, 12, 2) and result.features.dtype == np.float32
+    assert result.landmark_failures == 0 and not result.unreadable and not result.notes
+    mean = result.features.mean(axis=0)
+    # 0.6 px up per frame, weighted by the warp's falloff: about -0.02 in y (feature units, px/20).
+    assert np.all(mean[BROW_LEFT, 1] < -0.01)
+    assert np.all(np.abs(mean[BROW_LEFT, 0]) < 0.005)
+    # The head drift is removed: the other brow and the mouth stay within a quantisation level or so.
+    assert np.all(np.abs(mean[BROW_RIGHT + MOUTH]) < 0.005)
+
+
+def test_hard_footage_keeps_rows_aligned(landmarker, raised_brow):
+    blank = np.full_like(raised_brow[0], 90)
+    frames = [blank, raised_brow[0], None, raised_brow[1], raised_brow[2]]
+    result = extract_video(labelled(frames), FlowSettings("dis"), landmarker)
+    assert result.n_frames == 5 and result.features.shape == (4, 12, 2)
+    assert result.unreadable == ["frame2 (cannot be read)"]
+    assert result.landmark_failures == 1  # the blank frame, filled from frame 1
+    assert len(result.notes) == 1 and "crop box from frame 1 (frame1)" in result.notes[0]
+    np.testing.assert_allclose(result.features[1], 0.0, atol=1e-6)  # frame 2 repeats frame 1
+
+
+def test_leading_unreadable_frames_repeat_the_first_readable(landmarker, raised_brow):
+    frames = [None, None, raised_brow[0], raised_brow[3]]
+    result = extract_video(labelled(frames), FlowSettings("dis", quantise=False), landmarker)
+    assert result.features.shape == (3, 12, 2)
+    assert result.unreadable == ["frame0 (cannot be read)", "frame1 (cannot be read)"]
+    np.testing.assert_allclose(result.features[:2], 0.0, atol=1e-6)
+    assert np.abs(result.features[2]).max() > 0.01  # 3 frames of drift and brow between frames 2 and 3
+
+
+@pytest.mark.parametrize("frames, reason", [
+    ([], "no frames"),
+    ([None, None], "none of its 2 frames can be read"),
+    ("blank", "no face found on any of its 3 frames"),
+])
+def test_failures_have_one_line_reasons(landmarker, raised_brow, frames, reason):
+    if frames == "blank":
+        frames = [np.full_like(raised_brow[0], 90)] * 3
+    with pytest.raises(VideoFailure, match=f"^{reason}$"):
+        extract_video(labelled(frames), FlowSettings("dis"), landmarker)
+
+
+def test_single_frame_fails(landmarker, raised_brow):
+    with pytest.raises(VideoFailure, match="only one frame"):
+        extract_video(labelled(raised_brow[:1]), FlowSettings("dis"), landmarker)

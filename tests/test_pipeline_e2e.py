@@ -1,0 +1,94 @@
+"""End to end: `bash pipeline.sh` over a tiny synthetic feature archive, resume and failure handling."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+
+import pandas as pd
+import pytest
+
+from core_fixtures import REPO_ROOT, SUBJECTS, make_tiny_dataset
+from utils.metrics import COUNT_COLUMNS, EPOCH_METRIC_COLUMNS
+
+
+def run_pipeline(env_overrides: dict, cwd) -> subprocess.CompletedProcess:
+    env = {**os.environ, **env_overrides}
+    return subprocess.run(["bash", str(REPO_ROOT / "pipeline.sh")], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("e2e")
+    config = make_tiny_dataset(root)
+    env = {"DATASET": "tiny", "CONFIG": str(config), "OUTPUT": str(root / "run")}
+    result = run_pipeline(env, cwd=root)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return root, env, result
+
+
+def test_layout_of_every_fold(finished_run):
+    root, _, _ = finished_run
+    for subject in SUBJECTS:
+        fold = root / "run" / subject
+        checkpoints = sorted(p.name for p in (fold / "models").iterdir())
+        assert checkpoints == [f"checkpoint_epoch_{e:03d}.pth.tar" for e in range(12)]
+        assert (fold / "logs" / "config.txt").is_file()
+        metrics = pd.read_csv(fold / "epoch_metrics.csv")
+        assert list(metrics.columns) == EPOCH_METRIC_COLUMNS
+        assert metrics["epoch"].min() >= 4 and metrics["epoch"].is_monotonic_increasing
+        for epoch in metrics["epoch"]:
+            assert (fold / "output_csv" / f"proposals_epoch_{epoch:03d}.csv").is_file()
+            nms = pd.read_csv(fold / "nms_csv" / f"final_proposals_epoch_{epoch:03d}.csv")
+            assert list(nms.columns) == ["video_name", "start_frame", "end_frame", "score", "type_idx"]
+        best = pd.read_csv(fold / "best_res.csv")
+        assert list(best.columns) == COUNT_COLUMNS and len(best) == 1
+        # M counts every annotation row of the subject, the end_frame-0 rows too: 2 videos x (2 micro, 3 macro).
+        assert (best["micro_m"].item(), best["macro_m"].item()) == (4, 6)
+        info = json.loads((fold / "eval_info.json").read_text())
+        assert info["matching"] == "published" and info["selection"] == "best-on-test"
+        if info["selected_epoch"] is not None:
+            chosen = metrics[metrics["epoch"] == info["selected_epoch"]]
+            assert chosen["all_f1"].item() == metrics["all_f1"].max()
+            assert chosen["epoch"].item() == metrics.loc[metrics["all_f1"] == metrics["all_f1"].max(), "epoch"].min()
+
+
+def test_final_results_pool_the_folds(finished_run):
+    root, _, result = finished_run
+    table = pd.read_csv(root / "run" / "final_results.csv")
+    document = json.loads((root / "run" / "final_results.json").read_text())
+    assert list(table["type"]) == ["micro", "macro", "overall"]
+    assert document["matching"] == "published" and document["selection"] == "best-on-test"
+    folds = pd.concat([pd.read_csv(root / "run" / s / "best_res.csv") for s in SUBJECTS])
+    overall = table.set_index("type").loc["overall"]
+    assert overall["tp"] == folds["all_tp"].sum() and overall["n"] == folds["all_n"].sum()
+    assert overall["m"] == folds["all_m"].sum() == 30
+    assert overall["fp"] == overall["n"] - overall["tp"] and overall["fn"] == overall["m"] - overall["tp"]
+    # The synthetic macro motion is easy: training must find some of it.
+    assert document["scores"]["macro"]["tp"] > 0
+    assert "Pooled LOSO results" in result.stdout and "matching: published" in result.stdout
+
+
+def test_plots_are_written(finished_run):
+    root, _, _ = finished_run
+    assert (root / "run" / "plots" / "f1_by_epoch.png").stat().st_size > 1000
+    timelines = list((root / "run" / "plots" / "timelines").rglob("*.png"))
+    assert len(timelines) >= 2
+
+
+def test_rerun_skips_finished_folds(finished_run):
+    root, env, _ = finished_run
+    before = (root / "run" / SUBJECTS[0] / "models" / "checkpoint_epoch_011.pth.tar").stat().st_mtime_ns
+    result = run_pipeline(env, cwd=root)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.count("skipped") == len(SUBJECTS)
+    assert (root / "run" / SUBJECTS[0] / "models" / "checkpoint_epoch_011.pth.tar").stat().st_mtime_ns == before
+
+
+def test_failing_fold_stops_the_run_and_is_named(finished_run, tmp_path):
+    root, env, _ = finished_run
+    result = run_pipeline({**env, "OUTPUT": str(tmp_path / "run"), "SUBJECTS": "subj_a subj_zz subj_b"}, cwd=root)
+    assert result.returncode != 0
+    assert "subj_zz" in result.stderr and "unknown subject" in result.stderr
+    assert not (tmp_path / "run" / "subj_b").exists()  # stopped at the first failing fold

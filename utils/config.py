@@ -1,0 +1,201 @@
+"""The one loader for config.yaml.
+
+Every top-level key is a dataset section. Each section is checked against
+``SCHEMA``: unknown keys, missing required keys and wrong types are rejected
+with one line naming the file, the section and the key. Path-valued keys are
+resolved against the config file's folder, so nothing absolute lives in the repo.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from utils.errors import UserError
+
+_INT, _FLOAT, _STR = (int,), (int, float), (str,)
+
+# key -> (accepted types, required)
+SCHEMA: dict[str, tuple[tuple[type, ...], bool]] = {
+    "segment_feat_root": (_STR, True),
+    "anno_csv": (_STR, True),
+    "adjacency": (_STR, True),
+    "RATIO_SCALE": (_INT, True),
+    "SEGMENT_LENTH": (_INT, True),
+    "RECEPTIVE_FILED": (_INT, True),
+    "micro_normal_range": (_INT, True),
+    "macro_normal_range": (_INT, True),
+    "micro_apex_score_threshold": (_FLOAT, True),
+    "macro_apex_score_threshold": (_FLOAT, True),
+    "micro_min": (_INT, True),
+    "micro_max": (_INT, True),
+    "macro_min": (_INT, True),
+    "macro_max": (_INT, True),
+    "micro_average_len": (_INT, True),
+    "macro_average_len": (_INT, True),
+    "micro_left_min_dis": (_INT, True),
+    "micro_left_max_dis": (_INT, True),
+    "micro_right_min_dis": (_INT, True),
+    "micro_right_max_dis": (_INT, True),
+    "macro_left_min_dis": (_INT, True),
+    "macro_left_max_dis": (_INT, True),
+    "macro_right_min_dis": (_INT, True),
+    "macro_right_max_dis": (_INT, True),
+    "nms_top_K_micro": (_INT, True),
+    "nms_top_K_macro": (_INT, True),
+    "epoch_begin": (_INT, True),
+    "epochs": (_INT, True),
+    "batch_size": (_INT, True),
+    "abfcm_training_lr": (_FLOAT, True),
+    "abfcm_weight_decay": (_FLOAT, True),
+    "abfcm_lr_scheduler": (_FLOAT, True),
+    "abfcm_apex_alpha": (_FLOAT, True),
+    "abfcm_apex_gamma": (_FLOAT, True),
+    "abfcm_action_alpha": (_FLOAT, True),
+    "abfcm_action_gamma": (_FLOAT, True),
+    "abfcm_start_end_alpha": (_FLOAT, True),
+    "abfcm_start_end_gama": (_FLOAT, True),
+    "abfcm_label_smooth": (_FLOAT, True),
+    "abfcm_best_epoch": (_INT, True),
+    "macro_ration": (_FLOAT, True),
+    "seed": (_INT, True),
+    "device": (_STR, True),
+    "matching": (_STR, True),
+    "selection": (_STR, True),
+    "subject_list": ((list,), True),
+    # Optional: corrected behaviour for a published flaw (METHOD.md section 3).
+    "corrected_targets": ((bool,), False),
+    # Optional: where raw videos live, for sections the pipeline extracts itself.
+    "raw_root": (_STR, False),
+    "raw_anno": (_STR, False),
+    "extraction_flow": (_STR, False),
+    "synth_seed": (_INT, False),
+    "synth_subjects": (_INT, False),
+    "synth_videos_per_subject": (_INT, False),
+    "synth_frames_per_video": (_INT, False),
+}
+PATH_KEYS = ("segment_feat_root", "anno_csv", "adjacency", "raw_root", "raw_anno")
+CHOICES = {
+    "matching": ("published", "paper2023", "one-to-one"),
+    "selection": ("best-on-test", "fixed-epoch", "last-epoch"),
+    "extraction_flow": ("tvl1", "dis", "farneback"),
+}
+DEFAULTS = {"corrected_targets": False}
+DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "config.yaml"
+
+
+@dataclass(frozen=True)
+class DatasetConfig:
+    """A validated dataset section; ``values`` holds the keys of ``SCHEMA``."""
+
+    name: str
+    source: Path
+    values: dict[str, Any]
+
+    def __getitem__(self, key: str) -> Any:
+        return self.values[key]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.values.get(key, default)
+
+    def with_overrides(self, **overrides: Any) -> "DatasetConfig":
+        """A copy with some keys replaced (flags such as ``--device``), re-validated."""
+        values = dict(self.values)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        _validate(values, self.source, self.name)
+        return DatasetConfig(self.name, self.source, values)
+
+    def to_json(self) -> str:
+        return json.dumps({"dataset": self.name, "config_file": str(self.source), **self.values},
+                          indent=2, sort_keys=False)
+
+
+def _type_ok(value: Any, types: tuple[type, ...]) -> bool:
+    # bool is an int subclass; a YAML `true` must not pass for an int or float key.
+    if isinstance(value, bool):
+        return bool in types
+    return isinstance(value, types)
+
+
+def _validate(section: dict, source: Path, name: str) -> None:
+    where = f"{source}: section '{name}'"
+    for key, value in section.items():
+        if key not in SCHEMA:
+            raise UserError(f"{where}: unknown key '{key}'")
+        types, _ = SCHEMA[key]
+        if not _type_ok(value, types):
+            expected = " or ".join(t.__name__ for t in types)
+            raise UserError(f"{where}: key '{key}' must be {expected}, got {type(value).__name__} {value!r}")
+        if key in CHOICES and value not in CHOICES[key]:
+            raise UserError(f"{where}: key '{key}' is '{value}', expected one of {', '.join(CHOICES[key])}")
+    missing = [key for key, (_, required) in SCHEMA.items() if required and key not in section]
+    if missing:
+        raise UserError(f"{where}: missing key(s) {', '.join(missing)}")
+    if not all(isinstance(s, str) for s in section["subject_list"]) or not section["subject_list"]:
+        raise UserError(f"{where}: subject_list must be a non-empty list of subject names")
+
+
+def load_config(dataset: str, config_path: str | Path | None = None) -> DatasetConfig:
+    """Read ``config_path`` (default: the repo's config.yaml) and return one validated section.
+
+    Raises :class:`UserError` with one line naming the file for a missing file,
+    bad YAML, an unknown dataset, an unknown key or a wrong type.
+    """
+    source = Path(config_path) if config_path is not None else DEFAULT_CONFIG
+    source = source.resolve()
+    if not source.is_file():
+        raise UserError(f"{source}: config file not found")
+    try:
+        document = yaml.safe_load(source.read_text())
+    except yaml.YAMLError as error:
+        raise UserError(f"{source}: not valid YAML ({str(error).splitlines()[0]})") from None
+    if not isinstance(document, dict) or not document:
+        raise UserError(f"{source}: expected a mapping of dataset sections")
+    if dataset not in document:
+        raise UserError(f"{source}: no section for dataset '{dataset}' (sections: {', '.join(map(str, document))})")
+    section = document[dataset]
+    if not isinstance(section, dict):
+        raise UserError(f"{source}: section '{dataset}' must be a mapping")
+    _validate(section, source, dataset)
+    values = {**DEFAULTS, **section}
+    for key in PATH_KEYS:
+        if key in values:
+            values[key] = str((source.parent / values[key]).resolve())
+    return DatasetConfig(dataset, source, values)
+
+
+def save_resolved_config(config: DatasetConfig, log_dir: Path, extra: dict[str, Any] | None = None) -> Path:
+    """Write the resolved config (and run facts such as the subject) to ``log_dir/config.txt``."""
+    from utils.io import atomic_write_text
+
+    payload = json.loads(config.to_json())
+    payload.update(extra or {})
+    return atomic_write_text(Path(log_dir) / "config.txt", json.dumps(payload, indent=2) + "\n")
+
+
+def _main() -> None:
+    """``python -m utils.config DATASET KEY [--config FILE]``: print one resolved value (for pipeline.sh)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=_main.__doc__)
+    parser.add_argument("dataset")
+    parser.add_argument("key")
+    parser.add_argument("--config", default=None)
+    args = parser.parse_args()
+    from utils.errors import run_cli
+
+    def show() -> None:
+        config = load_config(args.dataset, args.config)
+        value = config.get(args.key)
+        if value is None:
+            raise UserError(f"{config.source}: section '{args.dataset}' has no key '{args.key}'")
+        print(" ".join(value) if isinstance(value, list) else value)
+
+    run_cli(show)
+
+
+if __name__ == "__main__":
+    _main()

@@ -1,0 +1,154 @@
+"""Evaluate one fold (METHOD.md section 8): every checkpoint from ``epoch_begin`` ->
+proposals -> NMS -> matches -> per-epoch metrics -> the selected epoch.
+
+Writes, under ``<output>/<subject>/`` (FORMATS.md): ``output_csv/``, ``nms_csv/``,
+``epoch_metrics.csv``, ``best_res.csv``; plus ``eval_info.json`` (matching rule,
+selection protocol, chosen epoch) and ``selected_scores.npz`` (per-frame apex scores
+of the chosen epoch, for plots).
+"""
+from __future__ import annotations
+
+import json
+import pickle
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm import tqdm
+
+from dataset.segments import WindowSet, test_windows
+from dataset.targets import normalise_features
+from model.auwgcn import APEX_CHANNEL, AUWGCN, CLASS_CHANNELS
+from utils.annotations import read_annotation_table, subject_ground_truth
+from utils.config import DatasetConfig
+from utils.errors import UserError
+from utils.indexing import SEGMENT_LENGTH, middle, window_frame_to_video_frame
+from utils.io import atomic_path, atomic_write_csv, atomic_write_text
+from utils.layout import FoldLayout
+from utils.matching import count_matches
+from utils.metrics import (COUNT_COLUMNS, EPOCH_METRIC_COLUMNS, empty_counts_row, epoch_metrics_row,
+                           select_epoch)
+from utils.nms import nms
+from utils.proposals import PROPOSAL_COLUMNS, find_proposals, proposal_params_from_config
+
+TYPES = {2: "micro", 1: "macro"}
+INFERENCE_BATCH = 256
+
+
+@dataclass(frozen=True)
+class Scores:
+    """Per-type probabilities of W test windows on the middle 256 frames, each ``(W, 256)``."""
+
+    start: dict[int, np.ndarray]
+    end: dict[int, np.ndarray]
+    apex: dict[int, np.ndarray]
+
+
+def load_state_dict(path: Path) -> dict[str, torch.Tensor]:
+    """The ``state_dict`` of a checkpoint in the published layout; one-line error naming the file."""
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except (OSError, RuntimeError, EOFError, ValueError, zipfile.BadZipFile, pickle.UnpicklingError) as error:
+        raise UserError(f"{path}: not a readable checkpoint ({str(error).splitlines()[0]})") from None
+    if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
+        raise UserError(f"{path}: checkpoint has no 'state_dict'")
+    return checkpoint["state_dict"]
+
+
+@torch.no_grad()
+def predict(model: AUWGCN, inputs: torch.Tensor) -> Scores:
+    """Eval-mode forward of normalised windows ``(W, 270, 12, 2)`` -> softmax/sigmoid scores."""
+    model.eval()
+    logits = torch.cat([model(chunk) for chunk in inputs.split(INFERENCE_BATCH)])
+    logits = middle(logits, axis=-1).float().cpu()
+    start, end, apex = {}, {}, {}
+    for type_idx in TYPES:
+        classes = torch.softmax(logits[:, CLASS_CHANNELS[type_idx]], dim=1).numpy()
+        start[type_idx], end[type_idx] = classes[:, 0], classes[:, 1]
+        apex[type_idx] = torch.sigmoid(logits[:, APEX_CHANNEL[type_idx]]).numpy()
+    return Scores(start, end, apex)
+
+
+def epoch_proposals(scores: Scores, windows: WindowSet, config: DatasetConfig) -> pd.DataFrame:
+    """Proposals of both types in the published table layout (micro rows first)."""
+    tables = [find_proposals(scores.start[t], scores.end[t], scores.apex[t], windows.offsets, windows.video_names,
+                             proposal_params_from_config(config, name)) for t, name in TYPES.items()]
+    return pd.concat(tables, ignore_index=True) if any(len(t) for t in tables) else tables[0]
+
+
+def video_apex_scores(scores: Scores, windows: WindowSet) -> dict[str, np.ndarray]:
+    """Per video, apex scores stitched over its windows: ``{'<video>:micro': (R,), ...}``; index i is row i."""
+    stitched = {}
+    for video in np.unique(windows.video_names):
+        mask = windows.video_names == video
+        offsets = windows.offsets[mask]
+        length = int(offsets.max()) + SEGMENT_LENGTH
+        for type_idx, name in TYPES.items():
+            track = np.zeros(length, dtype=np.float32)
+            for offset, values in zip(offsets, scores.apex[type_idx][mask]):
+                track[offset:offset + SEGMENT_LENGTH] = values
+            stitched[f"{video}:{name}"] = track
+    return stitched
+
+
+def evaluate_fold(config: DatasetConfig, subject: str, output: Path, device: torch.device,
+                  show_progress: bool = True) -> dict:
+    """Evaluate every checkpoint of ``output/subject`` from ``epoch_begin``; returns the eval_info dict."""
+    layout = FoldLayout.of(output, subject)
+    matching, selection = config["matching"], config["selection"]
+    if subject not in config["subject_list"]:
+        raise UserError(f"unknown subject '{subject}' (subject_list: {', '.join(config['subject_list'])})")
+    checkpoints = {e: p for e, p in layout.checkpoints().items() if e >= config["epoch_begin"]}
+    if not checkpoints:
+        raise UserError(f"{layout.models}: no checkpoint_epoch_<NNN>.pth.tar from epoch {config['epoch_begin']} on")
+    windows = test_windows(Path(config["segment_feat_root"]), subject)
+    truth = subject_ground_truth(read_annotation_table(config["anno_csv"]), subject, config["RATIO_SCALE"])
+    inputs = torch.from_numpy(normalise_features(windows.features)).to(device)
+
+    model = None
+    rows, apex_by_epoch = [], {}
+    for epoch, path in tqdm(checkpoints.items(), desc=f"eval {subject}", unit="ckpt", disable=not show_progress,
+                            leave=False):
+        state = load_state_dict(path)
+        if model is None:
+            model = AUWGCN(state.get("graph_embedding.0.gc1.adj", torch.eye(12))).to(device)
+        try:
+            model.load_state_dict(state, strict=True)
+        except RuntimeError as error:
+            raise UserError(f"{path}: state_dict does not fit AUW-GCN ({str(error).splitlines()[0]})") from None
+        scores = predict(model, inputs)
+        proposals = epoch_proposals(scores, windows, config)
+        if proposals.empty:  # published: no files and no metrics row for such an epoch
+            for stale in (layout.proposals_csv(epoch), layout.nms_csv(epoch)):
+                stale.unlink(missing_ok=True)
+            continue
+        kept = nms(proposals, {2: config["nms_top_K_micro"], 1: config["nms_top_K_macro"]})
+        atomic_write_csv(layout.proposals_csv(epoch), proposals[PROPOSAL_COLUMNS])
+        atomic_write_csv(layout.nms_csv(epoch), kept)
+        rows.append(epoch_metrics_row(count_matches(kept, truth, matching), epoch))
+        apex_by_epoch[epoch] = scores
+
+    metrics = pd.DataFrame(rows, columns=EPOCH_METRIC_COLUMNS)
+    atomic_write_csv(layout.epoch_metrics, metrics)
+    chosen = select_epoch(metrics, selection, config["abfcm_best_epoch"])
+    if chosen is None:
+        m_micro, m_macro = (int((truth["type_idx"] == t).sum()) for t in (2, 1))
+        best = empty_counts_row(m_micro, m_macro)
+        chosen_epoch = None
+    else:
+        best = {column: int(chosen[column]) for column in COUNT_COLUMNS}
+        chosen_epoch = int(chosen["epoch"])
+        with atomic_path(layout.selected_scores) as tmp:
+            with open(tmp, "wb") as handle:
+                np.savez(handle, **video_apex_scores(apex_by_epoch[chosen_epoch], windows))
+    atomic_write_csv(layout.best_res, pd.DataFrame([best], columns=COUNT_COLUMNS))
+    info = {"subject": subject, "matching": matching, "selection": selection, "selected_epoch": chosen_epoch,
+            "fixed_epoch": config["abfcm_best_epoch"] if selection == "fixed-epoch" else None,
+            "epochs_evaluated": len(checkpoints), "epochs_with_proposals": len(rows),
+            "frame_shift": int(window_frame_to_video_frame(0, 0)),
+            "tie_rule": "earliest epoch among equal all_f1" if selection == "best-on-test" else None}
+    atomic_write_text(layout.eval_info, json.dumps(info, indent=2) + "\n")
+    return info

@@ -1,0 +1,99 @@
+"""Pool the folds of a LOSO run into one precision / recall / F1 table (METHOD.md 8.7).
+
+python -m utils.final_results --output DIR --subjects S1 S2 ...
+
+Reads ``<output>/<subject>/best_res.csv`` and ``eval_info.json`` of every fold,
+writes ``<output>/final_results.csv`` and ``final_results.json`` and prints the table.
+All folds must have been evaluated with the same matching rule and selection protocol.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from utils.errors import UserError, run_cli
+from utils.io import atomic_write_csv, atomic_write_text
+from utils.layout import FoldLayout
+from utils.metrics import COUNT_COLUMNS, pooled_scores
+
+
+def read_fold(output: Path, subject: str) -> tuple[dict, dict]:
+    """``(counts, eval_info)`` of one fold; one-line errors naming the missing or bad file."""
+    layout = FoldLayout.of(output, subject)
+    for path in (layout.best_res, layout.eval_info):
+        if not path.is_file():
+            raise UserError(f"{path}: missing; evaluate the fold first (python eval.py ... --subject {subject})")
+    best = pd.read_csv(layout.best_res)
+    missing = [c for c in COUNT_COLUMNS if c not in best.columns]
+    if missing or len(best) != 1:
+        raise UserError(f"{layout.best_res}: expected one row with {', '.join(COUNT_COLUMNS)}")
+    try:
+        info = json.loads(layout.eval_info.read_text())
+    except json.JSONDecodeError as error:
+        raise UserError(f"{layout.eval_info}: not JSON ({error})") from None
+    return {c: int(best[c].iloc[0]) for c in COUNT_COLUMNS}, info
+
+
+def final_results(output: Path, subjects: list[str]) -> tuple[pd.DataFrame, dict]:
+    """Pooled table (rows micro / macro / overall) and the JSON document; both also written to ``output``."""
+    folds, infos = [], []
+    for subject in subjects:
+        counts, info = read_fold(output, subject)
+        folds.append({"subject": subject, **counts, "selected_epoch": info.get("selected_epoch")})
+        infos.append(info)
+    for key in ("matching", "selection"):
+        used = sorted({str(info.get(key)) for info in infos})
+        if len(used) > 1:
+            raise UserError(f"{output}: folds were evaluated with different {key} settings ({', '.join(used)}); "
+                            f"re-run eval.py with one")
+    per_fold = pd.DataFrame(folds)
+    table = pooled_scores(per_fold[COUNT_COLUMNS])
+    document = {
+        "matching": infos[0]["matching"],
+        "selection": infos[0]["selection"],
+        "fixed_epoch": infos[0].get("fixed_epoch"),
+        "subjects": subjects,
+        "scores": {name: {k: (int(v) if k in ("tp", "fp", "fn", "n", "m") else float(v)) for k, v in row.items()}
+                   for name, row in table.iterrows()},
+        "folds": per_fold.to_dict(orient="records"),
+    }
+    csv_table = table.reset_index(names="type")
+    csv_table["matching"], csv_table["selection"] = document["matching"], document["selection"]
+    atomic_write_csv(output / "final_results.csv", csv_table)
+    atomic_write_text(output / "final_results.json", json.dumps(document, indent=2) + "\n")
+    return table, document
+
+
+def format_table(table: pd.DataFrame, document: dict) -> str:
+    """The pooled table as aligned text, headed by the matching rule and selection protocol."""
+    header = (f"Pooled LOSO results over {len(document['subjects'])} subjects "
+              f"(matching: {document['matching']}, selection: {document['selection']}"
+              + (f", epoch {document['fixed_epoch']}" if document.get("fixed_epoch") is not None else "") + ")")
+    lines = [header, f"{'type':<8}{'TP':>6}{'FP':>6}{'FN':>6}{'precision':>11}{'recall':>9}{'F1':>9}"]
+    for name, row in table.iterrows():
+        lines.append(f"{name:<8}{int(row.tp):>6d}{int(row.fp):>6d}{int(row.fn):>6d}"
+                     f"{row.precision:>11.4f}{row.recall:>9.4f}{row.f1:>9.4f}")
+    if document["selection"] == "best-on-test":
+        lines.append("note: best-on-test picks each fold's epoch on its own test labels (the paper's protocol; optimistic)")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Pool the folds of a LOSO run into one P/R/F1 table.")
+    parser.add_argument("--output", required=True, type=Path)
+    parser.add_argument("--subjects", required=True, nargs="+")
+    args = parser.parse_args()
+
+    def run() -> None:
+        table, document = final_results(args.output, args.subjects)
+        print(format_table(table, document))
+        print(f"written: {args.output / 'final_results.csv'}, {args.output / 'final_results.json'}")
+
+    run_cli(run)
+
+
+if __name__ == "__main__":
+    main()

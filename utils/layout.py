@@ -1,0 +1,67 @@
+"""The run output layout of FORMATS.md ("Run output"), in one place.
+
+``<output>/<subject>/models/checkpoint_epoch_<epoch:03d>.pth.tar`` holds
+``{'epoch': epoch + 1, 'state_dict': ...}`` for the 0-based ``epoch``.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+_CHECKPOINT = re.compile(r"^checkpoint_epoch_(\d+)\.pth\.tar$")
+
+
+@dataclass(frozen=True)
+class FoldLayout:
+    root: Path  # <output>/<subject>
+
+    @classmethod
+    def of(cls, output: str | Path, subject: str) -> "FoldLayout":
+        return cls(Path(output) / subject)
+
+    @property
+    def models(self) -> Path:
+        return self.root / "models"
+
+    @property
+    def logs(self) -> Path:
+        return self.root / "logs"
+
+    def checkpoint(self, epoch: int) -> Path:
+        return self.models / f"checkpoint_epoch_{epoch:03d}.pth.tar"
+
+    def proposals_csv(self, epoch: int) -> Path:
+        return self.root / "output_csv" / f"proposals_epoch_{epoch:03d}.csv"
+
+    def nms_csv(self, epoch: int) -> Path:
+        return self.root / "nms_csv" / f"final_proposals_epoch_{epoch:03d}.csv"
+
+    @property
+    def epoch_metrics(self) -> Path:
+        return self.root / "epoch_metrics.csv"
+
+    @property
+    def best_res(self) -> Path:
+        return self.root / "best_res.csv"
+
+    @property
+    def eval_info(self) -> Path:
+        """Project extra: which matching rule, selection protocol and epoch produced best_res.csv."""
+        return self.root / "eval_info.json"
+
+    @property
+    def selected_scores(self) -> Path:
+        """Project extra: per-frame apex scores of the selected epoch, for plots."""
+        return self.root / "selected_scores.npz"
+
+    def checkpoints(self) -> dict[int, Path]:
+        """Saved checkpoints by 0-based epoch, ascending."""
+        if not self.models.is_dir():
+            return {}
+        found = {}
+        for path in self.models.iterdir():
+            match = _CHECKPOINT.match(path.name)
+            if match:
+                found[int(match.group(1))] = path
+        return dict(sorted(found.items()))

@@ -1,0 +1,104 @@
+"""Precision / recall / F1, per-epoch rows, epoch selection and pooled scores (METHOD.md 8.5-8.7)."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+_TYPE_PREFIX = {2: "micro", 1: "macro"}
+_GROUPS = ("micro", "macro", "all")
+COUNT_COLUMNS = [f"{g}_{c}" for g in _GROUPS for c in ("tp", "n", "m")]
+EPOCH_METRIC_COLUMNS = [f"{g}_{c}" for g in _GROUPS for c in ("precision", "recall", "f1")] + COUNT_COLUMNS + ["epoch"]
+SELECTION_PROTOCOLS = ("best-on-test", "fixed-epoch", "last-epoch")
+
+
+def precision_recall_f1(tp, n, m) -> tuple[float, float, float]:
+    """P = TP/N, R = TP/M, F1 = 2PR/(P+R); each 0 where undefined (N = 0, M = 0, P + R = 0)."""
+    precision = tp / n if n > 0 else 0.0
+    recall = tp / m if m > 0 else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall > 0 else 0.0
+    return float(precision), float(recall), float(f1)
+
+
+def _counts_with_all(counts: dict[int, tuple[int, int, int]]) -> dict[str, int]:
+    """COUNT_COLUMNS from ``{2: (tp, n, m), 1: (tp, n, m)}``; all = micro + macro."""
+    missing = sorted(set(_TYPE_PREFIX) - set(counts))
+    if missing:
+        raise ValueError(f"counts lack expression types {missing} (need 2 = micro and 1 = macro)")
+    row = {}
+    for type_idx, prefix in _TYPE_PREFIX.items():
+        row.update(zip((f"{prefix}_tp", f"{prefix}_n", f"{prefix}_m"), (int(v) for v in counts[type_idx])))
+    for c in ("tp", "n", "m"):
+        row[f"all_{c}"] = row[f"micro_{c}"] + row[f"macro_{c}"]
+    return {c: row[c] for c in COUNT_COLUMNS}
+
+
+def epoch_metrics_row(counts: dict[int, tuple[int, int, int]], epoch: int) -> dict:
+    """One epoch_metrics.csv row (keys ``EPOCH_METRIC_COLUMNS``, in order) from (TP, N, M) per type."""
+    totals = _counts_with_all(counts)
+    row = {}
+    for g in _GROUPS:
+        row.update(zip((f"{g}_precision", f"{g}_recall", f"{g}_f1"),
+                       precision_recall_f1(totals[f"{g}_tp"], totals[f"{g}_n"], totals[f"{g}_m"])))
+    row.update(totals)
+    row["epoch"] = int(epoch)
+    return {c: row[c] for c in EPOCH_METRIC_COLUMNS}
+
+
+def empty_counts_row(m_micro: int, m_macro: int) -> dict:
+    """best_res.csv row (``COUNT_COLUMNS``) when the chosen epoch has no proposal: TP = N = 0, M kept."""
+    return _counts_with_all({2: (0, 0, m_micro), 1: (0, 0, m_macro)})
+
+
+def select_epoch(epoch_metrics: pd.DataFrame, protocol: str, fixed_epoch: int | None = None) -> pd.Series | None:
+    """The epoch_metrics row chosen by ``protocol``, or None when that row is absent.
+
+    best-on-test: highest all_f1, the earliest epoch on ties (the published
+    pick depends on an unstable sort); fixed-epoch: the row of ``fixed_epoch``;
+    last-epoch: the row with the highest epoch number present (epochs without
+    proposals have no row; a caller that needs exactly the final trained epoch
+    uses fixed-epoch with that number).
+    """
+    if protocol not in SELECTION_PROTOCOLS:
+        raise ValueError(f"unknown selection protocol {protocol!r}; valid: {', '.join(SELECTION_PROTOCOLS)}")
+    if protocol == "fixed-epoch" and fixed_epoch is None:
+        raise ValueError("selection protocol 'fixed-epoch' needs fixed_epoch")
+    needed = ["epoch"] + (["all_f1"] if protocol == "best-on-test" else [])
+    missing = [c for c in needed if c not in epoch_metrics.columns]
+    if missing:
+        raise ValueError(f"epoch metrics table lacks columns {missing}")
+    if epoch_metrics.empty:
+        return None
+    epochs = epoch_metrics["epoch"].to_numpy()
+    if protocol == "best-on-test":
+        f1 = epoch_metrics["all_f1"].to_numpy(dtype=np.float64)
+        index = np.lexsort((epochs, -f1))[0]  # highest F1, then smallest epoch
+    elif protocol == "fixed-epoch":
+        hits = np.flatnonzero(epochs == fixed_epoch)
+        if hits.size == 0:
+            return None
+        index = hits[0]
+    else:
+        index = int(np.argmax(epochs))
+    return epoch_metrics.iloc[index].copy()
+
+
+def pooled_scores(best_rows: pd.DataFrame) -> pd.DataFrame:
+    """Final scores from one best_res row per fold (``COUNT_COLUMNS``).
+
+    Counts are summed over folds first, then P, R, F1 computed. Returns a
+    table indexed micro / macro / overall with columns
+    tp, fp, fn, n, m, precision, recall, f1 (fp = n - tp, fn = m - tp).
+    """
+    missing = [c for c in COUNT_COLUMNS if c not in best_rows.columns]
+    if missing:
+        raise ValueError(f"best_res rows lack columns {missing}")
+    sums = best_rows[COUNT_COLUMNS].sum(axis=0)
+    for c in ("tp", "n", "m"):
+        if sums[f"all_{c}"] != sums[f"micro_{c}"] + sums[f"macro_{c}"]:
+            raise ValueError(f"best_res rows: all_{c} is not micro_{c} + macro_{c}")
+    records = []
+    for g in _GROUPS:
+        tp, n, m = (int(sums[f"{g}_{c}"]) for c in ("tp", "n", "m"))
+        records.append((tp, n - tp, m - tp, n, m) + precision_recall_f1(tp, n, m))
+    return pd.DataFrame(records, columns=["tp", "fp", "fn", "n", "m", "precision", "recall", "f1"],
+                        index=pd.Index(["micro", "macro", "overall"]))

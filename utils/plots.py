@@ -1,0 +1,143 @@
+"""Plots of a LOSO run, under ``<output>/plots/``.
+
+python -m utils.plots --dataset D --output DIR --subjects S1 S2 ... [--config FILE]
+
+* ``f1_by_epoch.png``: micro / macro / overall F1 per epoch, each fold thin, the
+  mean over folds bold (epochs without proposals count as F1 0 in the mean).
+* ``timelines/<subject>/<video>.png``: per video, the selected epoch's apex scores
+  (micro, macro), the ground-truth intervals and the spotted intervals (green when
+  matched with tIoU > 0.5, red otherwise).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only: no display on servers and CI
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from utils.annotations import read_annotation_table, subject_ground_truth  # noqa: E402
+from utils.errors import run_cli  # noqa: E402
+from utils.io import atomic_path  # noqa: E402
+from utils.layout import FoldLayout  # noqa: E402
+from utils.nms import temporal_iou  # noqa: E402
+
+TYPE_STYLE = {2: ("micro", "tab:orange"), 1: ("macro", "tab:blue")}
+
+
+def _save(figure, path: Path) -> Path:
+    with atomic_path(path) as tmp:
+        figure.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
+    plt.close(figure)
+    return path
+
+
+def plot_f1_by_epoch(output: Path, subjects: list[str]) -> Path | None:
+    """F1 per epoch for every fold and the mean over folds; None when no fold has metrics."""
+    tables = {s: pd.read_csv(FoldLayout.of(output, s).epoch_metrics) for s in subjects
+              if FoldLayout.of(output, s).epoch_metrics.is_file()}
+    if not tables:
+        return None
+    epochs = np.unique(np.concatenate([t["epoch"].to_numpy() for t in tables.values()]))
+    figure, axes = plt.subplots(1, 3, figsize=(15, 4), sharey=True)
+    for axis, group in zip(axes, ("micro", "macro", "all")):
+        stacked = np.zeros((len(tables), len(epochs)))
+        for row, table in enumerate(tables.values()):
+            axis.plot(table["epoch"], table[f"{group}_f1"], color="0.75", linewidth=0.7)
+            stacked[row, np.searchsorted(epochs, table["epoch"])] = table[f"{group}_f1"]
+        axis.plot(epochs, stacked.mean(axis=0), color="black", linewidth=2, label=f"mean over {len(tables)} folds")
+        axis.set_title(f"{'overall' if group == 'all' else group} F1 by epoch")
+        axis.set_xlabel("epoch")
+        axis.grid(alpha=0.3)
+    axes[0].set_ylabel("F1 (per fold, on its test subject)")
+    axes[0].legend(loc="upper left")
+    return _save(figure, output / "plots" / "f1_by_epoch.png")
+
+
+def plot_video_timeline(video: str, scores: dict[int, np.ndarray], frame_shift: int, truth: pd.DataFrame,
+                        spotted: pd.DataFrame, path: Path) -> Path:
+    """One video: apex score tracks, ground-truth spans (top lanes) and spotted spans (bottom lanes)."""
+    figure, axis = plt.subplots(figsize=(14, 3.2))
+    for type_idx, (name, colour) in TYPE_STYLE.items():
+        track = scores[type_idx]
+        axis.plot(np.arange(len(track)) + frame_shift, track, color=colour, linewidth=0.8, label=f"{name} apex score")
+        lane = 1.08 if type_idx == 1 else 1.16
+        gt = truth[truth["type_idx"] == type_idx]
+        for start, end in gt[["start_frame", "end_frame"]].to_numpy():
+            if end > start:
+                axis.broken_barh([(start, end - start)], (lane, 0.06), color=colour, alpha=0.8)
+        found = spotted[spotted["type_idx"] == type_idx]
+        if len(found):
+            iou = temporal_iou(found["start_frame"].to_numpy()[:, None], found["end_frame"].to_numpy()[:, None],
+                               gt["start_frame"].to_numpy()[None, :], gt["end_frame"].to_numpy()[None, :])
+            matched = (iou > 0.5).any(axis=1) if iou.size else np.zeros(len(found), dtype=bool)
+            for (start, end), hit in zip(found[["start_frame", "end_frame"]].to_numpy(), matched):
+                axis.broken_barh([(start, end - start)], (-0.14 if type_idx == 1 else -0.22, 0.06),
+                                 color="tab:green" if hit else "tab:red", alpha=0.9)
+    axis.axhline(0.5, color="0.5", linestyle=":", linewidth=0.8)
+    axis.set_ylim(-0.26, 1.26)
+    axis.set_yticks([-0.19, -0.11, 0, 0.5, 1, 1.11, 1.19],
+                    ["spotted micro", "spotted macro", "0", "0.5", "1", "truth macro", "truth micro"])
+    axis.set_xlabel("frame")
+    axis.set_title(f"{video}: apex scores, ground truth (top) and spotted intervals (bottom: green TP, red FP)")
+    axis.legend(loc="upper right", fontsize=8)
+    return _save(figure, path)
+
+
+def plot_fold_timelines(output: Path, subject: str, annotations: pd.DataFrame) -> list[Path]:
+    """Timelines of every video of one fold at its selected epoch; none when nothing was selected."""
+    layout = FoldLayout.of(output, subject)
+    if not (layout.eval_info.is_file() and layout.selected_scores.is_file()):
+        return []
+    info = json.loads(layout.eval_info.read_text())
+    epoch = info.get("selected_epoch")
+    if epoch is None:
+        return []
+    spotted = pd.read_csv(layout.nms_csv(epoch)) if layout.nms_csv(epoch).is_file() else pd.DataFrame(
+        columns=["video_name", "start_frame", "end_frame", "score", "type_idx"])
+    truth = subject_ground_truth(annotations, subject)
+    written = []
+    with np.load(layout.selected_scores) as archive:
+        videos = sorted({key.rsplit(":", 1)[0] for key in archive.files})
+        for video in videos:
+            scores = {t: archive[f"{video}:{name}"] for t, (name, _) in TYPE_STYLE.items()}
+            written.append(plot_video_timeline(video, scores, info.get("frame_shift", 1),
+                                               truth[truth["video_name"] == video],
+                                               spotted[spotted["video_name"] == video],
+                                               output / "plots" / "timelines" / subject / f"{video}.png"))
+    return written
+
+
+def plot_run(output: Path, subjects: list[str], anno_csv: Path) -> list[Path]:
+    annotations = read_annotation_table(anno_csv)
+    written = [p for p in [plot_f1_by_epoch(output, subjects)] if p is not None]
+    for subject in subjects:
+        written += plot_fold_timelines(output, subject, annotations)
+    return written
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Plot a LOSO run: F1 by epoch and per-video timelines.")
+    parser.add_argument("--dataset", required=True)
+    parser.add_argument("--output", required=True, type=Path)
+    parser.add_argument("--subjects", required=True, nargs="+")
+    parser.add_argument("--config", default=None)
+    args = parser.parse_args()
+
+    def run() -> None:
+        from utils.config import load_config
+
+        config = load_config(args.dataset, args.config)
+        written = plot_run(args.output, args.subjects, Path(config["anno_csv"]))
+        print(f"plots: {len(written)} files under {args.output / 'plots'}")
+
+    run_cli(run)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,128 @@
+"""Proposals from the per-frame scores of test windows (METHOD.md section 8.2).
+
+One expression type at a time: micro and macro share this code and differ
+only in their :class:`ProposalParams`.
+
+Clipping, as read here: "d = left_min..left_max (clipped at 0)" means the
+candidate start frames are ``max(t - d, 0)`` for every d in that range (and the
+candidate ends ``min(t + d, T - 1)``). So near the window edge the clipped
+candidates all collapse onto frame 0 (or 255); when the whole range lies below
+0 (t = 0 or 1 with left_min = 2) the start is frame 0 itself, which may even
+be t. The length test ``min_len <= e - s`` then rejects the too-short ones.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from utils.indexing import window_frame_to_video_frame
+
+PROPOSAL_COLUMNS = ["video_name", "start_frame", "end_frame", "start_score", "end_score",
+                    "apex_score", "type_idx", "score"]
+
+
+@dataclass(frozen=True)
+class ProposalParams:
+    """Proposal rules of one expression type (METHOD.md sections 8.2 and 9).
+
+    Distances and lengths are in frames. Micro: 2, 7, 2, 7 and
+    micro_min..micro_max; macro (CAS(ME)^2): 7, 29, 7, 29 and
+    macro_min..int(macro_average_len * 3 / 2).
+    """
+
+    type_idx: int  # 2 micro, 1 macro
+    apex_threshold: float
+    left_min: int
+    left_max: int
+    right_min: int
+    right_max: int
+    min_len: int
+    max_len: int
+
+    def __post_init__(self):
+        for name, low, high in (("left", self.left_min, self.left_max),
+                                ("right", self.right_min, self.right_max)):
+            if not 0 <= low <= high:
+                raise ValueError(f"proposal params: need 0 <= {name}_min <= {name}_max, got {low}, {high}")
+
+
+EXPRESSION_TYPE_IDX = {"micro": 2, "macro": 1}
+
+
+def proposal_params_from_config(config, expression: str) -> ProposalParams:
+    """ProposalParams of ``expression`` ("micro" or "macro") from a config mapping
+    with the published keys (``micro_left_min_dis`` ...). The macro length bound
+    is int(macro_average_len * 3 / 2), not macro_max (published behaviour)."""
+    if expression not in EXPRESSION_TYPE_IDX:
+        raise ValueError(f"unknown expression type {expression!r}; valid: micro, macro")
+    max_len = (config["micro_max"] if expression == "micro"
+               else int(config["macro_average_len"] * 3 / 2))
+    return ProposalParams(
+        type_idx=EXPRESSION_TYPE_IDX[expression],
+        apex_threshold=float(config[f"{expression}_apex_score_threshold"]),
+        left_min=int(config[f"{expression}_left_min_dis"]), left_max=int(config[f"{expression}_left_max_dis"]),
+        right_min=int(config[f"{expression}_right_min_dis"]), right_max=int(config[f"{expression}_right_max_dis"]),
+        min_len=int(config[f"{expression}_min"]), max_len=int(max_len))
+
+
+def _best_offset_frame(scores: np.ndarray, distances: np.ndarray, sign: int) -> np.ndarray:
+    """Per (window, frame t), the frame t + sign*d (clipped to the window) with the highest score.
+
+    ``scores`` (W, T); ``distances`` (D,) ascending. Ties go to the smallest d
+    (np.argmax keeps the first), i.e. the frame nearest to t. Returns (W, T)
+    frame indices.
+    """
+    n_frames = scores.shape[1]
+    t = np.arange(n_frames)
+    frames = np.clip(t[None] + sign * distances[:, None], 0, n_frames - 1)  # (D, T): same for every window
+    best = np.argmax(np.take(scores, frames, axis=1), axis=1)  # (W, D, T) -> (W, T) index into distances
+    return frames[best, t]
+
+
+def find_proposals(start_p: np.ndarray, end_p: np.ndarray, apex: np.ndarray,
+                   window_offsets: np.ndarray, window_videos, params: ProposalParams) -> pd.DataFrame:
+    """Proposals of one type from W test windows.
+
+    ``start_p``, ``end_p`` (W, T=256): start / end softmax probabilities of the
+    middle frames; ``apex`` (W, T): apex sigmoid. ``window_offsets`` (W,): each
+    window's first middle frame 256k; ``window_videos`` (W,): its video name.
+    Returns the published proposals table (``PROPOSAL_COLUMNS``), rows in
+    window order then window frame t ascending, frames as video frame numbers
+    (``window_frame_to_video_frame``, the published +1), score =
+    start_p[s] * end_p[e] * apex[t] in the input dtype.
+    """
+    start_p, end_p, apex = (np.asarray(a) for a in (start_p, end_p, apex))
+    if start_p.ndim != 2 or start_p.shape != end_p.shape or start_p.shape != apex.shape:
+        raise ValueError(f"find_proposals: start/end/apex scores must share one (W, T) shape, "
+                         f"got {start_p.shape}, {end_p.shape}, {apex.shape}")
+    window_offsets = np.asarray(window_offsets, dtype=np.int64)
+    window_videos = np.asarray(window_videos, dtype=object)
+    n_windows = start_p.shape[0]
+    if window_offsets.shape != (n_windows,) or window_videos.shape != (n_windows,):
+        raise ValueError(f"find_proposals: need {n_windows} window offsets and video names, "
+                         f"got {window_offsets.shape} and {window_videos.shape}")
+
+    s = _best_offset_frame(start_p, np.arange(params.left_min, params.left_max + 1), -1)
+    e = _best_offset_frame(end_p, np.arange(params.right_min, params.right_max + 1), +1)
+    start_s, end_s = np.take_along_axis(start_p, s, 1), np.take_along_axis(end_p, s, 1)
+    start_e, end_e = np.take_along_axis(start_p, e, 1), np.take_along_axis(end_p, e, 1)
+    length = e - s
+    keep = ((apex > params.apex_threshold) & (start_s > end_s) & (start_e < end_e)
+            & (length >= params.min_len) & (length <= params.max_len))
+
+    w, tt = np.nonzero(keep)  # row-major: window order, then t ascending
+    s, e = s[w, tt], e[w, tt]
+    start_score, end_score, apex_score = start_p[w, s], end_p[w, e], apex[w, tt]
+    offsets = window_offsets[w]
+    return pd.DataFrame({
+        "video_name": window_videos[w],
+        "start_frame": window_frame_to_video_frame(s, offsets).astype(np.int64),
+        "end_frame": window_frame_to_video_frame(e, offsets).astype(np.int64),
+        "start_score": start_score,
+        "end_score": end_score,
+        "apex_score": apex_score,
+        "type_idx": np.full(len(w), params.type_idx, dtype=np.int64),
+        "score": start_score * end_score * apex_score,
+    }, columns=PROPOSAL_COLUMNS)

@@ -68,7 +68,7 @@ def _apex_targets(labels: np.ndarray, type_idx: int, radius: int, corrected: boo
     cell = windows * WINDOW_ROWS + rows
     order = np.lexsort((sequence, cell))
     cell, j = cell[order], j[order]
-    last = np.r_[cell[1:] != cell[:-1], True]
+    last = np.r_[cell[1:] != cell[:-1], True][:len(cell)]  # empty when the type has no apex
     apex.reshape(-1)[cell[last]] = np.exp(-(j[last] ** 2) / 32.0)
     return apex
 

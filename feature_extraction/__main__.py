@@ -68,6 +68,9 @@ def _report_video(outcome: Outcome) -> None:
     result, name = outcome.result, outcome.video.video_name
     for note in result.notes:
         tqdm.write(f"{outcome.video.source_path}: {note}", file=sys.stderr)
+    if result.landmark_failures:
+        tqdm.write(f"{name}: no face landmarks on {result.landmark_failures} of {result.n_frames} cropped frames; "
+                   "the nearest good frame's landmarks were used", file=sys.stderr)
     if result.unreadable:
         listed = ", ".join(result.unreadable[:MAX_LISTED])
         more = f" and {len(result.unreadable) - MAX_LISTED} more" if len(result.unreadable) > MAX_LISTED else ""

@@ -23,8 +23,12 @@ import numpy as np
 
 N_LANDMARKS = 68
 MODEL_FILE = "shape_predictor_68_face_landmarks.dat"
-DETECT_SIDE_PX = 100  # shorter side of the detection copy of a cropped frame
-DETECT_BORDER = 0.15  # replicated border, as a fraction of that side
+# Detection copy of a cropped frame: shorter side 90 px plus a 9 px replicated
+# border. On a ~260 px crop with the face shifted by +-12 % and scaled 0.85-1.08
+# it found 36/36 faces in ~0.6 ms (70 px: 0.35 ms, also 36/36, but the box, and
+# so the landmarks' starting shape, is coarser; 120 px: 1.0-1.3 ms).
+DETECT_SIDE_PX = 90
+DETECT_BORDER = 0.1  # as a fraction of DETECT_SIDE_PX
 
 Box = tuple[int, int, int, int]  # (top, bottom, left, right), inclusive
 

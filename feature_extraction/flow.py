@@ -52,11 +52,20 @@ def make_flow(method: str) -> FlowFunction:
 def quantise_flow(flow: np.ndarray) -> np.ndarray:
     """dense_flow's 8-bit codes: ``clip(rint(255 * (v + 10) / 20), 0, 255)``, uint8.
 
-    Computed in float64 in dense_flow's order, ``(v - (-10)) * 255. / 20``;
-    ``np.rint`` rounds half to even like OpenCV's ``cvRound``; 0 px gives 128.
+    Computed in float64: ``(v + 10) * 12.75`` rounds the same exact real
+    number once, as dense_flow's ``(v - (-10)) * 255. / 20`` does (12.75 and
+    v + 10 are exact in float64). ``np.rint`` rounds half to even like
+    OpenCV's ``cvRound``; 0 px gives 128.
     """
-    scaled = (np.asarray(flow, dtype=np.float64) + QUANT_BOUND) * QUANT_LEVELS / (2 * QUANT_BOUND)
-    return np.clip(np.rint(scaled), 0, QUANT_LEVELS).astype(np.uint8)
+    scaled = np.asarray(flow, dtype=np.float64) + QUANT_BOUND
+    scaled *= QUANT_LEVELS / (2 * QUANT_BOUND)
+    np.rint(scaled, out=scaled)
+    np.clip(scaled, 0, QUANT_LEVELS, out=scaled)
+    return scaled.astype(np.uint8)
+
+
+# Feature value of each 8-bit code, q / 255 - 0.5 in float32.
+_CODE_VALUES = np.arange(256, dtype=np.float32) / np.float32(QUANT_LEVELS) - np.float32(0.5)
 
 
 def flow_to_feature_units(flow: np.ndarray, quantise: bool = True) -> np.ndarray:
@@ -68,5 +77,5 @@ def flow_to_feature_units(flow: np.ndarray, quantise: bool = True) -> np.ndarray
     ``v / 20``.
     """
     if quantise:
-        return quantise_flow(flow).astype(np.float32) / np.float32(QUANT_LEVELS) - np.float32(0.5)
+        return _CODE_VALUES[quantise_flow(flow)]
     return np.asarray(flow, dtype=np.float32) / np.float32(2 * QUANT_BOUND)

@@ -13,6 +13,7 @@ import math
 import numpy as np
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 NUM_NODES = 12
 IN_CHANNELS = 2
@@ -46,10 +47,11 @@ class GraphConvolution(nn.Module):
 
     def forward(self, nodes: torch.Tensor) -> torch.Tensor:
         batch, frames, num_nodes, in_features = nodes.shape
-        # folded[n*C_out + c, m*C_in + k] = A[n, m] * W[k, c]
-        folded = torch.einsum("nm,kc->ncmk", self.adj, self.weight).reshape(num_nodes * self.weight.shape[1], -1)
+        out_features = self.weight.shape[1]
+        # folded[n*C_out + c, m*C_in + k] = A[n, m] * W[k, c]: a kernel-1 convolution over frames
+        folded = torch.einsum("nm,kc->ncmk", self.adj, self.weight).reshape(num_nodes * out_features, -1, 1)
         flat = nodes.reshape(batch, frames, num_nodes * in_features).transpose(1, 2)    # (B, N*C_in, T)
-        return torch.matmul(folded, flat) + self.bias.repeat(num_nodes)[:, None]
+        return F.conv1d(flat, folded, self.bias.repeat(num_nodes))
 
 
 class GraphEmbedding(nn.Module):
@@ -67,7 +69,7 @@ class GraphEmbedding(nn.Module):
         hidden = self.gc1(features)                                   # (B, 192, T)
         batch, _, frames = hidden.shape
         per_node = hidden.reshape(batch * NUM_NODES, GRAPH_CHANNELS, frames)  # BN stats over (B, nodes, T)
-        return torch.relu(self.bn1(per_node)).reshape(batch, -1, frames)
+        return torch.relu_(self.bn1(per_node)).reshape(batch, -1, frames)
 
 
 def _conv_block(in_channels: int, out_channels: int, kernel: int, padding: int, dilation: int) -> list[nn.Module]:

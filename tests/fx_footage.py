@@ -47,11 +47,17 @@ def _placed_face(face_px: int, landmarker: FaceLandmarker) -> np.ndarray:
                           borderMode=cv2.BORDER_CONSTANT, borderValue=(90, 90, 90))
 
 
+HEAD_PERIOD = 40  # frames: the head drifts for 20 frames, then back
+
+
 def face_frames(n_frames: int, face_px: int = 160, head_step=(0.4, 0.25), brow_raise_px: float = 0.0,
                 landmarker: FaceLandmarker | None = None) -> list[np.ndarray]:
     """``n_frames`` BGR (480, 640, 3) frames of the face.
 
-    Frame t is the placed face translated by ``t * head_step`` px (x, y) and,
+    Frame t is the placed face translated by ``d(t) * head_step`` px (x, y),
+    d(t) = min(t mod 40, 40 - t mod 40) (t for the first 20 frames, so the
+    face never drifts more than 20 steps; without a brow raise the clip
+    repeats every :data:`HEAD_PERIOD` frames) and,
     when ``brow_raise_px`` > 0, with the left brow raised by
     ``brow_raise_px * t / (n_frames - 1)`` px (a Gaussian displacement field
     of sigma face_px / 16 around landmarks 17-21).
@@ -68,7 +74,8 @@ def face_frames(n_frames: int, face_px: int = 160, head_step=(0.4, 0.25), brow_r
     frames = []
     for t in range(n_frames):
         lift = brow_raise_px * t / max(n_frames - 1, 1)
-        dx, dy = t * head_step[0], t * head_step[1]
+        drift = min(t % HEAD_PERIOD, HEAD_PERIOD - t % HEAD_PERIOD)
+        dx, dy = drift * head_step[0], drift * head_step[1]
         # Backward map: the output pixel (x, y) shows input (x - dx, y - dy + lift * weight),
         # so content moves by (dx, dy) and the brow by an extra -lift (upwards).
         map_x = (xx - dx).astype(np.float32)

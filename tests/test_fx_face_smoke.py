@@ -89,3 +89,36 @@ def test_failures_have_one_line_reasons(landmarker, raised_brow, frames, reason)
 def test_single_frame_fails(landmarker, raised_brow):
     with pytest.raises(VideoFailure, match="only one frame"):
         extract_video(labelled(raised_brow[:1]), FlowSettings("dis"), landmarker)
+
+
+class MarkerLandmarker:
+    """Stand-in for FaceLandmarker: a fixed box; 'landmarks' all equal to the frame's marker
+    pixel (frame index) or None for the frames listed as failures."""
+
+    def __init__(self, failures):
+        self.failures = set(failures)
+
+    def face_box(self, gray):
+        return (0, 29, 0, 29)
+
+    def landmarks(self, cropped):
+        marker = int(cropped[0, 0]) // 10
+        return None if marker in self.failures else np.full((68, 2), marker, np.int32)
+
+
+@pytest.mark.parametrize("chunk", [2, 32])
+def test_flow_i_uses_landmarks_of_frame_i_plus_1_with_failures_filled(monkeypatch, chunk):
+    import feature_extraction.video as video
+
+    seen = []
+    monkeypatch.setattr(video, "FLOW_CHUNK", chunk)
+    monkeypatch.setattr(video, "roi_features",
+                        lambda flow, landmarks: seen.extend(landmarks[:, 0, 0].tolist()) or
+                        np.zeros((len(flow), 12, 2), np.float32))
+    frames = [np.full((40, 40), 10 * index, np.uint8) for index in range(7)]
+    # Frames 0 and 1 fail (filled backwards from frame 2), frame 4 fails (forwards from 3),
+    # frame 5 is unreadable (a copy of frame 4, so it has frame 4's landmarks, not a failure).
+    frames[5] = None
+    result = video.extract_video(labelled(frames), FlowSettings("dis"), MarkerLandmarker({0, 1, 4}))
+    assert seen == [2, 2, 3, 3, 3, 6]  # landmarks of frames 1..6 for flows 0..5
+    assert result.landmark_failures == 3 and result.features.shape == (6, 12, 2)

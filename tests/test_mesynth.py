@@ -6,7 +6,6 @@ import os
 import subprocess
 import sys
 import zipfile
-from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -197,8 +196,9 @@ def test_generation_is_deterministic_by_seed_and_independent_of_jobs(tmp_path):
     assert runs["c"]["CAS(ME)^2code_final.xlsx"] != runs["a"]["CAS(ME)^2code_final.xlsx"]
     shared = [name for name in frames if name in runs["c"]]
     assert all(runs["c"][name] != runs["a"][name] for name in shared)
-    image = cv2.imdecode(np.frombuffer(runs["a"][frames[0]], np.uint8), cv2.IMREAD_COLOR)
-    assert image.shape == (480, 640, 3)
+    for name in frames:  # every frame is a lit face picture (a 60-frame video once came out black)
+        image = cv2.imdecode(np.frombuffer(runs["a"][name], np.uint8), cv2.IMREAD_COLOR)
+        assert image.shape == (480, 640, 3) and 40 < image.mean() < 200 and image.std() > 20, name
 
 
 def test_complete_folder_is_kept_and_foreign_folders_refused(tmp_path):
@@ -251,12 +251,22 @@ def _motion_rows(movements, n_rows: int, pad: int = 0) -> np.ndarray:
     return rows
 
 
+def _moving_rows(movements, n_rows: int) -> np.ndarray:
+    """Rows whose two frames differ by at least 20 % of a movement's fastest frame-to-frame change
+    (its rise and fall, not the still moments around the apex); all inside its labelled frames."""
+    rows = np.zeros(n_rows, dtype=bool)
+    for m in movements:
+        speed = np.abs(np.diff(movement_profile(m, n_rows + 1)))  # speed[r]: frame r+1 -> r+2
+        rows |= speed >= 0.2 * speed.max()
+    return rows
+
+
 def test_planted_macro_is_visible_in_its_rois_only(tmp_path):
     raise_brows = Movement("macro", 40, 50, 66, "1+2", 5.0)
     plan = _plan([raise_brows], n_frames=110)
     render_video(plan, _photo_landmarks(plan.look.photo), tmp_path)
     magnitude = np.abs(_feature_rows(tmp_path)).sum(axis=-1)  # (109, 12), |x| + |y|
-    inside = _motion_rows([raise_brows], len(magnitude))
+    inside = _moving_rows([raise_brows], len(magnitude))
     quiet = ~_motion_rows([raise_brows], len(magnitude), pad=3)
     brows, mouth = [0, 1, 2, 3, 4, 5], [8, 9, 10, 11]
     assert magnitude[inside][:, brows].mean() > 3 * magnitude[quiet][:, brows].mean()
@@ -286,6 +296,6 @@ def test_feature_cli_sees_the_planted_macros_at_their_labels(demo_dataset, tmp_p
     magnitude = np.abs(features).sum(axis=-1)
     moved = [i for i, lm in enumerate(ROI_LANDMARKS) if any(np.abs(au_directions(m.au)[lm]).sum() for m in macros)]
     assert moved and set(moved) <= {0, 1, 2, 3, 4, 5}
-    inside = _motion_rows(macros, rows)
+    inside = _moving_rows(macros, rows)
     quiet = ~_motion_rows(plan.movements, rows, pad=3)
     assert magnitude[inside][:, moved].mean() > 2 * magnitude[quiet][:, moved].mean()

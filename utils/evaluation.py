@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 import pickle
+import threading
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,6 +38,7 @@ from utils.proposals import PROPOSAL_COLUMNS, find_proposals, proposal_params_fr
 
 TYPES = {2: "micro", 1: "macro"}
 INFERENCE_BATCH = 256
+CPU_WORKERS = 2
 
 
 @dataclass(frozen=True)
@@ -108,28 +111,45 @@ def evaluate_fold(config: DatasetConfig, subject: str, output: Path, device: tor
     truth = subject_ground_truth(read_annotation_table(config["anno_csv"]), subject, config["RATIO_SCALE"])
     inputs = torch.from_numpy(normalise_features(windows.features)).to(device)
 
-    model = None
-    rows, apex_by_epoch = [], {}
-    for epoch, path in tqdm(checkpoints.items(), desc=f"eval {subject}", unit="ckpt", disable=not show_progress,
-                            leave=False):
+    top_k = {2: config["nms_top_K_micro"], 1: config["nms_top_K_macro"]}
+    models = threading.local()
+
+    def evaluate_checkpoint(epoch: int, path: Path) -> tuple[int, dict | None, Scores]:
         state = load_state_dict(path)
-        if model is None:
-            model = AUWGCN(state.get("graph_embedding.0.gc1.adj", torch.eye(12))).to(device)
+        if not hasattr(models, "model"):
+            models.model = AUWGCN(state.get("graph_embedding.0.gc1.adj", torch.eye(12))).to(device)
         try:
-            model.load_state_dict(state, strict=True)
+            models.model.load_state_dict(state, strict=True)
         except RuntimeError as error:
             raise UserError(f"{path}: state_dict does not fit AUW-GCN ({str(error).splitlines()[0]})") from None
-        scores = predict(model, inputs)
+        scores = predict(models.model, inputs)
         proposals = epoch_proposals(scores, windows, config)
         if proposals.empty:  # published: no files and no metrics row for such an epoch
             for stale in (layout.proposals_csv(epoch), layout.nms_csv(epoch)):
                 stale.unlink(missing_ok=True)
-            continue
-        kept = nms(proposals, {2: config["nms_top_K_micro"], 1: config["nms_top_K_macro"]})
+            return epoch, None, scores
+        kept = nms(proposals, top_k)
         atomic_write_csv(layout.proposals_csv(epoch), proposals[PROPOSAL_COLUMNS])
         atomic_write_csv(layout.nms_csv(epoch), kept)
-        rows.append(epoch_metrics_row(count_matches(kept, truth, matching), epoch))
-        apex_by_epoch[epoch] = scores
+        return epoch, epoch_metrics_row(count_matches(kept, truth, matching), epoch), scores
+
+    # On CPU, two checkpoints at a time with one torch thread each keeps both cores busy through the
+    # single-threaded parts (loading, proposals, CSV writing); results do not depend on the order.
+    workers = CPU_WORKERS if device.type == "cpu" else 1
+    previous_threads = torch.get_num_threads()
+    if workers > 1:
+        torch.set_num_threads(1)
+    rows, apex_by_epoch = [], {}
+    try:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            results = pool.map(lambda item: evaluate_checkpoint(*item), checkpoints.items())
+            for epoch, row, scores in tqdm(results, total=len(checkpoints), desc=f"eval {subject}", unit="ckpt",
+                                           disable=not show_progress, leave=False):
+                if row is not None:
+                    rows.append(row)
+                    apex_by_epoch[epoch] = scores
+    finally:
+        torch.set_num_threads(previous_threads)
 
     metrics = pd.DataFrame(rows, columns=EPOCH_METRIC_COLUMNS)
     atomic_write_csv(layout.epoch_metrics, metrics)

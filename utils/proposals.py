@@ -67,18 +67,17 @@ def proposal_params_from_config(config, expression: str) -> ProposalParams:
         min_len=int(config[f"{expression}_min"]), max_len=int(max_len))
 
 
-def _best_offset_frame(scores: np.ndarray, distances: np.ndarray, sign: int) -> np.ndarray:
-    """Per (window, frame t), the frame t + sign*d (clipped to the window) with the highest score.
+def _best_offset_frame(scores: np.ndarray, windows: np.ndarray, t: np.ndarray, distances: np.ndarray,
+                       sign: int) -> np.ndarray:
+    """Per candidate (window, frame t), the frame t + sign*d (clipped to the window) with the highest score.
 
-    ``scores`` (W, T); ``distances`` (D,) ascending. Ties go to the smallest d
-    (np.argmax keeps the first), i.e. the frame nearest to t. Returns (W, T)
-    frame indices.
+    ``scores`` (W, T); ``windows``, ``t`` (K,) candidate positions; ``distances``
+    (D,) ascending. Ties go to the smallest d (np.argmax keeps the first), i.e.
+    the frame nearest to t. Returns (K,) frame indices.
     """
-    n_frames = scores.shape[1]
-    t = np.arange(n_frames)
-    frames = np.clip(t[None] + sign * distances[:, None], 0, n_frames - 1)  # (D, T): same for every window
-    best = np.argmax(np.take(scores, frames, axis=1), axis=1)  # (W, D, T) -> (W, T) index into distances
-    return frames[best, t]
+    frames = np.clip(t[:, None] + sign * distances[None, :], 0, scores.shape[1] - 1)  # (K, D)
+    best = np.argmax(scores[windows[:, None], frames], axis=1)
+    return frames[np.arange(len(t)), best]
 
 
 def find_proposals(start_p: np.ndarray, end_p: np.ndarray, apex: np.ndarray,
@@ -104,16 +103,14 @@ def find_proposals(start_p: np.ndarray, end_p: np.ndarray, apex: np.ndarray,
         raise ValueError(f"find_proposals: need {n_windows} window offsets and video names, "
                          f"got {window_offsets.shape} and {window_videos.shape}")
 
-    s = _best_offset_frame(start_p, np.arange(params.left_min, params.left_max + 1), -1)
-    e = _best_offset_frame(end_p, np.arange(params.right_min, params.right_max + 1), +1)
-    start_s, end_s = np.take_along_axis(start_p, s, 1), np.take_along_axis(end_p, s, 1)
-    start_e, end_e = np.take_along_axis(start_p, e, 1), np.take_along_axis(end_p, e, 1)
+    # Only frames over the apex threshold can become proposals: work on those alone.
+    w, tt = np.nonzero(apex > params.apex_threshold)  # row-major: window order, then t ascending
+    s = _best_offset_frame(start_p, w, tt, np.arange(params.left_min, params.left_max + 1), -1)
+    e = _best_offset_frame(end_p, w, tt, np.arange(params.right_min, params.right_max + 1), +1)
     length = e - s
-    keep = ((apex > params.apex_threshold) & (start_s > end_s) & (start_e < end_e)
+    keep = ((start_p[w, s] > end_p[w, s]) & (start_p[w, e] < end_p[w, e])
             & (length >= params.min_len) & (length <= params.max_len))
-
-    w, tt = np.nonzero(keep)  # row-major: window order, then t ascending
-    s, e = s[w, tt], e[w, tt]
+    w, tt, s, e = w[keep], tt[keep], s[keep], e[keep]
     start_score, end_score, apex_score = start_p[w, s], end_p[w, e], apex[w, tt]
     offsets = window_offsets[w]
     return pd.DataFrame({

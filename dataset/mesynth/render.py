@@ -32,9 +32,17 @@ def frame_file_name(frame: int) -> str:
 
 
 def _smooth_noise(rng: np.random.Generator, shape: tuple[int, ...], sigma: float) -> np.ndarray:
-    """Gaussian-smoothed white noise along axis 0, rescaled to unit std."""
+    """Gaussian-smoothed white noise along axis 0, of unit std in expectation.
+
+    Scaled by the filter's own gain (1 / sqrt(sum of squared kernel weights), scipy's kernel
+    truncated at 4 sigma), not by the sample std, which would blow up a series much shorter
+    than sigma.
+    """
+    radius = int(4.0 * sigma + 0.5)
+    kernel = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2)
+    kernel /= kernel.sum()
     noise = gaussian_filter1d(rng.standard_normal(shape), sigma, axis=0, mode="reflect")
-    return noise / max(float(noise.std()), 1e-12)
+    return noise / np.sqrt((kernel ** 2).sum())
 
 
 def landmark_motion(plan: VideoPlan, landmarks: np.ndarray, sigma: float) -> np.ndarray:
@@ -107,6 +115,7 @@ def render_video(plan: VideoPlan, photo_landmarks: np.ndarray, dataset_root: Pat
 
 
 def _render_frames(plan: VideoPlan, photo_landmarks: np.ndarray, dataset_root: Path) -> Path:
+    """render_video without the thread settings."""
     still, landmarks = render_still(plan.look, load_photo(plan.look.photo), photo_landmarks)
     sigma = BUMP_SIGMA_PER_FACE_WIDTH * float(np.linalg.norm(landmarks[16] - landmarks[0]))
     rng = np.random.default_rng([plan.seed, STREAM_NUISANCE, plan.participant, int(plan.code)])
@@ -122,14 +131,16 @@ def _render_frames(plan: VideoPlan, photo_landmarks: np.ndarray, dataset_root: P
     grid_x, grid_y = np.meshgrid(np.arange(FRAME_WIDTH, dtype=np.float32), np.arange(FRAME_HEIGHT, dtype=np.float32))
     # Buffers reused by every frame: fresh multi-MB arrays per frame cost page faults.
     maps = (np.empty(size, np.float32), np.empty(size, np.float32))
-    frame, noise, pixels = np.empty(size + (3,), np.float32), np.empty(size + (1,), np.float32), np.empty(size + (3,), np.uint8)
+    frame, pixels = np.empty(size + (3,), np.float32), np.empty(size + (3,), np.uint8)
+    noise = np.empty(size + (1,), np.float32)
     folder = dataset_root / plan.relative_dir
     folder.mkdir(parents=True, exist_ok=True)
     for t in range(n):
         active = np.abs(motion[t]).max(axis=1) > 1e-3
         warp_maps(maps, grid_x, grid_y, centre, shift[t], float(roll[t]), landmarks[active], motion[t][active], sigma)
         cv2.remap(still, maps[0], maps[1], cv2.INTER_LINEAR, dst=frame, borderMode=cv2.BORDER_REFLECT)
-        np.take(noise_levels, np.frombuffer(rng.bytes(FRAME_HEIGHT * FRAME_WIDTH), np.uint8).reshape(noise.shape), out=noise)
+        noise_bytes = np.frombuffer(rng.bytes(FRAME_HEIGHT * FRAME_WIDTH), np.uint8).reshape(noise.shape)
+        np.take(noise_levels, noise_bytes, out=noise)
         np.multiply(frame, float(gain[t]), out=frame)
         np.add(frame, noise, out=frame)
         np.clip(frame, 0, 255, out=frame)

@@ -50,7 +50,8 @@ def _normalised_zip(data: bytes) -> bytes:
         for info in src.infolist():
             content = src.read(info.filename)
             if info.filename == "docProps/core.xml":
-                content = re.sub(rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*", rb"\g<1>" + FIXED_ISO_TIME.encode(), content)
+                content = re.sub(rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*",
+                                 rb"\g<1>" + FIXED_ISO_TIME.encode(), content)
             member = zipfile.ZipInfo(info.filename, date_time=FIXED_ZIP_TIME)
             member.compress_type = zipfile.ZIP_DEFLATED
             member.external_attr = info.external_attr

@@ -1,0 +1,113 @@
+"""`python -m feature_extraction` on a tiny generic tree: outputs, cache, failures, exit codes."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from fx_footage import face_frames, write_frames
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+ANNOTATION = "subject,video_name,start_frame,apex_frame,end_frame,type_idx,au\nsubjA,vid1,3,5,8,2,4\n"
+
+
+def run_cli(*args):
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    return subprocess.run([sys.executable, "-m", "feature_extraction", *map(str, args)], cwd=REPO_ROOT, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def tree(tmp_path_factory):
+    """subjA/vid1 (12 frames), subjA/vid2 (12, the 5th unreadable), subjB/vid3 (10),
+    subjB/blank (3 frames, no face), subjB/empty (no frames); plus an annotation CSV."""
+    base = tmp_path_factory.mktemp("fx_cli")
+    raw = base / "raw"
+    frames = face_frames(12, face_px=160, brow_raise_px=2.0)
+    write_frames(raw / "subjA" / "vid1", frames)
+    write_frames(raw / "subjA" / "vid2", frames)[4].write_bytes(b"not a jpeg")
+    write_frames(raw / "subjB" / "vid3", frames[2:])
+    write_frames(raw / "subjB" / "blank", [np.full_like(frames[0], 90)] * 3)
+    (raw / "subjB" / "empty").mkdir()
+    anno = base / "anno.csv"
+    anno.write_text(ANNOTATION)
+    return raw, anno, base / "out"
+
+
+def load(path):
+    with np.load(path) as data:
+        return {key: data[key] for key in data.files}
+
+
+def test_extract_rerun_and_other_flow(tree):
+    raw, anno, out = tree
+    first = run_cli("--dataset", "generic", "--raw-root", raw, "--anno", anno, "--out", out, "--flow", "dis")
+    assert first.returncode == 1, first.stderr
+    assert "videos: 3 extracted, 0 skipped (cached), 1 failed, 1 skipped in the raw tree" in first.stdout
+    assert f"{raw / 'subjB' / 'blank'}: no face found on any of its 3 frames" in first.stdout
+    assert f"{raw / 'subjB' / 'empty'}: no frame images" in first.stdout
+    assert "img005.jpg (cannot be read)" in first.stderr
+
+    rows = {"vid1": 11, "vid2": 11, "vid3": 9}
+    for subject, video in [("subjA", "vid1"), ("subjA", "vid2"), ("subjB", "vid3")]:
+        cached = load(out / "cache" / subject / f"{video}.npz")
+        assert cached["features"].shape == (rows[video], 12, 2) and str(cached["settings"]) == "dis-q8"
+        for split in ("train", "test"):
+            segment = load(out / split / subject / f"{video}_0000.npz")
+            assert segment["feature"].shape == (270, 12, 2) and segment["label"].shape == (270, 8)
+            assert str(segment["video_name"]) == video
+            np.testing.assert_array_equal(segment["feature"][7:7 + rows[video]], cached["features"])
+            assert not segment["feature"][:7].any() and not segment["feature"][7 + rows[video]:].any()
+    assert not (out / "train" / "subjB" / "blank_0000.npz").exists()
+
+    # vid2: frame 4 could not be read, so it repeats frame 3 and row 3 is zero motion.
+    vid2 = load(out / "cache" / "subjA" / "vid2.npz")["features"]
+    np.testing.assert_allclose(vid2[3], 0.0, atol=1e-6)
+    assert np.abs(vid2[2]).max() > 0
+
+    # Labels of vid1 from the annotation row (3, 5, 8, micro), rows shifted by the 7-row pad.
+    label = load(out / "test" / "subjA" / "vid1_0000.npz")["label"]
+    assert np.flatnonzero(label[:, 0]).tolist() == [10]
+    assert np.flatnonzero(label[:, 1]).tolist() == [12]
+    assert np.flatnonzero(label[:, 2]).tolist() == [15]
+    assert np.flatnonzero(label[:, 3]).tolist() == list(range(10, 16))
+    assert not label[:, 4:].any()
+    assert not load(out / "test" / "subjA" / "vid2_0000.npz")["label"].any()
+    written = pd.read_csv(out / "annotations.csv")
+    assert written.to_csv(index=False, lineterminator="\n") == ANNOTATION
+
+    # Rerun: every finished video comes from the cache, which is not rewritten.
+    stamp = (out / "cache" / "subjA" / "vid1.npz").stat().st_mtime_ns
+    second = run_cli("--dataset", "generic", "--raw-root", raw, "--anno", anno, "--out", out, "--flow", "dis")
+    assert second.returncode == 1
+    assert "videos: 0 extracted, 3 skipped (cached), 1 failed" in second.stdout
+    assert (out / "cache" / "subjA" / "vid1.npz").stat().st_mtime_ns == stamp
+    np.testing.assert_array_equal(load(out / "test" / "subjA" / "vid1_0000.npz")["label"], label)
+
+    # Another flow is not served the DIS cache; two worker processes.
+    third = run_cli("--dataset", "generic", "--raw-root", raw, "--anno", anno, "--out", out,
+                    "--flow", "farneback", "--no-quantise", "--jobs", "2")
+    assert third.returncode == 1, third.stderr
+    assert "videos: 3 extracted, 0 skipped (cached), 1 failed" in third.stdout
+    again = load(out / "cache" / "subjA" / "vid1.npz")
+    assert str(again["settings"]) == "farneback-float"
+    np.testing.assert_array_equal(load(out / "test" / "subjA" / "vid1_0000.npz")["feature"][7:18], again["features"])
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--dataset", "generic", "--raw-root", "{base}/missing", "--out", "{base}/o"], "missing: raw dataset folder not found"),
+    (["--dataset", "casme", "--raw-root", "{base}/raw", "--out", "{base}/o"], "invalid choice: 'casme'"),
+    (["--dataset", "generic", "--raw-root", "{base}/raw", "--out", "{base}/o", "--jobs", "0"], "--jobs: must be at least 1"),
+    (["--dataset", "generic", "--raw-root", "{base}/raw", "--anno", "{base}/nope.csv", "--out", "{base}/o"],
+     "nope.csv: annotation file not found"),
+])
+def test_bad_arguments_one_line_exit_2(tree, args, message):
+    base = tree[0].parent
+    result = run_cli(*[arg.format(base=base) for arg in args])
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and message in result.stderr
+    assert result.stderr.startswith("python -m feature_extraction: error: ")
+    assert not (base / "o").exists()

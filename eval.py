@@ -4,28 +4,19 @@ python eval.py --dataset <cas(me)^2|samm|mesynth> --output <dir> --subject <subj
                [--device DEV] [--matching published|paper2023|one-to-one]
                [--selection best-on-test|fixed-epoch|last-epoch]
 """
-import argparse
-from pathlib import Path
-
+from utils.cli import fold_parser, resolve_device
 from utils.errors import run_cli
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
-    parser.add_argument("--dataset", required=True, help="config section, e.g. cas(me)^2, samm, mesynth")
-    parser.add_argument("--output", required=True, type=Path, help="run folder holding <subject>/models/")
-    parser.add_argument("--subject", required=True, help="held-out subject, e.g. casme_015")
-    parser.add_argument("--config", default=None, help="config file (default: config.yaml beside this script)")
-    parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 or auto (default: the config's device)")
+    parser = fold_parser(__doc__.strip().splitlines()[0])
     parser.add_argument("--matching", default=None, choices=("published", "paper2023", "one-to-one"),
                         help="matching rule (default: the config's, 'published')")
     parser.add_argument("--selection", default=None, choices=("best-on-test", "fixed-epoch", "last-epoch"),
                         help="epoch selection (default: the config's; best-on-test is the paper's, optimistic)")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
     args = parser.parse_args()
 
     def run() -> None:
-        from model.training import resolve_device
         from utils.config import load_config
         from utils.evaluation import evaluate_fold
 

@@ -6,8 +6,6 @@ so annotation frames are used as row indices directly.
 from __future__ import annotations
 
 import io
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +13,7 @@ import pandas as pd
 
 from feature_extraction.adapters import ANNOTATION_COLUMNS
 from utils.indexing import cut_window, window_file_name, window_offsets
+from utils.io import atomic_write_bytes
 
 LABEL_COLUMNS = ("micro_start", "micro_apex", "micro_end", "micro_action",
                  "macro_start", "macro_apex", "macro_end", "macro_action")
@@ -97,7 +96,7 @@ def write_video_segments(out_root: Path, subject: str, video_name: str, features
                  video_name=np.array(video_name))
         name = window_file_name(video_name, int(offset))
         for folder in folders:
-            _write_atomic(folder / name, buffer.getvalue())
+            atomic_write_bytes(folder / name, buffer.getvalue())
         written.append(folders[1] / name)
     return written
 
@@ -110,16 +109,4 @@ def write_annotation_csv(path: Path, annotations: pd.DataFrame) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     text = annotations.loc[:, list(ANNOTATION_COLUMNS)].to_csv(index=False, lineterminator="\n")
-    _write_atomic(path, text.encode("utf-8"))
-
-
-def _write_atomic(path: Path, payload: bytes) -> None:
-    """Write ``payload`` to a temporary file beside ``path``, then rename it over ``path``."""
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(payload)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    atomic_write_bytes(path, text.encode("utf-8"))

@@ -19,8 +19,6 @@ Per-video results are cached as ``<out>/cache/<subject>/<video_name>.npz``
 from __future__ import annotations
 
 import io
-import os
-import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -31,6 +29,7 @@ import numpy as np
 from feature_extraction.face import Box, FaceLandmarker, crop, to_gray
 from feature_extraction.flow import FLOW_METHODS, flow_to_feature_units, make_flow
 from feature_extraction.roi import roi_features
+from utils.io import atomic_write_bytes
 
 FLOW_CHUNK = 32  # flow frames held before their ROI features are computed in one batch
 STAGES = ("decode", "face_box", "gray_crop", "landmarks", "flow", "quantise", "roi")
@@ -258,15 +257,7 @@ def save_cached(path: Path, result: VideoResult, settings: FlowSettings) -> None
              landmark_failures=np.int64(result.landmark_failures),
              unreadable=np.array(result.unreadable, dtype=str), notes=np.array(result.notes, dtype=str),
              settings=np.array(settings.key))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(buffer.getvalue())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    atomic_write_bytes(path, buffer.getvalue())
 
 
 def load_cached(path: Path, settings: FlowSettings) -> VideoResult | None:

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import torch
 from tqdm import tqdm
 
@@ -18,19 +17,6 @@ from utils.indexing import middle
 from utils.io import atomic_path
 from utils.layout import FoldLayout
 from utils.seed import seed_everything
-
-
-def resolve_device(name: str) -> torch.device:
-    """``auto`` -> cuda when available, else cpu; anything else as torch understands it."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError as error:
-        raise UserError(f"unknown device '{name}' ({error})") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise UserError(f"device '{name}' requested but CUDA is not available")
-    return device
 
 
 def save_checkpoint(path: Path, epoch: int, model: torch.nn.Module) -> None:

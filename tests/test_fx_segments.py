@@ -1,5 +1,4 @@
 """Per-row labels (METHOD.md 2.6) and the segment / annotation files of one video."""
-from pathlib import Path
 
 import numpy as np
 import pandas as pd

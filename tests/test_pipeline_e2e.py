@@ -33,11 +33,11 @@ def test_layout_of_every_fold(finished_run):
     for subject in SUBJECTS:
         fold = root / "run" / subject
         checkpoints = sorted(p.name for p in (fold / "models").iterdir())
-        assert checkpoints == [f"checkpoint_epoch_{e:03d}.pth.tar" for e in range(12)]
+        assert checkpoints == [f"checkpoint_epoch_{e:03d}.pth.tar" for e in range(30)]
         assert (fold / "logs" / "config.txt").is_file()
         metrics = pd.read_csv(fold / "epoch_metrics.csv")
         assert list(metrics.columns) == EPOCH_METRIC_COLUMNS
-        assert metrics["epoch"].min() >= 4 and metrics["epoch"].is_monotonic_increasing
+        assert metrics["epoch"].min() >= 15 and metrics["epoch"].is_monotonic_increasing
         for epoch in metrics["epoch"]:
             assert (fold / "output_csv" / f"proposals_epoch_{epoch:03d}.csv").is_file()
             nms = pd.read_csv(fold / "nms_csv" / f"final_proposals_epoch_{epoch:03d}.csv")
@@ -79,11 +79,11 @@ def test_plots_are_written(finished_run):
 
 def test_rerun_skips_finished_folds(finished_run):
     root, env, _ = finished_run
-    before = (root / "run" / SUBJECTS[0] / "models" / "checkpoint_epoch_011.pth.tar").stat().st_mtime_ns
+    before = (root / "run" / SUBJECTS[0] / "models" / "checkpoint_epoch_029.pth.tar").stat().st_mtime_ns
     result = run_pipeline(env, cwd=root)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.count("skipped") == len(SUBJECTS)
-    assert (root / "run" / SUBJECTS[0] / "models" / "checkpoint_epoch_011.pth.tar").stat().st_mtime_ns == before
+    assert (root / "run" / SUBJECTS[0] / "models" / "checkpoint_epoch_029.pth.tar").stat().st_mtime_ns == before
 
 
 def test_failing_fold_stops_the_run_and_is_named(finished_run, tmp_path):

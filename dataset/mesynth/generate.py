@@ -9,7 +9,7 @@ from pathlib import Path
 
 from dataset.mesynth.casme2_stats import SUBJECT_FOLDER_NUMBERS, VIDEO_CODES
 from dataset.mesynth.face import PHOTO_NAMES, detect_landmarks, load_photo
-from dataset.mesynth.files import write_atomically
+from utils.io import atomic_write_bytes
 from dataset.mesynth.plan import plan_dataset
 from dataset.mesynth.render import render_video
 from dataset.mesynth.xlsx import ANNOTATION_FILE_NAME, write_annotation_workbook
@@ -79,6 +79,6 @@ def generate_dataset(out_dir: Path, seed: int = 0, n_subjects: int = DEFAULT_SUB
         with ProcessPoolExecutor(min(jobs, len(plans)), mp_context=get_context("spawn")) as pool:
             list(pool.map(render_video, plans, landmarks, roots))
     write_annotation_workbook(plans, workbook)
-    write_atomically(marker, (json.dumps(parameters, sort_keys=True) + "\n").encode())
+    atomic_write_bytes(marker, (json.dumps(parameters, sort_keys=True) + "\n").encode())
     (out_dir / IN_PROGRESS_MARKER).unlink()
     return workbook

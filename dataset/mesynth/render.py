@@ -12,7 +12,7 @@ from threadpoolctl import threadpool_limits
 from dataset.mesynth.au import displacement_field, face_axes, landmark_displacements
 from dataset.mesynth.casme2_stats import FRAME_HEIGHT, FRAME_WIDTH
 from dataset.mesynth.face import load_photo, render_still
-from dataset.mesynth.files import write_atomically
+from utils.io import atomic_write_bytes
 from dataset.mesynth.plan import STREAM_NUISANCE, VideoPlan, movement_profile
 
 BUMP_SIGMA_PER_FACE_WIDTH = 0.035  # Gaussian bump sigma / jaw width (about 6.6 px)
@@ -148,5 +148,5 @@ def _render_frames(plan: VideoPlan, photo_landmarks: np.ndarray, dataset_root: P
         ok, encoded = cv2.imencode(".jpg", pixels, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
         if not ok:
             raise RuntimeError(f"JPEG encoding failed for {folder / frame_file_name(t + 1)}")
-        write_atomically(folder / frame_file_name(t + 1), encoded.tobytes())
+        atomic_write_bytes(folder / frame_file_name(t + 1), encoded.tobytes())
     return folder

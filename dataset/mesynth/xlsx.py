@@ -9,7 +9,7 @@ from pathlib import Path
 import openpyxl
 
 from dataset.mesynth.casme2_stats import SUBJECT_FOLDER_NUMBERS, TYPE_SHEET_TEXT, VIDEO_CODES
-from dataset.mesynth.files import write_atomically
+from utils.io import atomic_write_bytes
 from dataset.mesynth.plan import LABELLED_KINDS, VideoPlan
 
 ANNOTATION_FILE_NAME = "CAS(ME)^2code_final.xlsx"
@@ -81,5 +81,5 @@ def write_annotation_workbook(plans: list[VideoPlan], path: Path) -> Path:
         cell.number_format = "@"  # text, as in the real file, so '0101' keeps its zero
     buffer = io.BytesIO()
     workbook.save(buffer)
-    write_atomically(path, _normalised_zip(buffer.getvalue()))
+    atomic_write_bytes(path, _normalised_zip(buffer.getvalue()))
     return path

@@ -15,12 +15,14 @@ segments.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 TESTS = Path(__file__).resolve().parents[1]
+os.environ.setdefault("TQDM_DISABLE", "1")  # figures only: no per-video progress bars
 sys.path[:0] = [str(TESTS.parent), str(TESTS)]
 
 import cv2  # noqa: E402

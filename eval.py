@@ -26,6 +26,8 @@ def main() -> None:
                              show_progress=not args.quiet)
         print(f"evaluated {args.subject}: {info['epochs_evaluated']} checkpoints, matching {info['matching']}, "
               f"selection {info['selection']} -> epoch {info['selected_epoch']}")
+        if info["note"]:
+            print(f"note: {info['note']}")
 
     run_cli(run)
 

@@ -92,3 +92,22 @@ def test_failing_fold_stops_the_run_and_is_named(finished_run, tmp_path):
     assert result.returncode != 0
     assert "subj_zz" in result.stderr and "unknown subject" in result.stderr
     assert not (tmp_path / "run" / "subj_b").exists()  # stopped at the first failing fold
+
+
+def test_eval_only_with_other_rules_keeps_checkpoints(finished_run, tmp_path):
+    """EVAL_ONLY=1 evaluates existing checkpoints (as for the published ones) under another rule and protocol."""
+    root, env, _ = finished_run
+    checkpoint = root / "run" / SUBJECTS[1] / "models" / "checkpoint_epoch_020.pth.tar"
+    before = checkpoint.read_bytes()
+    result = run_pipeline({**env, "EVAL_ONLY": "1", "FORCE": "1", "MATCHING": "one-to-one",
+                           "SELECTION": "fixed-epoch"}, cwd=root)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "training" not in result.stdout and checkpoint.read_bytes() == before
+    document = json.loads((root / "run" / "final_results.json").read_text())
+    assert (document["matching"], document["selection"], document["fixed_epoch"]) == ("one-to-one", "fixed-epoch", 47)
+    assert "matching: one-to-one, selection: fixed-epoch" in result.stdout
+    for subject in SUBJECTS:  # 30 epochs trained: epoch 47 is absent, so the fold counts TP = N = 0 and says why
+        assert (root / "run" / subject / "logs" / "eval_config.txt").is_file()
+        info = json.loads((root / "run" / subject / "eval_info.json").read_text())
+        assert info["selected_epoch"] is None and "epoch 47" in info["note"]
+    assert "note: epoch 47 (abfcm_best_epoch) has no checkpoint" in result.stdout

@@ -167,13 +167,17 @@ def load_config(dataset: str, config_path: str | Path | None = None) -> DatasetC
     return DatasetConfig(dataset, source, values)
 
 
-def save_resolved_config(config: DatasetConfig, log_dir: Path, extra: dict[str, Any] | None = None) -> Path:
-    """Write the resolved config (and run facts such as the subject) to ``log_dir/config.txt``."""
+def save_resolved_config(config: DatasetConfig, log_dir: Path, extra: dict[str, Any] | None = None,
+                         file_name: str = "config.txt") -> Path:
+    """Write the resolved config (and run facts such as the subject) to ``log_dir/<file_name>``.
+
+    Training writes ``config.txt`` (the published name); evaluation ``eval_config.txt``.
+    """
     from utils.io import atomic_write_text
 
     payload = json.loads(config.to_json())
     payload.update(extra or {})
-    return atomic_write_text(Path(log_dir) / "config.txt", json.dumps(payload, indent=2) + "\n")
+    return atomic_write_text(Path(log_dir) / file_name, json.dumps(payload, indent=2) + "\n")
 
 
 def _main() -> None:

@@ -25,7 +25,7 @@ from dataset.segments import WindowSet, test_windows
 from dataset.targets import normalise_features
 from model.auwgcn import APEX_CHANNEL, AUWGCN, CLASS_CHANNELS
 from utils.annotations import read_annotation_table, subject_ground_truth
-from utils.config import DatasetConfig
+from utils.config import DatasetConfig, save_resolved_config
 from utils.errors import UserError
 from utils.indexing import SEGMENT_LENGTH, middle, window_frame_to_video_frame
 from utils.io import atomic_path, atomic_write_csv, atomic_write_text
@@ -97,6 +97,15 @@ def video_apex_scores(scores: Scores, windows: WindowSet) -> dict[str, np.ndarra
     return stitched
 
 
+def _selection_note(selection: str, fixed_epoch: int, checkpoints: dict[int, Path], chosen: int | None) -> str | None:
+    """Why best_res.csv holds zeros, when it does."""
+    if chosen is not None:
+        return None
+    if selection == "fixed-epoch" and fixed_epoch not in checkpoints:
+        return f"epoch {fixed_epoch} (abfcm_best_epoch) has no checkpoint from epoch_begin on: TP and N counted as 0"
+    return "the selected epoch has no proposal: TP and N counted as 0"
+
+
 def evaluate_fold(config: DatasetConfig, subject: str, output: Path, device: torch.device,
                   show_progress: bool = True) -> dict:
     """Evaluate every checkpoint of ``output/subject`` from ``epoch_begin``; returns the eval_info dict."""
@@ -108,6 +117,7 @@ def evaluate_fold(config: DatasetConfig, subject: str, output: Path, device: tor
     if not checkpoints:
         raise UserError(f"{layout.models}: no checkpoint_epoch_<NNN>.pth.tar from epoch {config['epoch_begin']} on")
     windows = test_windows(Path(config["segment_feat_root"]), subject)
+    save_resolved_config(config, layout.logs, {"subject": subject, "device": str(device)}, "eval_config.txt")
     truth = subject_ground_truth(read_annotation_table(config["anno_csv"]), subject, config["RATIO_SCALE"])
     inputs = torch.from_numpy(normalise_features(windows.features)).to(device)
 
@@ -169,6 +179,7 @@ def evaluate_fold(config: DatasetConfig, subject: str, output: Path, device: tor
             "fixed_epoch": config["abfcm_best_epoch"] if selection == "fixed-epoch" else None,
             "epochs_evaluated": len(checkpoints), "epochs_with_proposals": len(rows),
             "frame_shift": int(window_frame_to_video_frame(0, 0)),
-            "tie_rule": "earliest epoch among equal all_f1" if selection == "best-on-test" else None}
+            "tie_rule": "earliest epoch among equal all_f1" if selection == "best-on-test" else None,
+            "note": _selection_note(selection, config["abfcm_best_epoch"], checkpoints, chosen_epoch)}
     atomic_write_text(layout.eval_info, json.dumps(info, indent=2) + "\n")
     return info

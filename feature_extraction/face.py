@@ -21,7 +21,6 @@ import cv2
 import dlib
 import numpy as np
 
-N_LANDMARKS = 68
 MODEL_FILE = "shape_predictor_68_face_landmarks.dat"
 # Detection copy of a cropped frame: shorter side 90 px plus a 9 px replicated
 # border. On a ~260 px crop with the face shifted by +-12 % and scaled 0.85-1.08

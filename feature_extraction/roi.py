@@ -34,7 +34,6 @@ import numpy as np
 # Landmarks (0-based, iBUG-68) the 12 ROIs are centred on, in feature order:
 # brows 18 19 20 23 24 25, nose 28 30, mouth 48 51 54 57.
 ROI_LANDMARKS = (18, 19, 20, 23, 24, 25, 28, 30, 48, 51, 54, 57)
-N_ROIS = len(ROI_LANDMARKS)
 ROI_RADIUS = 5  # patch rows y-5..y+5 and columns x-5..x+5: 11 x 11 vectors
 
 # Sector edges in degrees: sector j is [edges[j], edges[j+1]); the last one

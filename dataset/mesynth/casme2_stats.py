@@ -7,7 +7,6 @@ use the 309 rows with 0 < onset < apex < offset. Durations are ``offset - onset`
 frames at 30 fps; the rise fraction is ``(apex - onset) / (offset - onset)``.
 """
 
-FPS = 30
 FRAME_WIDTH, FRAME_HEIGHT = 640, 480
 
 # Participant number p (1-based) -> folder number SUBJECT_FOLDER_NUMBERS[p - 1] (FORMATS.md).

@@ -29,10 +29,17 @@ def generate_demo_videos(config: DatasetConfig, jobs: int) -> None:
         raise UserError(str(error)) from None
 
 
+def raw_layout(config: DatasetConfig) -> str:
+    """The adapter for ``raw_root``: the ``raw_layout`` key, else the section name if it names one, else generic."""
+    if config.get("raw_layout"):
+        return config["raw_layout"]
+    return config.name if config.name in ("cas(me)^2", "samm") else "generic"
+
+
 def extract_features(config: DatasetConfig, jobs: int) -> None:
     from feature_extraction.__main__ import main as extract
 
-    argv = ["--dataset", "cas(me)^2" if config.get("synth_seed") is not None else "generic",
+    argv = ["--dataset", raw_layout(config),
             "--raw-root", config["raw_root"], "--out", config["segment_feat_root"],
             "--flow", config.get("extraction_flow", "tvl1"), "--jobs", str(jobs)]
     if config.get("raw_anno"):

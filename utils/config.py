@@ -71,6 +71,7 @@ SCHEMA: dict[str, tuple[tuple[type, ...], bool]] = {
     # Optional: where raw videos live, for sections the pipeline extracts itself.
     "raw_root": (_STR, False),
     "raw_anno": (_STR, False),
+    "raw_layout": (_STR, False),
     "extraction_flow": (_STR, False),
     "synth_seed": (_INT, False),
     "synth_subjects": (_INT, False),
@@ -82,6 +83,7 @@ CHOICES = {
     "matching": ("published", "paper2023", "one-to-one"),
     "selection": ("best-on-test", "fixed-epoch", "last-epoch"),
     "extraction_flow": ("tvl1", "dis", "farneback"),
+    "raw_layout": ("cas(me)^2", "samm", "generic"),
 }
 DEFAULTS = {"corrected_targets": False}
 DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "config.yaml"

@@ -58,11 +58,11 @@ for subject in "${subjects[@]}"; do
   if [ "$EVAL_ONLY" != 1 ]; then
     say "[$index/$total] $subject: training"
     "$PYTHON" "$here/train.py" --dataset "$DATASET" --output "$OUTPUT" --subject "$subject" --config "$CONFIG" \
-      "${device_flag[@]}" || fail "fold $subject failed while training (exit $?); fix it and rerun: finished folds are kept"
+      ${device_flag[@]+"${device_flag[@]}"} || fail "fold $subject failed while training (exit $?); fix it and rerun: finished folds are kept"
   fi
   say "[$index/$total] $subject: evaluating"
   "$PYTHON" "$here/eval.py" --dataset "$DATASET" --output "$OUTPUT" --subject "$subject" --config "$CONFIG" \
-    "${device_flag[@]}" "${eval_flags[@]}" \
+    ${device_flag[@]+"${device_flag[@]}"} ${eval_flags[@]+"${eval_flags[@]}"} \
     || fail "fold $subject failed while evaluating (exit $?); fix it and rerun: finished folds are kept"
 done
 

@@ -35,6 +35,7 @@ def train_fold(config: DatasetConfig, subject: str, output: Path, device: torch.
         raise UserError(f"{config['segment_feat_root']}: no training window with an expression outside '{subject}'")
     adjacency = load_adjacency(config)
     layout = FoldLayout.of(output, subject)
+    layout.clear_run()
     save_resolved_config(config, layout.logs, {"subject": subject, "device": str(device),
                                                 "training_windows": len(windows)})
 

@@ -42,3 +42,4 @@ def test_missing_feature_archive_is_one_clear_error(tmp_path):
 def test_unknown_raw_layout_is_rejected(tmp_path):
     with pytest.raises(UserError, match="raw_layout"):
         write_config(tmp_path, "x", raw_layout="casme3")
+

@@ -85,6 +85,13 @@ CHOICES = {
     "extraction_flow": ("tvl1", "dis", "farneback"),
     "raw_layout": ("cas(me)^2", "samm", "generic"),
 }
+# Keys kept for the published file format whose value this implementation does not vary.
+FIXED = {"SEGMENT_LENTH": 256, "RECEPTIVE_FILED": 15}
+MINIMUM = {"RATIO_SCALE": 1, "batch_size": 1, "epochs": 1, "epoch_begin": 0, "micro_normal_range": 0,
+           "macro_normal_range": 0, "nms_top_K_micro": 1, "nms_top_K_macro": 1, "synth_subjects": 1,
+           "synth_videos_per_subject": 1, "synth_frames_per_video": 2,
+           **{f"{kind}_{side}_{bound}_dis": 0 for kind in ("micro", "macro") for side in ("left", "right")
+              for bound in ("min", "max")}}
 DEFAULTS = {"corrected_targets": False}
 DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "config.yaml"
 
@@ -130,14 +137,31 @@ def _validate(section: dict, source: Path, name: str) -> None:
         types, _ = SCHEMA[key]
         if not _type_ok(value, types):
             expected = " or ".join(t.__name__ for t in types)
-            raise UserError(f"{where}: key '{key}' must be {expected}, got {type(value).__name__} {value!r}")
+            hint = ""
+            if float in types and isinstance(value, str) and _parses_as_float(value):
+                hint = " (YAML reads a number like 1e-2 as text: write 1.0e-2)"
+            raise UserError(f"{where}: key '{key}' must be {expected}, got {type(value).__name__} {value!r}{hint}")
+        if key in FIXED and value != FIXED[key]:
+            raise UserError(f"{where}: key '{key}' is {value}, but this implementation is fixed at {FIXED[key]} "
+                            f"(the published value)")
+        if key in MINIMUM and value < MINIMUM[key]:
+            raise UserError(f"{where}: key '{key}' is {value}, must be at least {MINIMUM[key]}")
         if key in CHOICES and value not in CHOICES[key]:
             raise UserError(f"{where}: key '{key}' is '{value}', expected one of {', '.join(CHOICES[key])}")
     missing = [key for key, (_, required) in SCHEMA.items() if required and key not in section]
     if missing:
         raise UserError(f"{where}: missing key(s) {', '.join(missing)}")
-    if not all(isinstance(s, str) for s in section["subject_list"]) or not section["subject_list"]:
-        raise UserError(f"{where}: subject_list must be a non-empty list of subject names")
+    subjects = section["subject_list"]
+    if not subjects or not all(isinstance(s, str) and s and not any(c.isspace() for c in s) for s in subjects):
+        raise UserError(f"{where}: subject_list must be a non-empty list of subject names without spaces")
+
+
+def _parses_as_float(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def load_config(dataset: str, config_path: str | Path | None = None) -> DatasetConfig:
@@ -151,9 +175,11 @@ def load_config(dataset: str, config_path: str | Path | None = None) -> DatasetC
     if not source.is_file():
         raise UserError(f"{source}: config file not found")
     try:
-        document = yaml.safe_load(source.read_text())
+        document = yaml.safe_load(source.read_text(encoding="utf-8"))
     except yaml.YAMLError as error:
         raise UserError(f"{source}: not valid YAML ({str(error).splitlines()[0]})") from None
+    except UnicodeDecodeError:
+        raise UserError(f"{source}: not a UTF-8 text file") from None
     if not isinstance(document, dict) or not document:
         raise UserError(f"{source}: expected a mapping of dataset sections")
     if dataset not in document:

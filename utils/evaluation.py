@@ -55,9 +55,11 @@ def load_state_dict(path: Path) -> dict[str, torch.Tensor]:
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except (OSError, RuntimeError, EOFError, ValueError, zipfile.BadZipFile, pickle.UnpicklingError) as error:
-        raise UserError(f"{path}: not a readable checkpoint ({str(error).splitlines()[0]})") from None
-    if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
-        raise UserError(f"{path}: checkpoint has no 'state_dict'")
+        # torch's own message suggests weights_only=False, unsafe advice for files from elsewhere: keep the gist.
+        reason = str(error).splitlines()[0].split(". ")[0]
+        raise UserError(f"{path}: not a readable checkpoint ({reason})") from None
+    if not isinstance(checkpoint, dict) or not isinstance(checkpoint.get("state_dict"), dict):
+        raise UserError(f"{path}: checkpoint has no 'state_dict' mapping")
     return checkpoint["state_dict"]
 
 
@@ -103,7 +105,7 @@ def _selection_note(selection: str, fixed_epoch: int, checkpoints: dict[int, Pat
         return None
     if selection == "fixed-epoch" and fixed_epoch not in checkpoints:
         return f"epoch {fixed_epoch} (abfcm_best_epoch) has no checkpoint from epoch_begin on: TP and N counted as 0"
-    return "the selected epoch has no proposal: TP and N counted as 0"
+    return "the selected epoch has no proposal: TP and N counted as 0, M kept"
 
 
 def evaluate_fold(config: DatasetConfig, subject: str, output: Path, device: torch.device,
@@ -126,11 +128,11 @@ def evaluate_fold(config: DatasetConfig, subject: str, output: Path, device: tor
 
     def evaluate_checkpoint(epoch: int, path: Path) -> tuple[int, dict | None, Scores]:
         state = load_state_dict(path)
-        if not hasattr(models, "model"):
-            models.model = AUWGCN(state.get("graph_embedding.0.gc1.adj", torch.eye(12))).to(device)
         try:
+            if not hasattr(models, "model"):
+                models.model = AUWGCN(state.get("graph_embedding.0.gc1.adj", torch.eye(12))).to(device)
             models.model.load_state_dict(state, strict=True)
-        except RuntimeError as error:
+        except (RuntimeError, ValueError, TypeError) as error:
             raise UserError(f"{path}: state_dict does not fit AUW-GCN ({str(error).splitlines()[0]})") from None
         scores = predict(models.model, inputs)
         proposals = epoch_proposals(scores, windows, config)
@@ -163,7 +165,7 @@ def evaluate_fold(config: DatasetConfig, subject: str, output: Path, device: tor
 
     metrics = pd.DataFrame(rows, columns=EPOCH_METRIC_COLUMNS)
     atomic_write_csv(layout.epoch_metrics, metrics)
-    chosen = select_epoch(metrics, selection, config["abfcm_best_epoch"])
+    chosen = select_epoch(metrics, selection, config["abfcm_best_epoch"], last_epoch=max(checkpoints))
     if chosen is None:
         m_micro, m_macro = (int((truth["type_idx"] == t).sum()) for t in (2, 1))
         best = empty_counts_row(m_micro, m_macro)
@@ -181,5 +183,7 @@ def evaluate_fold(config: DatasetConfig, subject: str, output: Path, device: tor
             "frame_shift": int(window_frame_to_video_frame(0, 0)),
             "tie_rule": "earliest epoch among equal all_f1" if selection == "best-on-test" else None,
             "note": _selection_note(selection, config["abfcm_best_epoch"], checkpoints, chosen_epoch)}
+    if selection == "last-epoch":
+        info["last_epoch"] = max(checkpoints)
     atomic_write_text(layout.eval_info, json.dumps(info, indent=2) + "\n")
     return info

@@ -48,7 +48,7 @@ def final_results(output: Path, subjects: list[str]) -> tuple[pd.DataFrame, dict
         used = sorted({str(info.get(key)) for info in infos})
         if len(used) > 1:
             raise UserError(f"{output}: folds were evaluated with different {key} settings ({', '.join(used)}); "
-                            f"re-run eval.py with one")
+                            f"re-evaluate them all with one, e.g. FORCE=1 EVAL_ONLY=1 bash pipeline.sh")
     per_fold = pd.DataFrame(folds)
     table = pooled_scores(per_fold[COUNT_COLUMNS])
     document = {
@@ -76,6 +76,8 @@ def format_table(table: pd.DataFrame, document: dict) -> str:
     for name, row in table.iterrows():
         lines.append(f"{name:<8}{int(row.tp):>6d}{int(row.fp):>6d}{int(row.fn):>6d}"
                      f"{row.precision:>11.4f}{row.recall:>9.4f}{row.f1:>9.4f}")
+    if document["matching"] == "paper2023":
+        lines.append("note: paper2023 counts matching proposals, so TP can exceed M (FN < 0, recall > 1)")
     if document["selection"] == "best-on-test":
         lines.append("note: best-on-test picks each fold's epoch on its own test labels (the paper's protocol; optimistic)")
     return "\n".join(lines)

@@ -55,6 +55,21 @@ class FoldLayout:
         """Project extra: per-frame apex scores of the selected epoch, for plots."""
         return self.root / "selected_scores.npz"
 
+    def clear_run(self) -> None:
+        """Remove the checkpoints and everything derived from them, so a new training run starts clean.
+
+        Without this, a shorter rerun would leave old checkpoints that evaluation would pick up.
+        """
+        import shutil
+
+        for path in self.checkpoints().values():
+            path.unlink()
+        for folder in (self.root / "output_csv", self.root / "nms_csv"):
+            shutil.rmtree(folder, ignore_errors=True)
+        for path in (self.epoch_metrics, self.best_res, self.eval_info, self.selected_scores,
+                     *self.logs.glob("events.out.tfevents.*")):
+            path.unlink(missing_ok=True)
+
     def checkpoints(self) -> dict[int, Path]:
         """Saved checkpoints by 0-based epoch, ascending."""
         if not self.models.is_dir():

@@ -55,6 +55,15 @@ def _true_positives(iou: np.ndarray, scores: np.ndarray, rule: str) -> np.ndarra
     return tp
 
 
+def true_positive_flags(kept: pd.DataFrame, ground_truth: pd.DataFrame, rule: str = "published") -> np.ndarray:
+    """Boolean (N,): which rows of ``kept`` count as true positives under ``rule`` (see :func:`count_matches`)."""
+    if rule not in MATCHING_RULES:
+        raise ValueError(f"unknown matching rule {rule!r}; valid rules: {', '.join(MATCHING_RULES)}")
+    _check_columns(kept, _KEPT_COLUMNS, "kept proposals")
+    _check_columns(ground_truth, _TRUTH_COLUMNS, "ground-truth")
+    return _true_positives(_pair_iou(kept, ground_truth), kept["score"].to_numpy(dtype=np.float64), rule)
+
+
 def count_matches(kept: pd.DataFrame, ground_truth: pd.DataFrame,
                   rule: str = "published") -> dict[int, tuple[int, int, int]]:
     """(TP, N, M) of one subject for micro (2) and macro (1).
@@ -65,11 +74,7 @@ def count_matches(kept: pd.DataFrame, ground_truth: pd.DataFrame,
     the kept proposals of the type, M the annotation rows of the type (every
     row, whatever its frames). Returns ``{2: (tp, n, m), 1: (tp, n, m)}``.
     """
-    if rule not in MATCHING_RULES:
-        raise ValueError(f"unknown matching rule {rule!r}; valid rules: {', '.join(MATCHING_RULES)}")
-    _check_columns(kept, _KEPT_COLUMNS, "kept proposals")
-    _check_columns(ground_truth, _TRUTH_COLUMNS, "ground-truth")
-    tp = _true_positives(_pair_iou(kept, ground_truth), kept["score"].to_numpy(dtype=np.float64), rule)
+    tp = true_positive_flags(kept, ground_truth, rule)
     kept_type = kept["type_idx"].to_numpy()
     truth_type = ground_truth["type_idx"].to_numpy()
     return {t: (int(np.count_nonzero(tp & (kept_type == t))), int(np.count_nonzero(kept_type == t)),

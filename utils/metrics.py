@@ -49,14 +49,15 @@ def empty_counts_row(m_micro: int, m_macro: int) -> dict:
     return _counts_with_all({2: (0, 0, m_micro), 1: (0, 0, m_macro)})
 
 
-def select_epoch(epoch_metrics: pd.DataFrame, protocol: str, fixed_epoch: int | None = None) -> pd.Series | None:
+def select_epoch(epoch_metrics: pd.DataFrame, protocol: str, fixed_epoch: int | None = None,
+                 last_epoch: int | None = None) -> pd.Series | None:
     """The epoch_metrics row chosen by ``protocol``, or None when that row is absent.
 
     best-on-test: highest all_f1, the earliest epoch on ties (the published
     pick depends on an unstable sort); fixed-epoch: the row of ``fixed_epoch``;
-    last-epoch: the row with the highest epoch number present (epochs without
-    proposals have no row; a caller that needs exactly the final trained epoch
-    uses fixed-epoch with that number).
+    last-epoch: the row of ``last_epoch`` (the final checkpoint; None when it
+    has no row, so the pick never depends on the test outputs), or, when
+    ``last_epoch`` is not given, the row with the highest epoch number present.
     """
     if protocol not in SELECTION_PROTOCOLS:
         raise ValueError(f"unknown selection protocol {protocol!r}; valid: {', '.join(SELECTION_PROTOCOLS)}")
@@ -74,6 +75,11 @@ def select_epoch(epoch_metrics: pd.DataFrame, protocol: str, fixed_epoch: int | 
         index = np.lexsort((epochs, -f1))[0]  # highest F1, then smallest epoch
     elif protocol == "fixed-epoch":
         hits = np.flatnonzero(epochs == fixed_epoch)
+        if hits.size == 0:
+            return None
+        index = hits[0]
+    elif last_epoch is not None:
+        hits = np.flatnonzero(epochs == last_epoch)
         if hits.size == 0:
             return None
         index = hits[0]

@@ -6,7 +6,7 @@ python -m utils.plots --dataset D --output DIR --subjects S1 S2 ... [--config FI
   mean over folds bold (epochs without proposals count as F1 0 in the mean).
 * ``timelines/<subject>/<video>.png``: per video, the selected epoch's apex scores
   (micro, macro), the ground-truth intervals and the spotted intervals (green when
-  matched with tIoU > 0.5, red otherwise).
+  counted as true positives under the fold's matching rule, red otherwise).
 """
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from utils.annotations import read_annotation_table, subject_ground_truth  # noq
 from utils.errors import run_cli  # noqa: E402
 from utils.io import atomic_path  # noqa: E402
 from utils.layout import FoldLayout  # noqa: E402
-from utils.nms import temporal_iou  # noqa: E402
+from utils.matching import true_positive_flags  # noqa: E402
 
 TYPE_STYLE = {2: ("micro", "tab:orange"), 1: ("macro", "tab:blue")}
 
@@ -61,7 +61,10 @@ def plot_f1_by_epoch(output: Path, subjects: list[str]) -> Path | None:
 
 def plot_video_timeline(video: str, scores: dict[int, np.ndarray], frame_shift: int, truth: pd.DataFrame,
                         spotted: pd.DataFrame, path: Path) -> Path:
-    """One video: apex score tracks, ground-truth spans (top lanes) and spotted spans (bottom lanes)."""
+    """One video: apex score tracks, ground-truth spans (top lanes) and spotted spans (bottom lanes).
+
+    ``spotted`` has a boolean ``matched`` column: true positive under the fold's matching rule.
+    """
     figure, axis = plt.subplots(figsize=(14, 3.2))
     for type_idx, (name, colour) in TYPE_STYLE.items():
         track = scores[type_idx]
@@ -72,13 +75,9 @@ def plot_video_timeline(video: str, scores: dict[int, np.ndarray], frame_shift: 
             if end > start:
                 axis.broken_barh([(start, end - start)], (lane, 0.06), color=colour, alpha=0.8)
         found = spotted[spotted["type_idx"] == type_idx]
-        if len(found):
-            iou = temporal_iou(found["start_frame"].to_numpy()[:, None], found["end_frame"].to_numpy()[:, None],
-                               gt["start_frame"].to_numpy()[None, :], gt["end_frame"].to_numpy()[None, :])
-            matched = (iou > 0.5).any(axis=1) if iou.size else np.zeros(len(found), dtype=bool)
-            for (start, end), hit in zip(found[["start_frame", "end_frame"]].to_numpy(), matched):
-                axis.broken_barh([(start, end - start)], (-0.14 if type_idx == 1 else -0.22, 0.06),
-                                 color="tab:green" if hit else "tab:red", alpha=0.9)
+        for (start, end), hit in zip(found[["start_frame", "end_frame"]].to_numpy(), found["matched"].to_numpy()):
+            axis.broken_barh([(start, end - start)], (-0.14 if type_idx == 1 else -0.22, 0.06),
+                             color="tab:green" if hit else "tab:red", alpha=0.9)
     axis.axhline(0.5, color="0.5", linestyle=":", linewidth=0.8)
     axis.set_ylim(-0.26, 1.26)
     axis.set_yticks([-0.19, -0.11, 0, 0.5, 1, 1.11, 1.19],
@@ -101,6 +100,7 @@ def plot_fold_timelines(output: Path, subject: str, annotations: pd.DataFrame) -
     spotted = pd.read_csv(layout.nms_csv(epoch)) if layout.nms_csv(epoch).is_file() else pd.DataFrame(
         columns=["video_name", "start_frame", "end_frame", "score", "type_idx"])
     truth = subject_ground_truth(annotations, subject)
+    spotted = spotted.assign(matched=true_positive_flags(spotted, truth, info.get("matching", "published")))
     written = []
     with np.load(layout.selected_scores) as archive:
         videos = sorted({key.rsplit(":", 1)[0] for key in archive.files})

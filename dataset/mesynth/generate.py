@@ -9,10 +9,10 @@ from pathlib import Path
 
 from dataset.mesynth.casme2_stats import SUBJECT_FOLDER_NUMBERS, VIDEO_CODES
 from dataset.mesynth.face import PHOTO_NAMES, detect_landmarks, load_photo
-from utils.io import atomic_write_bytes
 from dataset.mesynth.plan import plan_dataset
 from dataset.mesynth.render import render_video
 from dataset.mesynth.xlsx import ANNOTATION_FILE_NAME, write_annotation_workbook
+from utils.io import atomic_write_bytes
 
 DEFAULT_SUBJECTS = 6
 DEFAULT_VIDEOS_PER_SUBJECT = 2

@@ -12,8 +12,8 @@ from threadpoolctl import threadpool_limits
 from dataset.mesynth.au import displacement_field, face_axes, landmark_displacements
 from dataset.mesynth.casme2_stats import FRAME_HEIGHT, FRAME_WIDTH
 from dataset.mesynth.face import load_photo, render_still
-from utils.io import atomic_write_bytes
 from dataset.mesynth.plan import STREAM_NUISANCE, VideoPlan, movement_profile
+from utils.io import atomic_write_bytes
 
 BUMP_SIGMA_PER_FACE_WIDTH = 0.035  # Gaussian bump sigma / jaw width (about 6.6 px)
 DRIFT_PX = 2.5          # std of the slow head drift, per axis

@@ -9,8 +9,8 @@ from pathlib import Path
 import openpyxl
 
 from dataset.mesynth.casme2_stats import SUBJECT_FOLDER_NUMBERS, TYPE_SHEET_TEXT, VIDEO_CODES
-from utils.io import atomic_write_bytes
 from dataset.mesynth.plan import LABELLED_KINDS, VideoPlan
+from utils.io import atomic_write_bytes
 
 ANNOTATION_FILE_NAME = "CAS(ME)^2code_final.xlsx"
 FIXED_ZIP_TIME = (2000, 1, 1, 0, 0, 0)

@@ -6,8 +6,11 @@ Three layouts are understood (FORMATS.md, "Raw datasets as users receive them"):
   folder's own ``SS_`` prefix names the subject, so the misplaced
   ``rawpic/s19/23_0502funnyerrors`` is ``casme_023_0502``.
 * ``samm``: ``SAMM_longvideos/<SSS>_<V>/<SSS>_<V>_<NNNN>.jpg`` (200 fps), used
-  at 25 fps: 25-fps frame i is the (8i+1)-th frame file (1-based) in frame
-  number order.
+  at 25 fps: 25-fps frame i is the file numbered 8i+1 (the number, not the
+  file's position, so rows stay aligned with the annotations' ``(f-1)//8``).
+  A folder whose numbering has gaps or does not start at 1 is reported; a
+  missing 8i+1 file stands in the list under the name it would have and reads
+  as an unreadable frame (the previous frame repeated).
 * ``generic``: ``<root>/<subject>/<video>/`` image frames, or
   ``<root>/<subject>/<video>.<ext>`` video files read with OpenCV.
 
@@ -21,6 +24,7 @@ row the same as ``../shared/data/casme2_annotations.csv`` and
 """
 from __future__ import annotations
 
+import hashlib
 import math
 import numbers
 import re
@@ -133,24 +137,24 @@ def _drop_duplicate_names(videos: list[VideoSource]) -> tuple[list[VideoSource],
     return list(kept.values()), problems
 
 
-def _ordered_frames(folder: Path, frame_number: re.Pattern) -> tuple[tuple[Path, ...], str | None]:
+def _ordered_frames(folder: Path, frame_number: re.Pattern) -> tuple[tuple[int, ...], tuple[Path, ...], str | None]:
     """Image files of ``folder`` ordered by the frame number ``frame_number`` finds in the stem.
 
-    Files that are not images are ignored. Returns ``(paths, None)`` or
-    ``((), problem)`` when the folder has no image or an image name carries
-    no frame number (its place in the video would be a guess).
+    Files that are not images are ignored. Returns ``(numbers, paths, None)``
+    or ``((), (), problem)`` when the folder has no image or an image name
+    carries no frame number (its place in the video would be a guess).
     """
     images = [p for p in _visible_entries(folder) if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
     if not images:
-        return (), f"{folder}: no frame images; skipped"
+        return (), (), f"{folder}: no frame images; skipped"
     keyed = []
     for path in images:
         match = frame_number.search(path.stem)
         if match is None:
-            return (), f"{folder}: cannot read a frame number from {path.name}; skipped"
+            return (), (), f"{folder}: cannot read a frame number from {path.name}; skipped"
         keyed.append((int(match.group(1)), path.name, path))
     keyed.sort(key=lambda item: item[:2])
-    return tuple(item[2] for item in keyed), None
+    return tuple(item[0] for item in keyed), tuple(item[2] for item in keyed), None
 
 
 def _casme2_root(raw_root: Path) -> Path:
@@ -172,7 +176,7 @@ def _discover_casme2(raw_root: Path) -> tuple[list[VideoSource], list[str]]:
             if match.group(2) not in CASME2_CODES:
                 problems.append(f"{video_dir}: unknown CAS(ME)^2 code {match.group(2)}; skipped")
                 continue
-            frames, problem = _ordered_frames(video_dir, _CASME2_FRAME)
+            _, frames, problem = _ordered_frames(video_dir, _CASME2_FRAME)
             if problem:
                 problems.append(problem)
                 continue
@@ -190,14 +194,42 @@ def _discover_samm(raw_root: Path) -> tuple[list[VideoSource], list[str]]:
         if not video_dir.is_dir() or match is None:
             problems.append(f"{video_dir}: not a SAMM-LV video folder <SSS>_<V>; skipped")
             continue
-        frames, problem = _ordered_frames(video_dir, _SAMM_FRAME)
+        numbers, frames, problem = _ordered_frames(video_dir, _SAMM_FRAME)
+        if not problem:
+            frames, problem = _samm_25fps_frames(video_dir, numbers, frames)
         if problem:
             problems.append(problem)
-            continue
-        # 25-fps frame i is the 1-based original frame 8i+1: files 1, 9, 17, ...
-        videos.append(VideoSource(f"samm_{match.group(1)}", f"samm_{video_dir.name}",
-                                  frames[::SAMM_FRAME_STEP]))
+        if frames:
+            videos.append(VideoSource(f"samm_{match.group(1)}", f"samm_{video_dir.name}", frames))
     return videos, problems
+
+
+def _samm_25fps_frames(video_dir: Path, numbers: tuple[int, ...],
+                       paths: tuple[Path, ...]) -> tuple[tuple[Path, ...], str | None]:
+    """The 25-fps frames of a SAMM-LV folder and a problem line about its numbering (or None).
+
+    25-fps frame i is the file numbered 8i+1 (``numbers[j]`` belongs to
+    ``paths[j]``), for i = 0 .. (last number - 1) // 8. A missing 8i+1 file
+    keeps its place under the name it would have (``<folder>_<8i+1:04d>``),
+    so :func:`iter_frames` reads it as unreadable and every later row stays
+    at its annotation frame. Numbering with gaps, duplicates or a first
+    number other than 1 is reported, naming the folder; no 8i+1 number at
+    all gives ``((), problem)`` (skipped).
+    """
+    by_number: dict[int, Path] = {}
+    for number, path in zip(numbers, paths):
+        by_number.setdefault(number, path)  # a duplicate number keeps the first file in name order
+    wanted = range(1, numbers[-1] + 1, SAMM_FRAME_STEP)
+    if not wanted:
+        return (), f"{video_dir}: no frame numbered 1 or more; skipped"
+    suffix = paths[0].suffix
+    frames = tuple(by_number.get(n, video_dir / f"{video_dir.name}_{n:04d}{suffix}") for n in wanted)
+    if numbers == tuple(range(1, len(numbers) + 1)):
+        return frames, None
+    absent = sum(n not in by_number for n in wanted)
+    return frames, (f"{video_dir}: frame numbers are not 1..N without gaps ({len(numbers)} files numbered "
+                    f"{numbers[0]}..{numbers[-1]}); extracted with 25-fps frame i = file number 8i+1, "
+                    f"{absent} of those {len(wanted)} files missing (read as unreadable frames)")
 
 
 def _discover_generic(raw_root: Path) -> tuple[list[VideoSource], list[str]]:
@@ -208,7 +240,7 @@ def _discover_generic(raw_root: Path) -> tuple[list[VideoSource], list[str]]:
             continue
         for entry in _visible_entries(subject_dir):
             if entry.is_dir():
-                frames, problem = _ordered_frames(entry, _LAST_INTEGER)
+                _, frames, problem = _ordered_frames(entry, _LAST_INTEGER)
                 if problem:
                     problems.append(problem)
                     continue
@@ -234,7 +266,8 @@ def iter_frames(source: VideoSource) -> Iterator[tuple[str, np.ndarray | None]]:
     """
     if source.video_file is None:
         for path in source.frame_paths:
-            yield str(path), cv2.imread(str(path), cv2.IMREAD_COLOR)
+            # A missing file (a SAMM numbering gap) is unreadable; checked first to keep OpenCV quiet.
+            yield str(path), cv2.imread(str(path), cv2.IMREAD_COLOR) if path.is_file() else None
         return
     capture = _open_video(source.video_file)
     try:
@@ -266,6 +299,28 @@ def count_frames(source: VideoSource) -> int:
     finally:
         capture.release()
     return -(-decoded // source.frame_step)
+
+
+def source_fingerprint(source: VideoSource) -> str:
+    """A short string that changes when the frames of ``source`` change (the cache key's source part).
+
+    Frame images: the frame count and a SHA-1 over every frame's file name,
+    size and ``st_mtime_ns`` (a file that cannot be stat'ed counts as size
+    and time -1). A video file: its name, size, ``st_mtime_ns`` and
+    ``frame_step``. File contents are not read, so this costs one ``stat``
+    per frame; names rather than full paths, so a moved dataset stays valid.
+    """
+    files = (source.video_file,) if source.video_file is not None else source.frame_paths
+    digest = hashlib.sha1()
+    for path in files:
+        try:
+            status = path.stat()
+            size, mtime = status.st_size, status.st_mtime_ns
+        except OSError:
+            size = mtime = -1
+        digest.update(f"{path.name}\0{size}\0{mtime}\n".encode("utf-8", "surrogateescape"))
+    kind = f"file/{source.frame_step}" if source.video_file is not None else f"frames/{len(files)}"
+    return f"{kind}:{digest.hexdigest()}"
 
 
 def _open_video(path: Path) -> cv2.VideoCapture:
@@ -401,7 +456,7 @@ def _casme2_annotations(path: Path) -> pd.DataFrame:
     folders = _casme2_participant_folders(path, sheets[1])
     codes = _casme2_clip_codes(path, sheets[2])
     data = _drop_blank_rows(sheets[0])
-    if data.shape[1] < 8:
+    if data.shape[1] < 9:
         raise ValueError(f"{path}: sheet 0 has {data.shape[1]} columns, expected 9 "
                          "(participant, clip, onset, apex, offset, AU, emotion, type, self-report)")
     types = {"macro-expression": MACRO, "micro-expression": MICRO}

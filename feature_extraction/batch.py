@@ -1,19 +1,30 @@
 """Extract many videos, in worker processes when asked, caching each result.
 
-Lives outside ``__main__`` because multiprocessing's spawn start method
-cannot import a package's ``__main__`` module in the workers.
+Lives outside ``__main__`` because the spawn start method cannot import a
+package's ``__main__`` module in the workers.
+
+Worker processes run under :func:`map_surviving_crashes`: a worker that dies
+(a native crash in a decoder or dlib, an out-of-memory kill) breaks its
+``ProcessPoolExecutor``; the videos it took down with it are retried alone
+and, if one kills its worker again, reported as failed, while the other
+videos go on in a fresh pool. One bad video never sinks the batch.
 """
 from __future__ import annotations
 
+import functools
 import multiprocessing
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Executor, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import cv2
 from tqdm import tqdm
 
-from feature_extraction.adapters import VideoSource, iter_frames
+from feature_extraction.adapters import VideoSource, iter_frames, source_fingerprint
 from feature_extraction.face import FaceLandmarker, landmark_model_path
 from feature_extraction.video import FlowSettings, VideoFailure, VideoResult, cache_path, extract_video, save_cached
 
@@ -30,12 +41,17 @@ class Outcome:
 
 def extract_one(video: VideoSource, settings: FlowSettings, out_root: Path, landmarker: FaceLandmarker,
                 bar_position: int) -> Outcome:
-    """Extract one video and cache it; any error becomes a failed Outcome (the batch goes on)."""
+    """Extract one video and cache it; any error becomes a failed Outcome (the batch goes on).
+
+    The cache records the source fingerprint taken before the frames are
+    read, so frames changed during the extraction make the next run redo it.
+    """
     bar = tqdm(total=len(video.frame_paths) or None, desc=video.video_name, unit="frame",
                position=bar_position, leave=False)
     try:
+        source = source_fingerprint(video)
         result = extract_video(lambda: iter_frames(video), settings, landmarker, on_frame=bar.update)
-        save_cached(cache_path(out_root, video.subject, video.video_name), result, settings)
+        save_cached(cache_path(out_root, video.subject, video.video_name), result, settings, source)
         return Outcome(video, "extracted", result)
     except VideoFailure as failure:
         return Outcome(video, "failed", reason=str(failure))
@@ -43,6 +59,68 @@ def extract_one(video: VideoSource, settings: FlowSettings, out_root: Path, land
         return Outcome(video, "failed", reason=f"{type(error).__name__}: {error}")
     finally:
         bar.close()
+
+
+# --------------------------------------------------------------------------- worker pools
+
+
+def map_surviving_crashes(function: Callable[[Any], Any], items: Iterable, jobs: int,
+                          new_pool: Callable[[int], Executor]) -> Iterator[tuple[Any, Any, BaseException | None]]:
+    """Run ``function(item)`` for every item in worker processes; yield each as it finishes.
+
+    Yields ``(item, result, None)``, or ``(item, None, error)`` when the
+    worker running the item died (``error`` is the ``BrokenProcessPool``).
+    ``new_pool(n)`` makes a fresh process pool of ``n`` workers; at most
+    ``jobs`` items are in flight. A dead worker breaks the whole pool and
+    every item in flight with it, so the items lost together are retried one
+    at a time, each alone in a one-worker pool: an item lost alone is the one
+    that killed its worker and is yielded with the error. Items not started
+    yet go on in a fresh pool. Exceptions raised by ``function`` itself
+    propagate.
+    """
+    queue = deque(items)
+    suspects: deque = deque()
+    while queue or suspects:
+        lost: list[tuple[Any, BrokenProcessPool]] = []
+        if suspects:
+            yield from _run_pool(function, deque([suspects.popleft()]), 1, new_pool, lost)
+        else:
+            yield from _run_pool(function, queue, min(jobs, len(queue)), new_pool, lost)
+        if len(lost) == 1:
+            yield lost[0][0], None, lost[0][1]
+        else:
+            suspects.extend(item for item, _ in lost)
+
+
+def _run_pool(function, queue: deque, workers: int, new_pool: Callable[[int], Executor],
+              lost: list) -> Iterator[tuple[Any, Any, None]]:
+    """Feed items from ``queue`` to one pool (``workers`` in flight) until the queue is empty or the pool breaks.
+
+    Yields finished items; appends ``(item, error)`` to ``lost`` for each item
+    in flight when the pool broke. Unsubmitted items stay in ``queue``.
+    """
+    with new_pool(workers) as pool:
+        running = {}
+        broken = False
+        while running or (queue and not broken):
+            while queue and not broken and len(running) < workers:
+                item = queue.popleft()
+                try:
+                    running[pool.submit(function, item)] = item
+                except BrokenProcessPool:  # broke since the last wait: this item never started
+                    queue.appendleft(item)
+                    broken = True
+            if not running:
+                break
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                item = running.pop(future)
+                error = future.exception()
+                if isinstance(error, BrokenProcessPool):
+                    lost.append((item, error))
+                    broken = True
+                else:
+                    yield item, future.result(), None
 
 
 _WORKER: dict = {}
@@ -55,8 +133,7 @@ def _init_worker(lock, slots, model_path: Path) -> None:
     _WORKER.update(landmarker=FaceLandmarker(model_path), position=2 + slots.get())
 
 
-def _worker_task(task: tuple[VideoSource, FlowSettings, Path]) -> Outcome:
-    video, settings, out_root = task
+def _worker_task(video: VideoSource, settings: FlowSettings, out_root: Path) -> Outcome:
     return extract_one(video, settings, out_root, _WORKER["landmarker"], _WORKER["position"])
 
 
@@ -65,7 +142,9 @@ def extract_all(videos: list[VideoSource], settings: FlowSettings, out_root: Pat
 
     ``jobs`` > 1 runs that many spawned worker processes, each with one
     OpenCV thread and its own dlib models; progress bars sit at positions
-    2.. below the caller's two bars.
+    2.. below the caller's two bars. A video whose worker process dies is a
+    failed Outcome ("worker process died: ..."), see
+    :func:`map_surviving_crashes`.
     """
     if jobs == 1 or len(videos) <= 1:
         landmarker = FaceLandmarker()
@@ -74,12 +153,17 @@ def extract_all(videos: list[VideoSource], settings: FlowSettings, out_root: Pat
         return
     # spawn: workers start clean (no inherited OpenCV threads), import neither torch nor the parent's state.
     context = multiprocessing.get_context("spawn")
-    slots = context.Queue()
-    for slot in range(jobs):
-        slots.put(slot)
     lock = context.RLock()  # one lock for every progress bar, made in the workers' context
     tqdm.set_lock(lock)
-    tasks = [(video, settings, out_root) for video in videos]
-    with context.Pool(min(jobs, len(videos)), initializer=_init_worker,
-                      initargs=(lock, slots, landmark_model_path())) as pool:
-        yield from pool.imap_unordered(_worker_task, tasks, chunksize=1)
+    model_path = landmark_model_path()
+
+    def new_pool(workers: int) -> ProcessPoolExecutor:
+        slots = context.Queue()  # progress-bar rows, one per worker of this pool
+        for slot in range(workers):
+            slots.put(slot)
+        return ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
+                                   initargs=(lock, slots, model_path))
+
+    task = functools.partial(_worker_task, settings=settings, out_root=out_root)
+    for video, outcome, error in map_surviving_crashes(task, videos, jobs, new_pool):
+        yield outcome if error is None else Outcome(video, "failed", reason=f"worker process died: {error}")

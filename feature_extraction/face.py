@@ -5,12 +5,22 @@ so every frame is converted once). Boxes are inclusive pixel bounds
 ``(top, bottom, left, right)``; landmarks are (68, 2) int32 (x, y) pixels,
 iBUG-300W order, in the coordinates of the image they were found in.
 
-Speed: dlib's HOG detector costs ~3 ms on a 250 x 250 crop with the
-upsampling a tight crop needs, and it rarely fires on a crop whose face
-touches the border. Per cropped frame we therefore detect on a copy scaled so
-its shorter side is :data:`DETECT_SIDE_PX` px (HOG finds faces from ~80 px)
-with a replicated border of :data:`DETECT_BORDER` of that side, and scale the
-box back; the shape predictor then runs on the full-resolution crop.
+Per cropped frame the face box is detected again (METHOD.md 2.2), in one of
+two modes (:data:`DETECT_MODES`); the shape predictor always runs on the
+full-resolution crop:
+
+* ``full`` (as published): dlib's HOG detector on the crop at its own
+  resolution, no upsampling. A tight crop whose face touches the border
+  sometimes gives no detection; then the crop is retried with a replicated
+  border of :data:`FULL_RETRY_BORDER` of its shorter side, upsampled once
+  (also catching faces under HOG's ~80 px minimum). About 3 ms a frame on a
+  ~260 px crop, 1 ms on a ~150 px one (one thread).
+* ``fast``: the detector runs on a copy scaled so its shorter side is
+  :data:`DETECT_SIDE_PX` px, with a replicated border of
+  :data:`DETECT_BORDER` of that side, and the box is scaled back (~0.5 ms a
+  frame whatever the crop size). The coarser box moves the landmarks by
+  about 2 px on average (up to ~10 px) against ``full``, while a ROI patch
+  is 11 px wide: a speed option, not the published features.
 """
 from __future__ import annotations
 
@@ -22,12 +32,14 @@ import dlib
 import numpy as np
 
 MODEL_FILE = "shape_predictor_68_face_landmarks.dat"
-# Detection copy of a cropped frame: shorter side 90 px plus a 9 px replicated
+# "fast" mode's detection copy of a cropped frame: shorter side 90 px plus a 9 px replicated
 # border. On a ~260 px crop with the face shifted by +-12 % and scaled 0.85-1.08
 # it found 36/36 faces in ~0.6 ms (70 px: 0.35 ms, also 36/36, but the box, and
 # so the landmarks' starting shape, is coarser; 120 px: 1.0-1.3 ms).
 DETECT_SIDE_PX = 90
 DETECT_BORDER = 0.1  # as a fraction of DETECT_SIDE_PX
+FULL_RETRY_BORDER = 0.1  # "full" mode's retry: border as a fraction of the crop's shorter side
+DETECT_MODES = ("full", "fast")
 
 Box = tuple[int, int, int, int]  # (top, bottom, left, right), inclusive
 
@@ -76,7 +88,7 @@ class FaceLandmarker:
             return None
         return top, bottom, left, right
 
-    def _detect_in_crop(self, crop: np.ndarray) -> "dlib.rectangle | None":
+    def _detect_fast(self, crop: np.ndarray) -> "dlib.rectangle | None":
         """Face rectangle of a cropped frame, found on a small bordered copy, in crop pixels."""
         scale = DETECT_SIDE_PX / min(crop.shape)
         small = cv2.resize(crop, None, fx=scale, fy=scale,
@@ -89,9 +101,27 @@ class FaceLandmarker:
         back = lambda v: int(round((v - border) / scale))  # noqa: E731 - tiny local conversion
         return dlib.rectangle(back(rect.left()), back(rect.top()), back(rect.right()), back(rect.bottom()))
 
-    def landmarks(self, crop: np.ndarray) -> np.ndarray | None:
-        """(68, 2) int32 landmarks (x, y) of the face in a cropped frame, or None if no face."""
-        rect = self._detect_in_crop(crop)
+    def _detect_full(self, crop: np.ndarray) -> "dlib.rectangle | None":
+        """Face rectangle of a cropped frame found at its own resolution, in crop pixels."""
+        rect = _largest(self._detector(crop, 0))
+        if rect is not None:
+            return rect
+        border = int(FULL_RETRY_BORDER * min(crop.shape))
+        padded = cv2.copyMakeBorder(crop, border, border, border, border, cv2.BORDER_REPLICATE)
+        rect = _largest(self._detector(padded, 1))
+        if rect is None:
+            return None
+        return dlib.rectangle(rect.left() - border, rect.top() - border, rect.right() - border,
+                              rect.bottom() - border)
+
+    def landmarks(self, crop: np.ndarray, detect: str = "full") -> np.ndarray | None:
+        """(68, 2) int32 landmarks (x, y) of the face in a cropped frame, or None if no face.
+
+        ``detect`` is the face-box mode, ``full`` or ``fast`` (module docstring).
+        """
+        if detect not in DETECT_MODES:
+            raise ValueError(f"unknown face-detection mode {detect!r}; choose one of {', '.join(DETECT_MODES)}")
+        rect = self._detect_full(crop) if detect == "full" else self._detect_fast(crop)
         if rect is None:
             return None
         shape = self._predictor(crop, rect)

@@ -68,6 +68,26 @@ def quantise_flow(flow: np.ndarray) -> np.ndarray:
 _CODE_VALUES = np.arange(256, dtype=np.float32) / np.float32(QUANT_LEVELS) - np.float32(0.5)
 
 
+def stored_flow(flow: np.ndarray, quantise: bool = True) -> np.ndarray:
+    """Flow in px -> the compact form kept until its ROI features are computed.
+
+    Quantised: the (H, W, 2) uint8 codes of :func:`quantise_flow` (a quarter
+    of float32's memory); unquantised: float32 feature units ``v / 20``.
+    :func:`to_feature_units` turns either into feature units.
+    """
+    if quantise:
+        return quantise_flow(flow)
+    return np.asarray(flow, dtype=np.float32) / np.float32(2 * QUANT_BOUND)
+
+
+def to_feature_units(stored: np.ndarray) -> np.ndarray:
+    """:func:`stored_flow` output (any leading shape) -> float32 feature units.
+
+    uint8 codes ``q`` give ``q / 255 - 0.5``; float32 is already in feature units.
+    """
+    return _CODE_VALUES[stored] if stored.dtype == np.uint8 else stored
+
+
 def flow_to_feature_units(flow: np.ndarray, quantise: bool = True) -> np.ndarray:
     """Flow in px -> feature units, float32 of the same shape.
 
@@ -76,6 +96,4 @@ def flow_to_feature_units(flow: np.ndarray, quantise: bool = True) -> np.ndarray
     +-0.5. Unquantised: the same linear map without rounding or clipping,
     ``v / 20``.
     """
-    if quantise:
-        return _CODE_VALUES[quantise_flow(flow)]
-    return np.asarray(flow, dtype=np.float32) / np.float32(2 * QUANT_BOUND)
+    return to_feature_units(stored_flow(flow, quantise))

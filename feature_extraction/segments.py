@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from feature_extraction.adapters import ANNOTATION_COLUMNS
-from utils.indexing import cut_window, window_file_name, window_offsets
+from utils.indexing import cut_window, parse_window_file_name, window_file_name, window_offsets
 from utils.io import atomic_write_bytes
 
 LABEL_COLUMNS = ("micro_start", "micro_apex", "micro_end", "micro_action",
@@ -79,6 +79,9 @@ def write_video_segments(out_root: Path, subject: str, video_name: str, features
     ``<out_root>/{train,test}/<subject>/<video_name>_<offset>.npz`` with keys
     ``feature`` (270, 12, 2), ``label`` (270, 8) and ``video_name`` (0-d str).
     Each file appears complete or not at all (temporary name + os.replace).
+    Afterwards the video's other window files in both folders (offsets its
+    rows no longer reach: the video got shorter) are deleted, see
+    :func:`remove_stale_segments`.
     """
     if features.ndim != 3 or features.shape[1:] != FEATURE_SHAPE:
         raise ValueError(f"{video_name}: features have shape {features.shape}, expected (R, 12, 2)")
@@ -98,7 +101,33 @@ def write_video_segments(out_root: Path, subject: str, video_name: str, features
         for folder in folders:
             atomic_write_bytes(folder / name, buffer.getvalue())
         written.append(folders[1] / name)
+    remove_stale_segments(out_root, subject, video_name, keep=[path.name for path in written])
     return written
+
+
+def remove_stale_segments(out_root: Path, subject: str, video_name: str, keep) -> list[Path]:
+    """Delete ``video_name``'s window files in ``<out_root>/{train,test}/<subject>/`` not named in ``keep``.
+
+    A file belongs to the video when :func:`utils.indexing.parse_window_file_name`
+    gives exactly ``video_name`` (``vid_1`` does not own ``vid_10_0000.npz``);
+    other files are left alone. Returns the deleted paths.
+    """
+    keep = set(keep)
+    removed = []
+    for folder in (Path(out_root) / split / subject for split in ("train", "test")):
+        if not folder.is_dir():
+            continue
+        for path in folder.iterdir():
+            if path.name in keep:
+                continue
+            try:
+                owner, _ = parse_window_file_name(path.name)
+            except ValueError:  # not a window file (a temporary file of another write...)
+                continue
+            if owner == video_name:
+                path.unlink()
+                removed.append(path)
+    return removed
 
 
 def write_annotation_csv(path: Path, annotations: pd.DataFrame) -> None:

@@ -7,14 +7,23 @@ counted and reported, and never shifts rows against annotation frames):
   has one; all frames are still used (a note says which frame gave the box);
 * a frame whose file cannot be read (or whose size differs from the first
   frame's) is replaced by the previous frame (the next readable one for
-  leading frames), so its flow rows are zero motion; its label is reported;
+  leading frames), so its flow row is the known zero motion (no flow is
+  run on two identical images); its label is reported;
 * a cropped frame without a detected face / landmarks takes the last good
   landmarks (the first good ones for leading frames) and is counted;
 * no readable frame, a single frame, no face on any frame or no landmarks on
   any frame: :class:`VideoFailure` with a one-line reason.
 
+The face box of every cropped frame is detected in the mode
+``settings.face_detect`` (``full`` as published, or ``fast``; see
+:mod:`feature_extraction.face`); by default ``full`` for TV-L1, the
+published-compatible flow, and ``fast`` for the speed flows DIS and
+Farneback.
+
 Per-video results are cached as ``<out>/cache/<subject>/<video_name>.npz``
-(see :func:`save_cached` / :func:`load_cached`), keyed by the flow settings.
+(see :func:`save_cached` / :func:`load_cached`) with what they depend on: the
+settings key, :data:`FEATURE_VERSION` and a fingerprint of the source frames;
+any mismatch, or a cache file that cannot be read, means recompute.
 """
 from __future__ import annotations
 
@@ -26,13 +35,18 @@ from pathlib import Path
 
 import numpy as np
 
-from feature_extraction.face import Box, FaceLandmarker, crop, to_gray
-from feature_extraction.flow import FLOW_METHODS, flow_to_feature_units, make_flow
+from feature_extraction.face import DETECT_MODES, Box, FaceLandmarker, crop, to_gray
+from feature_extraction.flow import FLOW_METHODS, make_flow, stored_flow, to_feature_units
 from feature_extraction.roi import roi_features
 from utils.io import atomic_write_bytes
 
 FLOW_CHUNK = 32  # flow frames held before their ROI features are computed in one batch
 STAGES = ("decode", "face_box", "gray_crop", "landmarks", "flow", "quantise", "roi")
+# Bump whenever a change to the extraction code changes the features of some
+# video: cached results of another version are recomputed.
+FEATURE_VERSION = 2
+# Face-detection mode for --face-detect auto: as published for TV-L1, fast for the speed flows.
+AUTO_FACE_DETECT = {"tvl1": "full", "dis": "fast", "farneback": "fast"}
 
 Frames = Iterable[tuple[str, "np.ndarray | None"]]
 
@@ -43,19 +57,27 @@ class VideoFailure(Exception):
 
 @dataclass(frozen=True)
 class FlowSettings:
-    """Which flow and whether to apply the published 8-bit quantisation."""
+    """Every choice that changes a video's features: the flow, the published
+    8-bit quantisation, and the face-detection mode (``full``, ``fast``, or
+    ``auto``, which is replaced by :data:`AUTO_FACE_DETECT` of the flow)."""
 
     method: str = "tvl1"
     quantise: bool = True
+    face_detect: str = "auto"
 
     def __post_init__(self):
         if self.method not in FLOW_METHODS:
             raise ValueError(f"unknown flow method {self.method!r}; choose one of {', '.join(FLOW_METHODS)}")
+        if self.face_detect == "auto":
+            object.__setattr__(self, "face_detect", AUTO_FACE_DETECT[self.method])  # frozen dataclass
+        if self.face_detect not in DETECT_MODES:
+            raise ValueError(f"unknown face-detection mode {self.face_detect!r}; "
+                             f"choose one of auto, {', '.join(DETECT_MODES)}")
 
     @property
     def key(self) -> str:
-        """Cache key: ``tvl1-q8``, ``dis-float``, ..."""
-        return f"{self.method}-{'q8' if self.quantise else 'float'}"
+        """Cache key: ``tvl1-q8-full``, ``dis-float-fast``, ..."""
+        return f"{self.method}-{'q8' if self.quantise else 'float'}-{self.face_detect}"
 
 
 @dataclass
@@ -155,8 +177,10 @@ def extract_video(open_frames: Callable[[], Frames], settings: FlowSettings, lan
 
     ``open_frames()`` returns a fresh iterable of ``(label, BGR or gray uint8
     image | None)`` in frame order; it is called a second time only when the
-    first frame has no face. ``on_frame`` is called once per frame processed
-    (progress bars). Raises :class:`VideoFailure` with a one-line reason.
+    first frame has no face. ``landmarker`` is a :class:`FaceLandmarker` (or
+    anything with its ``face_box(gray)`` and ``landmarks(crop, detect=mode)``);
+    ``on_frame`` is called once per frame processed (progress bars). Raises
+    :class:`VideoFailure` with a one-line reason.
     """
     timer = _Timer()
     frames = iter(open_frames())
@@ -172,7 +196,10 @@ def extract_video(open_frames: Callable[[], Frames], settings: FlowSettings, lan
     flow = make_flow(settings.method)
     track = _LandmarkTrack()
     unreadable: list[str] = []
-    flows: list[np.ndarray] = []  # flow frames (feature units) whose ROI features are not computed yet
+    # Flow frames whose ROI features are not computed yet, in stored_flow's compact form
+    # (uint8 codes when quantised): many wait when the first frames have no landmarks.
+    flows: list[np.ndarray] = []
+    zero_flow: np.ndarray | None = None  # stored form of the zero motion between repeated frames
     features: list[np.ndarray] = []
     n_done = 0  # flow frames already turned into features
     previous: np.ndarray | None = None  # cropped gray of the previous frame
@@ -186,22 +213,26 @@ def extract_video(open_frames: Callable[[], Frames], settings: FlowSettings, lan
         if ready <= 0 or (ready < FLOW_CHUNK and not final):
             return
         landmarks = np.stack(track.filled[n_done + 1:n_done + 1 + ready])
-        features.append(roi_features(np.stack(flows[:ready]), landmarks))
+        features.append(roi_features(to_feature_units(np.stack(flows[:ready])), landmarks))
         del flows[:ready]
         n_done += ready
         timer.lap("roi")
 
     def process(cropped: np.ndarray, repeat: bool) -> None:
-        nonlocal previous
+        nonlocal previous, zero_flow
         if repeat:
             track.repeat()
         else:
-            track.add(landmarker.landmarks(cropped))
+            track.add(landmarker.landmarks(cropped, detect=settings.face_detect))
         timer.lap("landmarks")
-        if previous is not None:
+        if previous is not None and repeat:  # identical images: the motion is known to be zero
+            if zero_flow is None:
+                zero_flow = stored_flow(np.zeros((*cropped.shape, 2), np.float32), settings.quantise)
+            flows.append(zero_flow)
+        elif previous is not None:
             raw = flow(previous, cropped)
             timer.lap("flow")
-            flows.append(flow_to_feature_units(raw, settings.quantise))
+            flows.append(stored_flow(raw, settings.quantise))
             timer.lap("quantise")
         previous = cropped
         if on_frame is not None:
@@ -250,26 +281,42 @@ def cache_path(out_root: Path, subject: str, video_name: str) -> Path:
     return Path(out_root) / "cache" / subject / f"{video_name}.npz"
 
 
-def save_cached(path: Path, result: VideoResult, settings: FlowSettings) -> None:
-    """Write ``result`` with the settings key to ``path`` atomically (temporary name + os.replace)."""
+def save_cached(path: Path, result: VideoResult, settings: FlowSettings, source: str) -> None:
+    """Write ``result`` to ``path`` atomically (temporary name + os.replace) with what it depends on.
+
+    Stored beside the arrays: ``settings`` (:attr:`FlowSettings.key`),
+    ``version`` (:data:`FEATURE_VERSION`) and ``source``, the fingerprint of
+    the frames it was made from (``adapters.source_fingerprint``).
+    """
     buffer = io.BytesIO()
     np.savez(buffer, features=result.features, n_frames=np.int64(result.n_frames),
              landmark_failures=np.int64(result.landmark_failures),
              unreadable=np.array(result.unreadable, dtype=str), notes=np.array(result.notes, dtype=str),
-             settings=np.array(settings.key))
+             settings=np.array(settings.key), version=np.int64(FEATURE_VERSION), source=np.array(source))
     atomic_write_bytes(path, buffer.getvalue())
 
 
-def load_cached(path: Path, settings: FlowSettings) -> VideoResult | None:
-    """The cached result at ``path`` if it exists, is readable and was made with ``settings``; else None."""
+def load_cached(path: Path, settings: FlowSettings, source: str) -> VideoResult | None:
+    """The cached result at ``path``, or None when it must be (re)computed.
+
+    None when the file is missing or cannot be read (truncated, empty, not an
+    npz, keys or shapes wrong), or was made with other ``settings``, another
+    :data:`FEATURE_VERSION` or from other frames (``source`` fingerprint).
+    """
     if not path.is_file():
         return None
     try:
         with np.load(path, allow_pickle=False) as data:
-            if str(data["settings"]) != settings.key:
+            if (str(data["settings"]) != settings.key or int(data["version"]) != FEATURE_VERSION
+                    or str(data["source"]) != source):
                 return None
-            return VideoResult(data["features"].astype(np.float32), int(data["n_frames"]),
-                               int(data["landmark_failures"]), [str(s) for s in data["unreadable"]],
-                               [str(s) for s in data["notes"]])
-    except (OSError, ValueError, KeyError):  # a damaged cache file is recomputed, not fatal
+            result = VideoResult(data["features"].astype(np.float32), int(data["n_frames"]),
+                                 int(data["landmark_failures"]), [str(s) for s in data["unreadable"]],
+                                 [str(s) for s in data["notes"]])
+    # The cache only saves time: whatever makes it unreadable (BadZipFile, EOFError, OSError,
+    # ValueError, KeyError, ...), the video is extracted again rather than the run stopped.
+    except Exception:
         return None
+    if result.features.shape != (result.n_frames - 1, 12, 2):
+        return None
+    return result

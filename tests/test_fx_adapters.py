@@ -106,11 +106,47 @@ def test_samm_discovery_keeps_every_8th_frame_from_frame_1(tmp_path):
                                                                ("samm_011", "samm_011_2")]
         # 25-fps frame i is original frame 8i+1: 1, 9, 17
         assert [p.name for p in videos[0].frame_paths] == ["006_1_0001.jpg", "006_1_0009.jpg", "006_1_0017.jpg"]
-        assert [p.name for p in videos[1].frame_paths] == ["011_2_9993.jpg", "011_2_10001.jpg"]
+        # 011_2 starts at 9993: files 1, 9, ... are missing but keep their rows (25-fps frame 1250 is 10001).
+        assert len(videos[1].frame_paths) == 1251
+        assert [p.name for p in videos[1].frame_paths[-2:]] == ["011_2_9993.jpg", "011_2_10001.jpg"]
         assert count_frames(videos[0]) == 3
-        assert len(problems) == 2
+        assert len(problems) == 3
+        assert any("011_2: frame numbers are not 1..N without gaps" in p for p in problems)
         assert any("006_2: no frame images" in p for p in problems)
         assert any("SAMM_info.txt: not a SAMM-LV video folder" in p for p in problems)
+
+
+def test_samm_subsampling_goes_by_frame_number_and_reports_gaps(tmp_path):
+    longvideos = tmp_path / "SAMM_longvideos"
+    gap = [n for n in range(1, 27) if n not in (5, 9, 10)]  # 9 = 8*1+1 is missing, 5 and 10 are not kept anyway
+    late = list(range(3, 21))  # does not start at 1: 25-fps frame 0 (file 1) is missing
+    for n in gap:
+        write_image(longvideos / "006_1" / f"006_1_{n:04d}.jpg", n)
+    for n in late:
+        touch(longvideos / "006_2" / f"006_2_{n:04d}.jpg")
+    for n in range(1, 18):
+        touch(longvideos / "006_3" / f"006_3_{n:04d}.jpg")
+
+    videos, problems = discover_videos("samm", tmp_path)
+    by_name = {v.video_name: v for v in videos}
+    # Kept by number, not by position: by position the gap video would keep files 1, 11, 19 (every 8th file).
+    assert [p.name for p in by_name["samm_006_1"].frame_paths] == ["006_1_0001.jpg", "006_1_0009.jpg",
+                                                                  "006_1_0017.jpg", "006_1_0025.jpg"]
+    assert not by_name["samm_006_1"].frame_paths[1].exists()  # stands in for the missing file
+    assert [p.name for p in by_name["samm_006_2"].frame_paths] == ["006_2_0001.jpg", "006_2_0009.jpg",
+                                                                  "006_2_0017.jpg"]
+    assert [p.name for p in by_name["samm_006_3"].frame_paths] == ["006_3_0001.jpg", "006_3_0009.jpg",
+                                                                  "006_3_0017.jpg"]
+    assert len(problems) == 2  # 006_3 (1..17, no gaps) is regular
+    gap_line = next(p for p in problems if "006_1" in p)
+    assert gap_line.startswith(f"{longvideos / '006_1'}: frame numbers are not 1..N without gaps")
+    assert "23 files numbered 1..26" in gap_line and "1 of those 4 files missing" in gap_line
+    late_line = next(p for p in problems if "006_2" in p)
+    assert "18 files numbered 3..20" in late_line and "1 of those 3 files missing" in late_line
+
+    # The missing 25-fps frame reads as unreadable, so the later frames keep their rows.
+    values = [None if image is None else int(image[0, 0, 0]) for _, image in iter_frames(by_name["samm_006_1"])]
+    assert values == [1, None, 17, 25]
 
 
 def test_generic_frames_and_video_file(tmp_path):
@@ -285,6 +321,11 @@ def test_annotation_file_errors(tmp_path):
     with pytest.raises(ValueError, match="type 'expression'"):
         load_annotations("cas(me)^2", path, videos=[])
     book.worksheets[0]["H1"] = "macro-expression"
+    book.worksheets[0].delete_cols(9)  # FORMATS.md: 9 columns; without the self-report there are 8
+    book.save(path)
+    with pytest.raises(ValueError, match="cas.xlsx: sheet 0 has 8 columns, expected 9"):
+        load_annotations("cas(me)^2", path, videos=[])
+    book.worksheets[0]["I1"] = "happy"
     book.worksheets[0]["D1"] = "soon"
     book.save(path)
     with pytest.raises(ValueError, match="apex 'soon' is not a whole frame number"):

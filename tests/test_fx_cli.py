@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fx_footage import face_frames, write_frames
+from feature_extraction.__main__ import main
+from fx_footage import HEAD_PERIOD, face_frames, write_frames
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 ANNOTATION = "subject,video_name,start_frame,apex_frame,end_frame,type_idx,au\nsubjA,vid1,3,5,8,2,4\n"
@@ -54,7 +55,7 @@ def test_extract_rerun_and_other_flow(tree):
     rows = {"vid1": 11, "vid2": 11, "vid3": 9}
     for subject, video in [("subjA", "vid1"), ("subjA", "vid2"), ("subjB", "vid3")]:
         cached = load(out / "cache" / subject / f"{video}.npz")
-        assert cached["features"].shape == (rows[video], 12, 2) and str(cached["settings"]) == "dis-q8"
+        assert cached["features"].shape == (rows[video], 12, 2) and str(cached["settings"]) == "dis-q8-fast"
         for split in ("train", "test"):
             segment = load(out / split / subject / f"{video}_0000.npz")
             assert segment["feature"].shape == (270, 12, 2) and segment["label"].shape == (270, 8)
@@ -93,7 +94,7 @@ def test_extract_rerun_and_other_flow(tree):
     assert third.returncode == 1, third.stderr
     assert "videos: 3 extracted, 0 skipped (cached), 1 failed" in third.stdout
     again = load(out / "cache" / "subjA" / "vid1.npz")
-    assert str(again["settings"]) == "farneback-float"
+    assert str(again["settings"]) == "farneback-float-fast"
     np.testing.assert_array_equal(load(out / "test" / "subjA" / "vid1_0000.npz")["feature"][7:18], again["features"])
 
 
@@ -111,3 +112,82 @@ def test_bad_arguments_one_line_exit_2(tree, args, message):
     assert result.stderr.count("\n") == 1 and message in result.stderr
     assert result.stderr.startswith("python -m feature_extraction: error: ")
     assert not (base / "o").exists()
+
+
+def summary_line(text):
+    return next(line for line in text.splitlines() if line.startswith("videos: "))
+
+
+def test_replaced_frames_are_extracted_again_and_stale_windows_go(tmp_path, capsys):
+    period = face_frames(HEAD_PERIOD, face_px=160)
+    raw, out = tmp_path / "raw", tmp_path / "out"
+    args = ["--dataset", "generic", "--raw-root", str(raw), "--out", str(out), "--flow", "dis"]
+    write_frames(raw / "subj" / "vid", [period[t % HEAD_PERIOD] for t in range(266)])  # 265 rows: 2 windows
+    write_frames(raw / "subj" / "vid_1", period[:4])  # its windows start with "vid_": left alone
+    assert main(args) == 0
+    windows = lambda split: sorted(p.name for p in (out / split / "subj").iterdir())  # noqa: E731
+    assert windows("test") == ["vid_0000.npz", "vid_0256.npz", "vid_1_0000.npz"]
+
+    # The user replaces the video with 100 other frames (the time stamps differ, maybe not the names).
+    for path in (raw / "subj" / "vid").iterdir():
+        path.unlink()
+    write_frames(raw / "subj" / "vid", [np.roll(period[t % HEAD_PERIOD], 3, axis=1) for t in range(100)])
+    capsys.readouterr()
+    assert main(args) == 0
+    assert summary_line(capsys.readouterr().out).startswith("videos: 1 extracted, 1 skipped (cached)")
+    cached = load(out / "cache" / "subj" / "vid.npz")
+    assert cached["features"].shape == (99, 12, 2)
+    for split in ("train", "test"):
+        assert windows(split) == ["vid_0000.npz", "vid_1_0000.npz"]
+        window = load(out / split / "subj" / "vid_0000.npz")["feature"]
+        np.testing.assert_array_equal(window[7:106], cached["features"])
+        assert not window[106:].any()
+
+    # Another face-detection mode is another cache key; the same one is served from the cache.
+    assert main(args + ["--face-detect", "full"]) == 0
+    assert summary_line(capsys.readouterr().out).startswith("videos: 2 extracted, 0 skipped")
+    assert str(load(out / "cache" / "subj" / "vid.npz")["settings"]) == "dis-q8-full"
+    assert main(args + ["--face-detect", "full"]) == 0
+    assert summary_line(capsys.readouterr().out).startswith("videos: 0 extracted, 2 skipped (cached)")
+
+    # A video that fails now loses the windows of its earlier frames.
+    for path in (raw / "subj" / "vid").iterdir():
+        path.unlink()
+    write_frames(raw / "subj" / "vid", [np.full((48, 64, 3), 90, np.uint8)] * 2)  # no face any more
+    assert main(args + ["--face-detect", "full"]) == 1
+    assert windows("train") == windows("test") == ["vid_1_0000.npz"]
+
+
+def test_unwritable_out_and_unreadable_raw_tree_exit_2_with_one_line(tmp_path, capsys, monkeypatch):
+    raw = tmp_path / "raw"
+    write_frames(raw / "subj" / "vid", face_frames(2, face_px=160))
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    assert main(["--dataset", "generic", "--raw-root", str(raw), "--out", str(blocker / "out")]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("python -m feature_extraction: error: ") and error.count("\n") == 1
+    assert str(blocker / "out") in error
+
+    import feature_extraction.__main__ as cli
+
+    def unreadable(dataset, raw_root):
+        raise PermissionError(13, "Permission denied", str(raw_root / "subj"))
+
+    monkeypatch.setattr(cli, "discover_videos", unreadable)
+    assert main(["--dataset", "generic", "--raw-root", str(raw), "--out", str(tmp_path / "out")]) == 2
+    error = capsys.readouterr().err
+    assert error == f"python -m feature_extraction: error: [Errno 13] Permission denied: '{raw / 'subj'}'\n"
+
+
+def test_a_video_whose_segments_cannot_be_written_fails_alone(tmp_path, capsys):
+    raw, out = tmp_path / "raw", tmp_path / "out"
+    frames = face_frames(3, face_px=160)
+    write_frames(raw / "subjA" / "vid", frames)
+    write_frames(raw / "subjB" / "vid2", frames)
+    (out / "train").mkdir(parents=True)
+    (out / "train" / "subjA").write_text("a file where the subject folder goes")
+    assert main(["--dataset", "generic", "--raw-root", str(raw), "--out", str(out), "--flow", "dis"]) == 1
+    stdout = capsys.readouterr().out
+    assert "videos: 1 extracted, 0 skipped (cached), 1 failed" in stdout
+    assert f"{raw / 'subjA' / 'vid'}: cannot write its segment files: [Errno 17] File exists" in stdout
+    assert (out / "test" / "subjB" / "vid2_0000.npz").is_file()

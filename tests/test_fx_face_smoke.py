@@ -1,8 +1,10 @@
-"""Smoke tests on a real face photo: landmarks, a rising brow, and hard footage."""
+"""Smoke tests on a real face photo: landmarks, detection modes, a rising brow, and hard footage."""
+import dlib
 import numpy as np
 import pytest
 
 from feature_extraction.face import FaceLandmarker, crop, landmark_model_path, to_gray
+from feature_extraction.flow import quantise_flow
 from feature_extraction.video import FlowSettings, VideoFailure, extract_video
 from fx_footage import face_frames
 
@@ -95,13 +97,15 @@ class MarkerLandmarker:
     """Stand-in for FaceLandmarker: a fixed box; 'landmarks' all equal to the frame's marker
     pixel (frame index) or None for the frames listed as failures."""
 
-    def __init__(self, failures):
+    def __init__(self, failures=()):
         self.failures = set(failures)
+        self.modes = set()
 
     def face_box(self, gray):
         return (0, 29, 0, 29)
 
-    def landmarks(self, cropped):
+    def landmarks(self, cropped, detect):
+        self.modes.add(detect)
         marker = int(cropped[0, 0]) // 10
         return None if marker in self.failures else np.full((68, 2), marker, np.int32)
 
@@ -122,3 +126,56 @@ def test_flow_i_uses_landmarks_of_frame_i_plus_1_with_failures_filled(monkeypatc
     result = video.extract_video(labelled(frames), FlowSettings("dis"), MarkerLandmarker({0, 1, 4}))
     assert seen == [2, 2, 3, 3, 3, 6]  # landmarks of frames 1..6 for flows 0..5
     assert result.landmark_failures == 3 and result.features.shape == (6, 12, 2)
+
+
+def test_full_detection_runs_at_the_crops_own_resolution(landmarker, raised_brow):
+    gray = to_gray(raised_brow[0])
+    face = crop(gray, landmarker.face_box(gray))
+    # METHOD.md 2.2 as published: dlib's detector on the crop itself, then the predictor in that box.
+    rect = max(dlib.get_frontal_face_detector()(face, 0), key=lambda r: r.area())
+    predictor = dlib.shape_predictor(str(landmark_model_path()))
+    expected = np.array([(p.x, p.y) for p in predictor(face, rect).parts()], np.int32)
+    np.testing.assert_array_equal(landmarker.landmarks(face, detect="full"), expected)
+    np.testing.assert_array_equal(landmarker.landmarks(face), expected)  # full is the default
+    fast = landmarker.landmarks(face, detect="fast")
+    assert fast.shape == (68, 2) and np.abs(fast - expected).mean() < 5  # a coarser box, the same face
+    with pytest.raises(ValueError, match="unknown face-detection mode 'slow'"):
+        landmarker.landmarks(face, detect="slow")
+
+
+@pytest.mark.parametrize("method, requested, mode", [
+    ("tvl1", "auto", "full"), ("dis", "auto", "fast"), ("farneback", "auto", "fast"),
+    ("tvl1", "fast", "fast"), ("dis", "full", "full"),
+])
+def test_face_detect_mode_resolves_and_reaches_the_landmarker(method, requested, mode):
+    settings = FlowSettings(method, face_detect=requested)
+    assert settings.face_detect == mode
+    assert settings.key == f"{method}-q8-{mode}"  # the cache key changes with the mode
+    marker = MarkerLandmarker()
+    frames = [np.full((40, 40), 10 * index, np.uint8) for index in range(3)]
+    extract_video(labelled(frames), settings, marker)
+    assert marker.modes == {mode}
+    with pytest.raises(ValueError, match="unknown face-detection mode 'slow'"):
+        FlowSettings(method, face_detect="slow")
+
+
+@pytest.mark.parametrize("quantise", [True, False])
+def test_repeated_frames_get_zero_flow_without_running_the_flow(monkeypatch, quantise):
+    import feature_extraction.video as video
+
+    calls, given = [], []
+    # A fake flow with a constant 3 px motion to the right, counting its calls.
+    monkeypatch.setattr(video, "make_flow", lambda method: lambda a, b: calls.append(1) or np.full(
+        (*a.shape, 2), (3.0, 0.0), np.float32))
+    monkeypatch.setattr(video, "roi_features", lambda flow, landmarks: given.append(flow) or flow[:, :12, 0, :])
+    original = video.to_feature_units
+    monkeypatch.setattr(video, "to_feature_units", lambda stored: given.append(stored.dtype) or original(stored))
+    frames = [None, np.full((40, 40), 10, np.uint8), np.full((40, 40), 20, np.uint8), None,
+              np.full((40, 40), 30, np.uint8)]
+    result = video.extract_video(labelled(frames), FlowSettings("dis", quantise=quantise), MarkerLandmarker())
+    assert len(calls) == 2  # frames 1 -> 2 and 3 (a copy of 2) -> 4; never between identical images
+    zero, moving = (quantise_flow(np.array([0.0, 3.0])) / 255 - 0.5) if quantise else (0.0, 3.0 / 20)
+    np.testing.assert_allclose(result.features[:, 0], [[zero, zero], [moving, zero], [zero, zero],
+                                                       [moving, zero]], atol=1e-7)
+    # Flows wait for their landmarks in the compact form: uint8 codes when quantised.
+    assert given[0] == (np.uint8 if quantise else np.float32)

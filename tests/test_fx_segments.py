@@ -4,7 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from feature_extraction.segments import frame_labels, write_annotation_csv, write_video_segments
+from feature_extraction.segments import (frame_labels, remove_stale_segments, write_annotation_csv,
+                                         write_video_segments)
 from utils.indexing import middle
 
 COLUMNS = ["subject", "video_name", "start_frame", "apex_frame", "end_frame", "type_idx", "au"]
@@ -153,6 +154,22 @@ def test_round_trip_through_the_middles(tmp_path):
     # writing again replaces the files in place
     write_video_segments(tmp_path, "samm_006", "samm_006_1", np.zeros_like(features), labels)
     assert not np.load(paths[1])["feature"].any()
+
+
+def test_rewrite_removes_the_videos_stale_windows_only(tmp_path):
+    names = lambda split: sorted(p.name for p in (tmp_path / split / "s").iterdir())  # noqa: E731
+    write_video_segments(tmp_path, "s", "vid_1", *video_rows(600))  # 0000 0256 0512
+    write_video_segments(tmp_path, "s", "vid_10", *video_rows(600))  # a name vid_1 is a prefix of
+    write_video_segments(tmp_path, "s", "vid_1_0256", *video_rows(10))  # a video whose name ends like an offset
+    (tmp_path / "test" / "s" / "notes.txt").write_text("mine")
+    # The video got shorter: its windows 0256 and 0512 are gone from both splits, nothing else is.
+    write_video_segments(tmp_path, "s", "vid_1", *video_rows(100))
+    expected = ["vid_10_0000.npz", "vid_10_0256.npz", "vid_10_0512.npz", "vid_1_0000.npz", "vid_1_0256_0000.npz"]
+    assert names("train") == expected
+    assert names("test") == sorted(expected + ["notes.txt"])
+    assert sorted(remove_stale_segments(tmp_path, "s", "vid_10", keep=["vid_10_0000.npz"])) == sorted(
+        tmp_path / split / "s" / f"vid_10_{offset}.npz" for split in ("train", "test") for offset in ("0256", "0512"))
+    assert remove_stale_segments(tmp_path, "nobody", "vid_1", keep=()) == []
 
 
 def test_bad_shapes_raise(tmp_path):

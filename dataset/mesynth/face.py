@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from importlib.util import find_spec
 
 import cv2
 import numpy as np
 
 from dataset.mesynth.au import MIRROR_68
 from dataset.mesynth.casme2_stats import FRAME_HEIGHT, FRAME_WIDTH
+from feature_extraction.face import landmark_model_path
 
 PHOTO_NAMES = ("astronaut", "grace_hopper")
 FACE_WIDTH_PX = 190.0  # jaw width |landmark 16 - landmark 0| of an unscaled subject
@@ -27,22 +27,11 @@ def load_photo(name: str) -> np.ndarray:
     raise ValueError(f"unknown base photo {name!r} (known: {PHOTO_NAMES})")
 
 
-def shape_predictor_path() -> str:
-    """Path of dlib's 68-point model inside the installed face_recognition_models package.
-
-    Found without importing the package (its __init__ needs pkg_resources).
-    """
-    spec = find_spec("face_recognition_models")
-    if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError("package face_recognition_models is not installed: it holds dlib's 68-point landmark model")
-    return spec.submodule_search_locations[0] + "/models/shape_predictor_68_face_landmarks.dat"
-
-
 def detect_landmarks(images: list[np.ndarray]) -> list[np.ndarray]:
     """68 dlib landmarks (68, 2) float64, px, of the most confident face in each BGR image."""
     import dlib
     detector = dlib.get_frontal_face_detector()
-    predictor = dlib.shape_predictor(shape_predictor_path())
+    predictor = dlib.shape_predictor(str(landmark_model_path()))
     result = []
     for image in images:
         rgb = np.ascontiguousarray(image[:, :, ::-1])

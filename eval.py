@@ -4,7 +4,7 @@ python eval.py --dataset <cas(me)^2|samm|mesynth> --output <dir> --subject <subj
                [--device DEV] [--matching published|paper2023|one-to-one]
                [--selection best-on-test|fixed-epoch|last-epoch]
 """
-from utils.cli import fold_parser, resolve_device
+from utils.cli import fold_parser, resolve_device, reuse_freed_memory
 from utils.errors import run_cli
 
 
@@ -17,6 +17,7 @@ def main() -> None:
     args = parser.parse_args()
 
     def run() -> None:
+        reuse_freed_memory()
         from utils.config import load_config
         from utils.evaluation import evaluate_fold
 

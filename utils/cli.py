@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import ctypes
 from pathlib import Path
 
 import torch
@@ -19,6 +20,22 @@ def fold_parser(description: str) -> argparse.ArgumentParser:
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 or auto (default: the config's device)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
+
+
+def reuse_freed_memory() -> None:
+    """Ask glibc to keep freed memory for reuse rather than hand it back to the OS.
+
+    Every batch allocates and frees activations of tens of MB; by default glibc maps
+    each one afresh and every first touch page-faults, which made evaluation about
+    twice as slow. Allocation strategy only: results are unchanged. No-op without glibc.
+    """
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return
+    m_trim_threshold, m_mmap_threshold = -1, -3  # mallopt parameter numbers from <malloc.h>
+    libc.mallopt(m_mmap_threshold, 1 << 30)
+    libc.mallopt(m_trim_threshold, 1 << 30)
 
 
 def resolve_device(name: str) -> torch.device:

@@ -34,6 +34,16 @@ class WindowSet:
         return WindowSet(self.features[mask], self.labels[mask], self.video_names[mask], self.offsets[mask])
 
 
+def _stored_video_name(archive) -> str | None:
+    """The 0-d ``video_name`` string, or None when absent or stored as a pickled object (the file name says it)."""
+    if "video_name" not in archive.files:
+        return None
+    try:
+        return str(archive["video_name"])
+    except ValueError:  # an object array: never unpickle data from elsewhere
+        return None
+
+
 def load_window(path: Path) -> tuple[np.ndarray, np.ndarray, str]:
     """One segment file -> ``(feature (270,12,2) float32, label (270,8) int32, video_name)``.
 
@@ -45,7 +55,7 @@ def load_window(path: Path) -> tuple[np.ndarray, np.ndarray, str]:
             if missing:
                 raise UserError(f"{path}: segment file lacks {', '.join(sorted(missing))}")
             feature, label = archive["feature"], archive["label"]
-            video_name = str(archive["video_name"]) if "video_name" in archive.files else None
+            video_name = _stored_video_name(archive)
     except UserError:
         raise
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as error:

@@ -135,7 +135,5 @@ def write_annotation_csv(path: Path, annotations: pd.DataFrame) -> None:
     missing = [column for column in ANNOTATION_COLUMNS if column not in annotations.columns]
     if missing:
         raise ValueError(f"{path}: annotations lack columns {', '.join(missing)}")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     text = annotations.loc[:, list(ANNOTATION_COLUMNS)].to_csv(index=False, lineterminator="\n")
     atomic_write_bytes(path, text.encode("utf-8"))

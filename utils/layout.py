@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,8 +61,6 @@ class FoldLayout:
 
         Without this, a shorter rerun would leave old checkpoints that evaluation would pick up.
         """
-        import shutil
-
         for path in self.checkpoints().values():
             path.unlink()
         for folder in (self.root / "output_csv", self.root / "nms_csv"):

@@ -73,18 +73,15 @@ def select_epoch(epoch_metrics: pd.DataFrame, protocol: str, fixed_epoch: int | 
     if protocol == "best-on-test":
         f1 = epoch_metrics["all_f1"].to_numpy(dtype=np.float64)
         index = np.lexsort((epochs, -f1))[0]  # highest F1, then smallest epoch
-    elif protocol == "fixed-epoch":
-        hits = np.flatnonzero(epochs == fixed_epoch)
-        if hits.size == 0:
-            return None
-        index = hits[0]
-    elif last_epoch is not None:
-        hits = np.flatnonzero(epochs == last_epoch)
-        if hits.size == 0:
-            return None
-        index = hits[0]
     else:
-        index = int(np.argmax(epochs))
+        wanted = fixed_epoch if protocol == "fixed-epoch" else last_epoch
+        if wanted is None:  # last-epoch without the final checkpoint's number: the highest epoch with a row
+            index = int(np.argmax(epochs))
+        else:
+            hits = np.flatnonzero(epochs == wanted)
+            if hits.size == 0:
+                return None
+            index = hits[0]
     return epoch_metrics.iloc[index].copy()
 
 

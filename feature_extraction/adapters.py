@@ -36,10 +36,10 @@ import cv2
 import numpy as np
 import pandas as pd
 
+from utils.annotations import ANNOTATION_COLUMNS, FRAME_COLUMNS
+
 DATASETS = ("cas(me)^2", "samm", "generic")
 
-ANNOTATION_COLUMNS = ("subject", "video_name", "start_frame", "apex_frame", "end_frame", "type_idx", "au")
-FRAME_COLUMNS = ("start_frame", "apex_frame", "end_frame")
 MACRO, MICRO = 1, 2
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"})

@@ -19,7 +19,7 @@ def main() -> None:
     def run() -> None:
         reuse_freed_memory()
         from utils.config import load_config
-        from utils.evaluation import evaluate_fold
+        from model.evaluation import evaluate_fold
 
         config = load_config(args.dataset, args.config).with_overrides(
             device=args.device, matching=args.matching, selection=args.selection)

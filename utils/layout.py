@@ -5,6 +5,7 @@
 """
 from __future__ import annotations
 
+import hashlib
 import re
 import shutil
 from dataclasses import dataclass
@@ -51,6 +52,10 @@ class FoldLayout:
         """Project extra: which matching rule, selection protocol and epoch produced best_res.csv."""
         return self.root / "eval_info.json"
 
+    def has_foreign_results(self) -> bool:
+        """A ``best_res.csv`` this project did not write (no ``eval_info.json`` beside it), e.g. the authors' archive."""
+        return self.best_res.is_file() and not self.eval_info.is_file()
+
     @property
     def selected_scores(self) -> Path:
         """Project extra: per-frame apex scores of the selected epoch, for plots."""
@@ -79,3 +84,12 @@ class FoldLayout:
             if match:
                 found[int(match.group(1))] = path
         return dict(sorted(found.items()))
+
+
+def checkpoints_fingerprint(checkpoints: dict[int, Path]) -> str:
+    """Identity of a set of checkpoint files (epochs, names, sizes, mtimes): equal when they were not touched."""
+    digest = hashlib.sha256()
+    for epoch, path in sorted(checkpoints.items()):
+        stat = path.stat()
+        digest.update(f"{epoch}:{path.name}:{stat.st_size}:{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()[:16]

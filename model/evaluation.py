@@ -29,7 +29,7 @@ from utils.config import DatasetConfig, save_resolved_config
 from utils.errors import UserError
 from utils.indexing import SEGMENT_LENGTH, middle, window_frame_to_video_frame
 from utils.io import atomic_path, atomic_write_csv, atomic_write_text
-from utils.layout import FoldLayout
+from utils.layout import FoldLayout, checkpoints_fingerprint
 from utils.matching import count_matches
 from utils.metrics import (COUNT_COLUMNS, EPOCH_METRIC_COLUMNS, empty_counts_row, epoch_metrics_row,
                            select_epoch)
@@ -179,6 +179,8 @@ def evaluate_fold(config: DatasetConfig, subject: str, output: Path, device: tor
     atomic_write_csv(layout.best_res, pd.DataFrame([best], columns=COUNT_COLUMNS))
     info = {"subject": subject, "matching": matching, "selection": selection, "selected_epoch": chosen_epoch,
             "fixed_epoch": config["abfcm_best_epoch"] if selection == "fixed-epoch" else None,
+            "checkpoints_dir": str(layout.models.resolve()),
+            "checkpoints_fingerprint": checkpoints_fingerprint(checkpoints),
             "epochs_evaluated": len(checkpoints), "epochs_with_proposals": len(rows),
             "frame_shift": int(window_frame_to_video_frame(0, 0)),
             "tie_rule": "earliest epoch among equal all_f1" if selection == "best-on-test" else None,

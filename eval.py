@@ -2,9 +2,11 @@
 
 python eval.py --dataset <cas(me)^2|samm|mesynth> --output <dir> --subject <subject> [--config FILE]
                [--device DEV] [--matching published|paper2023|one-to-one]
-               [--selection best-on-test|fixed-epoch|last-epoch]
+               [--selection best-on-test|fixed-epoch|last-epoch] [--checkpoints DIR]
 """
-from utils.cli import fold_parser, resolve_device, reuse_freed_memory
+from pathlib import Path
+
+from utils.cli import check_run_folders, fold_parser, resolve_device, reuse_freed_memory
 from utils.errors import run_cli
 
 
@@ -14,9 +16,13 @@ def main() -> None:
                         help="matching rule (default: the config's, 'published')")
     parser.add_argument("--selection", default=None, choices=("best-on-test", "fixed-epoch", "last-epoch"),
                         help="epoch selection (default: the config's; best-on-test is the paper's, optimistic)")
+    parser.add_argument("--checkpoints", default=None, type=Path,
+                        help="read checkpoints from DIR/<subject>/models (e.g. the authors' archive), only read; "
+                             "every result goes under --output")
     args = parser.parse_args()
 
     def run() -> None:
+        check_run_folders(args.output, args.subject, args.checkpoints)
         reuse_freed_memory()
         from utils.config import load_config
         from model.evaluation import evaluate_fold
@@ -24,7 +30,7 @@ def main() -> None:
         config = load_config(args.dataset, args.config).with_overrides(
             device=args.device, matching=args.matching, selection=args.selection)
         info = evaluate_fold(config, args.subject, args.output, resolve_device(config["device"]),
-                             show_progress=not args.quiet)
+                             show_progress=not args.quiet, checkpoints_root=args.checkpoints)
         print(f"evaluated {args.subject}: {info['epochs_evaluated']} checkpoints, matching {info['matching']}, "
               f"selection {info['selection']} -> epoch {info['selected_epoch']}")
         if info["note"]:

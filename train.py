@@ -2,7 +2,7 @@
 
 python train.py --dataset <cas(me)^2|samm|mesynth> --output <dir> --subject <subject> [--config FILE] [--device DEV]
 """
-from utils.cli import fold_parser, resolve_device, reuse_freed_memory
+from utils.cli import check_run_folders, fold_parser, resolve_device, reuse_freed_memory
 from utils.errors import run_cli
 
 
@@ -10,6 +10,7 @@ def main() -> None:
     args = fold_parser(__doc__.strip().splitlines()[0]).parse_args()
 
     def run() -> None:
+        check_run_folders(args.output, args.subject)
         reuse_freed_memory()
         from model.training import train_fold
         from utils.config import load_config

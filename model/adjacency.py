@@ -1,4 +1,14 @@
-"""Where a fold's adjacency comes from: the config's ``adjacency`` file, built from ``anno_csv`` when missing."""
+"""Where a fold's adjacency comes from (config keys ``adjacency`` and ``adjacency_scope``).
+
+* ``adjacency: <path>``: a given matrix (e.g. a shipped one under ``model/assets/``), read as is and never
+  written; a missing file is an error.
+* ``adjacency: null`` (or empty): built from ``anno_csv`` into the run folder, never into the source tree:
+  ``adjacency_scope: all`` (published) from the whole table, ``<output>/adjacency_all.npy``;
+  ``adjacency_scope: train`` without the held-out subject's rows, ``<output>/<subject>/adjacency.npy``,
+  so the fold's model never sees its test subject's AU labels.
+
+Checkpoints carry their matrix, so evaluation needs none of this.
+"""
 from __future__ import annotations
 
 from pathlib import Path
@@ -9,11 +19,11 @@ from utils.errors import UserError
 from utils.make_coc_matrix import build_adjacency_file
 
 
-def load_adjacency(config) -> np.ndarray:
-    """``(12, 12)`` float32 from ``config['adjacency']``; built from ``config['anno_csv']`` if the file is absent."""
-    path = Path(config["adjacency"])
+def read_adjacency(path: Path) -> np.ndarray:
+    """``(12, 12)`` float32 from a given ``.npy``; one-line errors naming the file."""
     if not path.is_file():
-        return build_adjacency_file(Path(config["anno_csv"]), path)
+        raise UserError(f"{path}: adjacency file not found (set adjacency: null in the config to build it "
+                        "from anno_csv into the run folder)")
     try:
         matrix = np.load(path, allow_pickle=False)
     except (OSError, ValueError) as error:
@@ -21,3 +31,22 @@ def load_adjacency(config) -> np.ndarray:
     if matrix.shape != (12, 12):
         raise UserError(f"{path}: adjacency must be 12 x 12, got {matrix.shape}")
     return matrix.astype(np.float32)
+
+
+def adjacency_path(config, output: Path, subject: str) -> Path | None:
+    """Where the fold's built matrix goes; None when the config gives a matrix."""
+    if config.get("adjacency"):
+        return None
+    if config.get("adjacency_scope", "all") == "train":
+        return Path(output) / subject / "adjacency.npy"
+    return Path(output) / "adjacency_all.npy"
+
+
+def load_adjacency(config, output: Path, subject: str) -> np.ndarray:
+    """The ``(12, 12)`` float32 matrix for training the fold that holds out ``subject``."""
+    if config.get("adjacency"):
+        return read_adjacency(Path(config["adjacency"]))
+    held_out = subject if config.get("adjacency_scope", "all") == "train" else None
+    # Rebuilt on every training run (milliseconds): a changed anno_csv never meets a stale matrix.
+    return build_adjacency_file(Path(config["anno_csv"]), adjacency_path(config, output, subject),
+                                exclude_subject=held_out)

@@ -109,9 +109,9 @@ def _selection_note(selection: str, fixed_epoch: int, checkpoints: dict[int, Pat
 
 
 def evaluate_fold(config: DatasetConfig, subject: str, output: Path, device: torch.device,
-                  show_progress: bool = True) -> dict:
+                  show_progress: bool = True, checkpoints_root: Path | None = None) -> dict:
     """Evaluate every checkpoint of ``output/subject`` from ``epoch_begin``; returns the eval_info dict."""
-    layout = FoldLayout.of(output, subject)
+    layout = FoldLayout.of(output, subject, checkpoints_root)  # checkpoints_root: read-only archive, or None
     matching, selection = config["matching"], config["selection"]
     if subject not in config["subject_list"]:
         raise UserError(f"unknown subject '{subject}' (subject_list: {', '.join(config['subject_list'])})")

@@ -33,7 +33,7 @@ def train_fold(config: DatasetConfig, subject: str, output: Path, device: torch.
     windows = training_windows(Path(config["segment_feat_root"]), config["subject_list"], subject)
     if len(windows) == 0:
         raise UserError(f"{config['segment_feat_root']}: no training window with an expression outside '{subject}'")
-    adjacency = load_adjacency(config)
+    adjacency = load_adjacency(config, output, subject)
     layout = FoldLayout.of(output, subject)
     layout.clear_run()
     save_resolved_config(config, layout.logs, {"subject": subject, "device": str(device),

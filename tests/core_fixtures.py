@@ -34,7 +34,7 @@ def make_tiny_dataset(root: Path, epochs: int = 30, epoch_begin: int = 15, secti
     """Write features under ``root/features`` and a config file ``root/config.yaml``; return the config path."""
     write_synthetic_features(root / "features", tiny_annotations(), seed=3, min_rows=600)
     values = yaml.safe_load((REPO_ROOT / "config.yaml").read_text())["cas(me)^2"]
-    values.update(segment_feat_root="features", anno_csv="features/annotations.csv", adjacency="adjacency.npy",
+    values.update(segment_feat_root="features", anno_csv="features/annotations.csv", adjacency=None,
                   epochs=epochs, epoch_begin=epoch_begin, subject_list=list(SUBJECTS), device="cpu",
                   batch_size=2)  # ~8 training windows: small batches give enough steps
     config_path = root / "config.yaml"

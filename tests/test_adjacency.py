@@ -156,7 +156,7 @@ def test_cli_from_repo_root_and_custom_map(shared_data, tmp_path):
     map_file = tmp_path / "facs.json"
     map_file.write_text(json.dumps(facs))
     done = run_cli("utils/make_coc_matrix.py", "--anno", shared_data / "casme2_annotations.csv",
-                   "--out", tmp_path / "facs.npy", "--au-map", map_file, cwd=REPO_ROOT)
+                   "--out", tmp_path / "facs.npy", "--au-map", f"@{map_file}", cwd=REPO_ROOT)
     assert done.returncode == 0, done.stderr
     custom = np.load(tmp_path / "facs.npy")
     assert not np.allclose(custom, default)
@@ -196,18 +196,53 @@ def test_cli_bad_input_exit_2_one_line_naming_the_file(tmp_path, case):
 
 # ---------------------------------------------------------------- model/adjacency.py
 
-def test_load_adjacency_builds_when_missing_then_reads(tmp_path):
-    anno = write_csv(tmp_path / "anno.csv", ["1+2", "12"])
-    config = {"adjacency": str(tmp_path / "assets" / "adj.npy"), "anno_csv": str(anno)}
-    built = load_adjacency(config)
-    np.testing.assert_allclose(built, reference(["1+2", "12"]), rtol=1e-6)
-    assert (tmp_path / "assets" / "adj.npy").is_file()
-    np.save(tmp_path / "assets" / "adj.npy", np.eye(12, dtype=np.float64))
-    again = load_adjacency(config)
-    assert again.dtype == np.float32 and np.array_equal(again, np.eye(12))
+def test_given_adjacency_is_read_as_is_and_never_written(tmp_path):
+    given = tmp_path / "shipped.npy"
+    np.save(given, np.eye(12, dtype=np.float64))
+    before = given.read_bytes()
+    config = {"adjacency": str(given), "anno_csv": str(write_csv(tmp_path / "anno.csv", ["1+2"])),
+              "adjacency_scope": "all"}
+    matrix = load_adjacency(config, tmp_path / "run", "s1")
+    assert matrix.dtype == np.float32 and np.array_equal(matrix, np.eye(12))
+    assert given.read_bytes() == before and not (tmp_path / "run").exists()
+    given.unlink()
+    with pytest.raises(UserError, match="shipped.npy: adjacency file not found"):
+        load_adjacency(config, tmp_path / "run", "s1")
+    assert not given.exists()  # a missing given matrix is an error, never built in its place
+
+
+def scoped_table(path):
+    rows = [("s1", "1+2"), ("s1", "12"), ("s2", "12+25"), ("s3", "1")]
+    pd.DataFrame(rows, columns=["subject", "au"]).to_csv(path, index=False)
+    return rows
+
+
+@pytest.mark.parametrize("scope", ["all", "train"])
+def test_built_adjacency_goes_to_the_run_folder_with_its_scope(tmp_path, scope):
+    rows = scoped_table(tmp_path / "anno.csv")
+    config = {"adjacency": None, "anno_csv": str(tmp_path / "anno.csv"), "adjacency_scope": scope}
+    matrix = load_adjacency(config, tmp_path / "run", "s1")
+    if scope == "all":
+        expected, where = reference([au for _, au in rows]), tmp_path / "run" / "adjacency_all.npy"
+    else:  # the held-out subject's AU labels are left out
+        expected, where = reference([au for s, au in rows if s != "s1"]), tmp_path / "run" / "s1" / "adjacency.npy"
+    np.testing.assert_allclose(matrix, expected, rtol=1e-6)
+    assert not np.allclose(reference([au for _, au in rows]), reference([au for s, au in rows if s != "s1"]))
+    np.testing.assert_array_equal(np.load(where), matrix)
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*.npy")) == \
+        [where.relative_to(tmp_path).as_posix()]
+
+
+def test_repo_sections_never_build_into_the_source_tree():
+    from utils.config import load_config
+
+    for name in ("cas(me)^2", "mesynth"):
+        config = load_config(name)
+        assert config["adjacency"] is None and config["adjacency_scope"] == "all"
 
 
 def test_load_adjacency_wrong_shape_names_the_file(tmp_path):
     np.save(tmp_path / "bad.npy", np.zeros((3, 3)))
     with pytest.raises(UserError, match="bad.npy"):
-        load_adjacency({"adjacency": str(tmp_path / "bad.npy"), "anno_csv": str(tmp_path / "none.csv")})
+        load_adjacency({"adjacency": str(tmp_path / "bad.npy"), "anno_csv": str(tmp_path / "none.csv")},
+                       tmp_path / "run", "s1")

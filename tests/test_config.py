@@ -62,6 +62,8 @@ def test_repo_config_every_section_loads_and_paths_are_inside_the_repo():
     for name in sections:
         config = load_config(name, REPO_CONFIG)
         for key in ("segment_feat_root", "anno_csv", "adjacency"):
+            if key == "adjacency" and config[key] is None:  # built into the run folder, never the source tree
+                continue
             assert Path(config[key]).is_absolute()
             assert Path(config[key]).is_relative_to(REPO_ROOT), (name, key)
     demo = load_config("mesynth")
@@ -194,8 +196,8 @@ def test_not_a_mapping(tmp_path, document):
 
 def test_with_overrides(tmp_path):
     config = load_config("ds", write(tmp_path / "cfg.yaml", {"ds": valid_section()}))
-    changed = config.with_overrides(device="cpu", epochs=3, seed=None)
-    assert changed["device"] == "cpu" and changed["epochs"] == 3 and changed["seed"] == 1  # None = not given
+    changed = config.with_overrides(device="cpu", epochs=30, seed=None)
+    assert changed["device"] == "cpu" and changed["epochs"] == 30 and changed["seed"] == 1  # None = not given
     assert config["device"] == "auto" and config["epochs"] == 100  # the original is untouched
     with pytest.raises(UserError, match="epochs"):
         config.with_overrides(epochs="three")

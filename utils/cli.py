@@ -22,6 +22,28 @@ def fold_parser(description: str) -> argparse.ArgumentParser:
     return parser
 
 
+def check_run_folders(output: Path, subject: str, checkpoints: Path | None = None) -> None:
+    """One-line refusals before any work: ``--output`` a file, a fold holding foreign results, an archive
+    that ``--output`` would write into. ``checkpoints``: the read-only archive of ``eval.py --checkpoints``."""
+    from utils.layout import FoldLayout
+
+    if output.exists() and not output.is_dir():
+        raise UserError(f"{output}: --output exists and is not a folder")
+    if checkpoints is not None:
+        if not checkpoints.is_dir():
+            raise UserError(f"{checkpoints}: --checkpoints is not a folder")
+        if output.resolve().is_relative_to(checkpoints.resolve()):
+            raise UserError(f"{output}: --output is inside --checkpoints {checkpoints}, which is only read; "
+                            "give a new folder")
+    fold = FoldLayout.of(output, subject)
+    if fold.root.exists() and not fold.root.is_dir():
+        raise UserError(f"{fold.root}: the fold's folder exists and is not a folder")
+    if fold.has_foreign_results():
+        raise UserError(f"{fold.root}: holds results this project did not write (best_res.csv without "
+                        "eval_info.json, e.g. a published archive); it is left alone: use "
+                        "CHECKPOINTS=<archive> OUTPUT=<new folder> (eval.py --checkpoints <archive> --output <new folder>)")
+
+
 def reuse_freed_memory() -> None:
     """Ask glibc to keep freed memory for reuse rather than hand it back to the OS.
 

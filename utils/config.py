@@ -22,7 +22,9 @@ _INT, _FLOAT, _STR = (int,), (int, float), (str,)
 SCHEMA: dict[str, tuple[tuple[type, ...], bool]] = {
     "segment_feat_root": (_STR, True),
     "anno_csv": (_STR, True),
-    "adjacency": (_STR, True),
+    # A given matrix, read as is; null or absent: built from anno_csv into the run folder (model/adjacency.py).
+    "adjacency": ((str, type(None)), False),
+    "adjacency_scope": (_STR, False),
     "RATIO_SCALE": (_INT, True),
     "SEGMENT_LENTH": (_INT, True),
     "RECEPTIVE_FILED": (_INT, True),
@@ -84,6 +86,7 @@ CHOICES = {
     "selection": ("best-on-test", "fixed-epoch", "last-epoch"),
     "extraction_flow": ("tvl1", "dis", "farneback"),
     "raw_layout": ("cas(me)^2", "samm", "generic"),
+    "adjacency_scope": ("all", "train"),
 }
 # Keys kept for the published file format whose value this implementation does not vary.
 FIXED = {"SEGMENT_LENTH": 256, "RECEPTIVE_FILED": 15}
@@ -92,7 +95,16 @@ MINIMUM = {"RATIO_SCALE": 1, "batch_size": 1, "epochs": 1, "epoch_begin": 0, "mi
            "synth_videos_per_subject": 1, "synth_frames_per_video": 2,
            **{f"{kind}_{side}_{bound}_dis": 0 for kind in ("micro", "macro") for side in ("left", "right")
               for bound in ("min", "max")}}
-DEFAULTS = {"corrected_targets": False}
+# Keys whose value must lie in a closed range [low, high] (None: unbounded on that side).
+RANGES = {"micro_apex_score_threshold": (0.0, 1.0), "macro_apex_score_threshold": (0.0, 1.0),
+          "abfcm_label_smooth": (0.0, 1.0), "macro_ration": (0.0, 1.0), "abfcm_lr_scheduler": (0.0, 1.0),
+          "abfcm_training_lr": (0.0, None), "abfcm_weight_decay": (0.0, None), "abfcm_best_epoch": (0, None),
+          **{f"abfcm_{name}_alpha": (0.0, 1.0) for name in ("apex", "action", "start_end")}}
+# (lower, upper) key pairs that must be in order; a swapped pair trained for hours, then failed in evaluation.
+ORDERED_PAIRS = [*((f"{kind}_min", f"{kind}_max") for kind in ("micro", "macro")),
+                 *((f"{kind}_{side}_min_dis", f"{kind}_{side}_max_dis") for kind in ("micro", "macro")
+                   for side in ("left", "right"))]
+DEFAULTS = {"corrected_targets": False, "adjacency_scope": "all"}
 DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "config.yaml"
 
 
@@ -151,9 +163,28 @@ def _validate(section: dict, source: Path, name: str) -> None:
     missing = [key for key, (_, required) in SCHEMA.items() if required and key not in section]
     if missing:
         raise UserError(f"{where}: missing key(s) {', '.join(missing)}")
+    _check_relations(section, where)
     subjects = section["subject_list"]
     if not subjects or not all(isinstance(s, str) and s and not any(c.isspace() for c in s) for s in subjects):
         raise UserError(f"{where}: subject_list must be a non-empty list of subject names without spaces")
+
+
+def _check_relations(section: dict, where: str) -> None:
+    """Values that pass their type but cannot work together: checked before any training starts."""
+    for key, (low, high) in RANGES.items():
+        value = section.get(key)
+        if value is not None and ((low is not None and value < low) or (high is not None and value > high)):
+            span = f"[{low}, {high}]" if high is not None else f"at least {low}"
+            raise UserError(f"{where}: key '{key}' is {value}, must be {span}")
+    for lower, upper in ORDERED_PAIRS:
+        if section[lower] > section[upper]:
+            raise UserError(f"{where}: key '{lower}' ({section[lower]}) is above '{upper}' ({section[upper]})")
+    if section["epoch_begin"] >= section["epochs"]:
+        raise UserError(f"{where}: key 'epoch_begin' ({section['epoch_begin']}) must be below 'epochs' "
+                        f"({section['epochs']}): no checkpoint would be evaluated")
+    if section.get("adjacency") and section.get("adjacency_scope") == "train":
+        raise UserError(f"{where}: key 'adjacency_scope' is 'train', which builds each fold's matrix, but "
+                        "'adjacency' gives one: set adjacency: null")
 
 
 def _parses_as_float(text: str) -> bool:
@@ -190,7 +221,7 @@ def load_config(dataset: str, config_path: str | Path | None = None) -> DatasetC
     _validate(section, source, dataset)
     values = {**DEFAULTS, **section}
     for key in PATH_KEYS:
-        if key in values:
+        if values.get(key):
             values[key] = str((source.parent / values[key]).resolve())
     return DatasetConfig(dataset, source, values)
 

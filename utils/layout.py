@@ -2,6 +2,11 @@
 
 ``<output>/<subject>/models/checkpoint_epoch_<epoch:03d>.pth.tar`` holds
 ``{'epoch': epoch + 1, 'state_dict': ...}`` for the 0-based ``epoch``.
+
+With a ``checkpoints_root`` (a published checkpoint archive, same layout) the
+fold's ``models`` folder is ``<checkpoints_root>/<subject>/models`` and every
+result still goes under ``<output>/<subject>``: nothing here writes, renames or
+deletes anything under ``checkpoints_root``.
 """
 from __future__ import annotations
 
@@ -17,14 +22,21 @@ _CHECKPOINT = re.compile(r"^checkpoint_epoch_(\d+)\.pth\.tar$")
 @dataclass(frozen=True)
 class FoldLayout:
     root: Path  # <output>/<subject>
+    archive_root: Path | None = None  # <checkpoints_root>/<subject>, read only; None: checkpoints live in root
 
     @classmethod
-    def of(cls, output: str | Path, subject: str) -> "FoldLayout":
-        return cls(Path(output) / subject)
+    def of(cls, output: str | Path, subject: str, checkpoints_root: str | Path | None = None) -> "FoldLayout":
+        archive = Path(checkpoints_root) / subject if checkpoints_root is not None else None
+        return cls(Path(output) / subject, archive)
 
     @property
     def models(self) -> Path:
-        return self.root / "models"
+        return (self.archive_root or self.root) / "models"
+
+    @property
+    def reads_archive(self) -> bool:
+        """Checkpoints come from a read-only archive: clear_run leaves them alone."""
+        return self.archive_root is not None
 
     @property
     def logs(self) -> Path:
@@ -65,9 +77,11 @@ class FoldLayout:
         """Remove the checkpoints and everything derived from them, so a new training run starts clean.
 
         Without this, a shorter rerun would leave old checkpoints that evaluation would pick up.
+        Checkpoints read from an archive are never removed.
         """
-        for path in self.checkpoints().values():
-            path.unlink()
+        if not self.reads_archive:
+            for path in self.checkpoints().values():
+                path.unlink()
         for folder in (self.root / "output_csv", self.root / "nms_csv"):
             shutil.rmtree(folder, ignore_errors=True)
         for path in (self.epoch_metrics, self.best_res, self.eval_info, self.selected_scores,

@@ -1,6 +1,6 @@
 """AU co-occurrence adjacency over the 12 ROIs (METHOD.md section 7).
 
-``python utils/make_coc_matrix.py --anno CSV --out NPY [--au-map JSON]``
+``python utils/make_coc_matrix.py --anno CSV --out NPY [--au-map JSON|@FILE]``
 """
 from __future__ import annotations
 
@@ -51,39 +51,58 @@ def cooccurrence_matrix(au_strings, au_to_rois: dict[str, tuple[int, ...]] = PUB
     return (counts / (np.abs(counts).sum(axis=1, keepdims=True) + 1e-6)).astype(np.float32)
 
 
-def read_au_strings(anno_csv: Path) -> list:
-    """The ``au`` column of an annotation table, as strings; one-line errors naming the file."""
+def read_au_strings(anno_csv: Path, exclude_subject: str | None = None) -> list:
+    """The ``au`` column of an annotation table, as strings; one-line errors naming the file.
+
+    ``exclude_subject``: leave out that subject's rows (``adjacency_scope: train``).
+    """
     anno_csv = Path(anno_csv)
     if not anno_csv.is_file():
         raise UserError(f"{anno_csv}: annotation file not found")
     try:
-        table = pd.read_csv(anno_csv, dtype={"au": str})
+        table = pd.read_csv(anno_csv, dtype={"au": str, "subject": str})
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
         raise UserError(f"{anno_csv}: not a readable CSV ({error})") from None
     if "au" not in table.columns:
         raise UserError(f"{anno_csv}: no 'au' column (columns: {', '.join(map(str, table.columns))})")
+    if exclude_subject is not None:
+        if "subject" not in table.columns:
+            raise UserError(f"{anno_csv}: no 'subject' column, needed to leave out '{exclude_subject}'")
+        table = table[table["subject"] != exclude_subject]
     return [value.strip() if isinstance(value, str) else value for value in table["au"].tolist()]
 
 
 def parse_au_map(text: str) -> dict[str, tuple[int, ...]]:
-    """``'{"1": [0, 1], ...}'`` (JSON text or a path to a JSON file) -> AU -> ROI indices."""
-    source = Path(text)
-    raw = source.read_text() if source.is_file() else text
+    """``'{"1": [0, 1], ...}'`` (JSON text) or ``@file`` (a JSON file) -> AU -> ROI indices.
+
+    The ``@`` says which one is meant: text is never tried as a file name (a long JSON string made
+    the file-name test fail with an OS error).
+    """
+    where = "--au-map"
+    raw = text
+    if text.startswith("@"):
+        where = text[1:]
+        try:
+            raw = Path(where).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            raise UserError(f"{where}: cannot read the --au-map file ({getattr(error, 'strerror', None) or error})") from None
     try:
         mapping = json.loads(raw)
     except json.JSONDecodeError as error:
-        raise UserError(f"--au-map: not JSON ({error})") from None
+        raise UserError(f"{where}: not JSON ({error})") from None
     if not isinstance(mapping, dict) or not all(
             isinstance(rois, list) and all(isinstance(r, int) and 0 <= r < NUM_ROIS for r in rois)
             for rois in mapping.values()):
-        raise UserError("--au-map: expected {\"AU\": [ROI indices 0..11], ...}")
+        raise UserError(f"{where}: expected {{\"AU\": [ROI indices 0..11], ...}}")
     return {str(au): tuple(rois) for au, rois in mapping.items()}
 
 
 def build_adjacency_file(anno_csv: Path, out_path: Path,
-                         au_to_rois: dict[str, tuple[int, ...]] = PUBLISHED_AU_TO_ROIS) -> np.ndarray:
-    """Build the matrix from ``anno_csv`` and save it atomically as ``out_path`` (.npy)."""
-    matrix = cooccurrence_matrix(read_au_strings(anno_csv), au_to_rois)
+                         au_to_rois: dict[str, tuple[int, ...]] = PUBLISHED_AU_TO_ROIS,
+                         exclude_subject: str | None = None) -> np.ndarray:
+    """Build the matrix from ``anno_csv`` (without ``exclude_subject``'s rows) and save it atomically as
+    ``out_path`` (.npy)."""
+    matrix = cooccurrence_matrix(read_au_strings(anno_csv, exclude_subject), au_to_rois)
     with atomic_path(out_path) as tmp:
         with open(tmp, "wb") as handle:
             np.save(handle, matrix)
@@ -95,7 +114,7 @@ def main() -> None:
     parser.add_argument("--anno", required=True, type=Path, help="annotation CSV with an 'au' column")
     parser.add_argument("--out", required=True, type=Path, help="output .npy file")
     parser.add_argument("--au-map", default=None,
-                        help="JSON (text or file) mapping AU -> ROI indices; default: the published mapping")
+                        help="JSON text, or @FILE holding JSON, mapping AU -> ROI indices; default: the published mapping")
     args = parser.parse_args()
 
     def build() -> None:

@@ -57,7 +57,7 @@ def main() -> None:
 
     section = yaml.safe_load((REPO_ROOT / "config.yaml").read_text())["cas(me)^2"]
     section.update(segment_feat_root=str(work / "features"), anno_csv=str(work / "features" / "annotations.csv"),
-                   adjacency=str(work / "adjacency.npy"), subject_list=sorted(annotations["subject"].unique()))
+                   adjacency=None, subject_list=sorted(annotations["subject"].unique()))
     config = work / "config.yaml"
     config.write_text(yaml.safe_dump({"cas(me)^2": section}))
     common = ["--dataset", "cas(me)^2", "--config", str(config), "--output", str(work / "run"),

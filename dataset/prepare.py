@@ -6,12 +6,15 @@ python -m dataset.prepare --dataset D [--config FILE] [--jobs N]
   generated under ``raw_root`` when they are not there yet.
 * A section with ``raw_root`` has its features extracted into ``segment_feat_root``
   (``python -m feature_extraction``; finished videos are cached, so a rerun is quick).
+  When the extraction exits non-zero but every subject of ``subject_list`` has its
+  features, preparation goes on with a note (a bad video elsewhere must not block reruns).
 * Any other section must already have its feature archive: checked here, so the
   pipeline stops before training with one line saying what is missing.
 """
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from utils.config import DatasetConfig, load_config
@@ -46,7 +49,21 @@ def extract_features(config: DatasetConfig, jobs: int) -> None:
         argv += ["--anno", config["raw_anno"]]
     status = extract(argv)
     if status != 0:
-        raise UserError(f"{config['raw_root']}: feature extraction failed (exit {status}); see the messages above")
+        missing = missing_feature_subjects(config)
+        if missing:
+            raise UserError(f"{config['raw_root']}: feature extraction failed (exit {status}) and "
+                            f"{len(missing)} subject(s) of subject_list have no features ({', '.join(missing[:3])}"
+                            f"{' ...' if len(missing) > 3 else ''}); see the messages above")
+        # A failed or skipped video outside what the folds read must not stop every rerun.
+        print(f"note: feature extraction exited {status} (see above), but every subject of subject_list has its "
+              f"features in {config['segment_feat_root']}: going on", file=sys.stderr)
+
+
+def missing_feature_subjects(config: DatasetConfig) -> list[str]:
+    """Subjects of ``subject_list`` without a window file under ``train/`` or ``test/``."""
+    root = Path(config["segment_feat_root"])
+    return [subject for subject in config["subject_list"]
+            if not all(any((root / split / subject).glob("*.npz")) for split in ("train", "test"))]
 
 
 def prepare(config: DatasetConfig, jobs: int) -> None:

@@ -2,7 +2,7 @@
 
     python -m feature_extraction --dataset {cas(me)^2,samm,generic} --raw-root DIR [--anno FILE] --out DIR
                                  [--flow tvl1|dis|farneback] [--no-quantise]
-                                 [--face-detect auto|full|fast] [--jobs N]
+                                 [--face-detect auto|full|fast] [--jobs N] [--strict]
 
 ``--out`` becomes a segment_feat_root (``train/`` and ``test/``, FORMATS.md)
 and also receives ``annotations.csv`` (the paper's table) and ``cache/`` (one
@@ -18,8 +18,11 @@ a frame, landmarks ~2 px off). ``auto`` (default) is ``full`` with
 ``--flow tvl1`` (the published-compatible mode, whose flow costs ~340 ms a
 frame anyway) and ``fast`` with dis / farneback (the speed modes).
 
-Exit status: 0 when every video was extracted, 1 when any video failed or a
-part of the raw tree was skipped or is irregular (all listed at the end), 2
+Exit status: 0 when every video was extracted, warnings or not; 1 when any
+video failed or a video folder was skipped (no frames, no frame numbers, an
+unknown code, a duplicate name); warnings (a stray entry in the raw tree,
+irregular numbering that was handled) are listed at the end and make the
+exit status 1 only with ``--strict``; 2
 for bad arguments, an unreadable annotation file, or a raw tree or ``--out``
 that cannot be read or written (one line naming the path, nothing extracted).
 """
@@ -33,7 +36,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from feature_extraction.adapters import DATASETS, count_frames, discover_videos, load_annotations, source_fingerprint
+from feature_extraction.adapters import (DATASETS, TreeWarning, count_frames, discover_videos, load_annotations,
+                                         source_fingerprint)
 from feature_extraction.batch import Outcome, extract_all
 from feature_extraction.face import DETECT_MODES, landmark_model_path
 from feature_extraction.flow import FLOW_METHODS
@@ -66,6 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
                              "(~3 ms/frame); fast = on a 90 px copy (~0.5 ms, landmarks ~2 px off); "
                              "auto (default) = full for tvl1, fast for dis and farneback")
     parser.add_argument("--jobs", type=_positive_int, default=1, help="videos extracted in parallel")
+    parser.add_argument("--strict", action="store_true",
+                        help="warnings (stray entries in the raw tree, irregular numbering handled) fail too")
     return parser
 
 
@@ -142,7 +148,13 @@ def run(args: argparse.Namespace) -> int:
                 tqdm.write(f"FAILED {outcome.video.source_path}: {outcome.reason}", file=sys.stderr)
     elapsed = time.perf_counter() - started
     print_summary(outcomes, problems, elapsed)
-    return 1 if problems or any(outcome.status == "failed" for outcome in outcomes) else 0
+    failed = any(outcome.status == "failed" for outcome in outcomes) or any(not is_warning(p) for p in problems)
+    return 1 if failed or (args.strict and problems) else 0
+
+
+def is_warning(problem: str) -> bool:
+    """A raw-tree problem that was handled: listed, not a failure (unless --strict)."""
+    return isinstance(problem, TreeWarning)
 
 
 def _write_segments(out_root: Path, outcome: Outcome, annotation_rows) -> Outcome:
@@ -168,8 +180,10 @@ def print_summary(outcomes: list[Outcome], problems: list[str], seconds: float) 
     """Counts, speed, per-video landmark failures and the list of failures (stdout)."""
     count = {status: sum(o.status == status for o in outcomes) for status in ("extracted", "cached", "failed")}
     frames = sum(o.result.n_frames for o in outcomes if o.status == "extracted")
+    warnings = [p for p in problems if is_warning(p)]
+    problems = [p for p in problems if not is_warning(p)]
     print(f"videos: {count['extracted']} extracted, {count['cached']} skipped (cached), {count['failed']} failed, "
-          f"{len(problems)} skipped in the raw tree")
+          f"{len(problems)} skipped in the raw tree, {len(warnings)} warning(s)")
     print(f"frames: {frames} extracted in {seconds:.1f} s ({frames / max(seconds, 1e-9):.1f} frames/s)")
     with_failures = [o for o in outcomes if o.result is not None and o.result.landmark_failures]
     print("landmark failures (frames given the nearest good landmarks):" + ("" if with_failures else " none"))
@@ -179,6 +193,10 @@ def print_summary(outcomes: list[Outcome], problems: list[str], seconds: float) 
     if failures:
         print(f"failed ({len(failures)}):")
         for line in failures:
+            print(f"  {line}")
+    if warnings:
+        print(f"warnings ({len(warnings)}; failures only with --strict):")
+        for line in warnings:
             print(f"  {line}")
 
 

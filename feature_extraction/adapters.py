@@ -87,6 +87,15 @@ class VideoSource:
 # --------------------------------------------------------------------------- discovery
 
 
+class TreeWarning(str):
+    """A raw-tree problem that was handled (a stray entry left alone, irregular numbering extracted anyway).
+
+    Still a one-line ``str``; the extraction lists it as a warning, a failure only under ``--strict``.
+    Any other problem line is a video that was not extracted.
+    """
+
+
+
 def discover_videos(dataset: str, raw_root: Path) -> tuple[list[VideoSource], list[str]]:
     """All videos under ``raw_root`` and one-line problems about what was skipped.
 
@@ -166,12 +175,12 @@ def _discover_casme2(raw_root: Path) -> tuple[list[VideoSource], list[str]]:
     videos, problems = [], []
     for subject_dir in _visible_entries(_casme2_root(raw_root)):
         if not (subject_dir.is_dir() and _CASME2_SUBJECT_DIR.match(subject_dir.name)):
-            problems.append(f"{subject_dir}: not a CAS(ME)^2 subject folder s<SS>; skipped")
+            problems.append(TreeWarning(f"{subject_dir}: not a CAS(ME)^2 subject folder s<SS>; skipped"))
             continue
         for video_dir in _visible_entries(subject_dir):
             match = _CASME2_VIDEO_DIR.match(video_dir.name)
             if not video_dir.is_dir() or match is None:
-                problems.append(f"{video_dir}: not a CAS(ME)^2 video folder <SS>_<CCCC><name>; skipped")
+                problems.append(TreeWarning(f"{video_dir}: not a CAS(ME)^2 video folder <SS>_<CCCC><name>; skipped"))
                 continue
             if match.group(2) not in CASME2_CODES:
                 problems.append(f"{video_dir}: unknown CAS(ME)^2 code {match.group(2)}; skipped")
@@ -192,7 +201,7 @@ def _discover_samm(raw_root: Path) -> tuple[list[VideoSource], list[str]]:
     for video_dir in _visible_entries(root):
         match = _SAMM_VIDEO_DIR.match(video_dir.name)
         if not video_dir.is_dir() or match is None:
-            problems.append(f"{video_dir}: not a SAMM-LV video folder <SSS>_<V>; skipped")
+            problems.append(TreeWarning(f"{video_dir}: not a SAMM-LV video folder <SSS>_<V>; skipped"))
             continue
         numbers, frames, problem = _ordered_frames(video_dir, _SAMM_FRAME)
         if not problem:
@@ -227,16 +236,17 @@ def _samm_25fps_frames(video_dir: Path, numbers: tuple[int, ...],
     if numbers == tuple(range(1, len(numbers) + 1)):
         return frames, None
     absent = sum(n not in by_number for n in wanted)
-    return frames, (f"{video_dir}: frame numbers are not 1..N without gaps ({len(numbers)} files numbered "
-                    f"{numbers[0]}..{numbers[-1]}); extracted with 25-fps frame i = file number 8i+1, "
-                    f"{absent} of those {len(wanted)} files missing (read as unreadable frames)")
+    return frames, TreeWarning(f"{video_dir}: frame numbers are not 1..N without gaps ({len(numbers)} files "
+                               f"numbered {numbers[0]}..{numbers[-1]}); extracted with 25-fps frame i = file "
+                               f"number 8i+1, {absent} of those {len(wanted)} files missing (read as unreadable "
+                               "frames)")
 
 
 def _discover_generic(raw_root: Path) -> tuple[list[VideoSource], list[str]]:
     videos, problems = [], []
     for subject_dir in _visible_entries(raw_root):
         if not subject_dir.is_dir():
-            problems.append(f"{subject_dir}: not a subject folder; skipped")
+            problems.append(TreeWarning(f"{subject_dir}: not a subject folder; skipped"))
             continue
         for entry in _visible_entries(subject_dir):
             if entry.is_dir():
@@ -248,8 +258,8 @@ def _discover_generic(raw_root: Path) -> tuple[list[VideoSource], list[str]]:
             elif entry.suffix.lower() in VIDEO_SUFFIXES:
                 videos.append(VideoSource(subject_dir.name, entry.stem, video_file=entry))
             else:
-                problems.append(f"{entry}: neither a frame folder nor a video file "
-                                f"({', '.join(sorted(VIDEO_SUFFIXES))}); skipped")
+                problems.append(TreeWarning(f"{entry}: neither a frame folder nor a video file "
+                                            f"({', '.join(sorted(VIDEO_SUFFIXES))}); skipped"))
     return videos, problems
 
 

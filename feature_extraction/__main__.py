@@ -44,6 +44,7 @@ from feature_extraction.flow import FLOW_METHODS
 from feature_extraction.segments import (frame_labels, remove_stale_segments, write_annotation_csv,
                                          write_video_segments)
 from feature_extraction.video import FlowSettings, cache_path, load_cached
+from utils.errors import UserError
 
 PROG = "python -m feature_extraction"
 MAX_LISTED = 3  # unreadable frames named per video before "... and N more"
@@ -106,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         landmark_model_path()
         if args.out.exists() and not args.out.is_dir():
-            raise ValueError(f"{args.out}: --out exists and is not a folder")
+            raise UserError(f"{args.out}: --out exists and is not a folder")
         videos, problems = discover_videos(args.dataset, args.raw_root)
         # SAMM offsets past a video are clipped to its 25-fps frame count.
         frame_counts = {video.video_name: count_frames(video) for video in videos} if args.dataset == "samm" else None

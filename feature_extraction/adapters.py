@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 from utils.annotations import ANNOTATION_COLUMNS, FRAME_COLUMNS
+from utils.errors import UserError
 
 DATASETS = ("cas(me)^2", "samm", "generic")
 
@@ -111,22 +112,22 @@ def discover_videos(dataset: str, raw_root: Path) -> tuple[list[VideoSource], li
     if not raw_root.exists():
         raise FileNotFoundError(f"{raw_root}: raw dataset folder not found")
     if not raw_root.is_dir():
-        raise ValueError(f"{raw_root}: not a folder")
+        raise UserError(f"{raw_root}: not a folder")
     if not _visible_entries(raw_root):
-        raise ValueError(f"{raw_root}: raw dataset folder is empty")
+        raise UserError(f"{raw_root}: raw dataset folder is empty")
     finder = {"cas(me)^2": _discover_casme2, "samm": _discover_samm, "generic": _discover_generic}[dataset]
     found, problems = finder(raw_root)
     videos, duplicates = _drop_duplicate_names(found)
     problems += duplicates
     if not videos:
         detail = f" ({problems[0]}{' ...' if len(problems) > 1 else ''})" if problems else ""
-        raise ValueError(f"{raw_root}: no {dataset} videos found{detail}")
+        raise UserError(f"{raw_root}: no {dataset} videos found{detail}")
     return sorted(videos, key=lambda v: (v.subject, v.video_name)), problems
 
 
 def _check_dataset(dataset: str) -> None:
     if dataset not in DATASETS:
-        raise ValueError(f"unknown dataset {dataset!r}; expected one of {', '.join(DATASETS)}")
+        raise UserError(f"unknown dataset {dataset!r}; expected one of {', '.join(DATASETS)}")
 
 
 def _visible_entries(folder: Path) -> list[Path]:
@@ -337,7 +338,7 @@ def _open_video(path: Path) -> cv2.VideoCapture:
     capture = cv2.VideoCapture(str(path))
     if not capture.isOpened():
         capture.release()
-        raise ValueError(f"{path}: OpenCV cannot open this video file")
+        raise UserError(f"{path}: OpenCV cannot open this video file")
     return capture
 
 
@@ -369,11 +370,11 @@ def load_annotations(dataset: str, anno_path: Path | None, videos: list[VideoSou
     _check_dataset(dataset)
     if anno_path is None:
         if dataset != "generic":
-            raise ValueError(f"{dataset}: an annotation file is required")
+            raise UserError(f"{dataset}: an annotation file is required")
         return _annotation_frame([])
     anno_path = Path(anno_path)
     if not anno_path.is_file():
-        raise ValueError(f"{anno_path}: annotation file not found")
+        raise UserError(f"{anno_path}: annotation file not found")
     if dataset == "cas(me)^2":
         table = _casme2_annotations(anno_path)
     elif dataset == "samm":
@@ -408,7 +409,7 @@ def _check_subjects(path: Path, table: pd.DataFrame, videos: list[VideoSource]) 
     wrong = expected.notna() & (expected != table["subject"])
     if wrong.any():
         row = int(np.flatnonzero(wrong.to_numpy())[0])
-        raise ValueError(f"{path}: puts video {table['video_name'].iat[row]} in subject "
+        raise UserError(f"{path}: puts video {table['video_name'].iat[row]} in subject "
                          f"{table['subject'].iat[row]}, but its frames are in subject {expected.iat[row]}")
 
 
@@ -417,7 +418,7 @@ def _read_sheets(path: Path) -> list[pd.DataFrame]:
     try:
         sheets = pd.read_excel(path, sheet_name=None, header=None, dtype=object)
     except Exception as error:  # openpyxl/xlrd raise many types for a bad file
-        raise ValueError(f"{path}: cannot read as a spreadsheet ({type(error).__name__}: {error})") from None
+        raise UserError(f"{path}: cannot read as a spreadsheet ({type(error).__name__}: {error})") from None
     return list(sheets.values())
 
 
@@ -450,7 +451,7 @@ def _as_text(value) -> str:
 def _frame_cell(path: Path, row: int, column: str, value) -> int:
     number = _as_int(value)
     if number is None:
-        raise ValueError(f"{path}: row {row + 1}: {column} {value!r} is not a whole frame number")
+        raise UserError(f"{path}: row {row + 1}: {column} {value!r} is not a whole frame number")
     return number
 
 
@@ -462,12 +463,12 @@ def _drop_blank_rows(sheet: pd.DataFrame) -> pd.DataFrame:
 def _casme2_annotations(path: Path) -> pd.DataFrame:
     sheets = _read_sheets(path)
     if len(sheets) < 3:
-        raise ValueError(f"{path}: expected 3 sheets (expressions, naming rule1, naming rule2), found {len(sheets)}")
+        raise UserError(f"{path}: expected 3 sheets (expressions, naming rule1, naming rule2), found {len(sheets)}")
     folders = _casme2_participant_folders(path, sheets[1])
     codes = _casme2_clip_codes(path, sheets[2])
     data = _drop_blank_rows(sheets[0])
     if data.shape[1] < 9:
-        raise ValueError(f"{path}: sheet 0 has {data.shape[1]} columns, expected 9 "
+        raise UserError(f"{path}: sheet 0 has {data.shape[1]} columns, expected 9 "
                          "(participant, clip, onset, apex, offset, AU, emotion, type, self-report)")
     types = {"macro-expression": MACRO, "micro-expression": MICRO}
     rows = []
@@ -475,14 +476,14 @@ def _casme2_annotations(path: Path) -> pd.DataFrame:
         participant, clip, onset, apex, offset, au, _, kind = cells[:8]
         folder = folders.get(_as_int(participant))
         if folder is None:
-            raise ValueError(f"{path}: sheet 0 row {row + 1}: participant {participant!r} is not in sheet 1")
+            raise UserError(f"{path}: sheet 0 row {row + 1}: participant {participant!r} is not in sheet 1")
         clip_name = _as_text(clip).strip().split("_")[0]
         code = codes.get(clip_name.lower())
         if code is None:
-            raise ValueError(f"{path}: sheet 0 row {row + 1}: clip {clip!r} has no code in sheet 2")
+            raise UserError(f"{path}: sheet 0 row {row + 1}: clip {clip!r} has no code in sheet 2")
         type_idx = types.get(_as_text(kind).strip().lower())
         if type_idx is None:
-            raise ValueError(f"{path}: sheet 0 row {row + 1}: type {kind!r} is neither "
+            raise UserError(f"{path}: sheet 0 row {row + 1}: type {kind!r} is neither "
                              "macro-expression nor micro-expression")
         subject = f"casme_{folder:03d}"
         frames = [_frame_cell(path, row, name, value)
@@ -504,7 +505,7 @@ def _casme2_participant_folders(path: Path, sheet: pd.DataFrame) -> dict[int, in
         if folder is not None and participant is not None:
             folders[participant] = folder
     if not folders:
-        raise ValueError(f"{path}: sheet 1 (naming rule1) has no rows folder number, folder name, participant")
+        raise UserError(f"{path}: sheet 1 (naming rule1) has no rows folder number, folder name, participant")
     return folders
 
 
@@ -522,7 +523,7 @@ def _casme2_clip_codes(path: Path, sheet: pd.DataFrame) -> dict[str, str]:
         if code is not None and name:
             codes[name.lower()] = f"{code:04d}"
     if not codes:
-        raise ValueError(f"{path}: sheet 2 (naming rule2) has no rows code, name")
+        raise UserError(f"{path}: sheet 2 (naming rule2) has no rows code, name")
     return codes
 
 
@@ -533,7 +534,7 @@ def _samm_annotations(path: Path, frame_counts: dict[str, int]) -> pd.DataFrame:
     sheet = _read_sheets(path)[0]
     header_row = _samm_header_row(sheet)
     if header_row is None:
-        raise ValueError(f"{path}: sheet 0 has no header row with {', '.join(_SAMM_HEADER)} in its first 30 rows")
+        raise UserError(f"{path}: sheet 0 has no header row with {', '.join(_SAMM_HEADER)} in its first 30 rows")
     names = [_as_text(cell).strip().lower() for cell in sheet.iloc[header_row]]
     column = {name: names.index(name.lower()) for name in _SAMM_HEADER}
     data = _drop_blank_rows(sheet.iloc[header_row + 1:])
@@ -542,10 +543,10 @@ def _samm_annotations(path: Path, frame_counts: dict[str, int]) -> pd.DataFrame:
         filename = _as_text(cells[column["Filename"]]).strip()
         parts = filename.split("_")
         if len(parts) < 2 or not all(part.isdigit() for part in parts[:2]):
-            raise ValueError(f"{path}: row {row + 1}: Filename {filename!r} is not <SSS>_<V>_<n>")
+            raise UserError(f"{path}: row {row + 1}: Filename {filename!r} is not <SSS>_<V>_<n>")
         kind = _as_text(cells[column["Type"]]).strip()
         if not kind:
-            raise ValueError(f"{path}: row {row + 1}: Type is empty")
+            raise UserError(f"{path}: row {row + 1}: Type is empty")
         video_name = f"samm_{parts[0]}_{parts[1]}"
         onset, apex, offset = (_samm_frame(path, row, name, cells[column[name]])
                                for name in ("Onset", "Apex", "Offset"))
@@ -571,7 +572,7 @@ def _samm_frame(path: Path, row: int, column: str, value) -> int:
     """A 200-fps frame number f -> the 25-fps frame (f-1)//8; 0 and -1 (missing) kept."""
     frame = _frame_cell(path, row, column, value)
     if frame < -1:
-        raise ValueError(f"{path}: row {row + 1}: {column} {frame} is negative")
+        raise UserError(f"{path}: row {row + 1}: {column} {frame} is negative")
     return frame if frame in (0, -1) else (frame - 1) // SAMM_FRAME_STEP
 
 
@@ -579,23 +580,23 @@ def _generic_annotations(path: Path) -> pd.DataFrame:
     try:
         table = pd.read_csv(path, dtype=str, keep_default_na=False)
     except Exception as error:  # pandas raises several parser/decoding types
-        raise ValueError(f"{path}: cannot read as CSV ({type(error).__name__}: {error})") from None
+        raise UserError(f"{path}: cannot read as CSV ({type(error).__name__}: {error})") from None
     missing = [name for name in ANNOTATION_COLUMNS if name not in table.columns]
     if missing:
-        raise ValueError(f"{path}: missing columns {', '.join(missing)} "
+        raise UserError(f"{path}: missing columns {', '.join(missing)} "
                          f"(expected {','.join(ANNOTATION_COLUMNS)})")
     for name in ("subject", "video_name"):
         empty = table[name].str.strip() == ""
         if empty.any():
-            raise ValueError(f"{path}: row {int(np.flatnonzero(empty.to_numpy())[0]) + 2}: {name} is empty")
+            raise UserError(f"{path}: row {int(np.flatnonzero(empty.to_numpy())[0]) + 2}: {name} is empty")
     for name in (*FRAME_COLUMNS, "type_idx"):
         bad = ~table[name].str.fullmatch(r"\s*-?\d+\s*")
         if bad.any():
             row = int(np.flatnonzero(bad.to_numpy())[0])
-            raise ValueError(f"{path}: row {row + 2}: {name} {table[name].iat[row]!r} is not an integer")
+            raise UserError(f"{path}: row {row + 2}: {name} {table[name].iat[row]!r} is not an integer")
     table = _typed(table)
     bad_type = ~table["type_idx"].isin([0, MACRO, MICRO])
     if bad_type.any():
         row = int(np.flatnonzero(bad_type.to_numpy())[0])
-        raise ValueError(f"{path}: row {row + 2}: type_idx {table['type_idx'].iat[row]} is not 0, 1 or 2")
+        raise UserError(f"{path}: row {row + 2}: type_idx {table['type_idx'].iat[row]} is not 0, 1 or 2")
     return table

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import multiprocessing
+import traceback
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Executor, ProcessPoolExecutor, wait
@@ -27,6 +28,8 @@ from tqdm import tqdm
 from feature_extraction.adapters import VideoSource, iter_frames, source_fingerprint
 from feature_extraction.face import FaceLandmarker, landmark_model_path
 from feature_extraction.video import FlowSettings, VideoFailure, VideoResult, cache_path, extract_video, save_cached
+from utils.errors import UserError
+from utils.io import atomic_write_text
 
 
 @dataclass
@@ -52,13 +55,35 @@ def extract_one(video: VideoSource, settings: FlowSettings, out_root: Path, land
         source = source_fingerprint(video)
         result = extract_video(lambda: iter_frames(video), settings, landmarker, on_frame=bar.update)
         save_cached(cache_path(out_root, video.subject, video.video_name), result, settings, source)
+        error_log_path(out_root, video).unlink(missing_ok=True)  # from an earlier failed run
         return Outcome(video, "extracted", result)
     except VideoFailure as failure:
         return Outcome(video, "failed", reason=str(failure))
-    except Exception as error:  # one bad video (unreadable file, codec error...) never sinks the batch
-        return Outcome(video, "failed", reason=f"{type(error).__name__}: {error}")
+    except Exception as error:  # one bad video never sinks the batch, but the cause is kept
+        return Outcome(video, "failed", reason=_unexpected_failure(error, video, out_root))
     finally:
         bar.close()
+
+
+def error_log_path(out_root: Path, video: VideoSource) -> Path:
+    """Where the traceback of a video's unexpected error goes: ``<out>/logs/errors/<subject>/<video>.log``."""
+    return Path(out_root) / "logs" / "errors" / video.subject / f"{video.video_name}.log"
+
+
+def _unexpected_failure(error: Exception, video: VideoSource, out_root: Path) -> str:
+    """The one-line reason of an error other than a VideoFailure; its traceback goes to a log file it names.
+
+    Bad footage (unreadable file, codec error: OSError, cv2.error, UserError) is the video's problem;
+    anything else is most likely a bug in this package and says so.
+    """
+    kind = "error" if isinstance(error, (OSError, cv2.error, UserError)) else "internal error (likely a bug)"
+    log = error_log_path(out_root, video)
+    try:
+        atomic_write_text(log, f"{video.source_path}\n{traceback.format_exc()}")
+        where = f"traceback in {log}"
+    except OSError as log_error:
+        where = f"traceback not written ({log_error})"
+    return f"{kind} {type(error).__name__}: {error}; {where}"
 
 
 # --------------------------------------------------------------------------- worker pools

@@ -16,7 +16,7 @@ from utils.errors import UserError
 from utils.indexing import middle
 from utils.io import atomic_path
 from utils.layout import FoldLayout
-from utils.seed import seed_everything
+from utils.seed import deterministic_kernels, seed_everything
 
 
 def save_checkpoint(path: Path, epoch: int, model: torch.nn.Module) -> None:
@@ -29,6 +29,12 @@ def save_checkpoint(path: Path, epoch: int, model: torch.nn.Module) -> None:
 def train_fold(config: DatasetConfig, subject: str, output: Path, device: torch.device,
                show_progress: bool = True) -> FoldLayout:
     """Train on every subject but ``subject``; write checkpoints and logs under ``output/subject``."""
+    with deterministic_kernels():  # switched on for this fold only, the caller's setting comes back
+        return _train_fold(config, subject, output, device, show_progress)
+
+
+def _train_fold(config: DatasetConfig, subject: str, output: Path, device: torch.device,
+                show_progress: bool) -> FoldLayout:
     generator = seed_everything(config["seed"])
     windows = training_windows(Path(config["segment_feat_root"]), config["subject_list"], subject)
     if len(windows) == 0:

@@ -5,8 +5,12 @@ import sys
 from typing import Callable
 
 
-class UserError(Exception):
-    """A problem with the user's input (file, flag, config); printed as one line, exit code 2."""
+class UserError(ValueError):
+    """A problem with the user's input (file, flag, config); printed as one line, exit code 2.
+
+    The one type for user errors in every package (train/eval, dataset, feature_extraction, utils).
+    A ``ValueError`` so that callers written against the older ``ValueError`` still catch it.
+    """
 
 
 def run_cli(main: Callable[[], int | None]) -> None:

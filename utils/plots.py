@@ -14,18 +14,17 @@ import argparse
 import json
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+import pandas as pd
+# Figure objects without pyplot: they render to files with no backend, so importing this module never
+# switches the backend of the process that imports it (no matplotlib.use()).
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")  # files only: no display on servers and CI
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from utils.annotations import read_annotation_table, subject_ground_truth  # noqa: E402
-from utils.errors import run_cli  # noqa: E402
-from utils.io import atomic_path  # noqa: E402
-from utils.layout import FoldLayout  # noqa: E402
-from utils.matching import true_positive_flags  # noqa: E402
+from utils.annotations import read_annotation_table, subject_ground_truth
+from utils.errors import run_cli
+from utils.io import atomic_path
+from utils.layout import FoldLayout
+from utils.matching import true_positive_flags
 
 TYPE_STYLE = {2: ("micro", "tab:orange"), 1: ("macro", "tab:blue")}
 
@@ -33,7 +32,6 @@ TYPE_STYLE = {2: ("micro", "tab:orange"), 1: ("macro", "tab:blue")}
 def _save(figure, path: Path) -> Path:
     with atomic_path(path) as tmp:
         figure.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
-    plt.close(figure)
     return path
 
 
@@ -44,7 +42,8 @@ def plot_f1_by_epoch(output: Path, subjects: list[str]) -> Path | None:
     if not tables:
         return None
     epochs = np.unique(np.concatenate([t["epoch"].to_numpy() for t in tables.values()]))
-    figure, axes = plt.subplots(1, 3, figsize=(15, 4), sharey=True)
+    figure = Figure(figsize=(15, 4))
+    axes = figure.subplots(1, 3, sharey=True)
     for axis, group in zip(axes, ("micro", "macro", "all")):
         stacked = np.zeros((len(tables), len(epochs)))
         for row, table in enumerate(tables.values()):
@@ -65,7 +64,8 @@ def plot_video_timeline(video: str, scores: dict[int, np.ndarray], frame_shift: 
 
     ``spotted`` has a boolean ``matched`` column: true positive under the fold's matching rule.
     """
-    figure, axis = plt.subplots(figsize=(14, 3.2))
+    figure = Figure(figsize=(14, 3.2))
+    axis = figure.subplots()
     for type_idx, (name, colour) in TYPE_STYLE.items():
         track = scores[type_idx]
         axis.plot(np.arange(len(track)) + frame_shift, track, color=colour, linewidth=0.8, label=f"{name} apex score")

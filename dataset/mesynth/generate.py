@@ -12,6 +12,7 @@ from dataset.mesynth.face import PHOTO_NAMES, detect_landmarks, load_photo
 from dataset.mesynth.plan import plan_dataset
 from dataset.mesynth.render import render_video
 from dataset.mesynth.xlsx import ANNOTATION_FILE_NAME, write_annotation_workbook
+from utils.errors import UserError
 from utils.io import atomic_write_bytes
 
 DEFAULT_SUBJECTS = 6
@@ -29,20 +30,20 @@ def _check_parameters(seed: int, n_subjects: int, videos_per_subject: int, frame
               "frames per video": (frames_per_video, MIN_FRAMES, 99999), "jobs": (jobs, 1, 256)}
     for name, (value, low, high) in limits.items():
         if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-            raise ValueError(f"{name} must be an integer in {low}..{high}, got {value!r}")
+            raise UserError(f"{name} must be an integer in {low}..{high}, got {value!r}")
 
 
 def _prepare_folder(out_dir: Path) -> None:
     """Make out_dir ready for a fresh run: create it, or clear what an interrupted run of this
     generator left there. Refuses a non-empty folder it did not start."""
     if out_dir.exists() and not out_dir.is_dir():
-        raise ValueError(f"{out_dir}: exists and is not a folder")
+        raise UserError(f"{out_dir}: exists and is not a folder")
     out_dir.mkdir(parents=True, exist_ok=True)
     if (out_dir / IN_PROGRESS_MARKER).is_file():
         shutil.rmtree(out_dir / "rawpic", ignore_errors=True)
         (out_dir / ANNOTATION_FILE_NAME).unlink(missing_ok=True)
     elif any(out_dir.iterdir()):
-        raise ValueError(f"{out_dir}: folder is not empty and holds no demo dataset; choose an empty or new folder")
+        raise UserError(f"{out_dir}: folder is not empty and holds no demo dataset; choose an empty or new folder")
     (out_dir / IN_PROGRESS_MARKER).write_text("mesynth is writing this folder\n")
 
 
@@ -65,7 +66,7 @@ def generate_dataset(out_dir: Path, seed: int = 0, n_subjects: int = DEFAULT_SUB
     if marker.is_file():
         recorded = json.loads(marker.read_text())
         if recorded != parameters:
-            raise ValueError(f"{out_dir}: holds a demo dataset made with {recorded}, not {parameters}; "
+            raise UserError(f"{out_dir}: holds a demo dataset made with {recorded}, not {parameters}; "
                              "remove it or choose another folder")
         return workbook
     _prepare_folder(out_dir)

@@ -1,0 +1,78 @@
+"""Issue 11.5: errors keep their cause. A coding error in an extraction worker is a failed video whose
+traceback is in a log file the one-line reason names; --au-map takes JSON text or @file; one user-error type."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import feature_extraction.batch as batch
+from feature_extraction.adapters import VideoSource
+from feature_extraction.video import FlowSettings
+from test_fx_adapters import touch
+from utils.errors import UserError
+
+REPO_ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
+
+
+def broken_extractor(*args, **kwargs):
+    return {}["no_such_key"]  # a coding error: KeyError
+
+
+@pytest.mark.parametrize("raised, kind", [(broken_extractor, "internal error (likely a bug) KeyError"),
+                                          (OSError("disk gone"), "error OSError: disk gone")])
+def test_unexpected_worker_error_keeps_its_traceback(tmp_path, monkeypatch, raised, kind):
+    video = VideoSource("subjA", "vid1", (touch(tmp_path / "raw" / "img001.jpg"),))
+    if callable(raised):
+        monkeypatch.setattr(batch, "extract_video", raised)
+    else:
+        monkeypatch.setattr(batch, "extract_video", lambda *a, **k: (_ for _ in ()).throw(raised))
+    outcome = batch.extract_one(video, FlowSettings("dis"), tmp_path / "out", landmarker=None, bar_position=0)
+    log = tmp_path / "out" / "logs" / "errors" / "subjA" / "vid1.log"
+    assert outcome.status == "failed" and "\n" not in outcome.reason
+    assert outcome.reason.startswith(kind) and outcome.reason.endswith(f"traceback in {log}")
+    text = log.read_text()
+    assert "Traceback (most recent call last)" in text and str(video.source_path) in text
+    if callable(raised):
+        assert "broken_extractor" in text and "no_such_key" in text
+
+
+def run_coc(*args, cwd):
+    return subprocess.run([sys.executable, str(REPO_ROOT / "utils" / "make_coc_matrix.py"), *map(str, args)],
+                          cwd=cwd, capture_output=True, text=True, timeout=60)
+
+
+def test_au_map_long_json_text_and_at_file(tmp_path):
+    (tmp_path / "anno.csv").write_text("au\n1+2\n12\n")
+    # Longer than 255 characters: it used to be tried as a file name first and ended in a traceback.
+    mapping = {str(au): [au % 12] for au in range(1, 80)}
+    text = json.dumps(mapping)
+    assert len(text) > 255
+    inline = run_coc("--anno", "anno.csv", "--out", "inline.npy", "--au-map", text, cwd=tmp_path)
+    assert inline.returncode == 0, inline.stderr
+    (tmp_path / "map.json").write_text(text)
+    from_file = run_coc("--anno", "anno.csv", "--out", "file.npy", "--au-map", "@map.json", cwd=tmp_path)
+    assert from_file.returncode == 0, from_file.stderr
+    np.testing.assert_array_equal(np.load(tmp_path / "inline.npy"), np.load(tmp_path / "file.npy"))
+    missing = run_coc("--anno", "anno.csv", "--out", "x.npy", "--au-map", "@nope.json", cwd=tmp_path)
+    assert missing.returncode == 2 and missing.stderr.count("\n") == 1 and "nope.json: cannot read" in missing.stderr
+    # A file name without '@' is JSON text, and says so.
+    plain = run_coc("--anno", "anno.csv", "--out", "x.npy", "--au-map", "map.json", cwd=tmp_path)
+    assert plain.returncode == 2 and "--au-map: not JSON" in plain.stderr and plain.stderr.count("\n") == 1
+
+
+def test_one_user_error_type_across_packages(tmp_path):
+    from dataset.mesynth.generate import generate_dataset
+    from feature_extraction.adapters import discover_videos, load_annotations
+
+    (tmp_path / "file").write_text("x")
+    for call in (lambda: discover_videos("generic", tmp_path / "file"),
+                 lambda: load_annotations("cas(me)^2", None, [], None),
+                 lambda: generate_dataset(tmp_path / "file", seed=0, n_subjects=1, videos_per_subject=1,
+                                          frames_per_video=10, jobs=1)):
+        with pytest.raises(UserError):
+            call()
+    assert issubclass(UserError, ValueError)  # callers written against ValueError still catch it

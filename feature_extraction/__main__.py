@@ -121,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
     rows_of = {name: rows for name, rows in annotations.groupby("video_name", sort=False)}
     no_rows = annotations.iloc[:0]
     for problem in problems:
-        print(problem, file=sys.stderr)
+        print(f"warning: {problem}" if is_warning(problem) else problem, file=sys.stderr)
 
     cached, todo = [], []
     for video in videos:

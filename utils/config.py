@@ -80,7 +80,7 @@ SCHEMA: dict[str, tuple[tuple[type, ...], bool]] = {
 }
 PATH_KEYS = ("segment_feat_root", "anno_csv", "adjacency", "raw_root", "raw_anno")
 CHOICES = {
-    "matching": ("published", "paper2023", "one-to-one"),
+    "matching": ("published", "paper2023", "one-to-one", "megc"),
     "selection": ("best-on-test", "fixed-epoch", "last-epoch"),
     "extraction_flow": ("tvl1", "dis", "farneback"),
     "raw_layout": ("cas(me)^2", "samm", "generic"),

@@ -335,7 +335,7 @@ def _open_video(path: Path) -> cv2.VideoCapture:
 
 
 def load_annotations(dataset: str, anno_path: Path | None, videos: list[VideoSource],
-                     frame_counts: dict[str, int] | None = None) -> pd.DataFrame:
+                     frame_counts: dict[str, int] | None = None, notices: list[str] | None = None) -> pd.DataFrame:
     """The paper's annotation table for ``dataset``, one row per expression.
 
     Columns ``subject, video_name, start_frame, apex_frame, end_frame,
@@ -351,6 +351,9 @@ def load_annotations(dataset: str, anno_path: Path | None, videos: list[VideoSou
       known to neither is not clipped).
     * ``generic``: an optional CSV already in the paper's format; ``None``
       gives an empty table.
+
+    One-line notices about what was read but converted (SAMM fractional
+    frame numbers) are appended to ``notices`` when given.
 
     Every row's subject must agree with the subject of the discovered video
     of the same name. Raises ``ValueError`` naming the file and the problem
@@ -369,7 +372,7 @@ def load_annotations(dataset: str, anno_path: Path | None, videos: list[VideoSou
     elif dataset == "samm":
         if frame_counts is None:
             frame_counts = {video.video_name: count_frames(video) for video in videos}
-        table = _samm_annotations(anno_path, frame_counts)
+        table = _samm_annotations(anno_path, frame_counts, notices if notices is not None else [])
     else:
         table = _generic_annotations(anno_path)
     _check_subjects(anno_path, table, videos)
@@ -519,7 +522,7 @@ def _casme2_clip_codes(path: Path, sheet: pd.DataFrame) -> dict[str, str]:
 _SAMM_HEADER = ("Filename", "Onset", "Apex", "Offset", "Type", "Action Units")
 
 
-def _samm_annotations(path: Path, frame_counts: dict[str, int]) -> pd.DataFrame:
+def _samm_annotations(path: Path, frame_counts: dict[str, int], notices: list[str]) -> pd.DataFrame:
     sheet = _read_sheets(path)[0]
     header_row = _samm_header_row(sheet)
     if header_row is None:
@@ -527,7 +530,7 @@ def _samm_annotations(path: Path, frame_counts: dict[str, int]) -> pd.DataFrame:
     names = [_as_text(cell).strip().lower() for cell in sheet.iloc[header_row]]
     column = {name: names.index(name.lower()) for name in _SAMM_HEADER}
     data = _drop_blank_rows(sheet.iloc[header_row + 1:])
-    rows = []
+    rows, fractional_rows = [], 0
     for row, cells in zip(data.index, data.itertuples(index=False)):
         filename = _as_text(cells[column["Filename"]]).strip()
         parts = filename.split("_")
@@ -537,13 +540,17 @@ def _samm_annotations(path: Path, frame_counts: dict[str, int]) -> pd.DataFrame:
         if not kind:
             raise ValueError(f"{path}: row {row + 1}: Type is empty")
         video_name = f"samm_{parts[0]}_{parts[1]}"
-        onset, apex, offset = (_samm_frame(path, row, name, cells[column[name]])
-                               for name in ("Onset", "Apex", "Offset"))
+        (onset, f1), (apex, f2), (offset, f3) = (_samm_frame(path, row, name, cells[column[name]])
+                                                 for name in ("Onset", "Apex", "Offset"))
+        fractional_rows += f1 or f2 or f3
         count = frame_counts.get(video_name)
         if count is not None and offset > count - 1:
             offset = count - 1  # an offset past the video ends at its last 25-fps frame
         rows.append((f"samm_{parts[0]}", video_name, onset, apex, offset,
                      MACRO if kind.lower() == "macro" else MICRO, _as_text(cells[column["Action Units"]])))
+    if fractional_rows:
+        notices.append(f"{path}: {fractional_rows} of {len(rows)} rows have fractional frame numbers; "
+                       f"converted with (f - 1) // {SAMM_FRAME_STEP} on the real value, as the paper's table")
     return _annotation_frame(rows)
 
 
@@ -557,12 +564,35 @@ def _samm_header_row(sheet: pd.DataFrame) -> int | None:
     return None
 
 
-def _samm_frame(path: Path, row: int, column: str, value) -> int:
-    """A 200-fps frame number f -> the 25-fps frame (f-1)//8; 0 and -1 (missing) kept."""
-    frame = _frame_cell(path, row, column, value)
-    if frame < -1:
-        raise ValueError(f"{path}: row {row + 1}: {column} {frame} is negative")
-    return frame if frame in (0, -1) else (frame - 1) // SAMM_FRAME_STEP
+def _samm_frame(path: Path, row: int, column: str, value) -> tuple[int, bool]:
+    """A 200-fps frame number f -> ``((f-1)//8, f is fractional)``; 0 and -1 (missing) kept.
+
+    The release sheets hold fractional numbers (566.4); ``(f-1)//8`` is taken
+    on the real value, as the paper's table was made (566.4 -> 70).
+    """
+    frame = _as_real(value)
+    if frame is None:
+        raise ValueError(f"{path}: row {row + 1}: {column} {value!r} is not a frame number")
+    if frame in (0, -1):
+        return int(frame), False
+    if frame < 1:
+        raise ValueError(f"{path}: row {row + 1}: {column} {value!r} is not a frame number (0 or -1 = missing, "
+                         "else at least 1)")
+    return int((frame - 1) // SAMM_FRAME_STEP), not float(frame).is_integer()
+
+
+def _as_real(value) -> float | None:
+    """A numeric cell (number or number text) as a finite float; anything else None."""
+    if isinstance(value, bool) or _is_blank(value):
+        return None
+    if isinstance(value, str):
+        try:
+            value = float(value.strip())
+        except ValueError:
+            return None
+    if not isinstance(value, numbers.Real) or not math.isfinite(float(value)):
+        return None
+    return float(value)
 
 
 def _generic_annotations(path: Path) -> pd.DataFrame:

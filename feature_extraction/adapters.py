@@ -11,6 +11,9 @@ Three layouts are understood (FORMATS.md, "Raw datasets as users receive them"):
   A folder whose numbering has gaps or does not start at 1 is reported; a
   missing 8i+1 file stands in the list under the name it would have and reads
   as an unreadable frame (the previous frame repeated).
+* ``cas(me)^3`` (part A, 30 fps): ``<root>/spNO.<n>/<letter>/color/<N>.jpg``,
+  subject ``spNO.<n>``, video ``spNO.<n>_<letter, lower case>`` (letters on
+  disk and in the sheet are matched case-insensitively).
 * ``generic``: ``<root>/<subject>/<video>/`` image frames, or
   ``<root>/<subject>/<video>.<ext>`` video files read with OpenCV.
 
@@ -20,7 +23,8 @@ Frames are always ordered by the integer in their name, never as text
 The annotation readers turn the official spreadsheets into the paper's table
 (``subject,video_name,start_frame,apex_frame,end_frame,type_idx,au``), row for
 row the same as ``../shared/data/casme2_annotations.csv`` and
-``samm_lv_25fps_annotations.csv``.
+``samm_lv_25fps_annotations.csv``; CAS(ME)^3 frames are kept as the sheet has
+them (1-based, 30 fps).
 """
 from __future__ import annotations
 
@@ -38,7 +42,7 @@ import pandas as pd
 
 from utils.annotations import ANNOTATION_COLUMNS, FRAME_COLUMNS
 
-DATASETS = ("cas(me)^2", "samm", "generic")
+DATASETS = ("cas(me)^2", "samm", "cas(me)^3", "generic")
 
 MACRO, MICRO = 1, 2
 
@@ -58,6 +62,9 @@ _CASME2_VIDEO_DIR = re.compile(r"^(\d+)_(\d{4})(.*)$")
 _CASME2_FRAME = re.compile(r"^img(\d+)$", re.IGNORECASE)
 _SAMM_VIDEO_DIR = re.compile(r"^(\d+)_(\d+)$")
 _SAMM_FRAME = re.compile(r"_(\d+)$")
+_CASME3_SUBJECT = re.compile(r"^\s*spNO\.(\d+)\s*$", re.IGNORECASE)
+_CASME3_VIDEO_DIR = re.compile(r"^[A-Za-z]+$")
+_WHOLE_NUMBER = re.compile(r"^(\d+)$")
 _LAST_INTEGER = re.compile(r"(\d+)(?!.*\d)")
 
 
@@ -105,7 +112,8 @@ def discover_videos(dataset: str, raw_root: Path) -> tuple[list[VideoSource], li
         raise ValueError(f"{raw_root}: not a folder")
     if not _visible_entries(raw_root):
         raise ValueError(f"{raw_root}: raw dataset folder is empty")
-    finder = {"cas(me)^2": _discover_casme2, "samm": _discover_samm, "generic": _discover_generic}[dataset]
+    finder = {"cas(me)^2": _discover_casme2, "samm": _discover_samm, "cas(me)^3": _discover_casme3,
+              "generic": _discover_generic}[dataset]
     found, problems = finder(raw_root)
     videos, duplicates = _drop_duplicate_names(found)
     problems += duplicates
@@ -232,6 +240,30 @@ def _samm_25fps_frames(video_dir: Path, numbers: tuple[int, ...],
                     f"{absent} of those {len(wanted)} files missing (read as unreadable frames)")
 
 
+def _discover_casme3(raw_root: Path) -> tuple[list[VideoSource], list[str]]:
+    videos, problems = [], []
+    for subject_dir in _visible_entries(raw_root):
+        match = _CASME3_SUBJECT.match(subject_dir.name)
+        if not (subject_dir.is_dir() and match):
+            problems.append(f"{subject_dir}: not a CAS(ME)^3 subject folder spNO.<n>; skipped")
+            continue
+        subject = f"spNO.{int(match.group(1))}"
+        for video_dir in _visible_entries(subject_dir):
+            if not (video_dir.is_dir() and _CASME3_VIDEO_DIR.match(video_dir.name)):
+                problems.append(f"{video_dir}: not a CAS(ME)^3 video folder <letter>; skipped")
+                continue
+            color = next((d for d in _visible_entries(video_dir) if d.is_dir() and d.name.lower() == "color"), None)
+            if color is None:
+                problems.append(f"{video_dir}: no color/ folder of frames; skipped")
+                continue
+            _, frames, problem = _ordered_frames(color, _WHOLE_NUMBER)
+            if problem:
+                problems.append(problem)
+                continue
+            videos.append(VideoSource(subject, f"{subject}_{video_dir.name.lower()}", frames))
+    return videos, problems
+
+
 def _discover_generic(raw_root: Path) -> tuple[list[VideoSource], list[str]]:
     videos, problems = [], []
     for subject_dir in _visible_entries(raw_root):
@@ -349,6 +381,8 @@ def load_annotations(dataset: str, anno_path: Path | None, videos: list[VideoSou
       frame index ``count-1``. ``frame_counts`` maps video_name to its 25-fps
       frame count; without it the counts of ``videos`` are used (a video
       known to neither is not clipped).
+    * ``cas(me)^3``: the part A ``.xls`` (sheet ``AU+Emotion``, opened by
+      name), frames as written (text cells read as integers).
     * ``generic``: an optional CSV already in the paper's format; ``None``
       gives an empty table.
 
@@ -369,6 +403,8 @@ def load_annotations(dataset: str, anno_path: Path | None, videos: list[VideoSou
         raise ValueError(f"{anno_path}: annotation file not found")
     if dataset == "cas(me)^2":
         table = _casme2_annotations(anno_path)
+    elif dataset == "cas(me)^3":
+        table = _casme3_annotations(anno_path)
     elif dataset == "samm":
         if frame_counts is None:
             frame_counts = {video.video_name: count_frames(video) for video in videos}
@@ -593,6 +629,48 @@ def _as_real(value) -> float | None:
     if not isinstance(value, numbers.Real) or not math.isfinite(float(value)):
         return None
     return float(value)
+
+
+_CASME3_SHEET = "AU+Emotion"
+_CASME3_HEADER = ("Subject", "Filename", "Onset", "Apex", "Offset", "AU", "Expression type")
+
+
+def _casme3_annotations(path: Path) -> pd.DataFrame:
+    try:
+        sheets = pd.read_excel(path, sheet_name=None, header=None, dtype=object)
+    except Exception as error:  # xlrd/openpyxl raise many types for a bad file
+        raise ValueError(f"{path}: cannot read as a spreadsheet ({type(error).__name__}: {error})") from None
+    named = {str(name).strip().lower(): sheet for name, sheet in sheets.items()}
+    sheet = named.get(_CASME3_SHEET.lower())
+    if sheet is None:
+        raise ValueError(f"{path}: no sheet {_CASME3_SHEET!r} (sheets: {', '.join(map(str, sheets))})")
+    header_row = next((i for i in range(min(len(sheet), 30))
+                       if {n.lower() for n in _CASME3_HEADER} <= {_as_text(c).strip().lower() for c in sheet.iloc[i]}),
+                      None)
+    if header_row is None:
+        raise ValueError(f"{path}: sheet {_CASME3_SHEET!r} has no header row with {', '.join(_CASME3_HEADER)}")
+    names = [_as_text(cell).strip().lower() for cell in sheet.iloc[header_row]]
+    column = {name: names.index(name.lower()) for name in _CASME3_HEADER}
+    types = {"macro-expression": MACRO, "micro-expression": MICRO}
+    data = _drop_blank_rows(sheet.iloc[header_row + 1:])
+    rows = []
+    for row, cells in zip(data.index, data.itertuples(index=False)):
+        where = f"{path}: sheet {_CASME3_SHEET!r} row {row + 1}"
+        subject_cell = _as_text(cells[column["Subject"]])
+        match = _CASME3_SUBJECT.match(subject_cell)
+        if match is None:
+            raise ValueError(f"{where}: Subject {subject_cell!r} is not spNO.<n>")
+        letter = _as_text(cells[column["Filename"]]).strip()
+        if not _CASME3_VIDEO_DIR.match(letter):
+            raise ValueError(f"{where}: Filename {letter!r} is not a letter")
+        kind = _as_text(cells[column["Expression type"]]).strip()
+        type_idx = types.get(kind.lower())
+        if type_idx is None:
+            raise ValueError(f"{where}: Expression type {kind!r} is neither Macro-expression nor Micro-expression")
+        subject = f"spNO.{int(match.group(1))}"
+        frames = [_frame_cell(path, row, name, cells[column[name]]) for name in ("Onset", "Apex", "Offset")]
+        rows.append((subject, f"{subject}_{letter.lower()}", *frames, type_idx, _as_text(cells[column["AU"]])))
+    return _annotation_frame(rows)
 
 
 def _generic_annotations(path: Path) -> pd.DataFrame:

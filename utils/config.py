@@ -83,7 +83,7 @@ CHOICES = {
     "matching": ("published", "paper2023", "one-to-one", "megc"),
     "selection": ("best-on-test", "fixed-epoch", "last-epoch"),
     "extraction_flow": ("tvl1", "dis", "farneback"),
-    "raw_layout": ("cas(me)^2", "samm", "generic"),
+    "raw_layout": ("cas(me)^2", "samm", "cas(me)^3", "generic"),
 }
 # Keys kept for the published file format whose value this implementation does not vary.
 FIXED = {"SEGMENT_LENTH": 256, "RECEPTIVE_FILED": 15}

@@ -444,8 +444,8 @@ def _check_subjects(path: Path, table: pd.DataFrame, videos: list[VideoSource]) 
 def _read_sheets(path: Path) -> list[pd.DataFrame]:
     """All sheets of a spreadsheet, by index, no header, cells as Python objects."""
     try:
-        sheets = pd.read_excel(path, sheet_name=None, header=None, dtype=object)
-    except Exception as error:  # openpyxl/xlrd raise many types for a bad file
+        sheets = pd.read_excel(path, sheet_name=None, header=None, dtype=object, engine="openpyxl")
+    except Exception as error:  # openpyxl raises many types for a bad file
         raise ValueError(f"{path}: cannot read as a spreadsheet ({type(error).__name__}: {error})") from None
     return list(sheets.values())
 
@@ -479,7 +479,8 @@ def _as_text(value) -> str:
 def _frame_cell(path: Path, row: int, column: str, value) -> int:
     number = _as_int(value)
     if number is None:
-        raise ValueError(f"{path}: row {row + 1}: {column} {value!r} is not a whole frame number")
+        shown = "(empty)" if _is_blank(value) else repr(value)
+        raise ValueError(f"{path}: row {row + 1}: {column} {shown} is not a whole frame number")
     return number
 
 
@@ -637,8 +638,9 @@ _CASME3_HEADER = ("Subject", "Filename", "Onset", "Apex", "Offset", "AU", "Expre
 
 def _casme3_annotations(path: Path) -> pd.DataFrame:
     try:
-        sheets = pd.read_excel(path, sheet_name=None, header=None, dtype=object)
-    except Exception as error:  # xlrd/openpyxl raise many types for a bad file
+        # calamine reads the legacy .xls (and .xlsx); pandas deprecates its xlrd engine.
+        sheets = pd.read_excel(path, sheet_name=None, header=None, dtype=object, engine="calamine")
+    except Exception as error:  # calamine raises many types for a bad file
         raise ValueError(f"{path}: cannot read as a spreadsheet ({type(error).__name__}: {error})") from None
     named = {str(name).strip().lower(): sheet for name, sheet in sheets.items()}
     sheet = named.get(_CASME3_SHEET.lower())

@@ -15,6 +15,10 @@ must give the table they were built from:
   (whole numbers stored as numbers, as Excel does); optionally fractional
   frame numbers (566.4000000000001), as 178 of the 502 rows of the V3
   release carry.
+* CAS(ME)^3 part A: a legacy ``.xls`` whose sheet ``AU+Emotion`` is not the
+  first, header row Subject, Filename (a letter, either case), Onset, Apex,
+  Offset (stored as text), AU, Expression type (``Macro-expression``/
+  ``Micro-expression``), Objective class.
 """
 from __future__ import annotations
 
@@ -105,4 +109,29 @@ def write_samm_xlsx(path: Path, table: pd.DataFrame, frame_counts: dict[str, int
         sheet.append([int(subject), f"{subject}_{take}_{k}", index % 4 + 1, onset, apex, offset, duration,
                       kind, _cell_au(row.au), f"note {index}" if index % 3 == 0 else None])
     book.save(path)
+    return path
+
+
+CASME3_HEADER = ("Subject", "Filename", "Onset", "Apex", "Offset", "AU", "Expression type", "Objective class")
+
+
+def write_casme3_xls(path: Path, table: pd.DataFrame, upper_letters: bool = True) -> Path:
+    """Write a CAS(ME)3_part_A_v2.xls look-alike holding ``table`` (subject ``spNO.<n>``, video
+    ``spNO.<n>_<letter>``); frames as text, every other row's letter in upper case when ``upper_letters``."""
+    import xlwt
+
+    book = xlwt.Workbook()
+    book.add_sheet("readme").write(0, 0, "CAS(ME)^3 part A")  # the data sheet is found by name, not place
+    sheet = book.add_sheet("AU+Emotion")
+    for col, name in enumerate(CASME3_HEADER):
+        sheet.write(0, col, name)
+    for index, row in enumerate(table.itertuples(index=False), start=1):
+        letter = row.video_name.rsplit("_", 1)[1]
+        letter = letter.upper() if upper_letters and index % 2 else letter
+        kind = "Macro-expression" if row.type_idx == 1 else "Micro-expression"
+        cells = [row.subject, letter, str(int(row.start_frame)), str(int(row.apex_frame)), str(int(row.end_frame)),
+                 _cell_au(row.au), kind, "negative"]
+        for col, value in enumerate(cells):
+            sheet.write(index, col, value)
+    book.save(str(path))
     return path

@@ -254,7 +254,7 @@ def write_small_samm(path: Path) -> Path:
 
 def test_samm_small_sheet_hand_computed(tmp_path):
     path = write_small_samm(tmp_path / "samm.xlsx")
-    assert pd.read_excel(path, header=None).iloc[9, 1] == "Filename"  # header at row index 9
+    assert pd.read_excel(path, header=None, engine="openpyxl").iloc[9, 1] == "Filename"  # header at row index 9
     got = load_annotations("samm", path, videos=[], frame_counts={"samm_007_3": 50})
     # (561-1)//8 = 70, (641-1)//8 = 80, (744-1)//8 = 92; 0 and -1 kept, (16-1)//8 = 1;
     # (8-1)//8 = 0, (9-1)//8 = 1, 100000 is past the 50-frame video -> 49.

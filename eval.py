@@ -1,7 +1,7 @@
 """Evaluate one fold's checkpoints (own or published) and pick an epoch.
 
 python eval.py --dataset <cas(me)^2|samm|mesynth> --output <dir> --subject <subject> [--config FILE]
-               [--device DEV] [--matching published|paper2023|one-to-one]
+               [--device DEV] [--matching published|paper2023|one-to-one|megc]
                [--selection best-on-test|fixed-epoch|last-epoch] [--checkpoints DIR]
 """
 from pathlib import Path
@@ -12,7 +12,7 @@ from utils.errors import run_cli
 
 def main() -> None:
     parser = fold_parser(__doc__.strip().splitlines()[0])
-    parser.add_argument("--matching", default=None, choices=("published", "paper2023", "one-to-one"),
+    parser.add_argument("--matching", default=None, choices=("published", "paper2023", "one-to-one", "megc"),
                         help="matching rule (default: the config's, 'published')")
     parser.add_argument("--selection", default=None, choices=("best-on-test", "fixed-epoch", "last-epoch"),
                         help="epoch selection (default: the config's; best-on-test is the paper's, optimistic)")

@@ -36,7 +36,7 @@ def raw_layout(config: DatasetConfig) -> str:
     """The adapter for ``raw_root``: the ``raw_layout`` key, else the section name if it names one, else generic."""
     if config.get("raw_layout"):
         return config["raw_layout"]
-    return config.name if config.name in ("cas(me)^2", "samm") else "generic"
+    return config.name if config.name in ("cas(me)^2", "samm", "cas(me)^3") else "generic"
 
 
 def extract_features(config: DatasetConfig, jobs: int) -> None:

@@ -3,6 +3,7 @@
     python -m feature_extraction --dataset {cas(me)^2,samm,generic} --raw-root DIR [--anno FILE] --out DIR
                                  [--flow tvl1|dis|farneback] [--no-quantise]
                                  [--face-detect auto|full|fast] [--jobs N] [--strict]
+    python -m feature_extraction --dataset D --anno SHEET --out DIR --annotations-only
 
 ``--out`` becomes a segment_feat_root (``train/`` and ``test/``, FORMATS.md)
 and also receives ``annotations.csv`` (the paper's table) and ``cache/`` (one
@@ -17,6 +18,10 @@ resolution, as published; ``fast`` on a 90 px copy (~0.5 ms instead of ~3 ms
 a frame, landmarks ~2 px off). ``auto`` (default) is ``full`` with
 ``--flow tvl1`` (the published-compatible mode, whose flow costs ~340 ms a
 frame anyway) and ``fast`` with dis / farneback (the speed modes).
+
+``--annotations-only`` reads no video: it writes ``<out>/annotations.csv`` from
+the official sheet (the ``anno_csv`` a holder of the published feature archive
+needs). SAMM-LV offsets past a video cannot then be clipped to its length.
 
 Exit status: 0 when every video was extracted, warnings or not; 1 when any
 video failed or a video folder was skipped (no frames, no frame numbers, an
@@ -60,7 +65,7 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog=PROG, description="Extract AUW-GCN ROI motion features (METHOD.md section 2).")
     parser.add_argument("--dataset", required=True, choices=DATASETS, help="layout of --raw-root")
-    parser.add_argument("--raw-root", required=True, type=Path, help="the raw dataset folder as distributed")
+    parser.add_argument("--raw-root", type=Path, help="the raw dataset folder as distributed (not with --annotations-only)")
     parser.add_argument("--anno", type=Path, help="annotation file (required for cas(me)^2 and samm)")
     parser.add_argument("--out", required=True, type=Path, help="segment_feat_root to write")
     parser.add_argument("--flow", choices=FLOW_METHODS, default="tvl1", help="optical flow (default tvl1)")
@@ -73,6 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--jobs", type=_positive_int, default=1, help="videos extracted in parallel")
     parser.add_argument("--strict", action="store_true",
                         help="warnings (stray entries in the raw tree, irregular numbering handled) fail too")
+    parser.add_argument("--annotations-only", action="store_true",
+                        help="only write <out>/annotations.csv from --anno; no videos needed")
     return parser
 
 
@@ -111,7 +118,8 @@ def run(args: argparse.Namespace) -> int:
         videos, problems = discover_videos(args.dataset, args.raw_root)
         # SAMM offsets past a video are clipped to its 25-fps frame count.
         frame_counts = {video.video_name: count_frames(video) for video in videos} if args.dataset == "samm" else None
-        annotations = load_annotations(args.dataset, args.anno, videos, frame_counts)
+        notices: list[str] = []
+        annotations = load_annotations(args.dataset, args.anno, videos, frame_counts, notices)
         write_annotation_csv(args.out / "annotations.csv", annotations)
     # OSError: an unreadable raw folder, an --out that cannot be created or written (its
     # message names the path); per-video read and write errors are failed videos instead.
@@ -120,6 +128,8 @@ def run(args: argparse.Namespace) -> int:
         return 2
     rows_of = {name: rows for name, rows in annotations.groupby("video_name", sort=False)}
     no_rows = annotations.iloc[:0]
+    for line in notices:
+        print(line, file=sys.stderr)
     for problem in problems:
         print(f"warning: {problem}" if is_warning(problem) else problem, file=sys.stderr)
 
@@ -201,8 +211,38 @@ def print_summary(outcomes: list[Outcome], problems: list[str], seconds: float) 
             print(f"  {line}")
 
 
+def annotations_only(args: argparse.Namespace) -> int:
+    """``--annotations-only``: the official sheet -> ``<out>/annotations.csv``; returns the exit status."""
+    notices: list[str] = []
+    try:
+        if args.anno is None:
+            raise ValueError("--annotations-only needs --anno (the official annotation sheet)")
+        if args.out.exists() and not args.out.is_dir():
+            raise ValueError(f"{args.out}: --out exists and is not a folder")
+        annotations = load_annotations(args.dataset, args.anno, videos=[], frame_counts={}, notices=notices)
+        write_annotation_csv(args.out / "annotations.csv", annotations)
+    except (OSError, ValueError) as error:
+        print(f"{PROG}: error: {error}", file=sys.stderr)
+        return 2
+    for line in notices:
+        print(line, file=sys.stderr)
+    if args.dataset == "samm":
+        print(f"{args.anno}: without the videos, offsets past a video's end are not clipped to its length "
+              "(the paper's table clips them; give --raw-root to clip)", file=sys.stderr)
+    subjects = list(dict.fromkeys(annotations["subject"]))
+    print(f"wrote {args.out / 'annotations.csv'}: {len(annotations)} expressions, {len(subjects)} subjects")
+    print(f"subject_list: [{', '.join(subjects)}]")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
-    return run(build_parser().parse_args(argv))
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.annotations_only:
+        return annotations_only(args)
+    if args.raw_root is None:
+        parser.error("the following arguments are required: --raw-root (or give --annotations-only)")
+    return run(args)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,9 @@ Three layouts are understood (FORMATS.md, "Raw datasets as users receive them"):
   A folder whose numbering has gaps or does not start at 1 is reported; a
   missing 8i+1 file stands in the list under the name it would have and reads
   as an unreadable frame (the previous frame repeated).
+* ``cas(me)^3`` (part A, 30 fps): ``<root>/spNO.<n>/<letter>/color/<N>.jpg``,
+  subject ``spNO.<n>``, video ``spNO.<n>_<letter, lower case>`` (letters on
+  disk and in the sheet are matched case-insensitively).
 * ``generic``: ``<root>/<subject>/<video>/`` image frames, or
   ``<root>/<subject>/<video>.<ext>`` video files read with OpenCV.
 
@@ -20,7 +23,8 @@ Frames are always ordered by the integer in their name, never as text
 The annotation readers turn the official spreadsheets into the paper's table
 (``subject,video_name,start_frame,apex_frame,end_frame,type_idx,au``), row for
 row the same as ``../shared/data/casme2_annotations.csv`` and
-``samm_lv_25fps_annotations.csv``.
+``samm_lv_25fps_annotations.csv``; CAS(ME)^3 frames are kept as the sheet has
+them (1-based, 30 fps).
 """
 from __future__ import annotations
 
@@ -39,7 +43,7 @@ import pandas as pd
 from utils.annotations import ANNOTATION_COLUMNS, FRAME_COLUMNS
 from utils.errors import UserError
 
-DATASETS = ("cas(me)^2", "samm", "generic")
+DATASETS = ("cas(me)^2", "samm", "cas(me)^3", "generic")
 
 MACRO, MICRO = 1, 2
 
@@ -59,6 +63,9 @@ _CASME2_VIDEO_DIR = re.compile(r"^(\d+)_(\d{4})(.*)$")
 _CASME2_FRAME = re.compile(r"^img(\d+)$", re.IGNORECASE)
 _SAMM_VIDEO_DIR = re.compile(r"^(\d+)_(\d+)$")
 _SAMM_FRAME = re.compile(r"_(\d+)$")
+_CASME3_SUBJECT = re.compile(r"^\s*spNO\.(\d+)\s*$", re.IGNORECASE)
+_CASME3_VIDEO_DIR = re.compile(r"^[A-Za-z]+$")
+_WHOLE_NUMBER = re.compile(r"^(\d+)$")
 _LAST_INTEGER = re.compile(r"(\d+)(?!.*\d)")
 
 
@@ -115,7 +122,8 @@ def discover_videos(dataset: str, raw_root: Path) -> tuple[list[VideoSource], li
         raise UserError(f"{raw_root}: not a folder")
     if not _visible_entries(raw_root):
         raise UserError(f"{raw_root}: raw dataset folder is empty")
-    finder = {"cas(me)^2": _discover_casme2, "samm": _discover_samm, "generic": _discover_generic}[dataset]
+    finder = {"cas(me)^2": _discover_casme2, "samm": _discover_samm, "cas(me)^3": _discover_casme3,
+              "generic": _discover_generic}[dataset]
     found, problems = finder(raw_root)
     videos, duplicates = _drop_duplicate_names(found)
     problems += duplicates
@@ -243,6 +251,30 @@ def _samm_25fps_frames(video_dir: Path, numbers: tuple[int, ...],
                                "frames)")
 
 
+def _discover_casme3(raw_root: Path) -> tuple[list[VideoSource], list[str]]:
+    videos, problems = [], []
+    for subject_dir in _visible_entries(raw_root):
+        match = _CASME3_SUBJECT.match(subject_dir.name)
+        if not (subject_dir.is_dir() and match):
+            problems.append(f"{subject_dir}: not a CAS(ME)^3 subject folder spNO.<n>; skipped")
+            continue
+        subject = f"spNO.{int(match.group(1))}"
+        for video_dir in _visible_entries(subject_dir):
+            if not (video_dir.is_dir() and _CASME3_VIDEO_DIR.match(video_dir.name)):
+                problems.append(f"{video_dir}: not a CAS(ME)^3 video folder <letter>; skipped")
+                continue
+            color = next((d for d in _visible_entries(video_dir) if d.is_dir() and d.name.lower() == "color"), None)
+            if color is None:
+                problems.append(f"{video_dir}: no color/ folder of frames; skipped")
+                continue
+            _, frames, problem = _ordered_frames(color, _WHOLE_NUMBER)
+            if problem:
+                problems.append(problem)
+                continue
+            videos.append(VideoSource(subject, f"{subject}_{video_dir.name.lower()}", frames))
+    return videos, problems
+
+
 def _discover_generic(raw_root: Path) -> tuple[list[VideoSource], list[str]]:
     videos, problems = [], []
     for subject_dir in _visible_entries(raw_root):
@@ -346,7 +378,7 @@ def _open_video(path: Path) -> cv2.VideoCapture:
 
 
 def load_annotations(dataset: str, anno_path: Path | None, videos: list[VideoSource],
-                     frame_counts: dict[str, int] | None = None) -> pd.DataFrame:
+                     frame_counts: dict[str, int] | None = None, notices: list[str] | None = None) -> pd.DataFrame:
     """The paper's annotation table for ``dataset``, one row per expression.
 
     Columns ``subject, video_name, start_frame, apex_frame, end_frame,
@@ -360,8 +392,13 @@ def load_annotations(dataset: str, anno_path: Path | None, videos: list[VideoSou
       frame index ``count-1``. ``frame_counts`` maps video_name to its 25-fps
       frame count; without it the counts of ``videos`` are used (a video
       known to neither is not clipped).
+    * ``cas(me)^3``: the part A ``.xls`` (sheet ``AU+Emotion``, opened by
+      name), frames as written (text cells read as integers).
     * ``generic``: an optional CSV already in the paper's format; ``None``
       gives an empty table.
+
+    One-line notices about what was read but converted (SAMM fractional
+    frame numbers) are appended to ``notices`` when given.
 
     Every row's subject must agree with the subject of the discovered video
     of the same name. Raises ``ValueError`` naming the file and the problem
@@ -377,10 +414,12 @@ def load_annotations(dataset: str, anno_path: Path | None, videos: list[VideoSou
         raise UserError(f"{anno_path}: annotation file not found")
     if dataset == "cas(me)^2":
         table = _casme2_annotations(anno_path)
+    elif dataset == "cas(me)^3":
+        table = _casme3_annotations(anno_path)
     elif dataset == "samm":
         if frame_counts is None:
             frame_counts = {video.video_name: count_frames(video) for video in videos}
-        table = _samm_annotations(anno_path, frame_counts)
+        table = _samm_annotations(anno_path, frame_counts, notices if notices is not None else [])
     else:
         table = _generic_annotations(anno_path)
     _check_subjects(anno_path, table, videos)
@@ -416,8 +455,8 @@ def _check_subjects(path: Path, table: pd.DataFrame, videos: list[VideoSource]) 
 def _read_sheets(path: Path) -> list[pd.DataFrame]:
     """All sheets of a spreadsheet, by index, no header, cells as Python objects."""
     try:
-        sheets = pd.read_excel(path, sheet_name=None, header=None, dtype=object)
-    except Exception as error:  # openpyxl/xlrd raise many types for a bad file
+        sheets = pd.read_excel(path, sheet_name=None, header=None, dtype=object, engine="openpyxl")
+    except Exception as error:  # openpyxl raises many types for a bad file
         raise UserError(f"{path}: cannot read as a spreadsheet ({type(error).__name__}: {error})") from None
     return list(sheets.values())
 
@@ -451,7 +490,8 @@ def _as_text(value) -> str:
 def _frame_cell(path: Path, row: int, column: str, value) -> int:
     number = _as_int(value)
     if number is None:
-        raise UserError(f"{path}: row {row + 1}: {column} {value!r} is not a whole frame number")
+        shown = "(empty)" if _is_blank(value) else repr(value)
+        raise UserError(f"{path}: row {row + 1}: {column} {shown} is not a whole frame number")
     return number
 
 
@@ -530,7 +570,7 @@ def _casme2_clip_codes(path: Path, sheet: pd.DataFrame) -> dict[str, str]:
 _SAMM_HEADER = ("Filename", "Onset", "Apex", "Offset", "Type", "Action Units")
 
 
-def _samm_annotations(path: Path, frame_counts: dict[str, int]) -> pd.DataFrame:
+def _samm_annotations(path: Path, frame_counts: dict[str, int], notices: list[str]) -> pd.DataFrame:
     sheet = _read_sheets(path)[0]
     header_row = _samm_header_row(sheet)
     if header_row is None:
@@ -538,7 +578,7 @@ def _samm_annotations(path: Path, frame_counts: dict[str, int]) -> pd.DataFrame:
     names = [_as_text(cell).strip().lower() for cell in sheet.iloc[header_row]]
     column = {name: names.index(name.lower()) for name in _SAMM_HEADER}
     data = _drop_blank_rows(sheet.iloc[header_row + 1:])
-    rows = []
+    rows, fractional_rows = [], 0
     for row, cells in zip(data.index, data.itertuples(index=False)):
         filename = _as_text(cells[column["Filename"]]).strip()
         parts = filename.split("_")
@@ -548,13 +588,17 @@ def _samm_annotations(path: Path, frame_counts: dict[str, int]) -> pd.DataFrame:
         if not kind:
             raise UserError(f"{path}: row {row + 1}: Type is empty")
         video_name = f"samm_{parts[0]}_{parts[1]}"
-        onset, apex, offset = (_samm_frame(path, row, name, cells[column[name]])
-                               for name in ("Onset", "Apex", "Offset"))
+        (onset, f1), (apex, f2), (offset, f3) = (_samm_frame(path, row, name, cells[column[name]])
+                                                 for name in ("Onset", "Apex", "Offset"))
+        fractional_rows += f1 or f2 or f3
         count = frame_counts.get(video_name)
         if count is not None and offset > count - 1:
             offset = count - 1  # an offset past the video ends at its last 25-fps frame
         rows.append((f"samm_{parts[0]}", video_name, onset, apex, offset,
                      MACRO if kind.lower() == "macro" else MICRO, _as_text(cells[column["Action Units"]])))
+    if fractional_rows:
+        notices.append(f"{path}: {fractional_rows} of {len(rows)} rows have fractional frame numbers; "
+                       f"converted with (f - 1) // {SAMM_FRAME_STEP} on the real value, as the paper's table")
     return _annotation_frame(rows)
 
 
@@ -568,12 +612,78 @@ def _samm_header_row(sheet: pd.DataFrame) -> int | None:
     return None
 
 
-def _samm_frame(path: Path, row: int, column: str, value) -> int:
-    """A 200-fps frame number f -> the 25-fps frame (f-1)//8; 0 and -1 (missing) kept."""
-    frame = _frame_cell(path, row, column, value)
-    if frame < -1:
-        raise UserError(f"{path}: row {row + 1}: {column} {frame} is negative")
-    return frame if frame in (0, -1) else (frame - 1) // SAMM_FRAME_STEP
+def _samm_frame(path: Path, row: int, column: str, value) -> tuple[int, bool]:
+    """A 200-fps frame number f -> ``((f-1)//8, f is fractional)``; 0 and -1 (missing) kept.
+
+    The release sheets hold fractional numbers (566.4); ``(f-1)//8`` is taken
+    on the real value, as the paper's table was made (566.4 -> 70).
+    """
+    frame = _as_real(value)
+    if frame is None:
+        raise UserError(f"{path}: row {row + 1}: {column} {value!r} is not a frame number")
+    if frame in (0, -1):
+        return int(frame), False
+    if frame < 1:
+        raise UserError(f"{path}: row {row + 1}: {column} {value!r} is not a frame number (0 or -1 = missing, "
+                         "else at least 1)")
+    return int((frame - 1) // SAMM_FRAME_STEP), not float(frame).is_integer()
+
+
+def _as_real(value) -> float | None:
+    """A numeric cell (number or number text) as a finite float; anything else None."""
+    if isinstance(value, bool) or _is_blank(value):
+        return None
+    if isinstance(value, str):
+        try:
+            value = float(value.strip())
+        except ValueError:
+            return None
+    if not isinstance(value, numbers.Real) or not math.isfinite(float(value)):
+        return None
+    return float(value)
+
+
+_CASME3_SHEET = "AU+Emotion"
+_CASME3_HEADER = ("Subject", "Filename", "Onset", "Apex", "Offset", "AU", "Expression type")
+
+
+def _casme3_annotations(path: Path) -> pd.DataFrame:
+    try:
+        # calamine reads the legacy .xls (and .xlsx); pandas deprecates its xlrd engine.
+        sheets = pd.read_excel(path, sheet_name=None, header=None, dtype=object, engine="calamine")
+    except Exception as error:  # calamine raises many types for a bad file
+        raise UserError(f"{path}: cannot read as a spreadsheet ({type(error).__name__}: {error})") from None
+    named = {str(name).strip().lower(): sheet for name, sheet in sheets.items()}
+    sheet = named.get(_CASME3_SHEET.lower())
+    if sheet is None:
+        raise UserError(f"{path}: no sheet {_CASME3_SHEET!r} (sheets: {', '.join(map(str, sheets))})")
+    header_row = next((i for i in range(min(len(sheet), 30))
+                       if {n.lower() for n in _CASME3_HEADER} <= {_as_text(c).strip().lower() for c in sheet.iloc[i]}),
+                      None)
+    if header_row is None:
+        raise UserError(f"{path}: sheet {_CASME3_SHEET!r} has no header row with {', '.join(_CASME3_HEADER)}")
+    names = [_as_text(cell).strip().lower() for cell in sheet.iloc[header_row]]
+    column = {name: names.index(name.lower()) for name in _CASME3_HEADER}
+    types = {"macro-expression": MACRO, "micro-expression": MICRO}
+    data = _drop_blank_rows(sheet.iloc[header_row + 1:])
+    rows = []
+    for row, cells in zip(data.index, data.itertuples(index=False)):
+        where = f"{path}: sheet {_CASME3_SHEET!r} row {row + 1}"
+        subject_cell = _as_text(cells[column["Subject"]])
+        match = _CASME3_SUBJECT.match(subject_cell)
+        if match is None:
+            raise UserError(f"{where}: Subject {subject_cell!r} is not spNO.<n>")
+        letter = _as_text(cells[column["Filename"]]).strip()
+        if not _CASME3_VIDEO_DIR.match(letter):
+            raise UserError(f"{where}: Filename {letter!r} is not a letter")
+        kind = _as_text(cells[column["Expression type"]]).strip()
+        type_idx = types.get(kind.lower())
+        if type_idx is None:
+            raise UserError(f"{where}: Expression type {kind!r} is neither Macro-expression nor Micro-expression")
+        subject = f"spNO.{int(match.group(1))}"
+        frames = [_frame_cell(path, row, name, cells[column[name]]) for name in ("Onset", "Apex", "Offset")]
+        rows.append((subject, f"{subject}_{letter.lower()}", *frames, type_idx, _as_text(cells[column["AU"]])))
+    return _annotation_frame(rows)
 
 
 def _generic_annotations(path: Path) -> pd.DataFrame:

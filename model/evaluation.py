@@ -167,8 +167,10 @@ def evaluate_fold(config: DatasetConfig, subject: str, output: Path, device: tor
     atomic_write_csv(layout.epoch_metrics, metrics)
     chosen = select_epoch(metrics, selection, config["abfcm_best_epoch"], last_epoch=max(checkpoints))
     if chosen is None:
-        m_micro, m_macro = (int((truth["type_idx"] == t).sum()) for t in (2, 1))
-        best = empty_counts_row(m_micro, m_macro)
+        # M as the rule counts it with no proposal (every row; megc leaves the subject out: 0)
+        nothing = count_matches(pd.DataFrame(columns=["video_name", "start_frame", "end_frame", "score", "type_idx"]),
+                                truth, matching)
+        best = empty_counts_row(nothing[2][2], nothing[1][2])
         chosen_epoch = None
     else:
         best = {column: int(chosen[column]) for column in COUNT_COLUMNS}

@@ -254,7 +254,7 @@ def write_small_samm(path: Path) -> Path:
 
 def test_samm_small_sheet_hand_computed(tmp_path):
     path = write_small_samm(tmp_path / "samm.xlsx")
-    assert pd.read_excel(path, header=None).iloc[9, 1] == "Filename"  # header at row index 9
+    assert pd.read_excel(path, header=None, engine="openpyxl").iloc[9, 1] == "Filename"  # header at row index 9
     got = load_annotations("samm", path, videos=[], frame_counts={"samm_007_3": 50})
     # (561-1)//8 = 70, (641-1)//8 = 80, (744-1)//8 = 92; 0 and -1 kept, (16-1)//8 = 1;
     # (8-1)//8 = 0, (9-1)//8 = 1, 100000 is past the 50-frame video -> 49.
@@ -375,3 +375,55 @@ def test_samm_lookalike_reproduces_the_paper_table(tmp_path, shared_data):
     # no clipping without the frame counts: the look-alike's past-the-end offsets show
     unclipped = load_annotations("samm", path, videos=[], frame_counts={})
     assert (unclipped["end_frame"] - expected["end_frame"]).value_counts().to_dict() == {0: 502 - clipped, 3: clipped}
+
+
+# ----------------------------------------------------------------------------- SAMM-LV fractional frame numbers
+
+
+def test_samm_fractional_frames_hand_computed(tmp_path):
+    path = tmp_path / "samm.xlsx"
+    book = openpyxl.Workbook()
+    sheet = book.active
+    for _ in range(9):
+        sheet.append([])
+    sheet.append(["Subject", "Filename", "Inducement Code", "Onset", "Apex", "Offset", "Duration", "Type",
+                  "Action Units", "Notes"])
+    # The values the issue quotes from the V3 release: 566.4 -> 70, 647.6 -> 80, 743.2 -> 92.
+    sheet.append([6, "006_1_1", 1, 566.4000000000001, 647.6, 743.2, 5, "Macro", "4", None])
+    sheet.append([6, "006_1_2", 1, 0, -1, 16, 17, "Micro - 1/2", "12", None])  # whole numbers, 0 and -1 kept
+    sheet.append([6, "006_1_3", 1, "9.9", "10", 17.0, 17, "Micro - 1/2", "12", None])  # (9.9-1)//8 = 1
+    book.save(path)
+    notices = []
+    got = load_annotations("samm", path, videos=[], frame_counts={}, notices=notices)
+    assert got[["start_frame", "apex_frame", "end_frame"]].to_numpy().tolist() == [[70, 80, 92], [0, -1, 1],
+                                                                                    [1, 1, 2]]
+    assert notices == [f"{path}: 2 of 3 rows have fractional frame numbers; converted with (f - 1) // 8 "
+                       "on the real value, as the paper's table"]
+    notices.clear()
+    load_annotations("samm", write_small_samm(tmp_path / "whole.xlsx"), videos=[], notices=notices)
+    assert notices == []  # whole numbers only: nothing to say
+
+
+@pytest.mark.parametrize("cell, message", [("soon", "Apex 'soon' is not a frame number"),
+                                           (0.5, "Apex 0.5 is not a frame number"),
+                                           (-3, "Apex -3 is not a frame number")])
+def test_samm_unreadable_frame_names_file_row_and_column(tmp_path, cell, message):
+    path = write_small_samm(tmp_path / "samm.xlsx")
+    book = openpyxl.load_workbook(path)
+    book.active["E12"] = cell
+    book.save(path)
+    with pytest.raises(ValueError) as error:
+        load_annotations("samm", path, videos=[])
+    assert f"{path}: row 12: {message}" in str(error.value) and "\n" not in str(error.value)
+
+
+def test_samm_lookalike_with_fractional_frames_reproduces_the_paper_table(tmp_path, shared_data):
+    expected = read_shared(shared_data, "samm_lv_25fps_annotations.csv")
+    last = expected[["start_frame", "apex_frame", "end_frame"]].max(axis=1).groupby(expected["video_name"]).max()
+    frame_counts = (last + 1).to_dict()
+    path = write_samm_xlsx(tmp_path / "SAMM_LongVideos_V3_Release.xlsx", expected, frame_counts, fractional_every=3)
+    notices = []
+    got = load_annotations("samm", path, videos=[], frame_counts=frame_counts, notices=notices)
+    pd.testing.assert_frame_equal(got, expected)
+    assert notices == [f"{path}: 168 of 502 rows have fractional frame numbers; converted with (f - 1) // 8 "
+                       "on the real value, as the paper's table"]

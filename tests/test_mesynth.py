@@ -160,7 +160,7 @@ def test_workbook_is_byte_reproducible_and_in_the_official_layout(tmp_path):
     with zipfile.ZipFile(io.BytesIO(first)) as archive:
         assert {info.date_time for info in archive.infolist()} == {FIXED_ZIP_TIME}
         assert archive.read("docProps/core.xml").decode().count(FIXED_ISO_TIME) == 2
-    sheets = pd.read_excel(tmp_path / "a.xlsx", sheet_name=None, header=None, dtype=object)
+    sheets = pd.read_excel(tmp_path / "a.xlsx", sheet_name=None, header=None, dtype=object, engine="openpyxl")
     coding, rule1, rule2 = sheets.values()
     assert list(sheets)[1:] == ["naming rule1", "naming rule2"]
     assert coding.values.tolist() == [[1, "disgust2_1", 20, 25, 50, "4+7", "negative", "macro-expression", "disgust"]]

@@ -111,3 +111,38 @@ def test_eval_only_with_other_rules_keeps_checkpoints(finished_run, tmp_path):
         info = json.loads((root / "run" / subject / "eval_info.json").read_text())
         assert info["selected_epoch"] is None and "epoch 47" in info["note"]
     assert "note: epoch 47 (abfcm_best_epoch) has no checkpoint" in result.stdout
+
+
+def test_megc_files_score_like_the_megc_rule(finished_run):
+    """megc_predictions.csv / megc_ground_truth.csv hold the selected epochs' NMS rows and the subjects'
+    annotation rows; the brute-force evaluator on them gives the megc rule's counts summed over the folds."""
+    from test_megc import brute_force
+    from utils.matching import megc_counts
+
+    root, _, _ = finished_run
+    run = root / "run"
+    predictions, truth = pd.read_csv(run / "megc_predictions.csv"), pd.read_csv(run / "megc_ground_truth.csv")
+    assert list(predictions.columns) == list(truth.columns) == ["subject", "video", "onset", "offset", "type"]
+    assert set(truth["subject"]) == set(SUBJECTS) and len(truth) == len(SUBJECTS) * 10
+    type_idx = {"micro": 2, "macro": 1}
+    total = {2: [0, 0, 0, 0], 1: [0, 0, 0, 0]}
+    for subject in SUBJECTS:
+        info = json.loads((run / subject / "eval_info.json").read_text())
+        mine = predictions[predictions["subject"] == subject]
+        if info["selected_epoch"] is None:
+            assert mine.empty
+            kept = pd.DataFrame(columns=["video_name", "start_frame", "end_frame", "score", "type_idx"])
+        else:
+            kept = pd.read_csv(run / subject / "nms_csv" / f"final_proposals_epoch_{info['selected_epoch']:03d}.csv")
+            assert mine[["video", "onset", "offset"]].to_numpy().tolist() == \
+                kept[["video_name", "start_frame", "end_frame"]].to_numpy().tolist()
+        gt = truth[truth["subject"] == subject]
+        file_rows = ([(r.video, r.onset, r.offset, 1.0, type_idx[r.type]) for r in mine.itertuples()],
+                     [(r.video, r.onset, r.offset, type_idx[r.type]) for r in gt.itertuples()])
+        reference = brute_force(*file_rows)
+        gt_table = pd.DataFrame(file_rows[1], columns=["video_name", "start_frame", "end_frame", "type_idx"])
+        assert megc_counts(kept, gt_table) == reference
+        for t in total:
+            total[t] = [a + b for a, b in zip(total[t], reference[t])]
+    document = json.loads((run / "final_results.json").read_text())
+    assert document["megc_files"]["left_out_expressions"] == {"micro": total[2][3], "macro": total[1][3]}

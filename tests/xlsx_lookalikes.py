@@ -12,7 +12,13 @@ must give the table they were built from:
   ``<SSS>_<V>_<k>``, 200-fps frames f with (f-1)//8 equal to the table's
   value (0 and -1 kept), offsets of a video's last annotated frame written
   past the video, wrong Durations, ``Macro``/``Micro - 1/2``, AU text as is
-  (whole numbers stored as numbers, as Excel does).
+  (whole numbers stored as numbers, as Excel does); optionally fractional
+  frame numbers (566.4000000000001), as 178 of the 502 rows of the V3
+  release carry.
+* CAS(ME)^3 part A: a legacy ``.xls`` whose sheet ``AU+Emotion`` is not the
+  first, header row Subject, Filename (a letter, either case), Onset, Apex,
+  Offset (stored as text), AU, Expression type (``Macro-expression``/
+  ``Micro-expression``), Objective class.
 """
 from __future__ import annotations
 
@@ -73,12 +79,13 @@ def samm_frame(value: int, jitter: int) -> int:
 
 
 def write_samm_xlsx(path: Path, table: pd.DataFrame, frame_counts: dict[str, int],
-                    sheet_name: str = "FACS_Movement_Only") -> Path:
+                    sheet_name: str = "FACS_Movement_Only", fractional_every: int = 0) -> Path:
     """Write a SAMM_LongVideos_V*_Release look-alike holding ``table`` (25-fps frames).
 
     An end frame equal to the video's last 25-fps frame (``frame_counts`` - 1)
     is written three 25-fps frames past the video, so only clipping gives it
-    back.
+    back. With ``fractional_every`` k > 0, every k-th row's annotated frames
+    get a fraction (f + 0.4000000000001, so ``(f-1)//8`` is unchanged).
     """
     book = openpyxl.Workbook()
     sheet = book.active
@@ -95,9 +102,36 @@ def write_samm_xlsx(path: Path, table: pd.DataFrame, frame_counts: dict[str, int
         if end == frame_counts[row.video_name] - 1:
             end += 3
         onset, apex, offset = (samm_frame(int(v), jitter) for v in (row.start_frame, row.apex_frame, end))
+        if fractional_every and index % fractional_every == 0:
+            onset, apex, offset = (f if f in (0, -1) else f + 0.4000000000001 for f in (onset, apex, offset))
         duration = 999 if index % 5 == 0 else offset - onset + 1  # some Durations are wrong on purpose
         kind = "Macro" if row.type_idx == 1 else "Micro - 1/2"
         sheet.append([int(subject), f"{subject}_{take}_{k}", index % 4 + 1, onset, apex, offset, duration,
                       kind, _cell_au(row.au), f"note {index}" if index % 3 == 0 else None])
     book.save(path)
+    return path
+
+
+CASME3_HEADER = ("Subject", "Filename", "Onset", "Apex", "Offset", "AU", "Expression type", "Objective class")
+
+
+def write_casme3_xls(path: Path, table: pd.DataFrame, upper_letters: bool = True) -> Path:
+    """Write a CAS(ME)3_part_A_v2.xls look-alike holding ``table`` (subject ``spNO.<n>``, video
+    ``spNO.<n>_<letter>``); frames as text, every other row's letter in upper case when ``upper_letters``."""
+    import xlwt
+
+    book = xlwt.Workbook()
+    book.add_sheet("readme").write(0, 0, "CAS(ME)^3 part A")  # the data sheet is found by name, not place
+    sheet = book.add_sheet("AU+Emotion")
+    for col, name in enumerate(CASME3_HEADER):
+        sheet.write(0, col, name)
+    for index, row in enumerate(table.itertuples(index=False), start=1):
+        letter = row.video_name.rsplit("_", 1)[1]
+        letter = letter.upper() if upper_letters and index % 2 else letter
+        kind = "Macro-expression" if row.type_idx == 1 else "Micro-expression"
+        cells = [row.subject, letter, str(int(row.start_frame)), str(int(row.apex_frame)), str(int(row.end_frame)),
+                 _cell_au(row.au), kind, "negative"]
+        for col, value in enumerate(cells):
+            sheet.write(index, col, value)
+    book.save(str(path))
     return path

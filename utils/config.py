@@ -82,10 +82,10 @@ SCHEMA: dict[str, tuple[tuple[type, ...], bool]] = {
 }
 PATH_KEYS = ("segment_feat_root", "anno_csv", "adjacency", "raw_root", "raw_anno")
 CHOICES = {
-    "matching": ("published", "paper2023", "one-to-one"),
+    "matching": ("published", "paper2023", "one-to-one", "megc"),
     "selection": ("best-on-test", "fixed-epoch", "last-epoch"),
     "extraction_flow": ("tvl1", "dis", "farneback"),
-    "raw_layout": ("cas(me)^2", "samm", "generic"),
+    "raw_layout": ("cas(me)^2", "samm", "cas(me)^3", "generic"),
     "adjacency_scope": ("all", "train"),
 }
 # Keys kept for the published file format whose value this implementation does not vary.

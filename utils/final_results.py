@@ -5,6 +5,9 @@ python -m utils.final_results --output DIR --subjects S1 S2 ...
 Reads ``<output>/<subject>/best_res.csv`` and ``eval_info.json`` of every fold,
 writes ``<output>/final_results.csv`` and ``final_results.json`` and prints the table.
 All folds must have been evaluated with the same matching rule and selection protocol.
+Also writes the run in the MEGC challenge's format (utils/megc.py):
+``megc_predictions.csv`` and ``megc_ground_truth.csv``, with the annotation
+table the folds were evaluated with (their ``logs/eval_config.txt``).
 """
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ import pandas as pd
 from utils.errors import UserError, run_cli
 from utils.io import atomic_write_csv, atomic_write_text
 from utils.layout import FoldLayout
+from utils.megc import evaluation_annotations, left_out_expressions, write_megc_files
 from utils.metrics import COUNT_COLUMNS, pooled_scores
 
 
@@ -60,6 +64,11 @@ def final_results(output: Path, subjects: list[str]) -> tuple[pd.DataFrame, dict
                    for name, row in table.iterrows()},
         "folds": per_fold.to_dict(orient="records"),
     }
+    anno_csv, ratio_scale = evaluation_annotations(output, subjects)
+    predictions, truth = write_megc_files(output, [(f["subject"], f["selected_epoch"]) for f in folds],
+                                          anno_csv, ratio_scale)
+    document["megc_files"] = {"predictions": "megc_predictions.csv", "ground_truth": "megc_ground_truth.csv",
+                              "left_out_expressions": left_out_expressions(predictions, truth)}
     csv_table = table.reset_index(names="type")
     csv_table["matching"], csv_table["selection"] = document["matching"], document["selection"]
     atomic_write_csv(output / "final_results.csv", csv_table)
@@ -78,6 +87,13 @@ def format_table(table: pd.DataFrame, document: dict) -> str:
                      f"{row.precision:>11.4f}{row.recall:>9.4f}{row.f1:>9.4f}")
     if document["matching"] == "paper2023":
         lines.append("note: paper2023 counts matching proposals, so TP can exceed M (FN < 0, recall > 1)")
+    if document["matching"] == "megc":
+        left_out = document.get("megc_files", {}).get("left_out_expressions", {})
+        lines.append("note: megc counts as the MEGC spotting evaluator: TP = expressions matched (one prediction may "
+                     "match several), FP = predictions matching none; N = TP + FP, M = TP + FN")
+        lines.append("note: megc does not count predictions on a video without an expression of their type, and "
+                     "leaves out a subject with no prediction of a type, with its expressions of that type: "
+                     f"{left_out.get('micro', 0)} micro and {left_out.get('macro', 0)} macro expressions left out here")
     if document["selection"] == "best-on-test":
         lines.append("note: best-on-test picks each fold's epoch on its own test labels (the paper's protocol; optimistic)")
     return "\n".join(lines)
@@ -92,7 +108,8 @@ def main() -> None:
     def run() -> None:
         table, document = final_results(args.output, args.subjects)
         print(format_table(table, document))
-        print(f"written: {args.output / 'final_results.csv'}, {args.output / 'final_results.json'}")
+        print(f"written: {args.output / 'final_results.csv'}, {args.output / 'final_results.json'}, "
+              f"{args.output / 'megc_predictions.csv'}, {args.output / 'megc_ground_truth.csv'}")
 
     run_cli(run)
 

@@ -1,0 +1,113 @@
+"""The megc rule (issue 8, point 1) against a brute-force evaluator and on hand cases."""
+import numpy as np
+import pandas as pd
+
+from utils.matching import count_matches, megc_counts, megc_iou, true_positive_flags
+
+KEPT_COLUMNS = ["video_name", "start_frame", "end_frame", "score", "type_idx"]
+TRUTH_COLUMNS = ["video_name", "start_frame", "end_frame", "type_idx"]
+
+
+def kept_table(rows):
+    return pd.DataFrame(rows, columns=KEPT_COLUMNS)
+
+
+def truth_table(rows):
+    return pd.DataFrame(rows, columns=TRUTH_COLUMNS)
+
+
+def brute_force(kept, truth):
+    """Point 1 of issue 8 read literally, with plain loops: {type: (tp, fp, fn, left_out)}."""
+    def iou(p, g):
+        len_p, len_g = p[1] - p[0] + 1, g[1] - g[0] + 1
+        if len_p <= 0 or len_g <= 0:
+            return 0.0
+        inter = max(0, min(p[1], g[1]) - max(p[0], g[0]) + 1)
+        return inter / (len_p + len_g - inter)
+
+    out = {}
+    for t in (2, 1):
+        preds = [r for r in kept if r[4] == t]
+        gts = [r for r in truth if r[3] == t]
+        if not preds:
+            out[t] = (0, 0, 0, len(gts))
+            continue
+        tp = fp = 0
+        matched = set()
+        for pred in preds:  # written order
+            if not any(g[0] == pred[0] for g in gts):
+                continue  # a video without ground truth of this type: not counted
+            reached = [j for j, g in enumerate(gts)
+                       if g[0] == pred[0] and j not in matched and iou(pred[1:3], g[1:3]) >= 0.5]
+            if reached:
+                tp += len(reached)
+                matched.update(reached)
+            else:
+                fp += 1
+        out[t] = (tp, fp, len(gts) - tp, 0)
+    return out
+
+
+def test_iou_over_inclusive_frames():
+    # [0, 9] and [5, 14]: 5 shared frames of 15 -> 1/3; [3, 3] with itself: 1; zero-length sides: 0.
+    assert np.allclose(megc_iou([0, 3, 0, 4], [9, 3, 9, 9], [5, 3, 2, 7], [14, 3, 0, 6]), [1 / 3, 1.0, 0.0, 0.0])
+
+
+def test_one_prediction_covering_two_expressions_counts_two():
+    # [0, 19] vs [0, 11] (12/20) and [8, 19] (12/20): both reached at once.
+    kept = kept_table([("v", 0, 19, 0.9, 1)])
+    truth = truth_table([("v", 0, 11, 1), ("v", 8, 19, 1)])
+    assert megc_counts(kept, truth)[1] == (2, 0, 0, 0)
+    assert count_matches(kept, truth, "megc")[1] == (2, 2, 2)  # N = TP + FP, M = TP + FN
+    assert true_positive_flags(kept, truth, "megc").tolist() == [True]
+
+
+def test_prediction_overlapping_an_already_matched_expression_is_fp():
+    kept = kept_table([("v", 0, 10, 0.2, 2), ("v", 1, 10, 0.9, 2), ("v", 40, 50, 0.5, 2)])
+    truth = truth_table([("v", 0, 10, 2)])
+    # Written order, not score order: the first row takes the expression, the second and third are FP.
+    assert megc_counts(kept, truth)[2] == (1, 2, 0, 0)
+    assert true_positive_flags(kept, truth, "megc").tolist() == [True, False, False]
+
+
+def test_iou_exactly_one_half_matches():
+    # [0, 9] vs [0, 4]: 5 / 10 = 0.5 exactly -> TP; [0, 10] vs [0, 4]: 5 / 11 -> FP.
+    truth = truth_table([("v", 0, 4, 2)])
+    assert megc_counts(kept_table([("v", 0, 9, 1.0, 2)]), truth)[2] == (1, 0, 0, 0)
+    assert megc_counts(kept_table([("v", 0, 10, 1.0, 2)]), truth)[2] == (0, 1, 1, 0)
+
+
+def test_video_without_ground_truth_is_not_counted():
+    kept = kept_table([("u", 0, 10, 0.9, 1), ("v", 0, 10, 0.9, 1), ("w", 0, 10, 0.9, 1)])
+    # u has nothing, w has only a micro expression: only the prediction on v counts.
+    truth = truth_table([("v", 0, 10, 1), ("w", 0, 10, 2)])
+    assert megc_counts(kept, truth) == {2: (0, 0, 0, 1), 1: (1, 0, 0, 0)}
+
+
+def test_subject_without_predictions_of_a_type_is_left_out():
+    truth = truth_table([("v", 0, 10, 1), ("v", 20, 30, 2), ("w", 5, 9, 2)])
+    assert megc_counts(kept_table([]), truth) == {2: (0, 0, 0, 2), 1: (0, 0, 0, 1)}
+    assert count_matches(kept_table([]), truth, "megc") == {2: (0, 0, 0), 1: (0, 0, 0)}
+    # A macro prediction alone: micro stays left out, macro counts its FN.
+    kept = kept_table([("v", 50, 60, 0.9, 1)])
+    assert megc_counts(kept, truth) == {2: (0, 0, 0, 2), 1: (0, 1, 1, 0)}
+
+
+def test_offset_zero_never_matches_and_stays_fn():
+    truth = truth_table([("v", 30, 0, 1), ("v", 30, 40, 1)])
+    kept = kept_table([("v", 0, 30, 0.9, 1), ("v", 30, 40, 0.8, 1)])
+    assert megc_counts(kept, truth)[1] == (1, 1, 1, 0)
+
+
+def test_matches_brute_force_on_random_subjects():
+    for seed in range(300):
+        rng = np.random.default_rng(seed)
+        kept = [(f"v{rng.integers(0, 3)}", int(s), int(s + rng.integers(0, 14)), 0.5, int(rng.choice([1, 2])))
+                for s in rng.integers(0, 30, int(rng.integers(0, 12)))]
+        truth = [(f"v{rng.integers(0, 4)}", int(s), int(s + rng.integers(0, 14)) * int(rng.random() > 0.1),
+                  int(rng.choice([1, 2])))
+                 for s in rng.integers(0, 30, int(rng.integers(0, 8)))]
+        got = megc_counts(kept_table(kept), truth_table(truth))
+        assert got == brute_force(kept, truth), seed
+        assert count_matches(kept_table(kept), truth_table(truth), "megc") == {
+            t: (tp, tp + fp, tp + fn) for t, (tp, fp, fn, _) in got.items()}

@@ -9,7 +9,7 @@
 #   FORCE=1    redo folds that already have best_res.csv
 #   EVAL_ONLY=1  evaluate existing checkpoints (e.g. the published ones) without training
 #   DEVICE     cpu | cuda | auto (default: the config's device)
-#   MATCHING   published | paper2023 | one-to-one      SELECTION  best-on-test | fixed-epoch | last-epoch
+#   MATCHING   published | paper2023 | one-to-one | megc      SELECTION  best-on-test | fixed-epoch | last-epoch
 #   JOBS       worker processes for demo generation and feature extraction (default 2)
 #   PYTHON     interpreter (default: python)
 set -euo pipefail

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from model.auwgcn import APEX_CHANNEL, AUWGCN, CLASS_CHANNELS
+from model.auwgcn import ACTION_CHANNEL, APEX_CHANNEL, AUWGCN, CLASS_CHANNELS
 from utils.errors import UserError
 from utils.indexing import middle
 
@@ -33,11 +33,14 @@ ADJACENCY_KEY = "graph_embedding.0.gc1.adj"
 
 @dataclass(frozen=True)
 class Scores:
-    """Per-type probabilities of W test windows on the middle 256 frames, each ``(W, 256)``."""
+    """Per-type probabilities of W test windows on the middle 256 frames, each ``(W, 256)``.
+
+    ``action`` (sigmoid of the action channel) is for display only; proposals use start, end and apex."""
 
     start: dict[int, np.ndarray]
     end: dict[int, np.ndarray]
     apex: dict[int, np.ndarray]
+    action: dict[int, np.ndarray] | None = None
 
 
 def load_state_dict(path: Path) -> dict[str, torch.Tensor]:
@@ -66,12 +69,13 @@ def build_model(state: dict[str, torch.Tensor], path: Path, device: torch.device
 def scores_from_logits(logits: torch.Tensor) -> Scores:
     """Logits ``(W, 10, 270)`` -> :class:`Scores` (softmax over start/end/none, sigmoid apex) on the middle 256."""
     logits = middle(logits, axis=-1).float().cpu()
-    start, end, apex = {}, {}, {}
+    start, end, apex, action = {}, {}, {}, {}
     for type_idx in TYPES:
         classes = torch.softmax(logits[:, CLASS_CHANNELS[type_idx]], dim=1).numpy()
         start[type_idx], end[type_idx] = classes[:, 0], classes[:, 1]
         apex[type_idx] = torch.sigmoid(logits[:, APEX_CHANNEL[type_idx]]).numpy()
-    return Scores(start, end, apex)
+        action[type_idx] = torch.sigmoid(logits[:, ACTION_CHANNEL[type_idx]]).numpy()
+    return Scores(start, end, apex, action)
 
 
 @torch.no_grad()
@@ -128,7 +132,8 @@ def average_scores(scores: list[Scores]) -> Scores:
 
     if len(scores) == 1:
         return scores[0]
-    return Scores(mean("start"), mean("end"), mean("apex"))
+    return Scores(mean("start"), mean("end"), mean("apex"),
+                  mean("action") if all(s.action is not None for s in scores) else None)
 
 
 def device_error_message(error: BaseException, device: torch.device) -> str | None:

@@ -1,7 +1,7 @@
 """Spot macro- and micro-expressions in recordings with a trained LOSO run (or the published checkpoints).
 
 python spot.py INPUT [INPUT ...] --run RUN_DIR [--dataset D] [--config FILE] [--folds all|S1,S2,...]
-               [--epoch selected|last|N] [--out DIR] [--device DEV] [--flow M] [--face-detect M] [--fps F]
+               [--epoch selected|last|N] [--out DIR] [--device DEV] [--flow M] [--face-detect M] [--fps F] [--video]
 
 INPUT: a video file OpenCV reads, or a folder of frame images (ordered by the integer in the name).
 Writes <out>/<input name>/spots.csv, spots.json and timeline.png (default --out: <RUN_DIR>/spots).
@@ -26,7 +26,7 @@ def main() -> None:
     parser.add_argument("--face-detect", default=None, help="full|fast; default: the run's recorded settings")
     parser.add_argument("--fps", type=float, default=None,
                         help="frame rate of frame-folder inputs (default: the dataset's fps)")
-    parser.add_argument("--video", action="store_true", help="also write an annotated MP4 (not implemented yet)")
+    parser.add_argument("--video", action="store_true", help="also write annotated.mp4: the face box and a label while an interval is active")
     args = parser.parse_args()
     if args.epoch not in ("selected", "last") and not args.epoch.isdigit():
         parser.error(f"--epoch must be selected, last or a number, got {args.epoch!r}")

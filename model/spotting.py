@@ -11,6 +11,7 @@ file and to the frame's own number (the integer in its file name) for a frame fo
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -410,7 +411,7 @@ def spot_inputs(args) -> int:
     for path in args.inputs:
         try:
             table, folder = spot_one(path, models, settings, config, device, dataset_fps,
-                                     args.fps or dataset_fps, out, landmarker, args.run, folds)
+                                     args.fps or dataset_fps, out, landmarker, args.run, folds, args.video)
             done.append((path, table, folder))
         except UserError as error:
             print(f"FAILED {error}")
@@ -423,13 +424,22 @@ def spot_inputs(args) -> int:
     return 1 if failures else 0
 
 
+def subject_of_input(path: Path, subject: str) -> bool:
+    """Whether ``path`` looks like a recording of ``subject``: its name in the path, or the CAS(ME)^2 raw
+    naming (``s15/15_0507...`` for ``casme_015``)."""
+    if subject in str(path.resolve()):
+        return True
+    number = _LAST_INTEGER.search(subject)
+    return number is not None and re.match(rf"0*{int(number.group(1))}_", path.name) is not None
+
+
 def spot_one(path: Path, models: list[FoldModel], settings, config, device, dataset_fps: float,
-             folder_fps: float, out: Path, landmarker, run_dir: Path, folds: list[str]):
+             folder_fps: float, out: Path, landmarker, run_dir: Path, folds: list[str], video: bool = False):
     """One input -> its output folder; returns ``(spots table, folder)``."""
     from feature_extraction.record import record_dict
 
     recording = open_recording(path, folder_fps)
-    seen = [s for s in folds if s in str(Path(path).resolve())]
+    seen = [s for s in folds if subject_of_input(Path(path), s)]
     if seen and len(models) > 1:
         print(f"note: {path} looks like a video of subject {seen[0]}: the other folds' models saw it in training; "
               f"--folds {seen[0]} is the held-out choice")
@@ -447,4 +457,43 @@ def spot_one(path: Path, models: list[FoldModel], settings, config, device, data
             "face_lost_frames": int(lost_frames.sum())}
     folder = out / recording.name
     write_outputs(folder, table, meta, scores, windows, indices, recording, lost_frames)
+    if video:
+        write_annotated_video(folder / "annotated.mp4", recording, table, landmarker)
     return table, folder
+
+
+def write_annotated_video(path: Path, recording: Recording, table: pd.DataFrame, landmarker) -> Path:
+    """An MP4 of the input at its own rate: the face box (found on the first frame with a face) and a
+    label ``MACRO 0.83`` while a spotted interval is active. Written atomically."""
+    from feature_extraction.face import to_gray
+
+    numbers = np.asarray(recording.numbers)
+    active = [(row.onset_frame, row.offset_frame, f"{row.type.upper()} {row.score:.2f}") for row in table.itertuples()]
+    frames = iter_resampled(recording, np.arange(recording.n_frames))
+    box, writer = None, None
+    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")  # OpenCV picks the container from the suffix
+    try:
+        for number, (_, image) in zip(numbers, frames):
+            if image is None:
+                continue
+            if writer is None:
+                writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), recording.source_fps,
+                                         (image.shape[1], image.shape[0]))
+            if box is None:
+                box = landmarker.face_box(to_gray(image))
+            if box is not None:
+                top, bottom, left, right = (int(v) for v in box)  # feature_extraction.face.Box order
+                cv2.rectangle(image, (left, top), (right, bottom), (0, 200, 0), 2)
+            labels = [text for onset, offset, text in active if onset <= number <= offset]
+            for line, text in enumerate(labels):
+                cv2.putText(image, text, (10, 30 + 28 * line), cv2.FONT_HERSHEY_SIMPLEX, 0.8, (0, 0, 255), 2)
+            writer.write(image)
+        if writer is not None:
+            writer.release()
+            writer = None
+            os.replace(tmp, path)
+    finally:
+        if writer is not None:
+            writer.release()
+        tmp.unlink(missing_ok=True)
+    return path

@@ -1,0 +1,82 @@
+"""spot.py end to end on a reduced bundled demo: the point-6 invariant (spot with a fold's model at its selected
+epoch gives that fold's nms_csv for the video), a planted macro-expression found with tIoU >= 0.5, and a bad
+input among good ones (one line, the others written, exit 1)."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from core_fixtures import REPO_ROOT
+from utils.nms import temporal_iou
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("spotdemo")
+    section = yaml.safe_load((REPO_ROOT / "config.yaml").read_text())["mesynth"]
+    section.update(raw_root="raw", raw_anno="raw/CAS(ME)^2code_final.xlsx", segment_feat_root="features",
+                   anno_csv="features/annotations.csv", adjacency="adjacency.npy", synth_subjects=2,
+                   synth_videos_per_subject=1, synth_frames_per_video=300, epochs=30, epoch_begin=5, batch_size=2,
+                   subject_list=["casme_015", "casme_016"], device="cpu")
+    config = root / "config.yaml"
+    config.write_text(yaml.safe_dump({"demo": section}))
+    env = {**os.environ, "DATASET": "demo", "CONFIG": str(config), "OUTPUT": str(root / "run"),
+           "PYTHON": sys.executable}
+    result = subprocess.run(["bash", str(REPO_ROOT / "pipeline.sh")], env=env, capture_output=True, text=True,
+                            timeout=900)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return root, config
+
+
+def _spot(root, config, *arguments):
+    return subprocess.run([sys.executable, str(REPO_ROOT / "spot.py"), *map(str, arguments), "--run", str(root / "run"),
+                           "--dataset", "demo", "--config", str(config), "--out", str(root / "spots")],
+                          capture_output=True, text=True, timeout=600)
+
+
+def test_spot_reproduces_eval_and_finds_the_planted_expression(demo_run, tmp_path):
+    root, config = demo_run
+    subject = "casme_015"
+    (video,) = sorted((root / "raw" / "rawpic" / "s15").iterdir())
+    blank = tmp_path / "no_face"
+    blank.mkdir()
+    for number in range(1, 6):
+        cv2.imwrite(str(blank / f"img{number}.jpg"), np.full((120, 160, 3), 128, np.uint8))
+    result = _spot(root, config, video, blank, "--folds", subject)
+    assert result.returncode == 1, result.stdout + result.stderr  # the blank folder failed, the video did not
+    failed = [line for line in result.stdout.splitlines() if line.startswith("FAILED")]
+    assert len(failed) == 1 and "no_face" in failed[0] and "no face" in failed[0]
+    assert "extraction settings: method=dis" in result.stdout
+    assert not (root / "spots" / "no_face").exists()
+
+    info = json.loads((root / "run" / subject / "eval_info.json").read_text())
+    assert info["selected_epoch"] is not None, "the reduced demo model found nothing: make it train longer"
+    expected = pd.read_csv(root / "run" / subject / "nms_csv" / f"final_proposals_epoch_{info['selected_epoch']:03d}.csv")
+    spots = pd.read_csv(root / "spots" / video.name / "spots.csv")
+    assert list(spots.columns) == ["type", "onset_frame", "apex_frame", "offset_frame", "onset_s", "offset_s", "score"]
+    mine = expected.assign(type=expected["type_idx"].map({1: "macro", 2: "micro"}))
+    key = ["onset_frame", "offset_frame", "type"]
+    got = spots.sort_values(key).reset_index(drop=True)
+    want = (mine.rename(columns={"start_frame": "onset_frame", "end_frame": "offset_frame"})
+            .sort_values(key).reset_index(drop=True))
+    assert got[key].values.tolist() == want[key].values.tolist()
+    np.testing.assert_allclose(got["score"], want["score"], rtol=1e-5)
+    np.testing.assert_allclose(got["onset_s"], (got["onset_frame"] - 1) / 30, atol=1e-4)
+    document = json.loads((root / "spots" / video.name / "spots.json").read_text())
+    assert document["epochs"] == {subject: info["selected_epoch"]} and len(document["spots"]) == len(spots)
+    assert (root / "spots" / video.name / "timeline.png").stat().st_size > 10_000
+
+    truth = pd.read_csv(root / "features" / "annotations.csv")
+    macro = truth[(truth["subject"] == subject) & (truth["type_idx"] == 1)]
+    found = spots[spots["type"] == "macro"]
+    best = temporal_iou(macro["start_frame"].to_numpy()[:, None], macro["end_frame"].to_numpy()[:, None],
+                        found["onset_frame"].to_numpy()[None, :], found["offset_frame"].to_numpy()[None, :])
+    assert best.size and best.max() >= 0.5, (macro, found)

@@ -26,8 +26,8 @@ from utils.indexing import middle
 
 TYPES = {2: "micro", 1: "macro"}
 INFERENCE_BATCH = 256
-# Checkpoints x windows run together in one vmap call: bounds the activations (~0.2 MB each) to ~1 GB.
-MAX_BATCHED_PASSES = 4096
+# Checkpoints x windows run together in one vmap call: bounds the live activations (~0.3 MB a pass) to ~300 MB.
+MAX_BATCHED_PASSES = 1024
 ADJACENCY_KEY = "graph_embedding.0.gc1.adj"
 
 

@@ -48,7 +48,7 @@ def main() -> None:
         writer.write(cv2.resize(cv2.imread(str(first_video[index % len(first_video)])), (640, 480)))
     writer.release()
 
-    folds = run_folds(args.run)
+    folds = [f for f in run_folds(args.run) if (args.run / f / "eval_info.json").is_file()]  # evaluated folds
     settings, origin = run_settings(args.run, folds, config)
     recording = open_recording(clip, 30.0)
     indices = resample_indices(recording.n_frames, recording.source_fps, float(config.get("fps", 30)))
@@ -58,7 +58,8 @@ def main() -> None:
 
     started = time.perf_counter()
     result = subprocess.run([sys.executable, str(REPO_ROOT / "spot.py"), str(clip), "--run", str(args.run),
-                             "--dataset", args.dataset, "--epoch", "selected", "--out", str(work / "spots")],
+                             "--dataset", args.dataset, "--epoch", "selected", "--folds", ",".join(folds),
+                             "--out", str(work / "spots")],
                             capture_output=True, text=True)
     spot = time.perf_counter() - started
     if result.returncode != 0:

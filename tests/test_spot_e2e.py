@@ -79,8 +79,8 @@ def test_spot_reproduces_eval_and_finds_the_planted_expression(demo_run, tmp_pat
     want = (mine.rename(columns={"start_frame": "onset_frame", "end_frame": "offset_frame"})
             .sort_values(key).reset_index(drop=True))
     assert got[key].values.tolist() == want[key].values.tolist()
-    np.testing.assert_allclose(got["score"], want["score"], rtol=1e-5)
-    np.testing.assert_allclose(got["onset_s"], (got["onset_frame"] - 1) / 30, atol=1e-4)  # img1 is 0 s
+    np.testing.assert_allclose(got["score"].to_numpy(float), want["score"].to_numpy(float), rtol=1e-5)
+    np.testing.assert_allclose(got["onset_s"].to_numpy(float), (got["onset_frame"].to_numpy(float) - 1) / 30, atol=1e-4)  # img1 is 0 s
     document = json.loads((root / "spots" / video.name / "spots.json").read_text())
     assert document["epochs"] == {subject: epoch} and len(document["spots"]) == len(spots)
     assert (root / "spots" / video.name / "timeline.png").stat().st_size > 10_000

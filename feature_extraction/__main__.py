@@ -46,6 +46,7 @@ from feature_extraction.adapters import (DATASETS, TreeWarning, count_frames, di
 from feature_extraction.batch import Outcome, extract_all
 from feature_extraction.face import DETECT_MODES, landmark_model_path
 from feature_extraction.flow import FLOW_METHODS
+from feature_extraction.record import write_record
 from feature_extraction.segments import (frame_labels, remove_stale_segments, write_annotation_csv,
                                          write_video_segments)
 from feature_extraction.video import FlowSettings, cache_path, load_cached
@@ -158,6 +159,7 @@ def run(args: argparse.Namespace) -> int:
             if outcome.status == "failed":
                 tqdm.write(f"FAILED {outcome.video.source_path}: {outcome.reason}", file=sys.stderr)
     elapsed = time.perf_counter() - started
+    write_record(args.out, settings, args.dataset)  # the settings spot.py extracts new recordings with
     print_summary(outcomes, problems, elapsed)
     failed = any(outcome.status == "failed" for outcome in outcomes) or any(not is_warning(p) for p in problems)
     return 1 if failed or (args.strict and problems) else 0

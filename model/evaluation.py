@@ -9,9 +9,7 @@ of the chosen epoch, for plots).
 from __future__ import annotations
 
 import json
-import pickle
-import threading
-import zipfile
+import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,11 +21,11 @@ from tqdm import tqdm
 
 from dataset.segments import WindowSet, test_windows
 from dataset.targets import normalise_features
-from model.auwgcn import APEX_CHANNEL, AUWGCN, CLASS_CHANNELS
+from model.scoring import TYPES, Scores, batched_scores, device_error_message, load_state_dict
 from utils.annotations import read_annotation_table, subject_ground_truth
 from utils.config import DatasetConfig, save_resolved_config
 from utils.errors import UserError
-from utils.indexing import SEGMENT_LENGTH, middle, window_frame_to_video_frame
+from utils.indexing import SEGMENT_LENGTH, window_frame_to_video_frame
 from utils.io import atomic_path, atomic_write_csv, atomic_write_text
 from utils.layout import FoldLayout, checkpoints_fingerprint
 from utils.matching import count_matches
@@ -36,45 +34,10 @@ from utils.metrics import (COUNT_COLUMNS, EPOCH_METRIC_COLUMNS, empty_counts_row
 from utils.nms import nms
 from utils.proposals import PROPOSAL_COLUMNS, find_proposals, proposal_params_from_config
 
-TYPES = {2: "micro", 1: "macro"}
-INFERENCE_BATCH = 256
-CPU_WORKERS = 2
 
-
-@dataclass(frozen=True)
-class Scores:
-    """Per-type probabilities of W test windows on the middle 256 frames, each ``(W, 256)``."""
-
-    start: dict[int, np.ndarray]
-    end: dict[int, np.ndarray]
-    apex: dict[int, np.ndarray]
-
-
-def load_state_dict(path: Path) -> dict[str, torch.Tensor]:
-    """The ``state_dict`` of a checkpoint in the published layout; one-line error naming the file."""
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except (OSError, RuntimeError, EOFError, ValueError, zipfile.BadZipFile, pickle.UnpicklingError) as error:
-        # torch's own message suggests weights_only=False, unsafe advice for files from elsewhere: keep the gist.
-        reason = str(error).splitlines()[0].split(". ")[0]
-        raise UserError(f"{path}: not a readable checkpoint ({reason})") from None
-    if not isinstance(checkpoint, dict) or not isinstance(checkpoint.get("state_dict"), dict):
-        raise UserError(f"{path}: checkpoint has no 'state_dict' mapping")
-    return checkpoint["state_dict"]
-
-
-@torch.no_grad()
-def predict(model: AUWGCN, inputs: torch.Tensor) -> Scores:
-    """Eval-mode forward of normalised windows ``(W, 270, 12, 2)`` -> softmax/sigmoid scores."""
-    model.eval()
-    logits = torch.cat([model(chunk) for chunk in inputs.split(INFERENCE_BATCH)])
-    logits = middle(logits, axis=-1).float().cpu()
-    start, end, apex = {}, {}, {}
-    for type_idx in TYPES:
-        classes = torch.softmax(logits[:, CLASS_CHANNELS[type_idx]], dim=1).numpy()
-        start[type_idx], end[type_idx] = classes[:, 0], classes[:, 1]
-        apex[type_idx] = torch.sigmoid(logits[:, APEX_CHANNEL[type_idx]]).numpy()
-    return Scores(start, end, apex)
+def evaluation_workers() -> int:
+    """Threads for the per-epoch work (NMS, matching, CSV writing): the cores this process may use."""
+    return max(1, len(os.sched_getaffinity(0)))
 
 
 def epoch_proposals(scores: Scores, windows: WindowSet, config: DatasetConfig) -> pd.DataFrame:
@@ -82,6 +45,33 @@ def epoch_proposals(scores: Scores, windows: WindowSet, config: DatasetConfig) -
     tables = [find_proposals(scores.start[t], scores.end[t], scores.apex[t], windows.offsets, windows.video_names,
                              proposal_params_from_config(config, name)) for t, name in TYPES.items()]
     return pd.concat(tables, ignore_index=True) if any(len(t) for t in tables) else tables[0]
+
+
+def proposals_by_epoch(scores: list[Scores], windows: WindowSet, config: DatasetConfig) -> list[pd.DataFrame]:
+    """:func:`epoch_proposals` of many epochs at once: the epochs' windows are stacked (K*W rows) and each
+    type's proposals found in one call; rows keep find_proposals' order (window, then frame), so every
+    epoch's table equals its own :func:`epoch_proposals`."""
+    n_epochs, n_windows = len(scores), len(windows)
+    if n_epochs == 0:
+        return []
+    # A window's "video" is its stacked row number; its real name and epoch come back from it.
+    codes = np.arange(n_epochs * n_windows, dtype=np.int64)
+    offsets = np.tile(windows.offsets, n_epochs)
+    per_type = []
+    for type_idx, name in TYPES.items():
+        table = find_proposals(*(np.concatenate([getattr(s, field)[type_idx] for s in scores])
+                                 for field in ("start", "end", "apex")),
+                               offsets, codes, proposal_params_from_config(config, name))
+        code = table["video_name"].to_numpy(dtype=np.int64)
+        # object dtype, as find_proposals gives: the tables must equal epoch_proposals' exactly
+        table["video_name"] = pd.Series(windows.video_names[code % n_windows].astype(object), index=table.index,
+                                        dtype=object)
+        per_type.append((table, code // n_windows))
+    tables = []
+    for epoch_index in range(n_epochs):
+        parts = [table[epoch == epoch_index].reset_index(drop=True) for table, epoch in per_type]
+        tables.append(pd.concat(parts, ignore_index=True) if any(len(t) for t in parts) else parts[0])
+    return tables
 
 
 def video_apex_scores(scores: Scores, windows: WindowSet) -> dict[str, np.ndarray]:
@@ -124,44 +114,34 @@ def evaluate_fold(config: DatasetConfig, subject: str, output: Path, device: tor
     inputs = torch.from_numpy(normalise_features(windows.features)).to(device)
 
     top_k = {2: config["nms_top_K_micro"], 1: config["nms_top_K_macro"]}
-    models = threading.local()
+    epochs = list(checkpoints)
+    states = [load_state_dict(path) for path in checkpoints.values()]
+    try:
+        all_scores = batched_scores(states, list(checkpoints.values()), inputs, device)
+    except (RuntimeError, MemoryError) as error:
+        message = device_error_message(error, device)
+        if message is None:
+            raise
+        raise UserError(f"{layout.models}: evaluation failed: {message}") from None
+    del states
 
-    def evaluate_checkpoint(epoch: int, path: Path) -> tuple[int, dict | None, Scores]:
-        state = load_state_dict(path)
-        try:
-            if not hasattr(models, "model"):
-                models.model = AUWGCN(state.get("graph_embedding.0.gc1.adj", torch.eye(12))).to(device)
-            models.model.load_state_dict(state, strict=True)
-        except (RuntimeError, ValueError, TypeError) as error:
-            raise UserError(f"{path}: state_dict does not fit AUW-GCN ({str(error).splitlines()[0]})") from None
-        scores = predict(models.model, inputs)
-        proposals = epoch_proposals(scores, windows, config)
+    def write_epoch(epoch: int, proposals: pd.DataFrame) -> dict | None:
         if proposals.empty:  # published: no files and no metrics row for such an epoch
             for stale in (layout.proposals_csv(epoch), layout.nms_csv(epoch)):
                 stale.unlink(missing_ok=True)
-            return epoch, None, scores
+            return None
         kept = nms(proposals, top_k)
         atomic_write_csv(layout.proposals_csv(epoch), proposals[PROPOSAL_COLUMNS])
         atomic_write_csv(layout.nms_csv(epoch), kept)
-        return epoch, epoch_metrics_row(count_matches(kept, truth, matching), epoch), scores
+        return epoch_metrics_row(count_matches(kept, truth, matching), epoch)
 
-    # On CPU, two checkpoints at a time with one torch thread each keeps both cores busy through the
-    # single-threaded parts (loading, proposals, CSV writing); results do not depend on the order.
-    workers = CPU_WORKERS if device.type == "cpu" else 1
-    previous_threads = torch.get_num_threads()
-    if workers > 1:
-        torch.set_num_threads(1)
-    rows, apex_by_epoch = [], {}
-    try:
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            results = pool.map(lambda item: evaluate_checkpoint(*item), checkpoints.items())
-            for epoch, row, scores in tqdm(results, total=len(checkpoints), desc=f"eval {subject}", unit="ckpt",
-                                           disable=not show_progress, leave=False):
-                if row is not None:
-                    rows.append(row)
-                    apex_by_epoch[epoch] = scores
-    finally:
-        torch.set_num_threads(previous_threads)
+    # NMS, matching and CSV writing are per epoch and independent: spread them over the cores we may use.
+    tables = proposals_by_epoch(all_scores, windows, config)
+    with ThreadPoolExecutor(max_workers=evaluation_workers()) as pool:
+        results = list(tqdm(pool.map(write_epoch, epochs, tables), total=len(epochs), desc=f"eval {subject}",
+                            unit="ckpt", disable=not show_progress, leave=False))
+    rows = [row for row in results if row is not None]
+    apex_by_epoch = {epoch: scores for epoch, scores, row in zip(epochs, all_scores, results) if row is not None}
 
     metrics = pd.DataFrame(rows, columns=EPOCH_METRIC_COLUMNS)
     atomic_write_csv(layout.epoch_metrics, metrics)

@@ -79,6 +79,8 @@ SCHEMA: dict[str, tuple[tuple[type, ...], bool]] = {
     "synth_subjects": (_INT, False),
     "synth_videos_per_subject": (_INT, False),
     "synth_frames_per_video": (_INT, False),
+    # Optional: the frame rate the features are made at (spot.py resamples new recordings to it).
+    "fps": (_FLOAT, False),
 }
 PATH_KEYS = ("segment_feat_root", "anno_csv", "adjacency", "raw_root", "raw_anno")
 CHOICES = {

@@ -1,0 +1,64 @@
+"""The extraction record: which settings made a segment_feat_root's features.
+
+``<segment_feat_root>/extraction.json`` (written at the end of ``python -m
+feature_extraction``, copied into each fold's ``logs/`` at training) holds::
+
+    {"flow_settings": {<every FlowSettings field>}, "face_detect": "full",
+     "feature_version": 2, "dataset": "cas(me)^2"}
+
+``flow_settings`` is ``dataclasses.asdict(FlowSettings)``, so fields added to
+FlowSettings are recorded without a change here; reading tolerates missing
+(older) and unknown (newer) keys: missing fields take FlowSettings' defaults.
+Spotting reads it to extract a new recording exactly as the run's features were.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+from feature_extraction.video import FEATURE_VERSION, FlowSettings
+from utils.errors import UserError
+from utils.io import atomic_write_text
+
+RECORD_NAME = "extraction.json"
+
+
+def record_dict(settings: FlowSettings, dataset: str | None = None) -> dict:
+    """The record of ``settings`` (plain JSON types)."""
+    return {"flow_settings": dataclasses.asdict(settings), "face_detect": settings.face_detect,
+            "feature_version": FEATURE_VERSION, "dataset": dataset}
+
+
+def write_record(folder: Path, settings: FlowSettings, dataset: str | None = None) -> Path:
+    """Write ``<folder>/extraction.json`` atomically; returns its path."""
+    path = Path(folder) / RECORD_NAME
+    atomic_write_text(path, json.dumps(record_dict(settings, dataset), indent=2, sort_keys=True) + "\n")
+    return path
+
+
+def settings_from_record(record: dict) -> FlowSettings:
+    """FlowSettings of a record: known fields taken, missing ones at their defaults, unknown ones ignored."""
+    fields = {field.name for field in dataclasses.fields(FlowSettings)}
+    given = {key: value for key, value in dict(record.get("flow_settings") or {}).items() if key in fields}
+    return FlowSettings(**given)
+
+
+def read_record(path: Path) -> dict | None:
+    """The record at ``path`` (None when absent); a file that is not a record is a UserError naming it."""
+    path = Path(path)
+    if not path.is_file():
+        return None
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(record, dict) or not isinstance(record.get("flow_settings", {}), dict):
+            raise ValueError("not a JSON object with 'flow_settings'")
+        settings_from_record(record)
+    except (OSError, ValueError, TypeError) as error:
+        raise UserError(f"{path}: not a readable extraction record ({str(error).splitlines()[0]})") from None
+    return record
+
+
+def describe(settings: FlowSettings) -> str:
+    """One line: ``method=tvl1, quantise=True, face_detect=full`` (every field)."""
+    return ", ".join(f"{key}={value}" for key, value in dataclasses.asdict(settings).items())

@@ -1,0 +1,157 @@
+"""spot.py: frame and second mapping, resampling, the extraction record, face-lost zeroing, bad inputs,
+and the invariant: spotting a fold's test video with that fold's selected model gives eval.py's nms_csv."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from core_fixtures import REPO_ROOT, make_tiny_dataset
+from dataset import segments
+from feature_extraction.record import read_record, record_dict, settings_from_record, write_record
+from feature_extraction.video import FEATURE_VERSION, FlowSettings
+from model.scoring import TYPES, Scores
+from model.spotting import (Recording, choose_models, ensemble_scores, map_frames, open_recording, requested_settings,
+                            resample_indices, run_folds, spot_windows, spots_table, windows_of, zero_rows)
+from utils.config import load_config
+from utils.errors import UserError
+from utils.indexing import middle
+
+
+def _write_video(path: Path, n_frames: int, fps: float) -> Path:
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (64, 48))
+    for index in range(n_frames):
+        writer.write(np.full((48, 64, 3), index % 256, np.uint8))
+    writer.release()
+    return path
+
+
+def test_a_60_fps_video_is_resampled_to_30_and_maps_back(tmp_path):
+    recording = open_recording(_write_video(tmp_path / "clip.avi", 120, 60.0), folder_fps=30)
+    assert (recording.source_fps, recording.n_frames, recording.name) == (60.0, 120, "clip")
+    indices = resample_indices(recording.n_frames, recording.source_fps, 30.0)
+    np.testing.assert_array_equal(indices, np.arange(0, 120, 2))
+    # proposal frame p (1-based, resampled) is resampled frame p-1 = source index 2(p-1): frame number 2p-1
+    numbers, seconds = map_frames(np.array([1, 2, 60, 61]), indices, recording)
+    np.testing.assert_array_equal(numbers, [1, 3, 119, 119])  # past the end: clipped to the last frame
+    np.testing.assert_allclose(seconds, [0.0, 2 / 60, 118 / 60, 118 / 60])
+
+
+def test_equal_rates_keep_every_frame_and_25_to_30_repeats_some():
+    np.testing.assert_array_equal(resample_indices(5, 30.0, 30.0), np.arange(5))
+    np.testing.assert_array_equal(resample_indices(5, 25.0, 30.0), [0, 1, 2, 2, 3, 4])  # 0.2 s -> 6 frames
+
+
+def test_a_frame_folder_from_img1000_keeps_its_numbers(tmp_path):
+    folder = tmp_path / "take"
+    folder.mkdir()
+    for number in range(1000, 1010):
+        cv2.imwrite(str(folder / f"img{number}.jpg"), np.zeros((8, 8, 3), np.uint8))
+    (folder / "notes.txt").write_text("not a frame")
+    recording = open_recording(folder, folder_fps=30)
+    assert recording.numbers == tuple(range(1000, 1010))
+    indices = resample_indices(recording.n_frames, recording.source_fps, 30.0)
+    numbers, seconds = map_frames(np.array([1, 3, 10]), indices, recording)
+    np.testing.assert_array_equal(numbers, [1000, 1002, 1009])
+    np.testing.assert_allclose(seconds, [0, 2 / 30, 9 / 30])
+
+
+def test_the_record_is_generic_and_tolerant(tmp_path):
+    settings = FlowSettings("dis", quantise=False, face_detect="full")
+    path = write_record(tmp_path, settings, "generic")
+    record = read_record(path)
+    assert record["feature_version"] == FEATURE_VERSION and record["face_detect"] == "full"
+    assert settings_from_record(record) == settings
+    assert settings_from_record({"flow_settings": {"method": "dis", "a_future_field": 3}}) == FlowSettings("dis")
+    assert settings_from_record({}) == FlowSettings()
+    assert read_record(tmp_path / "absent.json") is None
+    (tmp_path / "bad.json").write_text("[1, 2")
+    with pytest.raises(UserError, match="bad.json: not a readable extraction record"):
+        read_record(tmp_path / "bad.json")
+    assert record_dict(settings)["flow_settings"]["method"] == "dis"
+
+
+def test_a_flag_other_than_the_run_warns_naming_both():
+    run = FlowSettings("tvl1")
+    same, warning = requested_settings(run, "tvl1", None)
+    assert same == run and warning is None
+    other, warning = requested_settings(run, "dis", "full")
+    assert other == FlowSettings("dis", face_detect="full")
+    assert warning.count("\n") == 0 and "method=dis" in warning and "method=tvl1" in warning
+
+
+def test_face_lost_rows_get_zero_scores():
+    ones = {t: np.ones((2, 256), np.float32) for t in TYPES}
+    windows = windows_of(np.zeros((300, 12, 2), np.float32), "v")
+    lost = np.zeros(300, bool)
+    lost[[5, 260]] = True
+    cleared = zero_rows(Scores(ones, ones, ones, ones), windows, lost)
+    for t in TYPES:
+        assert cleared.apex[t][0, 5] == 0 and cleared.start[t][1, 4] == 0 and cleared.action[t][0, 6] == 1
+        assert cleared.apex[t].sum() == 2 * 256 - 2
+
+
+def test_windows_of_rows_reproduce_the_segment_files(tmp_path):
+    make_tiny_dataset(tmp_path)
+    stored = segments.test_windows(tmp_path / "features", "subj_a")
+    video = stored.video_names[0]
+    mine = stored.select(stored.video_names == video)
+    rows = np.concatenate(middle(mine.features, axis=1))  # the video's rows (+ zero padding at the end)
+    rebuilt = windows_of(rows, video)
+    np.testing.assert_array_equal(rebuilt.offsets, mine.offsets)
+    np.testing.assert_array_equal(rebuilt.features, mine.features)
+
+
+def test_bad_inputs_give_one_line(tmp_path):
+    (tmp_path / "broken.mp4").write_bytes(b"not a video at all")
+    with pytest.raises(UserError, match="broken.mp4: OpenCV cannot open"):
+        open_recording(tmp_path / "broken.mp4", 30)
+    with pytest.raises(UserError, match="no such video file"):
+        open_recording(tmp_path / "missing.mp4", 30)
+    (tmp_path / "empty_run").mkdir()
+    with pytest.raises(UserError, match="empty_run: no checkpoints"):
+        run_folds(tmp_path / "empty_run")
+    models = tmp_path / "run" / "s1" / "models"
+    models.mkdir(parents=True)
+    (models / "checkpoint_epoch_003.pth.tar").write_bytes(b"")
+    assert run_folds(tmp_path / "run") == ["s1"]
+    with pytest.raises(UserError, match="eval_info.json: missing"):
+        choose_models(tmp_path / "run", ["s1"], "selected")
+    with pytest.raises(UserError, match="no checkpoint for epoch 7"):
+        choose_models(tmp_path / "run", ["s1"], "7")
+    assert choose_models(tmp_path / "run", ["s1"], "last")[0].epoch == 3
+
+
+def test_spotting_a_test_video_reproduces_eval_nms_csv(tmp_path):
+    """Point 6 on the windows: the fold's selected model, through spot's own path, gives the nms_csv rows."""
+    config_path = make_tiny_dataset(tmp_path, epochs=16, epoch_begin=6)
+    output = tmp_path / "run"
+    for script in ("train.py", "eval.py"):
+        subprocess.run([sys.executable, str(REPO_ROOT / script), "--dataset", "tiny", "--config", str(config_path),
+                        "--output", str(output), "--subject", "subj_b", "--quiet"], check=True, capture_output=True)
+    config = load_config("tiny", config_path)
+    (model,) = choose_models(output, ["subj_b"], "selected")
+    expected = pd.read_csv(output / "subj_b" / "nms_csv" / f"final_proposals_epoch_{model.epoch:03d}.csv")
+    stored = segments.test_windows(tmp_path / "features", "subj_b")
+    compared = 0
+    for video in np.unique(stored.video_names):
+        rows = np.concatenate(middle(stored.select(stored.video_names == video).features, axis=1))
+        windows = windows_of(rows, video)
+        kept = spot_windows(ensemble_scores([model], windows, torch.device("cpu")), windows, config)
+        mine = expected[expected["video_name"] == video]
+        assert kept[["start_frame", "end_frame", "type_idx"]].to_numpy().tolist() == \
+            mine[["start_frame", "end_frame", "type_idx"]].to_numpy().tolist()
+        np.testing.assert_allclose(kept["score"].to_numpy(float), mine["score"].to_numpy(float), rtol=1e-5)
+        compared += len(mine)
+        # at the dataset's rate and a video file's 1-based numbering, spot frames are the table's frames
+        recording = Recording(Path(video), video, 30.0, numbers=tuple(range(1, len(rows) + 2)), n_frames=len(rows) + 1)
+        table = spots_table(kept, resample_indices(len(rows) + 1, 30.0, 30.0), recording)
+        assert sorted(table["onset_frame"]) == sorted(mine["start_frame"])
+    assert compared > 0

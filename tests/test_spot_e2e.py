@@ -1,0 +1,86 @@
+"""spot.py end to end on a reduced bundled demo: the point-6 invariant (spot with a fold's model at its selected
+epoch gives that fold's nms_csv for the video, frames, scores and seconds) and a bad input among good ones
+(one line, the others written, exit 1).
+
+The toy model trains for seconds, so the apex thresholds are lowered to 0.05 (in the run's own config, which
+eval.py and spot.py both read) for intervals to exist at all; the invariant does not depend on them."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from core_fixtures import REPO_ROOT
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("spotdemo")
+    section = yaml.safe_load((REPO_ROOT / "config.yaml").read_text())["mesynth"]
+    section.update(raw_root="raw", raw_anno="raw/CAS(ME)^2code_final.xlsx", segment_feat_root="features",
+                   anno_csv="features/annotations.csv", adjacency="adjacency.npy", synth_subjects=2,
+                   synth_videos_per_subject=1, synth_frames_per_video=300, epochs=8, epoch_begin=2, batch_size=2,
+                   micro_apex_score_threshold=0.05, macro_apex_score_threshold=0.05,
+                   subject_list=["casme_015", "casme_016"], device="cpu")
+    config = root / "config.yaml"
+    config.write_text(yaml.safe_dump({"demo": section}))
+    env = {**os.environ, "DATASET": "demo", "CONFIG": str(config), "OUTPUT": str(root / "run"),
+           "PYTHON": sys.executable}
+    result = subprocess.run(["bash", str(REPO_ROOT / "pipeline.sh")], env=env, capture_output=True, text=True,
+                            timeout=900)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return root, config
+
+
+def _spot(root, config, *arguments):
+    return subprocess.run([sys.executable, str(REPO_ROOT / "spot.py"), *map(str, arguments), "--run", str(root / "run"),
+                           "--dataset", "demo", "--config", str(config), "--out", str(root / "spots")],
+                          capture_output=True, text=True, timeout=600)
+
+
+def test_spot_reproduces_eval_and_finds_the_planted_expression(demo_run, tmp_path):
+    root, config = demo_run
+    subject = "casme_015"
+    (video,) = sorted((root / "raw" / "rawpic" / "s15").iterdir())
+    blank = tmp_path / "no_face"
+    blank.mkdir()
+    for number in range(1, 6):
+        cv2.imwrite(str(blank / f"img{number}.jpg"), np.full((120, 160, 3), 128, np.uint8))
+    info = json.loads((root / "run" / subject / "eval_info.json").read_text())
+    epoch = info["selected_epoch"]
+    if epoch is None:  # a toy model may select nothing: the invariant then holds at any epoch, with or without
+        written = sorted((root / "run" / subject / "nms_csv").glob("final_proposals_epoch_*.csv"))
+        epoch = int(written[-1].stem.rsplit("_", 1)[1]) if written else max(
+            int(p.name[17:20]) for p in (root / "run" / subject / "models").glob("checkpoint_epoch_*.pth.tar"))
+    result = _spot(root, config, video, blank, "--folds", subject,
+                   "--epoch", "selected" if epoch == info["selected_epoch"] else epoch)
+    assert result.returncode == 1, result.stdout + result.stderr  # the blank folder failed, the video did not
+    failed = [line for line in result.stdout.splitlines() if line.startswith("FAILED")]
+    assert len(failed) == 1 and "no_face" in failed[0] and "no face" in failed[0]
+    assert "extraction settings: method=dis" in result.stdout
+    assert not (root / "spots" / "no_face").exists()
+
+    nms_file = root / "run" / subject / "nms_csv" / f"final_proposals_epoch_{epoch:03d}.csv"
+    # eval.py writes no nms_csv for an epoch without proposals: spot must then find nothing either
+    expected = pd.read_csv(nms_file) if nms_file.is_file() else pd.DataFrame(
+        columns=["video_name", "start_frame", "end_frame", "score", "type_idx"])
+    spots = pd.read_csv(root / "spots" / video.name / "spots.csv")
+    assert list(spots.columns) == ["type", "onset_frame", "apex_frame", "offset_frame", "onset_s", "offset_s", "score"]
+    mine = expected.assign(type=expected["type_idx"].map({1: "macro", 2: "micro"}))
+    key = ["onset_frame", "offset_frame", "type"]
+    got = spots.sort_values(key).reset_index(drop=True)
+    want = (mine.rename(columns={"start_frame": "onset_frame", "end_frame": "offset_frame"})
+            .sort_values(key).reset_index(drop=True))
+    assert got[key].values.tolist() == want[key].values.tolist()
+    np.testing.assert_allclose(got["score"].to_numpy(float), want["score"].to_numpy(float), rtol=1e-5)
+    np.testing.assert_allclose(got["onset_s"].to_numpy(float), (got["onset_frame"].to_numpy(float) - 1) / 30, atol=1e-4)  # img1 is 0 s
+    document = json.loads((root / "spots" / video.name / "spots.json").read_text())
+    assert document["epochs"] == {subject: epoch} and len(document["spots"]) == len(spots)
+    assert (root / "spots" / video.name / "timeline.png").stat().st_size > 10_000

@@ -2,7 +2,7 @@
 
     python -m feature_extraction --dataset {cas(me)^2,samm,generic} --raw-root DIR [--anno FILE] --out DIR
                                  [--flow tvl1|dis|farneback] [--no-quantise]
-                                 [--face-detect auto|full|fast] [--jobs N]
+                                 [--face-detect auto|full|fast] [--jobs N] [--shard K/N | --merge]
 
 ``--out`` becomes a segment_feat_root (``train/`` and ``test/``, FORMATS.md)
 and also receives ``annotations.csv`` (the paper's table) and ``cache/`` (one
@@ -17,6 +17,13 @@ resolution, as published; ``fast`` on a 90 px copy (~0.5 ms instead of ~3 ms
 a frame, landmarks ~2 px off). ``auto`` (default) is ``full`` with
 ``--flow tvl1`` (the published-compatible mode, whose flow costs ~340 ms a
 frame anyway) and ``fast`` with dis / farneback (the speed modes).
+
+``--shard K/N``: extract only shard K of N (every N-th video of the sorted
+names), e.g. as Slurm array tasks or on several machines sharing ``--out``;
+each shard records what it did under ``<out>/shards/``. When the last shard
+finishes, or with ``--merge``, a final pass writes ``annotations.csv``, every
+video's windows and the summary from the caches, identical to one unsharded
+run; it extracts nothing (a video no shard extracted is listed as failed).
 
 Exit status: 0 when every video was extracted, 1 when any video failed or a
 part of the raw tree was skipped or is irregular (all listed at the end), 2
@@ -33,13 +40,14 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from feature_extraction.adapters import DATASETS, count_frames, discover_videos, load_annotations, source_fingerprint
-from feature_extraction.batch import Outcome, extract_all
+from feature_extraction.adapters import DATASETS, count_frames, discover_videos, load_annotations
+from feature_extraction.batch import (Outcome, all_shards_done, cached_results, extract_all, parse_shard, select_shard,
+                                     shard_failures, write_shard_record)
 from feature_extraction.face import DETECT_MODES, landmark_model_path
 from feature_extraction.flow import FLOW_METHODS
 from feature_extraction.segments import (frame_labels, remove_stale_segments, write_annotation_csv,
                                          write_video_segments)
-from feature_extraction.video import FlowSettings, cache_path, load_cached
+from feature_extraction.video import FlowSettings
 
 PROG = "python -m feature_extraction"
 MAX_LISTED = 3  # unreadable frames named per video before "... and N more"
@@ -66,7 +74,19 @@ def build_parser() -> argparse.ArgumentParser:
                              "(~3 ms/frame); fast = on a 90 px copy (~0.5 ms, landmarks ~2 px off); "
                              "auto (default) = full for tvl1, fast for dis and farneback")
     parser.add_argument("--jobs", type=_positive_int, default=1, help="videos extracted in parallel")
+    shards = parser.add_mutually_exclusive_group()
+    shards.add_argument("--shard", type=_shard, default=None, metavar="K/N",
+                        help="extract only shard K of N; the last one to finish merges")
+    shards.add_argument("--merge", action="store_true",
+                        help="final pass over finished shards: annotations.csv, windows, summary; extracts nothing")
     return parser
+
+
+def _shard(text: str) -> tuple[int, int]:
+    try:
+        return parse_shard(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _positive_int(text: str) -> int:
@@ -102,10 +122,15 @@ def run(args: argparse.Namespace) -> int:
         if args.out.exists() and not args.out.is_dir():
             raise ValueError(f"{args.out}: --out exists and is not a folder")
         videos, problems = discover_videos(args.dataset, args.raw_root)
-        # SAMM offsets past a video are clipped to its 25-fps frame count.
-        frame_counts = {video.video_name: count_frames(video) for video in videos} if args.dataset == "samm" else None
+        mine = select_shard(videos, *args.shard) if args.shard else videos
+        found = cached_results(mine, settings, args.out)
+        # SAMM offsets past a video are clipped to its 25-fps frame count, known from the cache when
+        # there is one (decoding a video file only to count its frames made a cached rerun slow).
+        frame_counts = ({video.video_name: found[video.video_name].n_frames if video.video_name in found
+                         else count_frames(video) for video in mine} if args.dataset == "samm" else None)
         annotations = load_annotations(args.dataset, args.anno, videos, frame_counts)
-        write_annotation_csv(args.out / "annotations.csv", annotations)
+        if not args.shard:  # a shard's rows may lack other shards' clipping: the merge writes the table
+            write_annotation_csv(args.out / "annotations.csv", annotations)
     # OSError: an unreadable raw folder, an --out that cannot be created or written (its
     # message names the path); per-video read and write errors are failed videos instead.
     except (OSError, ValueError) as error:
@@ -113,17 +138,18 @@ def run(args: argparse.Namespace) -> int:
         return 2
     rows_of = {name: rows for name, rows in annotations.groupby("video_name", sort=False)}
     no_rows = annotations.iloc[:0]
+    if args.shard:
+        problems = []  # the raw tree's problems are the whole run's: listed by the merge
     for problem in problems:
         print(problem, file=sys.stderr)
 
-    cached, todo = [], []
-    for video in videos:
-        result = load_cached(cache_path(args.out, video.subject, video.video_name), settings,
-                             source_fingerprint(video))
-        if result is None:
-            todo.append(video)
-        else:
-            cached.append(Outcome(video, "cached", result))
+    cached = [Outcome(video, "cached", found[video.video_name]) for video in mine if video.video_name in found]
+    todo = [video for video in mine if video.video_name not in found]
+    if args.merge:
+        reasons = shard_failures(args.out)
+        cached += [Outcome(video, "failed", reason=reasons.get(video.video_name, "not extracted by any shard yet"))
+                   for video in todo]
+        todo = []
     known = [len(video.frame_paths) for video in todo]
     total_frames = sum(known) if all(known) else None  # a video file's length is unknown until decoded
 
@@ -142,7 +168,13 @@ def run(args: argparse.Namespace) -> int:
                 tqdm.write(f"FAILED {outcome.video.source_path}: {outcome.reason}", file=sys.stderr)
     elapsed = time.perf_counter() - started
     print_summary(outcomes, problems, elapsed)
-    return 1 if problems or any(outcome.status == "failed" for outcome in outcomes) else 0
+    status = 1 if problems or any(outcome.status == "failed" for outcome in outcomes) else 0
+    if args.shard:
+        write_shard_record(args.out, *args.shard, outcomes)
+        if all_shards_done(args.out, args.shard[1], videos):
+            print(f"all {args.shard[1]} shards done: merging")
+            return max(status, run(argparse.Namespace(**{**vars(args), "shard": None, "merge": True})))
+    return status
 
 
 def _write_segments(out_root: Path, outcome: Outcome, annotation_rows) -> Outcome:

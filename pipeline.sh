@@ -35,7 +35,7 @@ cores="$(nproc 2>/dev/null || echo 1)"
 [[ "$JOBS" =~ ^[1-9][0-9]*$ ]] || fail "JOBS must be a positive whole number, not '$JOBS'"
 if [ -z "${THREADS:-}" ] && [ "$LAUNCHER" = local ]; then THREADS=$((cores / JOBS)); [ "$THREADS" -ge 1 ] || THREADS=1; fi
 [ -z "${THREADS:-}" ] || [[ "$THREADS" =~ ^[1-9][0-9]*$ ]] || fail "THREADS must be a positive whole number, not '$THREADS'"
-export PYTHONPATH="$here${PYTHONPATH:+:$PYTHONPATH}"
+export PYTHONPATH="$here${PYTHONPATH:+:$PYTHONPATH}" AUWGCN_ROOT="$here"
 export PYTHON DATASET CONFIG OUTPUT FORCE EVAL_ONLY SEEDS
 export CHECKPOINTS="${CHECKPOINTS:-}" DEVICE="${DEVICE:-}" MATCHING="${MATCHING:-}" SELECTION="${SELECTION:-}"
 export THREADS="${THREADS:-}"

@@ -3,7 +3,7 @@
 # Writes <TASKS folder>/status/<task id> ("<exit code> <seed> <subject>") for the pooling job.
 set -uo pipefail
 tasks="$1"
-here="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+here="$AUWGCN_ROOT"  # Slurm runs a copy of this script: the repository comes from pipeline.sh
 read -r seed subject < <(sed -n "$((SLURM_ARRAY_TASK_ID + 1))p" "$tasks")
 THREADS="${THREADS:-${SLURM_CPUS_PER_TASK:-1}}" QUIET=1
 export THREADS QUIET

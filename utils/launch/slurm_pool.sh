@@ -3,7 +3,7 @@
 # slurm_pool.sh SUBMISSION_DIR N_TASKS SUBJECT...   Writes SUBMISSION_DIR/pool.rc last (0 = table written).
 set -uo pipefail
 dir="$1" n="$2"; shift 2
-here="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+here="$AUWGCN_ROOT"  # Slurm runs a copy of this script: the repository comes from pipeline.sh
 source "$here/utils/launch/common.sh"
 finish() { echo "$1" > "$dir/pool.rc.tmp"; mv "$dir/pool.rc.tmp" "$dir/pool.rc"; exit "$1"; }
 failed=()

@@ -17,6 +17,7 @@
 #   LAUNCHER   local (default) | slurm: one sbatch array task per fold to do, then a pooling job
 #   SBATCH_ARGS  extra sbatch options, e.g. "--partition=gpu --time=02:00:00 --cpus-per-task=4"
 #   SLURM_WAIT=1  with LAUNCHER=slurm: wait for the pooled table; non-zero exit naming a failed fold
+#   EXTRACT_SHARDS=N  with LAUNCHER=slurm: extract raw_root as an array of N shards, the folds after it
 #   PYTHON     interpreter (default: python)
 set -euo pipefail
 
@@ -42,7 +43,7 @@ export THREADS="${THREADS:-}"
 
 started=$SECONDS
 say "dataset '$DATASET', config $CONFIG, output $OUTPUT"
-if [ "$EVAL_ONLY" != 1 ] && [ -z "$CHECKPOINTS" ]; then
+if [ "$EVAL_ONLY" != 1 ] && [ -z "$CHECKPOINTS" ] && { [ "$LAUNCHER" != slurm ] || [ -z "${EXTRACT_SHARDS:-}" ]; }; then
   "$PYTHON" -m dataset.prepare --dataset "$DATASET" --config "$CONFIG" --jobs "$(( JOBS > 2 ? JOBS : 2 ))" \
     || fail "could not prepare dataset '$DATASET' (see above)"
 fi

@@ -148,6 +148,8 @@ def extract_all(videos: list[VideoSource], settings: FlowSettings, out_root: Pat
     failed Outcome ("worker process died: ..."), see
     :func:`map_surviving_crashes`.
     """
+    if not videos:  # a fully cached rerun: loading the dlib models alone took seconds
+        return
     if jobs == 1 or len(videos) <= 1:
         landmarker = FaceLandmarker()
         for video in videos:

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from feature_extraction import adapters
+from feature_extraction import adapters, batch
 from feature_extraction.__main__ import main
 from feature_extraction.batch import parse_shard, select_shard
 from fx_footage import face_frames, write_frames
@@ -87,5 +87,6 @@ def test_cached_rerun_decodes_no_frame(raw, monkeypatch, capsys):
         raise AssertionError("a cached video was decoded")
     monkeypatch.setattr(adapters.cv2, "imread", no_decoding)
     monkeypatch.setattr(adapters, "_open_video", no_decoding)
+    monkeypatch.setattr(batch, "FaceLandmarker", no_decoding)  # nothing to extract: no dlib models loaded
     assert main(args(raw, raw / "whole")) == 0
     assert "0 extracted, 3 skipped (cached)" in capsys.readouterr().out

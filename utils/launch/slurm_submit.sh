@@ -29,9 +29,21 @@ done
 read -r -a sbatch_args <<< "${SBATCH_ARGS:-}"
 [ "$DEVICE" = cuda ] && sbatch_args=(--gres=gpu:1 ${sbatch_args[@]+"${sbatch_args[@]}"})
 [ -n "$THREADS" ] && sbatch_args=(--cpus-per-task="$THREADS" ${sbatch_args[@]+"${sbatch_args[@]}"})
+fold_after=()
+if [ -n "${EXTRACT_SHARDS:-}" ] && [ "$EVAL_ONLY" != 1 ] && [ -z "$CHECKPOINTS" ]; then
+  [[ "$EXTRACT_SHARDS" =~ ^[1-9][0-9]*$ ]] || fail "EXTRACT_SHARDS must be a positive whole number"
+  # Single quotes: the task id is expanded in the task. The last shard to finish merges.
+  prepare_id="$(sbatch --parsable --job-name=auwgcn-extract --array="1-$EXTRACT_SHARDS" \
+    --output="$submission/extract_%A_%a.out" ${sbatch_args[@]+"${sbatch_args[@]}"} --wrap \
+    "cd '$here' && '$PYTHON' -m dataset.prepare --dataset '$DATASET' --config '$CONFIG' --jobs ${THREADS:-1} --shard \$SLURM_ARRAY_TASK_ID/$EXTRACT_SHARDS")" \
+    || fail "sbatch refused the extraction array (see above)"
+  prepare_id="${prepare_id%%;*}"
+  fold_after=(--dependency="afterany:$prepare_id")  # a failed video fails only its folds, named
+  say "submitted extraction array $prepare_id: $EXTRACT_SHARDS shards"
+fi
 pool_after=()
 if [ "$todo" -gt 0 ]; then
-  array_id="$(sbatch --parsable --job-name=auwgcn-folds --array="0-$((todo - 1))" \
+  array_id="$(sbatch --parsable --job-name=auwgcn-folds --array="0-$((todo - 1))" ${fold_after[@]+"${fold_after[@]}"} \
     --output="$submission/fold_%A_%a.out" ${sbatch_args[@]+"${sbatch_args[@]}"} \
     "$here/utils/launch/slurm_fold.sh" "$submission/tasks.txt")" || fail "sbatch refused the fold array (see above)"
   array_id="${array_id%%;*}"

@@ -6,37 +6,45 @@
 #   CONFIG     config file (default: config.yaml beside this script)
 #   OUTPUT     run folder (default: data/runs/<DATASET> beside this script)
 #   SUBJECTS   space-separated subjects (default: the section's subject_list)
-#   FORCE=1    redo folds that already have best_res.csv
-#   EVAL_ONLY=1  evaluate existing checkpoints (e.g. the published ones) without training
+#   FORCE=1    redo every fold (a fold is otherwise skipped only when its eval_info.json matches this request)
+#   EVAL_ONLY=1  evaluate existing checkpoints without training
+#   CHECKPOINTS  read-only checkpoint root (e.g. the published archive); results go to OUTPUT
 #   DEVICE     cpu | cuda | auto (default: the config's device)
 #   MATCHING   published | paper2023 | one-to-one | megc      SELECTION  best-on-test | fixed-epoch | last-epoch
-#   JOBS       worker processes for demo generation and feature extraction (default 2)
+#   JOBS       folds trained and evaluated at once (default 1); also the prepare step's workers
+#   THREADS    torch threads per fold (default: cores / JOBS, at least 1); same THREADS -> same bytes
+#   SEEDS      e.g. "1 2 3": one LOSO per seed in OUTPUT/seed_<s>/, plus OUTPUT/seed_results.csv
+#   LAUNCHER   local (default) | slurm: one sbatch array task per fold to do, then a pooling job
+#   SBATCH_ARGS  extra sbatch options, e.g. "--partition=gpu --time=02:00:00 --cpus-per-task=4"
+#   SLURM_WAIT=1  with LAUNCHER=slurm: wait for the pooled table; non-zero exit naming a failed fold
+#   EXTRACT_SHARDS=N  with LAUNCHER=slurm: extract raw_root as an array of N shards, the folds after it
 #   PYTHON     interpreter (default: python)
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+source "$here/utils/launch/common.sh"
 PYTHON="${PYTHON:-python}"
 DATASET="${DATASET:-mesynth}"
 CONFIG="${CONFIG:-$here/config.yaml}"
 OUTPUT="${OUTPUT:-$here/data/runs/$DATASET}"
 FORCE="${FORCE:-0}"
 EVAL_ONLY="${EVAL_ONLY:-0}"
-JOBS="${JOBS:-2}"
-export PYTHONPATH="$here${PYTHONPATH:+:$PYTHONPATH}"
-
-device_flag=()
-[ -n "${DEVICE:-}" ] && device_flag=(--device "$DEVICE")
-eval_flags=()
-[ -n "${MATCHING:-}" ] && eval_flags+=(--matching "$MATCHING")
-[ -n "${SELECTION:-}" ] && eval_flags+=(--selection "$SELECTION")
-
-say() { printf '[pipeline %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
-fail() { printf '[pipeline] error: %s\n' "$*" >&2; exit 1; }
+JOBS="${JOBS:-1}"
+LAUNCHER="${LAUNCHER:-local}"
+SEEDS="${SEEDS:-}"
+cores="$(nproc 2>/dev/null || echo 1)"
+[[ "$JOBS" =~ ^[1-9][0-9]*$ ]] || fail "JOBS must be a positive whole number, not '$JOBS'"
+if [ -z "${THREADS:-}" ] && [ "$LAUNCHER" = local ]; then THREADS=$((cores / JOBS)); [ "$THREADS" -ge 1 ] || THREADS=1; fi
+[ -z "${THREADS:-}" ] || [[ "$THREADS" =~ ^[1-9][0-9]*$ ]] || fail "THREADS must be a positive whole number, not '$THREADS'"
+export PYTHONPATH="$here${PYTHONPATH:+:$PYTHONPATH}" AUWGCN_ROOT="$here"
+export PYTHON DATASET CONFIG OUTPUT FORCE EVAL_ONLY SEEDS
+export CHECKPOINTS="${CHECKPOINTS:-}" DEVICE="${DEVICE:-}" MATCHING="${MATCHING:-}" SELECTION="${SELECTION:-}"
+export THREADS="${THREADS:-}"
 
 started=$SECONDS
 say "dataset '$DATASET', config $CONFIG, output $OUTPUT"
-if [ "$EVAL_ONLY" != 1 ]; then
-  "$PYTHON" -m dataset.prepare --dataset "$DATASET" --config "$CONFIG" --jobs "$JOBS" \
+if [ "$EVAL_ONLY" != 1 ] && [ -z "$CHECKPOINTS" ] && { [ "$LAUNCHER" != slurm ] || [ -z "${EXTRACT_SHARDS:-}" ]; }; then
+  "$PYTHON" -m dataset.prepare --dataset "$DATASET" --config "$CONFIG" --jobs "$(( JOBS > 2 ? JOBS : 2 ))" \
     || fail "could not prepare dataset '$DATASET' (see above)"
 fi
 if [ -z "${SUBJECTS:-}" ]; then
@@ -45,29 +53,44 @@ if [ -z "${SUBJECTS:-}" ]; then
 fi
 read -r -a subjects <<< "$SUBJECTS"
 [ "${#subjects[@]}" -gt 0 ] || fail "no subjects to run"
+read -r -a seeds <<< "${SEEDS:--}"
+tasks=()  # "SEED SUBJECT", seeds outer so one seed's folds finish together
+for seed in "${seeds[@]}"; do for subject in "${subjects[@]}"; do tasks+=("$seed $subject"); done; done
+total=${#tasks[@]}
 
-total=${#subjects[@]}
+if [ "$LAUNCHER" = slurm ]; then
+  source "$here/utils/launch/slurm_submit.sh"  # submits, and with SLURM_WAIT=1 waits; exits
+fi
+[ "$LAUNCHER" = local ] || fail "LAUNCHER must be local or slurm, not '$LAUNCHER'"
+
+# Local: up to JOBS folds at once, each with THREADS torch threads. With JOBS > 1 a fold's own output
+# goes to <run>/pipeline_logs/<subject>.log so the terminal keeps one line per fold event.
+say "$total folds, $JOBS at once, $THREADS torch threads each"
+declare -A running=()
+failed=""
+reap() {  # wait for one fold; remember the first that failed
+  local pid rc=0
+  wait -n -p pid || rc=$?
+  [ "$rc" = 0 ] || [ -n "$failed" ] || failed="${running[$pid]}"
+  unset "running[$pid]"
+}
 index=0
-for subject in "${subjects[@]}"; do
+for task in "${tasks[@]}"; do
   index=$((index + 1))
-  fold="$OUTPUT/$subject"
-  if [ -f "$fold/best_res.csv" ] && [ "$FORCE" != 1 ]; then
-    say "[$index/$total] $subject: done before, skipped (FORCE=1 redoes it)"
+  read -r seed subject <<< "$task"
+  if [ "$JOBS" = 1 ]; then
+    bash "$here/utils/launch/fold.sh" "$seed" "$subject" "[$index/$total]" || exit 1
     continue
   fi
-  if [ "$EVAL_ONLY" != 1 ]; then
-    say "[$index/$total] $subject: training"
-    "$PYTHON" "$here/train.py" --dataset "$DATASET" --output "$OUTPUT" --subject "$subject" --config "$CONFIG" \
-      ${device_flag[@]+"${device_flag[@]}"} || fail "fold $subject failed while training (exit $?); fix it and rerun: finished folds are kept"
-  fi
-  say "[$index/$total] $subject: evaluating"
-  "$PYTHON" "$here/eval.py" --dataset "$DATASET" --output "$OUTPUT" --subject "$subject" --config "$CONFIG" \
-    ${device_flag[@]+"${device_flag[@]}"} ${eval_flags[@]+"${eval_flags[@]}"} \
-    || fail "fold $subject failed while evaluating (exit $?); fix it and rerun: finished folds are kept"
+  while [ "${#running[@]}" -ge "$JOBS" ]; do reap; done
+  [ -z "$failed" ] || break  # the first failing fold stops the run: start no more
+  FOLD_LOG="$(run_output "$seed")/pipeline_logs/$subject.log" \
+    bash "$here/utils/launch/fold.sh" "$seed" "$subject" "[$index/$total]" &
+  running[$!]="$task"
 done
+while [ "${#running[@]}" -gt 0 ]; do reap; done
+[ -z "$failed" ] || fail "stopped after fold ${failed#* } failed (see above); finished folds are kept"
 
 say "all $total folds done; pooling"
-"$PYTHON" -m utils.final_results --output "$OUTPUT" --subjects "${subjects[@]}" || fail "could not pool the folds"
-"$PYTHON" -m utils.plots --dataset "$DATASET" --config "$CONFIG" --output "$OUTPUT" --subjects "${subjects[@]}" \
-  || fail "could not draw the plots"
-say "finished in $((SECONDS - started)) s; results in $OUTPUT/final_results.csv, plots in $OUTPUT/plots/"
+bash "$here/utils/launch/pool.sh" "${subjects[@]}"
+say "finished in $((SECONDS - started)) s; results in $OUTPUT/$([ -z "$SEEDS" ] && echo final_results.csv || echo seed_results.csv), plots in $OUTPUT/$([ -z "$SEEDS" ] || echo 'seed_<s>/')plots/"

@@ -1,13 +1,15 @@
 """Train one leave-one-subject-out fold.
 
-python train.py --dataset <cas(me)^2|samm|mesynth> --output <dir> --subject <subject> [--config FILE] [--device DEV]
+python train.py --dataset <cas(me)^2|samm|mesynth> --output <dir> --subject <subject> [--config FILE] [--device DEV] [--seed N]
 """
 from utils.cli import check_run_folders, fold_parser, resolve_device, reuse_freed_memory
 from utils.errors import run_cli
 
 
 def main() -> None:
-    args = fold_parser(__doc__.strip().splitlines()[0]).parse_args()
+    parser = fold_parser(__doc__.strip().splitlines()[0])
+    parser.add_argument("--seed", type=int, default=None, help="training seed (default: the config's seed)")
+    args = parser.parse_args()
 
     def run() -> None:
         check_run_folders(args.output, args.subject)
@@ -15,7 +17,7 @@ def main() -> None:
         from model.training import train_fold
         from utils.config import load_config
 
-        config = load_config(args.dataset, args.config).with_overrides(device=args.device)
+        config = load_config(args.dataset, args.config).with_overrides(device=args.device, seed=args.seed)
         layout = train_fold(config, args.subject, args.output, resolve_device(config["device"]),
                             show_progress=not args.quiet)
         print(f"trained {args.subject}: {config['epochs']} checkpoints in {layout.models}")

@@ -1,6 +1,6 @@
 """Make a dataset section ready for training: generate the demo videos, extract features.
 
-python -m dataset.prepare --dataset D [--config FILE] [--jobs N]
+python -m dataset.prepare --dataset D [--config FILE] [--jobs N] [--shard K/N]
 
 * A section with ``synth_*`` keys (the bundled ``mesynth`` demo) has its raw videos
   generated under ``raw_root`` when they are not there yet.
@@ -8,6 +8,7 @@ python -m dataset.prepare --dataset D [--config FILE] [--jobs N]
   (``python -m feature_extraction``; finished videos are cached, so a rerun is quick).
   When the extraction exits non-zero but every subject of ``subject_list`` has its
   features, preparation goes on with a note (a bad video elsewhere must not block reruns).
+  ``--shard K/N`` extracts only that shard (a Slurm array task); the last shard merges.
 * Any other section must already have its feature archive: checked here, so the
   pipeline stops before training with one line saying what is missing.
 """
@@ -39,7 +40,7 @@ def raw_layout(config: DatasetConfig) -> str:
     return config.name if config.name in ("cas(me)^2", "samm", "cas(me)^3") else "generic"
 
 
-def extract_features(config: DatasetConfig, jobs: int) -> None:
+def extract_features(config: DatasetConfig, jobs: int, shard: str | None = None) -> None:
     from feature_extraction.__main__ import main as extract
 
     argv = ["--dataset", raw_layout(config),
@@ -47,6 +48,8 @@ def extract_features(config: DatasetConfig, jobs: int) -> None:
             "--flow", config.get("extraction_flow", "tvl1"), "--jobs", str(jobs)]
     if config.get("raw_anno"):
         argv += ["--anno", config["raw_anno"]]
+    if shard:
+        argv += ["--shard", shard]
     status = extract(argv)
     if status != 0:
         missing = missing_feature_subjects(config)
@@ -66,11 +69,13 @@ def missing_feature_subjects(config: DatasetConfig) -> list[str]:
             if not all(any((root / split / subject).glob("*.npz")) for split in ("train", "test"))]
 
 
-def prepare(config: DatasetConfig, jobs: int) -> None:
+def prepare(config: DatasetConfig, jobs: int, shard: str | None = None) -> None:
     if config.get("synth_seed") is not None:
         generate_demo_videos(config, jobs)
     if config.get("raw_root"):
-        extract_features(config, jobs)
+        extract_features(config, jobs, shard)
+        if shard:  # the archive is complete only once the last shard has merged
+            return
     root = Path(config["segment_feat_root"])
     if not (root / "train").is_dir() or not (root / "test").is_dir():
         raise UserError(f"{root}: no feature archive (train/ and test/); set segment_feat_root in "
@@ -84,8 +89,9 @@ def main() -> None:
     parser.add_argument("--dataset", required=True)
     parser.add_argument("--config", default=None)
     parser.add_argument("--jobs", type=int, default=2, help="worker processes for generation and extraction")
+    parser.add_argument("--shard", default=None, metavar="K/N", help="extract only shard K of N (feature_extraction)")
     args = parser.parse_args()
-    run_cli(lambda: prepare(load_config(args.dataset, args.config), max(1, args.jobs)))
+    run_cli(lambda: prepare(load_config(args.dataset, args.config), max(1, args.jobs), args.shard))
 
 
 if __name__ == "__main__":

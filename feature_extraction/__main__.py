@@ -2,7 +2,7 @@
 
     python -m feature_extraction --dataset {cas(me)^2,samm,generic} --raw-root DIR [--anno FILE] --out DIR
                                  [--flow tvl1|dis|farneback] [--no-quantise]
-                                 [--face-detect auto|full|fast] [--jobs N] [--strict]
+                                 [--face-detect auto|full|fast] [--jobs N] [--strict] [--shard K/N | --merge]
     python -m feature_extraction --dataset D --anno SHEET --out DIR --annotations-only
 
 ``--out`` becomes a segment_feat_root (``train/`` and ``test/``, FORMATS.md)
@@ -23,6 +23,13 @@ frame anyway) and ``fast`` with dis / farneback (the speed modes).
 the official sheet (the ``anno_csv`` a holder of the published feature archive
 needs). SAMM-LV offsets past a video cannot then be clipped to its length.
 
+``--shard K/N``: extract only shard K of N (every N-th video of the sorted
+names), e.g. as Slurm array tasks or on several machines sharing ``--out``;
+each shard records what it did under ``<out>/shards/``. When the last shard
+finishes, or with ``--merge``, a final pass writes ``annotations.csv``, every
+video's windows and the summary from the caches, identical to one unsharded
+run; it extracts nothing (a video no shard extracted is listed as failed).
+
 Exit status: 0 when every video was extracted, warnings or not; 1 when any
 video failed or a video folder was skipped (no frames, no frame numbers, an
 unknown code, a duplicate name); warnings (a stray entry in the raw tree,
@@ -41,15 +48,15 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from feature_extraction.adapters import (DATASETS, TreeWarning, count_frames, discover_videos, load_annotations,
-                                         source_fingerprint)
-from feature_extraction.batch import Outcome, extract_all
+from feature_extraction.adapters import DATASETS, TreeWarning, count_frames, discover_videos, load_annotations
+from feature_extraction.batch import (Outcome, all_shards_done, cached_results, extract_all, parse_shard, select_shard,
+                                     shard_failures, write_shard_record)
 from feature_extraction.face import DETECT_MODES, landmark_model_path
 from feature_extraction.flow import FLOW_METHODS
 from feature_extraction.record import write_record
 from feature_extraction.segments import (frame_labels, remove_stale_segments, write_annotation_csv,
                                          write_video_segments)
-from feature_extraction.video import FlowSettings, cache_path, load_cached
+from feature_extraction.video import FlowSettings
 from utils.errors import UserError
 
 PROG = "python -m feature_extraction"
@@ -81,7 +88,19 @@ def build_parser() -> argparse.ArgumentParser:
                         help="warnings (stray entries in the raw tree, irregular numbering handled) fail too")
     parser.add_argument("--annotations-only", action="store_true",
                         help="only write <out>/annotations.csv from --anno; no videos needed")
+    shards = parser.add_mutually_exclusive_group()
+    shards.add_argument("--shard", type=_shard, default=None, metavar="K/N",
+                        help="extract only shard K of N; the last one to finish merges")
+    shards.add_argument("--merge", action="store_true",
+                        help="final pass over finished shards: annotations.csv, windows, summary; extracts nothing")
     return parser
+
+
+def _shard(text: str) -> tuple[int, int]:
+    try:
+        return parse_shard(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _positive_int(text: str) -> int:
@@ -117,11 +136,16 @@ def run(args: argparse.Namespace) -> int:
         if args.out.exists() and not args.out.is_dir():
             raise UserError(f"{args.out}: --out exists and is not a folder")
         videos, problems = discover_videos(args.dataset, args.raw_root)
-        # SAMM offsets past a video are clipped to its 25-fps frame count.
-        frame_counts = {video.video_name: count_frames(video) for video in videos} if args.dataset == "samm" else None
+        mine = select_shard(videos, *args.shard) if args.shard else videos
+        found = cached_results(mine, settings, args.out)
+        # SAMM offsets past a video are clipped to its 25-fps frame count, known from the cache when
+        # there is one (decoding a video file only to count its frames made a cached rerun slow).
+        frame_counts = ({video.video_name: found[video.video_name].n_frames if video.video_name in found
+                         else count_frames(video) for video in mine} if args.dataset == "samm" else None)
         notices: list[str] = []
         annotations = load_annotations(args.dataset, args.anno, videos, frame_counts, notices)
-        write_annotation_csv(args.out / "annotations.csv", annotations)
+        if not args.shard:  # a shard's rows may lack other shards' clipping: the merge writes the table
+            write_annotation_csv(args.out / "annotations.csv", annotations)
     # OSError: an unreadable raw folder, an --out that cannot be created or written (its
     # message names the path); per-video read and write errors are failed videos instead.
     except (OSError, ValueError) as error:
@@ -131,17 +155,18 @@ def run(args: argparse.Namespace) -> int:
     no_rows = annotations.iloc[:0]
     for line in notices:
         print(line, file=sys.stderr)
+    if args.shard:
+        problems = []  # the raw tree's problems are the whole run's: listed by the merge
     for problem in problems:
         print(f"warning: {problem}" if is_warning(problem) else problem, file=sys.stderr)
 
-    cached, todo = [], []
-    for video in videos:
-        result = load_cached(cache_path(args.out, video.subject, video.video_name), settings,
-                             source_fingerprint(video))
-        if result is None:
-            todo.append(video)
-        else:
-            cached.append(Outcome(video, "cached", result))
+    cached = [Outcome(video, "cached", found[video.video_name]) for video in mine if video.video_name in found]
+    todo = [video for video in mine if video.video_name not in found]
+    if args.merge:
+        reasons = shard_failures(args.out)
+        cached += [Outcome(video, "failed", reason=reasons.get(video.video_name, "not extracted by any shard yet"))
+                   for video in todo]
+        todo = []
     known = [len(video.frame_paths) for video in todo]
     total_frames = sum(known) if all(known) else None  # a video file's length is unknown until decoded
 
@@ -162,7 +187,13 @@ def run(args: argparse.Namespace) -> int:
     write_record(args.out, settings, args.dataset)  # the settings spot.py extracts new recordings with
     print_summary(outcomes, problems, elapsed)
     failed = any(outcome.status == "failed" for outcome in outcomes) or any(not is_warning(p) for p in problems)
-    return 1 if failed or (args.strict and problems) else 0
+    status = 1 if failed or (args.strict and problems) else 0
+    if args.shard:
+        write_shard_record(args.out, *args.shard, outcomes)
+        if all_shards_done(args.out, args.shard[1], videos):
+            print(f"all {args.shard[1]} shards done: merging")
+            return max(status, run(argparse.Namespace(**{**vars(args), "shard": None, "merge": True})))
+    return status
 
 
 def is_warning(problem: str) -> bool:

@@ -12,6 +12,7 @@ videos go on in a fresh pool. One bad video never sinks the batch.
 from __future__ import annotations
 
 import functools
+import json
 import multiprocessing
 import traceback
 from collections import deque
@@ -27,7 +28,8 @@ from tqdm import tqdm
 
 from feature_extraction.adapters import VideoSource, iter_frames, source_fingerprint
 from feature_extraction.face import FaceLandmarker, landmark_model_path
-from feature_extraction.video import FlowSettings, VideoFailure, VideoResult, cache_path, extract_video, save_cached
+from feature_extraction.video import (FlowSettings, VideoFailure, VideoResult, cache_path, extract_video, load_cached,
+                                      save_cached)
 from utils.errors import UserError
 from utils.io import atomic_write_text
 
@@ -171,6 +173,8 @@ def extract_all(videos: list[VideoSource], settings: FlowSettings, out_root: Pat
     failed Outcome ("worker process died: ..."), see
     :func:`map_surviving_crashes`.
     """
+    if not videos:  # a fully cached rerun: loading the dlib models alone took seconds
+        return
     if jobs == 1 or len(videos) <= 1:
         landmarker = FaceLandmarker()
         for video in videos:
@@ -192,3 +196,72 @@ def extract_all(videos: list[VideoSource], settings: FlowSettings, out_root: Pat
     task = functools.partial(_worker_task, settings=settings, out_root=out_root)
     for video, outcome, error in map_surviving_crashes(task, videos, jobs, new_pool):
         yield outcome if error is None else Outcome(video, "failed", reason=f"worker process died: {error}")
+
+
+# --------------------------------------------------------------------------- shards and the cache
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """``"K/N"`` -> ``(K, N)`` with 1 <= K <= N; ValueError otherwise (argparse shows its message)."""
+    try:
+        k, n = (int(part) for part in text.split("/"))
+    except ValueError:
+        raise ValueError(f"expected K/N such as 2/8, got '{text}'") from None
+    if not 1 <= k <= n:
+        raise ValueError(f"K/N needs 1 <= K <= N, got '{text}'")
+    return k, n
+
+
+def select_shard(videos: list[VideoSource], k: int, n: int) -> list[VideoSource]:
+    """Shard ``k`` of ``n`` (1-based): every n-th video of the (subject, name) order, from the k-th.
+
+    Depends only on the discovered names, so every machine computes the same split.
+    """
+    ordered = sorted(videos, key=lambda video: (video.subject, video.video_name))
+    return ordered[k - 1::n]
+
+
+def cached_results(videos: list[VideoSource], settings: FlowSettings, out_root: Path) -> dict[str, VideoResult]:
+    """The valid cached result of every video that has one, by video name (no frame is decoded)."""
+    found = {}
+    for video in videos:
+        result = load_cached(cache_path(out_root, video.subject, video.video_name), settings,
+                             source_fingerprint(video))
+        if result is not None:
+            found[video.video_name] = result
+    return found
+
+
+def shard_record_path(out_root: Path, k: int, n: int) -> Path:
+    return Path(out_root) / "shards" / f"of_{n}" / f"shard_{k}.json"
+
+
+def write_shard_record(out_root: Path, k: int, n: int, outcomes: list[Outcome]) -> None:
+    """What shard k/n did: its videos and the reason of each failed one, for the merge."""
+    record = {"shard": f"{k}/{n}", "videos": sorted(o.video.video_name for o in outcomes),
+              "failed": {o.video.video_name: o.reason for o in outcomes if o.status == "failed"}}
+    path = shard_record_path(out_root, k, n)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(record, indent=2) + "\n")
+    tmp.replace(path)
+
+
+def all_shards_done(out_root: Path, n: int, videos: list[VideoSource]) -> bool:
+    """Every shard of ``n`` has its record and together they cover ``videos``."""
+    names = set()
+    for k in range(1, n + 1):
+        path = shard_record_path(out_root, k, n)
+        if not path.is_file():
+            return False
+        names.update(json.loads(path.read_text())["videos"])
+    return names >= {video.video_name for video in videos}
+
+
+def shard_failures(out_root: Path) -> dict[str, str]:
+    """Failure reasons the shard records give, by video name (with the shard that met it)."""
+    reasons = {}
+    for path in sorted((Path(out_root) / "shards").glob("of_*/shard_*.json")):
+        record = json.loads(path.read_text())
+        reasons.update({name: f"{reason} (shard {record['shard']})" for name, reason in record["failed"].items()})
+    return reasons

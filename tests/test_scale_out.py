@@ -1,0 +1,162 @@
+"""Folds in parallel, seeds, and Slurm: the same bytes whatever runs the folds (issue 9)."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from core_fixtures import REPO_ROOT, make_tiny_dataset
+from slurm_cluster import SlurmUnavailable, ensure_slurm
+
+SUBJECTS = ["subj_a", "subj_b"]
+SEEDS = ["1", "2"]
+RESULT_FILES = ["final_results.csv", "final_results.json"]
+FOLD_FILES = ["best_res.csv", "epoch_metrics.csv"]
+
+
+def run_pipeline(env: dict, cwd: Path, base: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(["bash", str(REPO_ROOT / "pipeline.sh")], cwd=cwd, env={**(base or os.environ), **env},
+                          capture_output=True, text=True, timeout=600)
+
+
+def run_files(output: Path) -> dict[str, bytes]:
+    """Every file the tables depend on, by path relative to the run folder."""
+    files = {}
+    for seed in SEEDS:
+        for name in RESULT_FILES:
+            files[f"seed_{seed}/{name}"] = (output / f"seed_{seed}" / name).read_bytes()
+        for subject in SUBJECTS:
+            for name in FOLD_FILES:
+                files[f"seed_{seed}/{subject}/{name}"] = (output / f"seed_{seed}" / subject / name).read_bytes()
+    for name in ("seed_results.csv", "seed_results.json"):
+        files[name] = (output / name).read_bytes()
+    return files
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    root = tmp_path_factory.mktemp("scale")
+    config = make_tiny_dataset(root, epochs=20, epoch_begin=12)
+    env = {"DATASET": "tiny", "CONFIG": str(config), "SUBJECTS": " ".join(SUBJECTS), "SEEDS": " ".join(SEEDS),
+           "THREADS": "1", "PYTHON": os.sys.executable}
+    return root, env
+
+
+@pytest.fixture(scope="module")
+def serial_run(tiny):
+    root, env = tiny
+    result = run_pipeline({**env, "JOBS": "1", "OUTPUT": str(root / "serial")}, cwd=root)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return root / "serial", result
+
+
+def test_seed_table_pools_each_seed(serial_run):
+    output, result = serial_run
+    table = pd.read_csv(output / "seed_results.csv").set_index("type")
+    document = json.loads((output / "seed_results.json").read_text())
+    f1 = {s: json.loads((output / f"seed_{s}" / "final_results.json").read_text())["scores"] for s in SEEDS}
+    for kind in ("micro", "macro", "overall"):
+        values = [f1[s][kind]["f1"] for s in SEEDS]
+        assert [table.loc[kind, f"f1_seed_{s}"] for s in SEEDS] == pytest.approx(values)
+        assert table.loc[kind, "f1_mean"] == pytest.approx(sum(values) / 2)
+        assert table.loc[kind, "f1_std"] == pytest.approx(abs(values[0] - values[1]) / np.sqrt(2))  # ddof 1
+        assert document["f1"][kind]["per_seed"] == pytest.approx(dict(zip(SEEDS, values)))
+    # The seed reaches training: the two seeds' checkpoints differ.
+    weights = [(output / f"seed_{s}" / "subj_a" / "models" / "checkpoint_epoch_019.pth.tar").read_bytes() for s in SEEDS]
+    assert weights[0] != weights[1]
+    assert "F1 over 2 seeds" in result.stdout
+
+
+def test_two_folds_at_once_give_the_same_bytes(tiny, serial_run):
+    root, env = tiny
+    result = run_pipeline({**env, "JOBS": "2", "OUTPUT": str(root / "parallel")}, cwd=root)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert run_files(root / "parallel") == run_files(serial_run[0])
+    events = [line for line in result.stdout.splitlines() if line.startswith("[pipeline")]
+    assert sum("subj_a (seed 1): finished" in line for line in events) == 1
+    assert (root / "parallel" / "seed_1" / "pipeline_logs" / "subj_a.log").is_file()
+
+
+def test_parallel_failure_stops_and_names_the_fold(tiny, tmp_path):
+    root, env = tiny
+    result = run_pipeline({**env, "JOBS": "2", "SEEDS": "1", "OUTPUT": str(tmp_path / "run"),
+                           "SUBJECTS": "subj_zz subj_a subj_b subj_a"}, cwd=root)
+    assert result.returncode != 0
+    assert "subj_zz" in result.stderr and "unknown subject" in result.stderr
+    assert not (tmp_path / "run" / "seed_1" / "subj_b").exists()  # started no fold after the failure
+
+
+def test_rerun_with_another_rule_evaluates_without_training(tiny, serial_run, tmp_path):
+    root, env = tiny
+    import shutil
+    shutil.copytree(serial_run[0], tmp_path / "run")
+    checkpoint = tmp_path / "run" / "seed_1" / "subj_a" / "models" / "checkpoint_epoch_015.pth.tar"
+    before = checkpoint.stat().st_mtime_ns
+    result = run_pipeline({**env, "SEEDS": "1", "OUTPUT": str(tmp_path / "run"), "MATCHING": "one-to-one"}, cwd=root)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "training" not in result.stdout and checkpoint.stat().st_mtime_ns == before
+    assert result.stdout.count("evaluated with matching published (asked: one-to-one)") == len(SUBJECTS)
+    info = json.loads((tmp_path / "run" / "seed_1" / "subj_a" / "eval_info.json").read_text())
+    assert info["matching"] == "one-to-one"
+
+
+@pytest.fixture(scope="module")
+def slurm_env():
+    try:
+        return ensure_slurm()
+    except SlurmUnavailable as reason:
+        pytest.skip(f"no Slurm for the test: {reason}")
+
+
+def test_slurm_run_equals_the_local_one(tiny, serial_run, slurm_env):
+    root, env = tiny
+    output = root / "slurm"
+    result = run_pipeline({**env, "LAUNCHER": "slurm", "SLURM_WAIT": "1", "OUTPUT": str(output)}, cwd=root,
+                          base=slurm_env)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "submitted fold array" in result.stdout and "squeue -j" in result.stdout
+    assert run_files(output) == run_files(serial_run[0])
+    # A rerun submits no fold, only the pooling job.
+    again = run_pipeline({**env, "LAUNCHER": "slurm", "SLURM_WAIT": "1", "OUTPUT": str(output)}, cwd=root,
+                         base=slurm_env)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "submitted fold array" not in again.stdout and again.stdout.count("skipped") == 4
+
+
+def test_slurm_failed_task_is_named(tiny, slurm_env, tmp_path):
+    root, env = tiny
+    # EVAL_ONLY over an empty run folder: every task fails in eval.py (no checkpoints).
+    result = run_pipeline({**env, "LAUNCHER": "slurm", "SLURM_WAIT": "1", "EVAL_ONLY": "1", "SEEDS": "1",
+                           "SUBJECTS": "subj_b", "OUTPUT": str(tmp_path / "run")}, cwd=root, base=slurm_env)
+    assert result.returncode != 0
+    assert "fold failed: subj_b (seed 1) (task 0, exit 1)" in result.stderr
+
+
+def test_checkpoints_archive_is_read_only(tiny, serial_run, tmp_path):
+    """CHECKPOINTS=<archive> OUTPUT=<new>: results in OUTPUT, the archive (with the authors' CSVs) untouched."""
+    help_text = subprocess.run([os.sys.executable, str(REPO_ROOT / "eval.py"), "--help"], capture_output=True,
+                               text=True).stdout
+    if "--checkpoints" not in help_text:
+        pytest.skip("eval.py has no --checkpoints flag in this branch yet (issue 11.1, eval side)")
+    root, env = tiny
+    import shutil
+    archive = tmp_path / "archive"
+    shutil.copytree(serial_run[0] / "seed_1", archive)
+    for info in archive.glob("*/eval_info.json"):
+        info.unlink()  # published layout: best_res.csv, nms_csv/ ... without our eval_info.json
+    before = {p: p.read_bytes() for p in archive.rglob("*") if p.is_file()}
+    stats = {p: p.stat().st_mtime_ns for p in archive.rglob("*")}
+    result = run_pipeline({**env, "SEEDS": "", "CHECKPOINTS": str(archive), "OUTPUT": str(tmp_path / "new")},
+                          cwd=root)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "training" not in result.stdout
+    assert {p: p.read_bytes() for p in archive.rglob("*") if p.is_file()} == before
+    assert {p: p.stat().st_mtime_ns for p in archive.rglob("*")} == stats
+    for subject in SUBJECTS:
+        assert (tmp_path / "new" / subject / "best_res.csv").read_bytes() == \
+            (serial_run[0] / "seed_1" / subject / "best_res.csv").read_bytes()

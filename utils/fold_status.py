@@ -1,0 +1,93 @@
+"""What a fold needs now: the one resume rule of pipeline.sh and its Slurm tasks.
+
+python -m utils.fold_status --dataset D --output DIR --subject S [--config FILE] [--checkpoints DIR]
+                            [--matching M] [--selection S] [--eval-only] [--force]
+
+Prints ``<action>\\t<reason>`` with action ``done`` (skip), ``evaluate`` (checkpoints kept) or ``train``.
+A fold is done only when its ``eval_info.json`` records the matching rule, selection protocol and fixed
+epoch asked for now, over the same checkpoints (folder and fingerprint). A fold of OUTPUT holding results
+this project did not write (``best_res.csv`` without ``eval_info.json``) is refused: they are never
+overwritten nor taken as done.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from utils.config import DatasetConfig, load_config
+from utils.errors import UserError, run_cli
+from utils.layout import FoldLayout, checkpoints_fingerprint
+
+
+def _mismatches(info: dict, asked: dict) -> list[str]:
+    return [f"{key} {info.get(key)!s} (asked: {value!s})" for key, value in asked.items() if info.get(key) != value]
+
+
+def fold_decision(config: DatasetConfig, output: Path, subject: str, checkpoints_root: Path | None = None,
+                  eval_only: bool = False, force: bool = False) -> tuple[str, str]:
+    """``(action, reason)`` for one fold; see the module docstring. Raises UserError for a foreign fold."""
+    if subject not in config["subject_list"]:
+        raise UserError(f"unknown subject '{subject}' (subject_list: {', '.join(config['subject_list'])})")
+    layout = FoldLayout.of(output, subject)
+    if layout.has_foreign_results():
+        raise UserError(f"{layout.best_res}: results this project did not write (no eval_info.json beside it); "
+                        f"they are left alone: use CHECKPOINTS=<archive> OUTPUT=<new folder>")
+    source = FoldLayout.of(checkpoints_root or output, subject)
+    read_only = eval_only or checkpoints_root is not None
+    all_checkpoints = source.checkpoints()
+    complete = all(epoch in all_checkpoints for epoch in range(config["epochs"]))
+    if force:
+        return ("evaluate", "FORCE=1, checkpoints kept") if read_only else ("train", "FORCE=1")
+
+    asked = {"matching": config["matching"], "selection": config["selection"],
+             "fixed_epoch": config["abfcm_best_epoch"] if config["selection"] == "fixed-epoch" else None}
+    if not layout.eval_info.is_file() or not layout.best_res.is_file():
+        why = "not evaluated yet"
+    else:
+        try:
+            info = json.loads(layout.eval_info.read_text())
+        except json.JSONDecodeError:
+            info = {}
+        evaluated = {e: p for e, p in all_checkpoints.items() if e >= config["epoch_begin"]}
+        differences = _mismatches(info, asked)
+        if evaluated and info.get("checkpoints_dir") != str(source.models.resolve()):
+            differences.append(f"checkpoints from {info.get('checkpoints_dir')} (asked: {source.models.resolve()})")
+        elif evaluated and info.get("checkpoints_fingerprint") != checkpoints_fingerprint(evaluated):
+            differences.append("checkpoints changed since")
+        if not differences:
+            return "done", (f"done before (matching {asked['matching']}, selection {asked['selection']}), "
+                            f"skipped (FORCE=1 redoes it)")
+        why = "evaluated with " + ", ".join(differences)
+    if read_only:
+        return "evaluate", why
+    if complete:
+        return "evaluate", f"{why}; all {config['epochs']} checkpoints present, evaluated again"
+    return "train", f"{why}; {len(all_checkpoints)} of {config['epochs']} checkpoints present"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Print what one fold needs now: done, evaluate or train.")
+    parser.add_argument("--dataset", required=True)
+    parser.add_argument("--config", default=None)
+    parser.add_argument("--output", required=True, type=Path)
+    parser.add_argument("--subject", required=True)
+    parser.add_argument("--checkpoints", default=None, type=Path, help="read-only checkpoint root (an archive)")
+    parser.add_argument("--matching", default=None)
+    parser.add_argument("--selection", default=None)
+    parser.add_argument("--eval-only", action="store_true", help="never train")
+    parser.add_argument("--force", action="store_true", help="redo the fold")
+    args = parser.parse_args()
+
+    def run() -> None:
+        config = load_config(args.dataset, args.config).with_overrides(matching=args.matching,
+                                                                       selection=args.selection)
+        action, reason = fold_decision(config, args.output, args.subject, args.checkpoints, args.eval_only,
+                                       args.force)
+        print(f"{action}\t{reason}")
+
+    run_cli(run)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,11 @@
+# Shared by pipeline.sh and the scripts of utils/launch/ (sourced, not run).
+# Needs: here (repo root), OUTPUT, optional SEEDS and CHECKPOINTS.
+say() { printf '[pipeline %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
+fail() { printf '[pipeline] error: %s\n' "$*" >&2; exit 1; }
+
+# run_output SEED -> the run folder of one seed ("-" = the config's seed, no seed_ folder)
+run_output() { if [ "$1" = - ]; then printf '%s' "$OUTPUT"; else printf '%s/seed_%s' "$OUTPUT" "$1"; fi; }
+checkpoints_root() {
+  [ -n "${CHECKPOINTS:-}" ] || return 0
+  if [ "$1" = - ]; then printf '%s' "$CHECKPOINTS"; else printf '%s/seed_%s' "$CHECKPOINTS" "$1"; fi
+}

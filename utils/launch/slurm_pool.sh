@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Slurm job after the fold array (afterany): checks every task succeeded, then pools and plots.
+# slurm_pool.sh SUBMISSION_DIR N_TASKS SUBJECT...   Writes SUBMISSION_DIR/pool.rc last (0 = table written).
+set -uo pipefail
+dir="$1" n="$2"; shift 2
+here="$AUWGCN_ROOT"  # Slurm runs a copy of this script: the repository comes from pipeline.sh
+source "$here/utils/launch/common.sh"
+finish() { echo "$1" > "$dir/pool.rc.tmp"; mv "$dir/pool.rc.tmp" "$dir/pool.rc"; exit "$1"; }
+failed=()
+for ((task = 0; task < n; task++)); do
+  if [ ! -f "$dir/status/$task" ]; then
+    failed+=("$(sed -n "$((task + 1))p" "$dir/tasks.txt" | awk '{print ($1 == "-" ? $2 : $2 " (seed " $1 ")")}') (task $task ended without a status: killed or timed out?)")
+    continue
+  fi
+  read -r rc seed subject < "$dir/status/$task"
+  [ "$rc" = 0 ] || failed+=("$subject$([ "$seed" = - ] || echo " (seed $seed)") (task $task, exit $rc)")
+done
+if [ "${#failed[@]}" -gt 0 ]; then
+  printf '[pipeline] error: fold failed: %s\n' "${failed[@]}" | tee "$dir/failed.txt" >&2
+  finish 1
+fi
+bash "$here/utils/launch/pool.sh" "$@"
+finish $?

@@ -15,8 +15,9 @@ Measure. For a video's features f (rows, 12 ROIs, 2), the motion of a row in
 an ROI is |f - f0| (f0: the features of zero motion). The quiet level of an ROI
 is its largest motion over the quiet rows (more than 5 frames from every
 event). An event is *lifted* when its peak motion over its rows
-(onset .. offset) exceeds the quiet level in at least one ROI. *chance* is the
-same test on a random quiet stretch as long as each event, against the quiet
+(onset .. offset) exceeds the quiet level in at least one of its ROIs (those whose centre the
+planted AU moves by at least 30% of its largest ROI displacement). *chance* is the
+same test, in the same ROIs, on a random quiet stretch as long as each event, against the quiet
 level of the other quiet rows (what a setting lifts without any event: the
 floor under the shares). frames/s: the same batch through
 ``feature_extraction.batch.extract_all`` with ``--jobs 2`` (worker start-up
@@ -37,7 +38,9 @@ sys.path[:0] = [str(TESTS.parent), str(TESTS)]
 
 import numpy as np  # noqa: E402
 
-from dataset.mesynth.face import PHOTO_NAMES, detect_landmarks, load_photo, random_look  # noqa: E402
+from dataset.mesynth.au import gaussian_weights, landmark_displacements  # noqa: E402
+from dataset.mesynth.face import PHOTO_NAMES, detect_landmarks, load_photo, random_look, render_still  # noqa: E402
+from dataset.mesynth.render import BUMP_SIGMA_PER_FACE_WIDTH  # noqa: E402
 from dataset.mesynth.plan import (MIN_GAP, PEAK_PX, Movement, VideoPlan, _draw_expressions,  # noqa: E402
                                   place_intervals)
 from dataset.mesynth.casme2_stats import TYPE_MACRO, TYPE_MICRO, VIDEO_CODES  # noqa: E402
@@ -45,10 +48,12 @@ from dataset.mesynth.render import render_video  # noqa: E402
 from feature_extraction.adapters import discover_videos  # noqa: E402
 from feature_extraction.batch import extract_all  # noqa: E402
 from feature_extraction.flow import flow_to_feature_units  # noqa: E402
+from feature_extraction.roi import ROI_LANDMARKS  # noqa: E402
 from feature_extraction.video import FlowSettings  # noqa: E402
 
 FRAMES_PER_EVENT = 40  # one planted event per 40 frames: room for quiet rows between them
 QUIET_MARGIN = 5       # rows this close to an event are neither event nor quiet
+MOVED_SHARE = 0.3      # an event's ROIs: those whose centre moves by >= 30% of its largest ROI displacement
 SETTINGS = (  # (label, settings, uses the short TV-L1 footage)
     ("DIS ultrafast", FlowSettings("dis", dis_preset="ultrafast"), False),
     ("DIS fast", FlowSettings("dis", dis_preset="fast"), False),
@@ -77,7 +82,8 @@ def planted_plan(seed: int, participant: int, code: str, n_frames: int) -> Video
     return VideoPlan(seed, participant, code, n_frames, look, tuple(sorted(movements, key=lambda m: m.onset)))
 
 
-def render(root: Path, n_videos: int, n_frames: int, seed: int) -> list[VideoPlan]:
+def render(root: Path, n_videos: int, n_frames: int, seed: int) -> tuple[list[VideoPlan], dict[str, list]]:
+    """Render the videos; returns their plans and, per video folder, each event's moved ROIs (12,) bool."""
     codes = list(VIDEO_CODES)
     plans = [planted_plan(seed, v + 1, codes[v % len(codes)], n_frames) for v in range(n_videos)]
     landmarks = dict(zip(PHOTO_NAMES, detect_landmarks([load_photo(name) for name in PHOTO_NAMES])))
@@ -85,10 +91,20 @@ def render(root: Path, n_videos: int, n_frames: int, seed: int) -> list[VideoPla
     from multiprocessing import get_context
     with ProcessPoolExecutor(2, mp_context=get_context("spawn")) as pool:
         list(pool.map(render_video, plans, [landmarks[p.look.photo] for p in plans], [root] * len(plans)))
-    return plans
+    moved = {}
+    for plan in plans:
+        _, still = render_still(plan.look, load_photo(plan.look.photo), landmarks[plan.look.photo])
+        sigma = BUMP_SIGMA_PER_FACE_WIDTH * float(np.linalg.norm(still[16] - still[0]))
+        rois = []
+        for m in plan.movements:
+            field = gaussian_weights(still, still, sigma) @ landmark_displacements(m.au, still, m.peak_px, sigma)
+            at_roi = np.linalg.norm(field[list(ROI_LANDMARKS)], axis=1)
+            rois.append(at_roi >= MOVED_SHARE * at_roi.max())
+        moved[plan.relative_dir.split("/")[-1]] = rois
+    return plans, moved
 
 
-def lifted(features: np.ndarray, plan: VideoPlan, rng: np.random.Generator) -> dict[str, list[bool]]:
+def lifted(features: np.ndarray, plan: VideoPlan, moved: list, rng: np.random.Generator) -> dict[str, list[bool]]:
     """Per kind ('micro', 'macro', 'chance'): whether each event (or quiet stretch) is lifted."""
     zero = flow_to_feature_units(np.zeros(2, np.float32))
     motion = np.abs(features - zero).max(axis=2)  # (rows, 12): the larger component
@@ -98,9 +114,9 @@ def lifted(features: np.ndarray, plan: VideoPlan, rng: np.random.Generator) -> d
         near |= (rows >= m.onset - QUIET_MARGIN) & (rows <= m.offset + QUIET_MARGIN)
     quiet = motion[~near].max(axis=0)
     out = {"micro": [], "macro": [], "chance": []}
-    for m in plan.movements:
+    for m, rois in zip(plan.movements, moved):
         inside = (rows >= m.onset) & (rows <= m.offset)
-        out[m.kind].append(bool((motion[inside].max(axis=0) > quiet).any()))
+        out[m.kind].append(bool((motion[inside].max(axis=0) > quiet)[rois].any()))
         # A quiet stretch as long as the event, tested against the quiet level of the other quiet rows.
         span = int(inside.sum())
         starts = [s for s in range(len(motion) - span + 1) if not near[s:s + span].any()]
@@ -110,7 +126,7 @@ def lifted(features: np.ndarray, plan: VideoPlan, rng: np.random.Generator) -> d
             others[s:s + span] = False
             if others.any():
                 level = motion[others].max(axis=0)
-                out["chance"].append(bool((motion[s:s + span].max(axis=0) > level).any()))
+                out["chance"].append(bool((motion[s:s + span].max(axis=0) > level)[rois].any()))
     return out
 
 
@@ -124,8 +140,9 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as temp:
         temp = Path(temp)
-        footage = {False: render(temp / "long", args.videos, args.frames, args.seed),
-                   True: render(temp / "short", args.tvl1_videos, args.tvl1_frames, args.seed + 1)}
+        rendered = {False: render(temp / "long", args.videos, args.frames, args.seed),
+                    True: render(temp / "short", args.tvl1_videos, args.tvl1_frames, args.seed + 1)}
+        footage = {short: plans for short, (plans, _) in rendered.items()}
         roots = {False: temp / "long", True: temp / "short"}
         for short, plans in footage.items():
             n = sum(len(p.movements) for p in plans)
@@ -146,7 +163,8 @@ def main() -> None:
             rng = np.random.default_rng(0)
             for outcome in outcomes:
                 plan = by_dir[Path(outcome.video.source_path).name]
-                for kind, values in lifted(outcome.result.features, plan, rng).items():
+                moved = rendered[short][1][Path(outcome.video.source_path).name]
+                for kind, values in lifted(outcome.result.features, plan, moved, rng).items():
                     counts[kind] += values
             per_frame = seconds / frames
             if label.startswith("DIS fast"):

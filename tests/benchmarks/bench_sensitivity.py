@@ -2,7 +2,7 @@
 
 Run by hand (prints its table; pytest does not collect it):
 
-    python tests/benchmarks/bench_sensitivity.py [--videos 6] [--frames 300] [--tvl1-videos 2] [--tvl1-frames 200]
+    python tests/benchmarks/bench_sensitivity.py [--videos 6] [--frames 300] [--tvl1-videos 2] [--tvl1-frames 200] [--only TEXT]
 
 Footage: the demo's renderer (dataset/mesynth) on its real face photos, with the
 demo's nuisance (slow head drift, jitter, roll, flicker, sensor noise, JPEG
@@ -137,13 +137,18 @@ def main() -> None:
     parser.add_argument("--tvl1-videos", type=int, default=2)
     parser.add_argument("--tvl1-frames", type=int, default=200)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--only", default="", help="comma-separated texts: run only the settings whose label "
+                                                   "contains one of them")
     args = parser.parse_args()
+    chosen = [row for row in SETTINGS if any(text in row[0] for text in args.only.split(","))]
     with tempfile.TemporaryDirectory() as temp:
         temp = Path(temp)
-        rendered = {False: render(temp / "long", args.videos, args.frames, args.seed),
-                    True: render(temp / "short", args.tvl1_videos, args.tvl1_frames, args.seed + 1)}
+        sizes = {False: ("long", args.videos, args.frames, args.seed),
+                 True: ("short", args.tvl1_videos, args.tvl1_frames, args.seed + 1)}
+        rendered = {short: render(temp / name, n, frames, seed) for short, (name, n, frames, seed) in sizes.items()
+                    if any(row[2] == short for row in chosen)}
         footage = {short: plans for short, (plans, _) in rendered.items()}
-        roots = {False: temp / "long", True: temp / "short"}
+        roots = {short: temp / sizes[short][0] for short in rendered}
         for short, plans in footage.items():
             n = sum(len(p.movements) for p in plans)
             micro = sum(m.kind == "micro" for p in plans for m in p.movements)
@@ -152,7 +157,7 @@ def main() -> None:
         print("| setting | micro lifted | macro lifted | chance | frames/s (--jobs 2) | time vs DIS fast |")
         print("|---|---|---|---|---|---|")
         rows, reference = [], {}
-        for label, settings, short in SETTINGS:
+        for label, settings, short in chosen:
             videos, _ = discover_videos("cas(me)^2", roots[short])
             by_dir = {p.relative_dir.split("/")[-1]: p for p in footage[short]}
             started = time.perf_counter()
@@ -175,7 +180,7 @@ def main() -> None:
                   f"{frames / seconds:.1f} frames/s", file=sys.stderr, flush=True)
         for label, key, share, fps, per_frame, short in rows:
             print(f"| {label} [{key}] | {share['micro']} | {share['macro']} | {share['chance']} | "
-                  f"{fps:.1f} | {per_frame / reference[short]:.2f}x |")
+                  f"{fps:.1f} | {per_frame / reference[short]:.2f}x |" if short in reference else "- |")
     print(f"peaks: micro {PEAK_PX[TYPE_MICRO]} px, macro {PEAK_PX[TYPE_MACRO]} px; quiet level: the largest "
           f"motion per ROI over rows more than {QUIET_MARGIN} frames from any event")
 

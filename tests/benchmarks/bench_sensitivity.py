@@ -174,13 +174,13 @@ def main() -> None:
             per_frame = seconds / frames
             if label.startswith("DIS fast"):
                 reference[short] = per_frame
-            share = {k: f"{np.mean(v):.0%} ({sum(v)}/{len(v)})" for k, v in counts.items()}
+            share = {k: f"{np.mean(v):.0%} ({sum(v)}/{len(v)})" if v else "n/a" for k, v in counts.items()}
             rows.append((label, settings.key, share, frames / seconds, per_frame, short))
             print(f"  {label}: {share['micro']} micro, {share['macro']} macro, chance {share['chance']}, "
                   f"{frames / seconds:.1f} frames/s", file=sys.stderr, flush=True)
         for label, key, share, fps, per_frame, short in rows:
-            print(f"| {label} [{key}] | {share['micro']} | {share['macro']} | {share['chance']} | "
-                  f"{fps:.1f} | {per_frame / reference[short]:.2f}x |" if short in reference else "- |")
+            ratio = f"{per_frame / reference[short]:.2f}x" if short in reference else "-"
+            print(f"| {label} [{key}] | {share['micro']} | {share['macro']} | {share['chance']} | {fps:.1f} | {ratio} |")
     print(f"peaks: micro {PEAK_PX[TYPE_MICRO]} px, macro {PEAK_PX[TYPE_MACRO]} px; quiet level: the largest "
           f"motion per ROI over rows more than {QUIET_MARGIN} frames from any event")
 

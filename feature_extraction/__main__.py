@@ -2,7 +2,9 @@
 
     python -m feature_extraction --dataset {cas(me)^2,samm,generic} --raw-root DIR [--anno FILE] --out DIR
                                  [--flow tvl1|dis|farneback] [--no-quantise]
-                                 [--face-detect auto|full|fast] [--jobs N] [--strict] [--shard K/N | --merge]
+                                 [--face-detect auto|full|fast] [--dis-preset ultrafast|fast|medium]
+                                 [--tvl1-params opencv-cpu|published-gpu] [--flow-storage codes|jpeg95]
+                                 [--flow-preset published] [--jobs N] [--strict] [--shard K/N | --merge]
     python -m feature_extraction --dataset D --anno SHEET --out DIR --annotations-only
 
 ``--out`` becomes a segment_feat_root (``train/`` and ``test/``, FORMATS.md)
@@ -52,7 +54,8 @@ from feature_extraction.adapters import DATASETS, TreeWarning, count_frames, dis
 from feature_extraction.batch import (Outcome, all_shards_done, cached_results, extract_all, parse_shard, select_shard,
                                      shard_failures, write_shard_record)
 from feature_extraction.face import DETECT_MODES, landmark_model_path
-from feature_extraction.flow import FLOW_METHODS
+from feature_extraction.flow import (DEFAULT_DIS_PRESET, DEFAULT_TVL1_PARAMS, DIS_PRESETS, FLOW_METHODS, FLOW_STORAGES,
+                                    TVL1_PARAMS)
 from feature_extraction.record import write_record
 from feature_extraction.segments import (frame_labels, remove_stale_segments, write_annotation_csv,
                                          write_video_segments)
@@ -76,13 +79,24 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--raw-root", type=Path, help="the raw dataset folder as distributed (not with --annotations-only)")
     parser.add_argument("--anno", type=Path, help="annotation file (required for cas(me)^2 and samm)")
     parser.add_argument("--out", required=True, type=Path, help="segment_feat_root to write")
-    parser.add_argument("--flow", choices=FLOW_METHODS, default="tvl1", help="optical flow (default tvl1)")
+    parser.add_argument("--flow", choices=FLOW_METHODS, default=None, help="optical flow (default tvl1)")
     parser.add_argument("--no-quantise", action="store_true",
                         help="skip the published 8-bit flow quantisation (bound 10)")
-    parser.add_argument("--face-detect", choices=("auto", *DETECT_MODES), default="auto",
+    parser.add_argument("--face-detect", choices=("auto", *DETECT_MODES), default=None,
                         help="face box per cropped frame: full = at the crop's resolution, as published "
                              "(~3 ms/frame); fast = on a 90 px copy (~0.5 ms, landmarks ~2 px off); "
                              "auto (default) = full for tvl1, fast for dis and farneback")
+    parser.add_argument("--dis-preset", choices=tuple(DIS_PRESETS), default=None,
+                        help=f"DIS preset (default {DEFAULT_DIS_PRESET}, chosen by measured sensitivity)")
+    parser.add_argument("--tvl1-params", choices=tuple(TVL1_PARAMS), default=None,
+                        help=f"TV-L1 parameters: opencv-cpu = the CPU implementation's defaults, published-gpu = "
+                             f"dense_flow's GPU defaults as far as the CPU API goes (default {DEFAULT_TVL1_PARAMS})")
+    parser.add_argument("--flow-storage", choices=FLOW_STORAGES, default=None,
+                        help="codes = the 8-bit flow codes as computed (default); jpeg95 = each component image "
+                             "through JPEG quality 95 and back, as the published pipeline stored them")
+    parser.add_argument("--flow-preset", choices=tuple(FLOW_PRESETS), default=None,
+                        help="published = --flow tvl1 --tvl1-params published-gpu --flow-storage jpeg95 "
+                             "--face-detect full (explicit flags still win)")
     parser.add_argument("--jobs", type=_positive_int, default=1, help="videos extracted in parallel")
     parser.add_argument("--strict", action="store_true",
                         help="warnings (stray entries in the raw tree, irregular numbering handled) fail too")
@@ -101,6 +115,25 @@ def _shard(text: str) -> tuple[int, int]:
         return parse_shard(text)
     except ValueError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
+
+
+# Named flag combinations for --flow-preset; flags given explicitly override them.
+FLOW_PRESETS = {"published": {"flow": "tvl1", "tvl1_params": "published-gpu", "flow_storage": "jpeg95",
+                              "face_detect": "full"}}
+
+
+def flow_settings(args: argparse.Namespace) -> FlowSettings:
+    """FlowSettings from the parsed flags: explicit flags, then --flow-preset, then the defaults."""
+    preset = FLOW_PRESETS.get(args.flow_preset, {})
+
+    def pick(name: str, default):
+        value = getattr(args, name)
+        return preset.get(name, default) if value is None else value
+
+    return FlowSettings(pick("flow", "tvl1"), quantise=not args.no_quantise,
+                        face_detect=pick("face_detect", "auto"), dis_preset=pick("dis_preset", DEFAULT_DIS_PRESET),
+                        tvl1_params=pick("tvl1_params", DEFAULT_TVL1_PARAMS),
+                        storage=pick("flow_storage", "codes"))
 
 
 def _positive_int(text: str) -> int:
@@ -130,8 +163,8 @@ def _report_video(outcome: Outcome) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Extract every video, write segments and annotations.csv; return the exit status."""
-    settings = FlowSettings(args.flow, quantise=not args.no_quantise, face_detect=args.face_detect)
     try:
+        settings = flow_settings(args)
         landmark_model_path()
         if args.out.exists() and not args.out.is_dir():
             raise UserError(f"{args.out}: --out exists and is not a folder")

@@ -18,35 +18,96 @@ FLOW_METHODS = ("tvl1", "dis", "farneback")
 QUANT_BOUND = 10.0  # dense_flow's --bound: components clipped to [-10, 10] px
 QUANT_LEVELS = 255.0
 
-# DIS preset: FAST. On ~250 x 250 grayscale face crops (one thread) ULTRAFAST
-# takes ~0.7 ms, FAST ~1.2 ms and MEDIUM ~6 ms per frame; FAST adds the
-# spatial propagation / variational refinement iterations that ULTRAFAST
-# skips while keeping the flow call well under the rest of the per-frame work.
-DIS_PRESET = cv2.DISOPTICAL_FLOW_PRESET_FAST
+# DIS presets offered by --dis-preset.
+DIS_PRESETS = {"ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST, "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
+               "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM}
+# Default DIS preset: MEDIUM, chosen from tests/benchmarks/bench_sensitivity.py (README
+# "Flow sensitivity"): it lifts 25 of 30 planted micro-expressions above the quiet level of
+# their video where FAST lifts 18 and ULTRAFAST 21, with every macro-expression, and the flow
+# call is a small part of the per-frame work, so a whole extraction costs about the same.
+DEFAULT_DIS_PRESET = "medium"
 # Farneback: OpenCV's documented example parameters (pyr_scale, levels,
 # winsize, iterations, poly_n, poly_sigma, flags).
 FARNEBACK_PARAMS = (0.5, 3, 15, 3, 5, 1.2, 0)
 
+# TV-L1 parameter sets, named for what they reproduce, as cv2.optflow.DualTVL1OpticalFlow
+# setter names -> values.
+# * opencv-cpu: the CPU implementation's defaults (5x5 median filter, 10 outer x 30 inner
+#   iterations per warp).
+# * published-gpu: what dense_flow (-a=tvl1) ran, cv::cuda::OpticalFlowDual_TVL1's defaults
+#   (tau 0.25, lambda 0.15, theta 0.3, 5 scales, 5 warps, epsilon 0.01, 300 iterations,
+#   scale step 0.8, gamma 0), as far as the CPU API expresses them: no median filtering
+#   (kernel size 1) and one outer loop of 300 inner iterations per warp.
+TVL1_PARAMS = {
+    "opencv-cpu": {"Tau": 0.25, "Lambda": 0.15, "Theta": 0.3, "ScalesNumber": 5, "WarpingsNumber": 5,
+                   "Epsilon": 0.01, "InnerIterations": 30, "OuterIterations": 10, "ScaleStep": 0.8,
+                   "Gamma": 0.0, "MedianFiltering": 5},
+    "published-gpu": {"Tau": 0.25, "Lambda": 0.15, "Theta": 0.3, "ScalesNumber": 5, "WarpingsNumber": 5,
+                      "Epsilon": 0.01, "InnerIterations": 300, "OuterIterations": 1, "ScaleStep": 0.8,
+                      "Gamma": 0.0, "MedianFiltering": 1},
+}
+# Default TV-L1 set: opencv-cpu. In the sensitivity benchmark (README "Flow sensitivity") it
+# lifts every planted event of the short footage; the published set differs from it by about
+# 0.12 quantisation steps at about 15% more time (issue 10), so it is opt-in via
+# --flow-preset published rather than a cost every run pays.
+DEFAULT_TVL1_PARAMS = "opencv-cpu"
+
+# How the 8-bit flow codes reach the ROI features: as they are (codes), or each component
+# image JPEG-encoded at OpenCV's default quality 95 and decoded again (jpeg95), as the
+# published pipeline stored them on disk and read them back.
+FLOW_STORAGES = ("codes", "jpeg95")
+JPEG_QUALITY = 95
+
 FlowFunction = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
-def make_flow(method: str) -> FlowFunction:
+def make_tvl1(params: str):
+    """A ``cv2.optflow.DualTVL1OpticalFlow`` with the named set of :data:`TVL1_PARAMS`."""
+    if params not in TVL1_PARAMS:
+        raise ValueError(f"unknown TV-L1 parameter set {params!r}; choose one of {', '.join(TVL1_PARAMS)}")
+    solver = cv2.optflow.DualTVL1OpticalFlow_create()
+    for name, value in TVL1_PARAMS[params].items():
+        getattr(solver, f"set{name}")(value)
+    return solver
+
+
+def make_flow(method: str, dis_preset: str = DEFAULT_DIS_PRESET,
+              tvl1_params: str = DEFAULT_TVL1_PARAMS) -> FlowFunction:
     """A function ``(gray_i, gray_i1) -> flow (H, W, 2) float32 px``.
 
-    ``method`` is one of :data:`FLOW_METHODS`; TV-L1 uses
-    ``cv2.optflow.DualTVL1OpticalFlow_create()`` with its default parameters.
-    Inputs are 2-D uint8 images of equal shape. The returned function keeps
-    its OpenCV object, so make one per video (or per worker) and reuse it.
+    ``method`` is one of :data:`FLOW_METHODS`; ``dis_preset`` (a key of
+    :data:`DIS_PRESETS`) applies to DIS, ``tvl1_params`` (a key of
+    :data:`TVL1_PARAMS`) to TV-L1. Inputs are 2-D uint8 images of equal shape.
+    The returned function keeps its OpenCV object, so make one per video (or
+    per worker) and reuse it.
     """
     if method == "tvl1":
-        solver = cv2.optflow.DualTVL1OpticalFlow_create()
+        solver = make_tvl1(tvl1_params)
         return lambda first, second: solver.calc(first, second, None)
     if method == "dis":
-        solver = cv2.DISOpticalFlow_create(DIS_PRESET)
+        if dis_preset not in DIS_PRESETS:
+            raise ValueError(f"unknown DIS preset {dis_preset!r}; choose one of {', '.join(DIS_PRESETS)}")
+        solver = cv2.DISOpticalFlow_create(DIS_PRESETS[dis_preset])
         return lambda first, second: solver.calc(first, second, None)
     if method == "farneback":
         return lambda first, second: cv2.calcOpticalFlowFarneback(first, second, None, *FARNEBACK_PARAMS)
     raise ValueError(f"unknown flow method {method!r}; choose one of {', '.join(FLOW_METHODS)}")
+
+
+def jpeg_round_trip(codes: np.ndarray, quality: int = JPEG_QUALITY) -> np.ndarray:
+    """(H, W, 2) uint8 codes -> the same after each component image went through JPEG.
+
+    As dense_flow wrote ``flow_x`` / ``flow_y`` (``cv::imwrite`` of a one-channel
+    8-bit image, quality 95 by default) and the feature code read them back.
+    """
+    out = np.empty_like(codes)
+    for component in range(codes.shape[-1]):
+        ok, encoded = cv2.imencode(".jpg", np.ascontiguousarray(codes[..., component]),
+                                   [cv2.IMWRITE_JPEG_QUALITY, quality])
+        if not ok:
+            raise RuntimeError("JPEG encoding of a flow component failed")
+        out[..., component] = cv2.imdecode(encoded, cv2.IMREAD_GRAYSCALE)
+    return out
 
 
 def quantise_flow(flow: np.ndarray) -> np.ndarray:
@@ -68,15 +129,20 @@ def quantise_flow(flow: np.ndarray) -> np.ndarray:
 _CODE_VALUES = np.arange(256, dtype=np.float32) / np.float32(QUANT_LEVELS) - np.float32(0.5)
 
 
-def stored_flow(flow: np.ndarray, quantise: bool = True) -> np.ndarray:
+def stored_flow(flow: np.ndarray, quantise: bool = True, storage: str = "codes") -> np.ndarray:
     """Flow in px -> the compact form kept until its ROI features are computed.
 
     Quantised: the (H, W, 2) uint8 codes of :func:`quantise_flow` (a quarter
-    of float32's memory); unquantised: float32 feature units ``v / 20``.
-    :func:`to_feature_units` turns either into feature units.
+    of float32's memory), after :func:`jpeg_round_trip` when ``storage`` is
+    ``jpeg95``; unquantised: float32 feature units ``v / 20`` (``storage``
+    must be ``codes``: JPEG needs 8-bit images). :func:`to_feature_units`
+    turns either into feature units.
     """
+    if storage not in FLOW_STORAGES:
+        raise ValueError(f"unknown flow storage {storage!r}; choose one of {', '.join(FLOW_STORAGES)}")
     if quantise:
-        return quantise_flow(flow)
+        codes = quantise_flow(flow)
+        return jpeg_round_trip(codes) if storage == "jpeg95" else codes
     return np.asarray(flow, dtype=np.float32) / np.float32(2 * QUANT_BOUND)
 
 

@@ -36,7 +36,8 @@ from pathlib import Path
 import numpy as np
 
 from feature_extraction.face import DETECT_MODES, Box, FaceLandmarker, crop, to_gray
-from feature_extraction.flow import FLOW_METHODS, make_flow, stored_flow, to_feature_units
+from feature_extraction.flow import (DEFAULT_DIS_PRESET, DEFAULT_TVL1_PARAMS, DIS_PRESETS, FLOW_METHODS, FLOW_STORAGES,
+                                    TVL1_PARAMS, make_flow, stored_flow, to_feature_units)
 from feature_extraction.roi import roi_features
 from utils.io import atomic_write_bytes
 
@@ -57,13 +58,23 @@ class VideoFailure(Exception):
 
 @dataclass(frozen=True)
 class FlowSettings:
-    """Every choice that changes a video's features: the flow, the published
-    8-bit quantisation, and the face-detection mode (``full``, ``fast``, or
-    ``auto``, which is replaced by :data:`AUTO_FACE_DETECT` of the flow)."""
+    """Every choice that changes a video's features (flat, JSON-serialisable fields).
+
+    ``method``: the flow (:data:`FLOW_METHODS`); ``dis_preset``: DIS preset
+    (:data:`~feature_extraction.flow.DIS_PRESETS`, used by DIS only);
+    ``tvl1_params``: TV-L1 parameter set (:data:`~feature_extraction.flow.TVL1_PARAMS`,
+    used by TV-L1 only); ``quantise``: the published 8-bit codes; ``storage``:
+    ``codes`` or ``jpeg95`` (the codes through JPEG quality 95, as published;
+    needs ``quantise``); ``face_detect``: ``full``, ``fast``, or ``auto``,
+    which is replaced by :data:`AUTO_FACE_DETECT` of the flow.
+    """
 
     method: str = "tvl1"
     quantise: bool = True
     face_detect: str = "auto"
+    dis_preset: str = DEFAULT_DIS_PRESET
+    tvl1_params: str = DEFAULT_TVL1_PARAMS
+    storage: str = "codes"
 
     def __post_init__(self):
         if self.method not in FLOW_METHODS:
@@ -73,11 +84,23 @@ class FlowSettings:
         if self.face_detect not in DETECT_MODES:
             raise ValueError(f"unknown face-detection mode {self.face_detect!r}; "
                              f"choose one of auto, {', '.join(DETECT_MODES)}")
+        for value, allowed, what in ((self.dis_preset, DIS_PRESETS, "DIS preset"),
+                                     (self.tvl1_params, TVL1_PARAMS, "TV-L1 parameter set"),
+                                     (self.storage, FLOW_STORAGES, "flow storage")):
+            if value not in allowed:
+                raise ValueError(f"unknown {what} {value!r}; choose one of {', '.join(allowed)}")
+        if self.storage != "codes" and not self.quantise:
+            raise ValueError(f"flow storage {self.storage!r} stores 8-bit codes; it cannot go with no quantisation")
 
     @property
     def key(self) -> str:
-        """Cache key: ``tvl1-q8-full``, ``dis-float-fast``, ..."""
-        return f"{self.method}-{'q8' if self.quantise else 'float'}-{self.face_detect}"
+        """Cache key: ``tvl1-q8-full-opencv-cpu``, ``dis-float-fast-medium``,
+        ``tvl1-q8-full-published-gpu-jpeg95``, ...; it names only the options that
+        apply to the method (the DIS preset does not change TV-L1 features)."""
+        variant = {"dis": self.dis_preset, "tvl1": self.tvl1_params}.get(self.method)
+        storage = None if self.storage == "codes" else self.storage
+        parts = (self.method, "q8" if self.quantise else "float", self.face_detect, variant, storage)
+        return "-".join(part for part in parts if part)
 
 
 @dataclass
@@ -193,7 +216,7 @@ def extract_video(open_frames: Callable[[], Frames], settings: FlowSettings, lan
                      "all frames kept")
         frames = iter(open_frames())  # restart: the frames before box_index are feature rows too
         first_gray = None
-    flow = make_flow(settings.method)
+    flow = make_flow(settings.method, settings.dis_preset, settings.tvl1_params)
     track = _LandmarkTrack()
     unreadable: list[str] = []
     # Flow frames whose ROI features are not computed yet, in stored_flow's compact form
@@ -227,12 +250,12 @@ def extract_video(open_frames: Callable[[], Frames], settings: FlowSettings, lan
         timer.lap("landmarks")
         if previous is not None and repeat:  # identical images: the motion is known to be zero
             if zero_flow is None:
-                zero_flow = stored_flow(np.zeros((*cropped.shape, 2), np.float32), settings.quantise)
+                zero_flow = stored_flow(np.zeros((*cropped.shape, 2), np.float32), settings.quantise, settings.storage)
             flows.append(zero_flow)
         elif previous is not None:
             raw = flow(previous, cropped)
             timer.lap("flow")
-            flows.append(stored_flow(raw, settings.quantise))
+            flows.append(stored_flow(raw, settings.quantise, settings.storage))
             timer.lap("quantise")
         previous = cropped
         if on_frame is not None:

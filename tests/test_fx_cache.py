@@ -84,7 +84,7 @@ def npz_bytes(**arrays):
 
 
 GOOD = dict(features=np.zeros((4, 12, 2), np.float32), n_frames=np.int64(5), landmark_failures=np.int64(0),
-            unreadable=np.array([], dtype=str), notes=np.array([], dtype=str), settings=np.array("dis-q8-fast"),
+            unreadable=np.array([], dtype=str), notes=np.array([], dtype=str), settings=np.array("dis-q8-fast-medium"),
             version=np.int64(video.FEATURE_VERSION), source=np.array("src"))
 
 

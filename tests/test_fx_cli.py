@@ -55,7 +55,7 @@ def test_extract_rerun_and_other_flow(tree):
     rows = {"vid1": 11, "vid2": 11, "vid3": 9}
     for subject, video in [("subjA", "vid1"), ("subjA", "vid2"), ("subjB", "vid3")]:
         cached = load(out / "cache" / subject / f"{video}.npz")
-        assert cached["features"].shape == (rows[video], 12, 2) and str(cached["settings"]) == "dis-q8-fast"
+        assert cached["features"].shape == (rows[video], 12, 2) and str(cached["settings"]) == "dis-q8-fast-medium"
         for split in ("train", "test"):
             segment = load(out / split / subject / f"{video}_0000.npz")
             assert segment["feature"].shape == (270, 12, 2) and segment["label"].shape == (270, 8)
@@ -146,7 +146,7 @@ def test_replaced_frames_are_extracted_again_and_stale_windows_go(tmp_path, caps
     # Another face-detection mode is another cache key; the same one is served from the cache.
     assert main(args + ["--face-detect", "full"]) == 0
     assert summary_line(capsys.readouterr().out).startswith("videos: 2 extracted, 0 skipped")
-    assert str(load(out / "cache" / "subj" / "vid.npz")["settings"]) == "dis-q8-full"
+    assert str(load(out / "cache" / "subj" / "vid.npz")["settings"]) == "dis-q8-full-medium"
     assert main(args + ["--face-detect", "full"]) == 0
     assert summary_line(capsys.readouterr().out).startswith("videos: 0 extracted, 2 skipped (cached)")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 
 import yaml
 
@@ -18,7 +19,8 @@ def test_demo_pipeline_from_pixels_to_table(tmp_path):
                    subject_list=["casme_015", "casme_016"], device="cpu")
     config = tmp_path / "config.yaml"
     config.write_text(yaml.safe_dump({"demo": section}))
-    env = {**os.environ, "DATASET": "demo", "CONFIG": str(config), "OUTPUT": str(tmp_path / "run")}
+    env = {**os.environ, "DATASET": "demo", "CONFIG": str(config), "OUTPUT": str(tmp_path / "run"),
+           "PYTHON": sys.executable}
     result = subprocess.run(["bash", str(REPO_ROOT / "pipeline.sh")], env=env, capture_output=True, text=True,
                             timeout=900)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -40,10 +42,11 @@ def test_default_demo_spots_micro_expressions(tmp_path):
     2 cores; the margin is by design (a third of the expressions are micro, DIS MEDIUM), not tuned."""
     section = yaml.safe_load((REPO_ROOT / "config.yaml").read_text())["mesynth"]
     section.update(raw_root="raw", raw_anno="raw/CAS(ME)^2code_final.xlsx", segment_feat_root="features",
-                   anno_csv="features/annotations.csv", adjacency="adjacency.npy")
+                   anno_csv="features/annotations.csv", adjacency=None)
     config = tmp_path / "config.yaml"
     config.write_text(yaml.safe_dump({"demo": section}))
-    env = {**os.environ, "DATASET": "demo", "CONFIG": str(config), "OUTPUT": str(tmp_path / "run")}
+    env = {**os.environ, "DATASET": "demo", "CONFIG": str(config), "OUTPUT": str(tmp_path / "run"),
+           "PYTHON": sys.executable}
     result = subprocess.run(["bash", str(REPO_ROOT / "pipeline.sh")], env=env, capture_output=True, text=True,
                             timeout=1200)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 
 import pandas as pd
 import pytest
@@ -13,7 +14,7 @@ from utils.metrics import COUNT_COLUMNS, EPOCH_METRIC_COLUMNS
 
 
 def run_pipeline(env_overrides: dict, cwd) -> subprocess.CompletedProcess:
-    env = {**os.environ, **env_overrides}
+    env = {**os.environ, "PYTHON": sys.executable, **env_overrides}
     return subprocess.run(["bash", str(REPO_ROOT / "pipeline.sh")], cwd=cwd, env=env, capture_output=True,
                           text=True, timeout=600)
 

@@ -16,11 +16,12 @@ def test_shipped_matrix_equals_the_published_values_in_float32(shared_data):
     assert np.array_equal(shipped, published.astype(np.float32))
 
 
-def test_samm_section_uses_it_read_as_is():
+def test_samm_section_uses_it_read_as_is(tmp_path):
     config = load_config("samm")
     assert Path(config["adjacency"]) == ASSET
     before = (ASSET.read_bytes(), ASSET.stat().st_mtime_ns)
-    matrix = load_adjacency(config)
+    matrix = load_adjacency(config, tmp_path, config["subject_list"][0])
+    assert not any(tmp_path.iterdir())  # a given matrix is not copied or built into the run folder
     assert (ASSET.read_bytes(), ASSET.stat().st_mtime_ns) == before  # never rebuilt nor rewritten
     assert np.array_equal(matrix, np.load(ASSET))
     # rows of ROIs 6 and 7 have no mapped AU; every other row is normalised

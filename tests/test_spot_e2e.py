@@ -25,7 +25,7 @@ def demo_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("spotdemo")
     section = yaml.safe_load((REPO_ROOT / "config.yaml").read_text())["mesynth"]
     section.update(raw_root="raw", raw_anno="raw/CAS(ME)^2code_final.xlsx", segment_feat_root="features",
-                   anno_csv="features/annotations.csv", adjacency="adjacency.npy", synth_subjects=2,
+                   anno_csv="features/annotations.csv", adjacency=None, synth_subjects=2,
                    synth_videos_per_subject=1, synth_frames_per_video=300, epochs=8, epoch_begin=2, batch_size=2,
                    micro_apex_score_threshold=0.05, macro_apex_score_threshold=0.05,
                    subject_list=["casme_015", "casme_016"], device="cpu")

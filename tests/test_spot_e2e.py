@@ -45,7 +45,7 @@ def _spot(root, config, *arguments):
                           capture_output=True, text=True, timeout=600)
 
 
-def test_spot_reproduces_eval_and_finds_the_planted_expression(demo_run, tmp_path):
+def test_spot_reproduces_eval_nms_and_reports_a_faceless_input(demo_run, tmp_path):
     root, config = demo_run
     subject = "casme_015"
     (video,) = sorted((root / "raw" / "rawpic" / "s15").iterdir())

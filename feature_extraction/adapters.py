@@ -256,12 +256,12 @@ def _discover_casme3(raw_root: Path) -> tuple[list[VideoSource], list[str]]:
     for subject_dir in _visible_entries(raw_root):
         match = _CASME3_SUBJECT.match(subject_dir.name)
         if not (subject_dir.is_dir() and match):
-            problems.append(f"{subject_dir}: not a CAS(ME)^3 subject folder spNO.<n>; skipped")
+            problems.append(TreeWarning(f"{subject_dir}: not a CAS(ME)^3 subject folder spNO.<n>; skipped"))
             continue
         subject = f"spNO.{int(match.group(1))}"
         for video_dir in _visible_entries(subject_dir):
             if not (video_dir.is_dir() and _CASME3_VIDEO_DIR.match(video_dir.name)):
-                problems.append(f"{video_dir}: not a CAS(ME)^3 video folder <letter>; skipped")
+                problems.append(TreeWarning(f"{video_dir}: not a CAS(ME)^3 video folder <letter>; skipped"))
                 continue
             color = next((d for d in _visible_entries(video_dir) if d.is_dir() and d.name.lower() == "color"), None)
             if color is None:

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from feature_extraction.__main__ import main
-from feature_extraction.adapters import discover_videos, load_annotations
+from feature_extraction.adapters import TreeWarning, discover_videos, load_annotations
 from tests.xlsx_lookalikes import write_casme2_xlsx, write_casme3_xls, write_samm_xlsx
 from utils.config import load_config
 
@@ -49,6 +49,8 @@ def test_casme3_discovery_matches_letters_case_insensitively(tmp_path):
     assert [(v.subject, v.video_name) for v in videos] == [("spNO.1", "spNO.1_a"), ("spNO.1", "spNO.1_b")]
     assert [p.name for p in videos[0].frame_paths] == ["1.jpg", "2.jpg", "10.jpg", "100.jpg"]
     assert len(problems) == 2 and "spNO.1/c: no color/ folder" in problems[1] and "notes: not a CAS" in problems[0]
+    # a misnamed entry is a warning (exit 0 unless --strict), as in the other layouts; a video without frames is not
+    assert isinstance(problems[0], TreeWarning) and not isinstance(problems[1], TreeWarning)
     # The sheet's 'A' / 'a' and the disk's 'A' all name spNO.1_a, so frames and rows meet.
     path = write_casme3_xls(tmp_path / "anno.xls", CASME3_ROWS)
     got = load_annotations("cas(me)^3", path, videos)

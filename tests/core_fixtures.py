@@ -1,6 +1,9 @@
 """A tiny synthetic feature archive and a config section for it, shared by the core tests."""
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -10,6 +13,30 @@ from dataset.synthetic_features import write_synthetic_features
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SUBJECTS = ["subj_a", "subj_b", "subj_c"]
+KEPT_COLUMNS = ["video_name", "start_frame", "end_frame", "score", "type_idx"]  # an NMS table's columns
+TRUTH_COLUMNS = ["video_name", "start_frame", "end_frame", "type_idx"]  # ground truth as matching reads it
+
+
+def kept_table(rows) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=KEPT_COLUMNS)
+
+
+def truth_table(rows) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=TRUTH_COLUMNS)
+
+
+def run_demo_pipeline(root: Path, timeout: int, **overrides) -> subprocess.CompletedProcess:
+    """``bash pipeline.sh`` on the mesynth section with its paths moved under ``root`` (and ``overrides``),
+    using the test's own interpreter; the run goes to ``root/run``."""
+    section = yaml.safe_load((REPO_ROOT / "config.yaml").read_text())["mesynth"]
+    section.update(raw_root="raw", raw_anno="raw/CAS(ME)^2code_final.xlsx", segment_feat_root="features",
+                   anno_csv="features/annotations.csv", adjacency=None, **overrides)
+    config = root / "config.yaml"
+    config.write_text(yaml.safe_dump({"demo": section}))
+    env = {**os.environ, "DATASET": "demo", "CONFIG": str(config), "OUTPUT": str(root / "run"),
+           "PYTHON": sys.executable}
+    return subprocess.run(["bash", str(REPO_ROOT / "pipeline.sh")], env=env, capture_output=True, text=True,
+                          timeout=timeout)
 
 
 def tiny_annotations() -> pd.DataFrame:

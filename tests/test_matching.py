@@ -4,21 +4,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from core_fixtures import KEPT_COLUMNS, kept_table, truth_table
 from utils.matching import MATCHING_RULES, count_matches
 
 RULES = tuple(r for r in MATCHING_RULES if r != "megc")
-
-KEPT_COLUMNS = ["video_name", "start_frame", "end_frame", "score", "type_idx"]
-TRUTH_COLUMNS = ["video_name", "start_frame", "end_frame", "type_idx"]
-
-
-def kept_table(rows):
-    return pd.DataFrame(rows, columns=KEPT_COLUMNS)
-
-
-def truth_table(rows):
-    return pd.DataFrame(rows, columns=TRUTH_COLUMNS)
-
 
 def all_rules(kept, truth):
     return {rule: count_matches(kept, truth, rule) for rule in RULES}

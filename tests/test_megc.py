@@ -1,20 +1,8 @@
 """The megc rule (issue 8, point 1) against a brute-force evaluator and on hand cases."""
 import numpy as np
-import pandas as pd
 
+from core_fixtures import kept_table, truth_table
 from utils.matching import count_matches, megc_counts, megc_iou, true_positive_flags
-
-KEPT_COLUMNS = ["video_name", "start_frame", "end_frame", "score", "type_idx"]
-TRUTH_COLUMNS = ["video_name", "start_frame", "end_frame", "type_idx"]
-
-
-def kept_table(rows):
-    return pd.DataFrame(rows, columns=KEPT_COLUMNS)
-
-
-def truth_table(rows):
-    return pd.DataFrame(rows, columns=TRUTH_COLUMNS)
-
 
 def brute_force(kept, truth):
     """Point 1 of issue 8 read literally, with plain loops: {type: (tp, fp, fn, left_out)}."""

@@ -7,7 +7,6 @@ eval.py and spot.py both read) for intervals to exist at all; the invariant does
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 
@@ -15,27 +14,19 @@ import cv2
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 
-from core_fixtures import REPO_ROOT
+from core_fixtures import REPO_ROOT, run_demo_pipeline
 
 
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("spotdemo")
-    section = yaml.safe_load((REPO_ROOT / "config.yaml").read_text())["mesynth"]
-    section.update(raw_root="raw", raw_anno="raw/CAS(ME)^2code_final.xlsx", segment_feat_root="features",
-                   anno_csv="features/annotations.csv", adjacency=None, synth_subjects=2,
-                   synth_videos_per_subject=1, synth_frames_per_video=300, epochs=8, epoch_begin=2, batch_size=2,
-                   micro_apex_score_threshold=0.05, macro_apex_score_threshold=0.05,
-                   subject_list=["casme_015", "casme_016"], device="cpu")
-    config = root / "config.yaml"
-    config.write_text(yaml.safe_dump({"demo": section}))
-    env = {**os.environ, "DATASET": "demo", "CONFIG": str(config), "OUTPUT": str(root / "run"),
-           "PYTHON": sys.executable}
-    result = subprocess.run(["bash", str(REPO_ROOT / "pipeline.sh")], env=env, capture_output=True, text=True,
-                            timeout=900)
+    result = run_demo_pipeline(root, timeout=900, synth_subjects=2, synth_videos_per_subject=1,
+                               synth_frames_per_video=300, epochs=8, epoch_begin=2, batch_size=2,
+                               micro_apex_score_threshold=0.05, macro_apex_score_threshold=0.05,
+                               subject_list=["casme_015", "casme_016"], device="cpu")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    config = root / "config.yaml"
     return root, config
 
 

@@ -9,9 +9,7 @@ import pytest
 
 from feature_extraction.adapters import (VideoSource, count_frames, discover_videos, iter_frames,
                                          load_annotations)
-from tests.xlsx_lookalikes import CASME2_FOLDERS, write_casme2_xlsx, write_samm_xlsx
-
-COLUMNS = ["subject", "video_name", "start_frame", "apex_frame", "end_frame", "type_idx", "au"]
+from tests.xlsx_lookalikes import CASME2_FOLDERS, table, write_casme2_xlsx, write_samm_xlsx
 
 
 def touch(path: Path) -> Path:
@@ -24,15 +22,6 @@ def write_image(path: Path, value: int) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     assert cv2.imwrite(str(path), np.full((6, 8, 3), value, np.uint8))
     return path
-
-
-def table(rows) -> pd.DataFrame:
-    frame = pd.DataFrame(rows, columns=COLUMNS)
-    for column in COLUMNS[2:6]:
-        frame[column] = frame[column].astype("int64")
-    for column in ("subject", "video_name", "au"):
-        frame[column] = frame[column].astype("str")
-    return frame
 
 
 def read_shared(shared_data: Path, name: str) -> pd.DataFrame:
@@ -270,7 +259,8 @@ def test_samm_small_sheet_hand_computed(tmp_path):
 
 
 def test_generic_csv(tmp_path):
-    assert load_annotations("generic", None, videos=[]).columns.tolist() == COLUMNS
+    assert load_annotations("generic", None, videos=[]).columns.tolist() == [
+        "subject", "video_name", "start_frame", "apex_frame", "end_frame", "type_idx", "au"]
     assert len(load_annotations("generic", None, videos=[])) == 0
     path = tmp_path / "anno.csv"
     path.write_text("video_name,subject,start_frame,apex_frame,end_frame,type_idx,au,extra\n"

@@ -6,19 +6,8 @@ import pytest
 
 from feature_extraction.__main__ import main
 from feature_extraction.adapters import TreeWarning, discover_videos, load_annotations
-from tests.xlsx_lookalikes import write_casme2_xlsx, write_casme3_xls, write_samm_xlsx
+from tests.xlsx_lookalikes import table, write_casme2_xlsx, write_casme3_xls, write_samm_xlsx
 from utils.config import load_config
-
-COLUMNS = ["subject", "video_name", "start_frame", "apex_frame", "end_frame", "type_idx", "au"]
-
-
-def table(rows) -> pd.DataFrame:
-    frame = pd.DataFrame(rows, columns=COLUMNS)
-    for column in COLUMNS[2:6]:
-        frame[column] = frame[column].astype("int64")
-    for column in ("subject", "video_name", "au"):
-        frame[column] = frame[column].astype("str")
-    return frame
 
 
 CASME3_ROWS = table([("spNO.1", "spNO.1_a", 120, 131, 160, 1, "4+L10"),

@@ -27,6 +27,8 @@ from pathlib import Path
 import openpyxl
 import pandas as pd
 
+from utils.annotations import ANNOTATION_COLUMNS
+
 CASME2_FOLDERS = (15, 16, *range(19, 28), *range(29, 39), 40)  # participant 1..22 -> s15 .. s40
 CASME2_CLIP_NAMES = {"0101": "disgust1", "0102": "disgust2", "0401": "anger1", "0402": "anger2",
                      "0502": "happy1", "0503": "happy2", "0505": "happy3", "0507": "happy4",
@@ -135,3 +137,13 @@ def write_casme3_xls(path: Path, table: pd.DataFrame, upper_letters: bool = True
             sheet.write(index, col, value)
     book.save(str(path))
     return path
+
+
+def table(rows) -> pd.DataFrame:
+    """Annotation rows (paper format) typed as the adapters return them, for comparisons."""
+    frame = pd.DataFrame(rows, columns=list(ANNOTATION_COLUMNS))
+    for column in ANNOTATION_COLUMNS[2:6]:
+        frame[column] = frame[column].astype("int64")
+    for column in ("subject", "video_name", "au"):
+        frame[column] = frame[column].astype("str")
+    return frame

@@ -33,7 +33,9 @@ def main() -> None:
 
     def run() -> int:
         from model.spotting import spot_inputs
+        from utils.cli import reuse_freed_memory
 
+        reuse_freed_memory()
         return spot_inputs(args)
 
     run_cli(run)

@@ -9,6 +9,7 @@ checkpoints load with ``strict=True``.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -45,13 +46,19 @@ class GraphConvolution(nn.Module):
         nn.init.uniform_(self.weight, -bound, bound)
         nn.init.uniform_(self.bias, -bound, bound)
 
+    def folded_weight(self) -> torch.Tensor:
+        """``(N*C_out, N*C_in, 1)``: entry ``[n*C_out + c, m*C_in + k] = A[n, m] W[k, c]``, a kernel-1 conv."""
+        num_nodes, out_features = self.adj.shape[0], self.weight.shape[1]
+        return torch.einsum("nm,kc->ncmk", self.adj, self.weight).reshape(num_nodes * out_features, -1, 1)
+
     def forward(self, nodes: torch.Tensor) -> torch.Tensor:
-        batch, frames, num_nodes, in_features = nodes.shape
-        out_features = self.weight.shape[1]
-        # folded[n*C_out + c, m*C_in + k] = A[n, m] * W[k, c]: a kernel-1 convolution over frames
-        folded = torch.einsum("nm,kc->ncmk", self.adj, self.weight).reshape(num_nodes * out_features, -1, 1)
-        flat = nodes.reshape(batch, frames, num_nodes * in_features).transpose(1, 2)    # (B, N*C_in, T)
-        return F.conv1d(flat, folded, self.bias.repeat(num_nodes))
+        return F.conv1d(frames_as_channels(nodes), self.folded_weight(), self.bias.repeat(self.adj.shape[0]))
+
+
+def frames_as_channels(nodes: torch.Tensor) -> torch.Tensor:
+    """``(B, T, N, C)`` node features -> ``(B, N*C, T)``, index ``m*C + k``: the layout convolutions read."""
+    batch, frames, num_nodes, in_features = nodes.shape
+    return nodes.reshape(batch, frames, num_nodes * in_features).transpose(1, 2)
 
 
 class GraphEmbedding(nn.Module):
@@ -102,6 +109,47 @@ class AUWGCN(nn.Module):
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         return self._classification(self._sequential(self.graph_embedding(features)))
+
+
+@dataclass(frozen=True)
+class PlainConv:
+    """One layer of the eval-mode network as a convolution over frames, then ReLU where ``relu``.
+
+    ``weight`` ``(C_out, C_in, kernel)``, ``bias`` ``(C_out,)`` or None; zero padding ``padding`` frames."""
+
+    weight: torch.Tensor
+    bias: torch.Tensor | None
+    dilation: int
+    padding: int
+    relu: bool
+
+
+def _batchnorm_scale_shift(norm: nn.BatchNorm1d) -> tuple[torch.Tensor, torch.Tensor]:
+    """Eval-mode BatchNorm as ``x * scale + shift`` per channel (running statistics)."""
+    scale = norm.weight / torch.sqrt(norm.running_var + norm.eps)
+    return scale, norm.bias - norm.running_mean * scale
+
+
+@torch.no_grad()
+def eval_convolutions(model: AUWGCN) -> list[PlainConv]:
+    """``model`` in eval mode as five :class:`PlainConv` layers, each BatchNorm folded into the conv before it.
+
+    Applied in order to :func:`frames_as_channels` of the features ``(B, T, 12, 2)``, they give the
+    model's eval-mode logits ``(B, 10, T)`` to float precision (a few 1e-6: the fold reorders roundings)
+    with one pass over the activations per layer instead of three.
+    """
+    graph = model.graph_embedding[0]
+    scale, shift = (v.repeat(NUM_NODES) for v in _batchnorm_scale_shift(graph.bn1))  # node-major channels
+    layers = [PlainConv(graph.gc1.folded_weight() * scale[:, None, None],
+                        graph.gc1.bias.repeat(NUM_NODES) * scale + shift, 1, 0, True)]
+    blocks = list(model._sequential)
+    for conv, norm in zip(blocks[0::3], blocks[1::3]):
+        scale, shift = _batchnorm_scale_shift(norm)
+        layers.append(PlainConv(conv.weight * scale[:, None, None], shift, conv.dilation[0], conv.padding[0], True))
+    head = model._classification
+    # a copy: the module may be loaded with another state next
+    layers.append(PlainConv(head.weight.detach().clone(), None, head.dilation[0], head.padding[0], False))
+    return layers
 
 
 def decay_parameter_groups(model: nn.Module, weight_decay: float) -> list[dict]:

@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from dataset.segments import WindowSet, test_windows
 from dataset.targets import normalise_features
-from model.scoring import TYPES, Scores, batched_scores, device_error_message, load_state_dict
+from model.scoring import TYPES, Scores, batched_scores, device_error_message, load_in_background
 from utils.annotations import read_annotation_table, subject_ground_truth
 from utils.config import DatasetConfig, save_resolved_config
 from utils.errors import UserError
@@ -115,15 +115,14 @@ def evaluate_fold(config: DatasetConfig, subject: str, output: Path, device: tor
 
     top_k = {2: config["nms_top_K_micro"], 1: config["nms_top_K_macro"]}
     epochs = list(checkpoints)
-    states = [load_state_dict(path) for path in checkpoints.values()]
+    paths = list(checkpoints.values())
     try:
-        all_scores = batched_scores(states, list(checkpoints.values()), inputs, device)
+        all_scores = batched_scores(load_in_background(paths), paths, inputs, device)
     except (RuntimeError, MemoryError) as error:
         message = device_error_message(error, device)
         if message is None:
             raise
         raise UserError(f"{layout.models}: evaluation failed: {message}") from None
-    del states
 
     def write_epoch(epoch: int, proposals: pd.DataFrame) -> dict | None:
         if proposals.empty:  # published: no files and no metrics row for such an epoch

@@ -222,3 +222,32 @@ def test_weight_decay_groups():
     assert sorted(plain) == sorted(expected_plain)
     assert sum(len(g["params"]) for g in groups) == len(names)  # every parameter exactly once, nothing else
     torch.optim.AdamW(groups, lr=0.01)  # usable as given
+
+
+def test_eval_convolutions_equal_the_eval_forward():
+    """BatchNorm folded into the convolutions: the five plain layers give the module's eval logits."""
+    from torch.nn import functional as F
+
+    from model.auwgcn import eval_convolutions, frames_as_channels
+
+    torch.manual_seed(3)
+    model = AUWGCN(torch.rand(12, 12))
+    for module in model.modules():
+        if isinstance(module, torch.nn.BatchNorm1d):  # statistics and affine terms far from the identity
+            module.running_mean.uniform_(-1.0, 1.0)
+            module.running_var.uniform_(0.2, 3.0)
+            module.weight.data.uniform_(0.5, 2.0)
+            module.bias.data.uniform_(-0.5, 0.5)
+    model.eval()
+    features = torch.randn(2, 270, 12, 2)
+    hidden = frames_as_channels(features)
+    layers = eval_convolutions(model)
+    assert [(tuple(layer.weight.shape), layer.dilation, layer.padding, layer.relu) for layer in layers] == [
+        ((192, 24, 1), 1, 0, True), ((64, 192, 1), 1, 0, True), ((64, 64, 3), 1, 1, True),
+        ((64, 64, 3), 2, 2, True), ((10, 64, 3), 2, 2, False)]
+    for layer in layers:
+        hidden = F.conv1d(hidden, layer.weight, layer.bias, padding=layer.padding, dilation=layer.dilation)
+        hidden = torch.relu(hidden) if layer.relu else hidden
+    with torch.no_grad():
+        expected = model(features)
+    torch.testing.assert_close(hidden, expected, rtol=0, atol=2e-5)

@@ -1,4 +1,4 @@
-"""Windows -> scores: the batched (vmap) forward pass equals the per-checkpoint one, the fold-ensemble
+"""Windows -> scores: the batched (BatchNorm-folded, grouped) forward pass equals the per-checkpoint one, the fold-ensemble
 average, and evaluation's vectorised proposals equal a plain per-epoch loop."""
 from __future__ import annotations
 
@@ -41,10 +41,11 @@ def _random_states(count: int, seed: int = 0) -> list[dict[str, torch.Tensor]]:
     return states
 
 
-def test_batched_scores_equal_per_checkpoint_forward():
+@pytest.mark.parametrize("per_pass", [None, 2, 5])  # CPU default (one a pass), grouped with a remainder, all
+def test_batched_scores_equal_per_checkpoint_forward(per_pass):
     states = _random_states(5)
     inputs = torch.randn(3, 270, 12, 2)
-    batched = batched_scores(states, [Path(f"ckpt{i}") for i in range(5)], inputs, torch.device("cpu"))
+    batched = batched_scores(states, [Path(f"ckpt{i}") for i in range(5)], inputs, torch.device("cpu"), per_pass)
     assert len(batched) == 5
     for state, got in zip(states, batched):
         expected = predict(build_model(state, Path("x"), torch.device("cpu")), inputs)

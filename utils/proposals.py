@@ -67,17 +67,30 @@ def proposal_params_from_config(config, expression: str) -> ProposalParams:
         min_len=int(config[f"{expression}_min"]), max_len=int(max_len))
 
 
-def _best_offset_frame(scores: np.ndarray, windows: np.ndarray, t: np.ndarray, distances: np.ndarray,
-                       sign: int) -> np.ndarray:
-    """Per candidate (window, frame t), the frame t + sign*d (clipped to the window) with the highest score.
+def _best_offset_frames(scores: np.ndarray, low: int, high: int, sign: int) -> np.ndarray:
+    """For every frame t of every window, the frame ``t + sign*d`` (d = low..high, clipped to the window)
+    with the highest score: ``scores`` (W, T) -> frame indices (W, T).
 
-    ``scores`` (W, T); ``windows``, ``t`` (K,) candidate positions; ``distances``
-    (D,) ascending. Ties go to the smallest d (np.argmax keeps the first), i.e.
-    the frame nearest to t. Returns (K,) frame indices.
+    Ties go to the smallest d (the frame nearest to t), as np.argmax keeps the first. One shifted view
+    of the edge-padded scores per d (a padded column reads as the clipped frame), so the cost is
+    (high - low + 1) passes over (W, T) whatever the number of candidates.
     """
-    frames = np.clip(t[:, None] + sign * distances[None, :], 0, scores.shape[1] - 1)  # (K, D)
-    best = np.argmax(scores[windows[:, None], frames], axis=1)
-    return frames[np.arange(len(t)), best]
+    n_frames = scores.shape[1]
+    padding = ((0, 0), (high, 0)) if sign < 0 else ((0, 0), (0, high))
+    padded = np.pad(scores, padding, mode="edge")
+
+    def shifted(d: int) -> np.ndarray:  # shifted(d)[:, t] = scores[:, clip(t + sign*d)]
+        first = high - d if sign < 0 else d
+        return padded[:, first:first + n_frames]
+
+    best = shifted(low).copy()
+    best_d = np.full(scores.shape, low, dtype=np.int64)
+    for d in range(low + 1, high + 1):
+        candidate = shifted(d)
+        better = candidate > best
+        np.copyto(best, candidate, where=better)
+        best_d[better] = d
+    return np.clip(np.arange(n_frames) + sign * best_d, 0, n_frames - 1)
 
 
 def find_proposals(start_p: np.ndarray, end_p: np.ndarray, apex: np.ndarray,
@@ -105,8 +118,9 @@ def find_proposals(start_p: np.ndarray, end_p: np.ndarray, apex: np.ndarray,
 
     # Only frames over the apex threshold can become proposals: work on those alone.
     w, tt = np.nonzero(apex > params.apex_threshold)  # row-major: window order, then t ascending
-    s = _best_offset_frame(start_p, w, tt, np.arange(params.left_min, params.left_max + 1), -1)
-    e = _best_offset_frame(end_p, w, tt, np.arange(params.right_min, params.right_max + 1), +1)
+    rows, row_of = np.unique(w, return_inverse=True)  # the windows with a candidate
+    s = _best_offset_frames(start_p[rows], params.left_min, params.left_max, -1)[row_of, tt]
+    e = _best_offset_frames(end_p[rows], params.right_min, params.right_max, +1)[row_of, tt]
     length = e - s
     keep = ((start_p[w, s] > end_p[w, s]) & (start_p[w, e] < end_p[w, e])
             & (length >= params.min_len) & (length <= params.max_len))

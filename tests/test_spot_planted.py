@@ -7,7 +7,7 @@ head drift, jitter, roll, flicker, noise, JPEG, blinks and nods in the training 
 2 cores and spots reliably:
 
 * 4 subjects x 2 videos x 720 frames (the demo: 6 x 2 x 720), trained as the fold of the third subject
-  (6 training videos), 100 epochs at batch size 4 (the demo trains ~30 windows at 16; here ~20 windows,
+  (6 training videos), 100 epochs at batch size 4 (the demo trains ~30 windows at 16; here 16 windows,
   so smaller batches give the steps).
 * Macro-expressions in the training videos and the planted one are drawn at 6-8 px peak displacement
   (the demo: 2-6 px), so that 6 videos teach the model what a macro-expression looks like.

@@ -161,7 +161,11 @@ def resample_indices(n_source: int, source_fps: float, target_fps: float) -> np.
 
 
 def iter_resampled(recording: Recording, indices: np.ndarray):
-    """``(label, BGR image | None)`` of every resampled frame, in order (each source frame decoded once)."""
+    """``(label, BGR image | None)`` of every resampled frame, in order (each source frame decoded once).
+
+    None marks a frame that cannot be read: an unreadable image file, or for a video every frame from the
+    first one the decoder fails on (after a failure the decoder's position no longer says which frame comes),
+    so that there are always ``len(indices)`` frames and the later ones keep their numbers."""
     if not recording.is_video:
         for index in indices:
             frame_path = recording.frame_paths[index]
@@ -169,13 +173,14 @@ def iter_resampled(recording: Recording, indices: np.ndarray):
         return
     wanted = np.bincount(indices, minlength=recording.n_frames)  # how often each source frame is used
     capture = cv2.VideoCapture(str(recording.path))
+    ok = True
     try:
         for index in range(recording.n_frames):
-            if wanted[index] == 0:
-                if not capture.grab():
-                    break
-                continue
-            ok, image = capture.read()
+            image = None
+            if ok and wanted[index] == 0:
+                ok = capture.grab()
+            elif ok:
+                ok, image = capture.read()
             for _ in range(wanted[index]):
                 yield f"{recording.path}#{index + 1}", image if ok else None
     finally:
@@ -198,6 +203,11 @@ def windows_of(rows: np.ndarray, name: str) -> WindowSet:
     features = np.stack([cut_window(rows.astype(np.float32), int(o)) for o in offsets])
     return WindowSet(features, np.zeros((len(offsets), features.shape[1], 8), np.int32),
                      np.array([name] * len(offsets), dtype=object), offsets)
+
+
+def lost_rows(lost_frames: np.ndarray) -> np.ndarray:
+    """Feature rows (bool (J-1,)) that touch a lost frame (bool (J,)): row r is the flow from frame r to r+1."""
+    return lost_frames[:-1] | lost_frames[1:]
 
 
 def zero_rows(scores: Scores, windows: WindowSet, lost_rows: np.ndarray) -> Scores:
@@ -269,9 +279,20 @@ def write_outputs(folder: Path, table: pd.DataFrame, meta: dict, scores: Scores,
 TYPE_COLOURS = {"micro": "tab:orange", "macro": "tab:blue"}
 
 
+def lost_stretches(lost_frames: np.ndarray, indices: np.ndarray, recording: Recording) -> list[tuple[float, float]]:
+    """``(begin, end)`` seconds of each run of lost resampled frames (bool (J,)); resampled frame j lasts until
+    frame j + 1 begins (the last one until the recording ends), so one lost frame is a visible stretch."""
+    lost = lost_frames.astype(np.int8)
+    starts = np.flatnonzero(np.diff(np.concatenate([[0], lost])) == 1)
+    ends = np.flatnonzero(np.diff(np.concatenate([lost, [0]])) == -1)
+    seconds = np.append(indices, recording.n_frames) / recording.source_fps
+    return [(float(seconds[first]), float(seconds[last + 1])) for first, last in zip(starts, ends)]
+
+
 def plot_timeline(path: Path, title: str, scores: Scores, windows: WindowSet, indices: np.ndarray,
                   recording: Recording, table: pd.DataFrame, lost_frames: np.ndarray) -> Path:
-    """Apex (solid) and action (dashed) scores over seconds, spotted intervals shaded, face-lost stretches hatched."""
+    """Apex (solid) and action (dashed) scores over seconds, spotted intervals shaded, face-lost stretches
+    (no face found, or the frame unreadable) hatched."""
     from matplotlib.figure import Figure  # no pyplot: no process-wide backend state
 
     n_rows = len(indices) - 1
@@ -287,12 +308,9 @@ def plot_timeline(path: Path, title: str, scores: Scores, windows: WindowSet, in
                       linestyle="--", alpha=0.7, label=f"{name} action")
     for row in table.itertuples():
         axis.axvspan(row.onset_s, row.offset_s, color=TYPE_COLOURS[row.type], alpha=0.25)
-    lost_seconds = indices / recording.source_fps
-    starts = np.flatnonzero(np.diff(np.concatenate([[0], lost_frames.astype(np.int8)])) == 1)
-    ends = np.flatnonzero(np.diff(np.concatenate([lost_frames.astype(np.int8), [0]])) == -1)
-    for first, last in zip(starts, ends):
-        axis.axvspan(lost_seconds[first], lost_seconds[last], facecolor="none", edgecolor="0.3", hatch="//",
-                     label="face lost" if first == starts[0] else None)
+    for number, (begin, end) in enumerate(lost_stretches(lost_frames, indices, recording)):
+        axis.axvspan(begin, end, facecolor="none", edgecolor="0.3", hatch="//",
+                     label="face lost / unreadable" if number == 0 else None)
     axis.axhline(0.5, color="0.5", linestyle=":", linewidth=0.8)
     axis.set_ylim(-0.02, 1.02)
     axis.set_xlabel("time (s)")
@@ -308,37 +326,69 @@ def plot_timeline(path: Path, title: str, scores: Scores, windows: WindowSet, in
 # --------------------------------------------------------------------------- extraction, as for the run
 
 
-class _RecordingLandmarker:
-    """A FaceLandmarker that remembers, per landmarks call (one per readable frame), whether a face was found."""
+class _FrameWatch:
+    """A FaceLandmarker wrapper that also hands out the frames, so that each landmarks call (one per frame the
+    extractor could read and crop) is tied to its resampled frame: ``read[j]`` whether frame j reached the
+    landmarker, ``found[j]`` whether a face was found on it. extract_video repeats the previous frame for
+    an unreadable one without a landmarks call, so such a frame stays unread and counts as face-lost."""
 
-    def __init__(self, landmarker):
+    def __init__(self, landmarker, recording: Recording, indices: np.ndarray):
         self._landmarker = landmarker
-        self.found: list[bool] = []
+        self._recording, self._indices = recording, indices
+        self._position = -1  # resampled frame last handed out (extract_video works frame by frame)
+        self.read = np.zeros(len(indices), bool)
+        self.found = np.zeros(len(indices), bool)
+
+    def frames(self):
+        for position, item in enumerate(iter_resampled(self._recording, self._indices)):
+            self._position = position
+            yield item
 
     def face_box(self, gray):
         return self._landmarker.face_box(gray)
 
     def landmarks(self, crop, detect="full"):
         points = self._landmarker.landmarks(crop, detect=detect)
-        self.found.append(points is not None)
+        self.read[self._position] = True
+        self.found[self._position] = points is not None
         return points
 
 
 def extract_recording(recording: Recording, indices: np.ndarray, settings, landmarker):
     """Features of the resampled recording through feature_extraction.video.extract_video (the extractor's own
-    code and settings): ``(rows (R, 12, 2), lost_frames bool (J,), result)``. A recording that gives no
-    features (no face at all, ...) is a UserError naming it."""
+    code and settings): ``(rows (R, 12, 2), lost_frames bool (J,), unreadable_frames bool (J,), result)``.
+    A frame is lost when no face was found on it or it could not be read (``unreadable_frames``, a subset).
+    A recording that gives no features (no face at all, no readable frame, ...) is a UserError naming it."""
     from feature_extraction.video import VideoFailure, extract_video
 
-    watcher = _RecordingLandmarker(landmarker)
+    watch = _FrameWatch(landmarker, recording, indices)
     try:
-        result = extract_video(lambda: iter_resampled(recording, indices), settings, watcher)
+        result = extract_video(watch.frames, settings, watch)
     except VideoFailure as failure:
         raise UserError(f"{recording.path}: {failure}") from None
-    lost = np.zeros(len(indices), bool)
-    found = np.asarray(watcher.found, bool)[:len(indices)]
-    lost[:len(found)] = ~found
-    return result.features, lost, result
+    return result.features, ~watch.found, ~watch.read, result
+
+
+def own_frames(positions: np.ndarray, indices: np.ndarray, recording: Recording) -> tuple[list[int], list[str]]:
+    """Resampled frames -> the input's own ``(frame numbers, names)``, each source frame once: the names are
+    the file names of a frame folder, else the frame numbers."""
+    source = np.unique(indices[positions])
+    numbers = [int(recording.numbers[i]) for i in source]
+    return numbers, [str(n) for n in numbers] if recording.is_video else [recording.frame_paths[i].name for i in source]
+
+
+def lost_report(path: Path, lost_frames: np.ndarray, unreadable: np.ndarray, indices: np.ndarray,
+                recording: Recording, shown: int = 10) -> str | None:
+    """The one printed line about face-lost frames (naming the unreadable ones), or None when there are none."""
+    if not lost_frames.any():
+        return None
+    line = f"{path}: face lost on {int(lost_frames.sum())} of {len(lost_frames)} frames: scored 0 there"
+    if unreadable.any():
+        _, names = own_frames(np.flatnonzero(unreadable), indices, recording)
+        kind = "frame(s)" if recording.is_video else "file(s)"
+        line += (f"; {len(names)} unreadable {kind} among them: {', '.join(names[:shown])}"
+                 f"{' ...' if len(names) > shown else ''}")
+    return line
 
 
 # --------------------------------------------------------------------------- the command
@@ -444,17 +494,18 @@ def spot_one(path: Path, models: list[FoldModel], settings, config, device, data
         print(f"note: {path} looks like a video of subject {seen[0]}: the other folds' models saw it in training; "
               f"--folds {seen[0]} is the held-out choice")
     indices = resample_indices(recording.n_frames, recording.source_fps, dataset_fps)
-    rows, lost_frames, result = extract_recording(recording, indices, settings, landmarker)
-    if lost_frames.any():
-        print(f"{path}: face lost on {int(lost_frames.sum())} of {len(lost_frames)} frames: scored 0 there")
+    rows, lost_frames, unreadable, result = extract_recording(recording, indices, settings, landmarker)
+    report = lost_report(path, lost_frames, unreadable, indices, recording)
+    if report:
+        print(report)
     windows = windows_of(rows, recording.name)
-    scores = zero_rows(ensemble_scores(models, windows, device), windows,
-                       lost_frames[:-1] | lost_frames[1:])  # row r joins frames r and r+1
+    scores = zero_rows(ensemble_scores(models, windows, device), windows, lost_rows(lost_frames))
     table = spots_table(spot_windows(scores, windows, config), indices, recording)
     meta = {"input": str(path), "run": str(run_dir), "folds": [m.subject for m in models],
             "epochs": {m.subject: m.epoch for m in models}, "extraction": record_dict(settings),
             "input_fps": recording.source_fps, "model_fps": dataset_fps, "frames": recording.n_frames,
-            "face_lost_frames": int(lost_frames.sum())}
+            "face_lost_frames": int(lost_frames.sum()),
+            "unreadable_frames": own_frames(np.flatnonzero(unreadable), indices, recording)[0]}
     folder = out / recording.name
     write_outputs(folder, table, meta, scores, windows, indices, recording, lost_frames)
     if video:

@@ -18,8 +18,9 @@ from dataset import segments
 from feature_extraction.record import read_record, record_dict, settings_from_record, write_record
 from feature_extraction.video import FEATURE_VERSION, FlowSettings
 from model.scoring import TYPES, Scores
-from model.spotting import (Recording, choose_models, ensemble_scores, map_frames, open_recording, requested_settings,
-                            resample_indices, run_folds, spot_windows, spots_table, windows_of, zero_rows)
+from model.spotting import (Recording, choose_models, ensemble_scores, extract_recording, lost_report, lost_rows,
+                            lost_stretches, map_frames, open_recording, requested_settings, resample_indices,
+                            run_folds, spot_windows, spots_table, windows_of, zero_rows)
 from utils.config import load_config
 from utils.errors import UserError
 from utils.indexing import middle
@@ -155,3 +156,98 @@ def test_spotting_a_test_video_reproduces_eval_nms_csv(tmp_path):
         table = spots_table(kept, resample_indices(len(rows) + 1, 30.0, 30.0), recording)
         assert sorted(table["onset_frame"]) == sorted(mine["start_frame"])
     assert compared > 0
+
+
+class _MarkedFaces:
+    """Stand-in FaceLandmarker: the whole frame is the face; no landmarks on frames whose marker pixel
+    (frame number, top-left) is in ``faceless``."""
+
+    def __init__(self, faceless=()):
+        self.faceless = set(faceless)
+
+    def face_box(self, gray):
+        return (0, gray.shape[0] - 1, 0, gray.shape[1] - 1)
+
+    def landmarks(self, cropped, detect="full"):
+        return None if int(cropped[0, 0]) in self.faceless else np.full((68, 2), 20)
+
+
+def _marked_frame(number: int) -> np.ndarray:
+    image = np.random.default_rng(number).integers(0, 256, (48, 48, 3), dtype=np.uint8)
+    image[:4, :4] = number  # survives JPEG well enough in the 4x4 corner block
+    return image
+
+
+def _frame_folder(folder: Path, numbers) -> Path:
+    folder.mkdir()
+    for number in numbers:
+        cv2.imwrite(str(folder / f"img{number}.png"), _marked_frame(number))  # PNG: the marker stays exact
+    return folder
+
+
+def test_unreadable_frames_of_a_folder_are_face_lost_and_scored_zero(tmp_path):
+    folder = _frame_folder(tmp_path / "take", range(1, 13))
+    (folder / "img5.png").write_bytes(b"garbage, not an image" * 4)
+    encoded = cv2.imencode(".png", _marked_frame(6))[1].tobytes()
+    (folder / "img6.png").write_bytes(encoded[:100])  # truncated inside the header
+    recording = open_recording(folder, folder_fps=30)
+    indices = resample_indices(recording.n_frames, recording.source_fps, 30.0)
+    # frame 9 has no face: it must stay frame 9 although two frames before it were never given to the landmarker
+    rows, lost, unreadable, result = extract_recording(recording, indices, FlowSettings("dis"), _MarkedFaces({9}))
+    assert rows.shape == (11, 12, 2) and len(result.unreadable) == 2
+    np.testing.assert_array_equal(np.flatnonzero(unreadable), [4, 5])
+    np.testing.assert_array_equal(np.flatnonzero(lost), [4, 5, 8])
+    np.testing.assert_array_equal(np.flatnonzero(lost_rows(lost)), [3, 4, 5, 7, 8])  # row r: frames r, r+1
+    line = lost_report(folder, lost, unreadable, indices, recording)
+    assert "\n" not in line and "face lost on 3 of 12 frames" in line
+    assert line.endswith("2 unreadable file(s) among them: img5.png, img6.png")
+    windows = windows_of(rows, recording.name)
+    ones = {t: np.ones((len(windows.offsets), 256), np.float32) for t in TYPES}
+    cleared = zero_rows(Scores(ones, ones, ones, ones), windows, lost_rows(lost))
+    for t in TYPES:
+        np.testing.assert_array_equal(np.flatnonzero(cleared.apex[t][0] == 0), [3, 4, 5, 7, 8])
+    # hatched in the timeline: one lost frame is a stretch of one frame's duration
+    assert lost_stretches(lost, indices, recording) == pytest.approx([(4 / 30, 6 / 30), (8 / 30, 9 / 30)])
+
+
+def test_a_folder_of_only_unreadable_frames_is_one_line(tmp_path):
+    folder = tmp_path / "broken_take"
+    folder.mkdir()
+    for number in range(1, 5):
+        (folder / f"img{number}.jpg").write_bytes(b"")
+    recording = open_recording(folder, folder_fps=30)
+    with pytest.raises(UserError) as error:
+        extract_recording(recording, resample_indices(4, 30.0, 30.0), FlowSettings("dis"), _MarkedFaces())
+    assert str(error.value) == f"{folder}: none of its 4 frames can be read"
+
+
+def test_a_video_the_decoder_fails_on_partway_is_face_lost_from_there(tmp_path, monkeypatch):
+    import model.spotting as spotting
+
+    class FailingCapture:  # decodes frames 1-6 of 10, then fails, as a damaged file does
+        def __init__(self, path):
+            self.next = 1
+
+        def _step(self):
+            number, self.next = self.next, self.next + 1
+            return number <= 6, number
+
+        def grab(self):
+            return self._step()[0]
+
+        def read(self):
+            ok, number = self._step()
+            return ok, _marked_frame(number) if ok else None
+
+        def release(self):
+            pass
+
+    monkeypatch.setattr(spotting.cv2, "VideoCapture", FailingCapture)
+    recording = Recording(tmp_path / "take.mp4", "take", 30.0, numbers=tuple(range(1, 11)), n_frames=10)
+    indices = resample_indices(10, 30.0, 30.0)
+    rows, lost, unreadable, _ = extract_recording(recording, indices, FlowSettings("dis"), _MarkedFaces())
+    assert rows.shape == (9, 12, 2)
+    np.testing.assert_array_equal(np.flatnonzero(unreadable), [6, 7, 8, 9])
+    np.testing.assert_array_equal(lost, unreadable)
+    assert lost_report(recording.path, lost, unreadable, indices, recording).endswith(
+        "4 unreadable frame(s) among them: 7, 8, 9, 10")

@@ -1,6 +1,6 @@
 """Make a dataset section ready for training: generate the demo videos, extract features.
 
-python -m dataset.prepare --dataset D [--config FILE] [--jobs N] [--shard K/N]
+python -m dataset.prepare --dataset D [--config FILE] [--jobs N] [--shard K/N | --render-only]
 
 * A section with ``synth_*`` keys (the bundled ``mesynth`` demo) has its raw videos
   generated under ``raw_root`` when they are not there yet.
@@ -9,6 +9,9 @@ python -m dataset.prepare --dataset D [--config FILE] [--jobs N] [--shard K/N]
   When the extraction exits non-zero but every subject of ``subject_list`` has its
   features, preparation goes on with a note (a bad video elsewhere must not block reruns).
   ``--shard K/N`` extracts only that shard (a Slurm array task); the last shard merges.
+  ``--render-only`` generates the demo videos and stops (nothing to do for other sections):
+  the Slurm launcher runs it before the shard array, so that shards never render the same
+  tree at once.
 * Any other section must already have its feature archive: checked here, so the
   pipeline stops before training with one line saying what is missing.
 """
@@ -69,9 +72,11 @@ def missing_feature_subjects(config: DatasetConfig) -> list[str]:
             if not all(any((root / split / subject).glob("*.npz")) for split in ("train", "test"))]
 
 
-def prepare(config: DatasetConfig, jobs: int, shard: str | None = None) -> None:
+def prepare(config: DatasetConfig, jobs: int, shard: str | None = None, render_only: bool = False) -> None:
     if config.get("synth_seed") is not None:
         generate_demo_videos(config, jobs)
+    if render_only:
+        return
     if config.get("raw_root"):
         extract_features(config, jobs, shard)
         if shard:  # the archive is complete only once the last shard has merged
@@ -89,9 +94,11 @@ def main() -> None:
     parser.add_argument("--dataset", required=True)
     parser.add_argument("--config", default=None)
     parser.add_argument("--jobs", type=int, default=2, help="worker processes for generation and extraction")
-    parser.add_argument("--shard", default=None, metavar="K/N", help="extract only shard K of N (feature_extraction)")
+    step = parser.add_mutually_exclusive_group()
+    step.add_argument("--shard", default=None, metavar="K/N", help="extract only shard K of N (feature_extraction)")
+    step.add_argument("--render-only", action="store_true", help="only generate the demo videos (synth_* sections)")
     args = parser.parse_args()
-    run_cli(lambda: prepare(load_config(args.dataset, args.config), max(1, args.jobs), args.shard))
+    run_cli(lambda: prepare(load_config(args.dataset, args.config), max(1, args.jobs), args.shard, args.render_only))
 
 
 if __name__ == "__main__":

@@ -25,16 +25,19 @@ def truth_table(rows) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=TRUTH_COLUMNS)
 
 
-def run_demo_pipeline(root: Path, timeout: int, **overrides) -> subprocess.CompletedProcess:
+def run_demo_pipeline(root: Path, timeout: int, env: dict | None = None, base: dict | None = None,
+                      **overrides) -> subprocess.CompletedProcess:
     """``bash pipeline.sh`` on the mesynth section with its paths moved under ``root`` (and ``overrides``),
-    using the test's own interpreter; the run goes to ``root/run``."""
+    using the test's own interpreter; the run goes to ``root/run``. ``env``: more variables for the
+    pipeline, over ``base`` (default this process's environment)."""
+    root.mkdir(parents=True, exist_ok=True)
     section = yaml.safe_load((REPO_ROOT / "config.yaml").read_text())["mesynth"]
     section.update(raw_root="raw", raw_anno="raw/CAS(ME)^2code_final.xlsx", segment_feat_root="features",
                    anno_csv="features/annotations.csv", adjacency=None, **overrides)
     config = root / "config.yaml"
     config.write_text(yaml.safe_dump({"demo": section}))
-    env = {**os.environ, "DATASET": "demo", "CONFIG": str(config), "OUTPUT": str(root / "run"),
-           "PYTHON": sys.executable}
+    env = {**(base or os.environ), "DATASET": "demo", "CONFIG": str(config), "OUTPUT": str(root / "run"),
+           "PYTHON": sys.executable, **(env or {})}
     return subprocess.run(["bash", str(REPO_ROOT / "pipeline.sh")], env=env, capture_output=True, text=True,
                           timeout=timeout)
 

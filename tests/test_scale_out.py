@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core_fixtures import REPO_ROOT, make_tiny_dataset
+from core_fixtures import REPO_ROOT, make_tiny_dataset, run_demo_pipeline
 from slurm_cluster import SlurmUnavailable, ensure_slurm
 
 SUBJECTS = ["subj_a", "subj_b"]
@@ -126,6 +126,30 @@ def test_slurm_run_equals_the_local_one(tiny, serial_run, slurm_env):
                          base=slurm_env)
     assert again.returncode == 0, again.stderr[-2000:]
     assert "submitted fold array" not in again.stdout and again.stdout.count("skipped") == 4
+
+
+def test_slurm_extraction_shards_equal_one_local_run(slurm_env, tmp_path):
+    """EXTRACT_SHARDS=2 with LAUNCHER=slurm on a reduced demo: rendered once by the submitting shell, extracted
+    as a 2-task array, the folds after it. Segments, annotations and the pooled table equal a local run's."""
+    reduced = dict(synth_subjects=2, synth_videos_per_subject=2, synth_frames_per_video=300, epochs=4,
+                   epoch_begin=2, batch_size=2, subject_list=["casme_015", "casme_016"], device="cpu")
+    local = run_demo_pipeline(tmp_path / "local", timeout=900, env={"THREADS": "1"}, **reduced)
+    assert local.returncode == 0, local.stdout[-3000:] + local.stderr[-3000:]
+    sharded = run_demo_pipeline(tmp_path / "slurm", timeout=900, base=slurm_env, env={
+        "LAUNCHER": "slurm", "EXTRACT_SHARDS": "2", "SLURM_WAIT": "1", "THREADS": "1"}, **reduced)
+    assert sharded.returncode == 0, sharded.stdout[-3000:] + sharded.stderr[-3000:]
+    assert "submitted extraction array" in sharded.stdout and ": 2 shards" in sharded.stdout
+
+    def tree(folder: Path) -> dict[str, bytes]:
+        return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
+                if p.is_file() and p.suffix in (".npz", ".csv") and p.relative_to(folder).parts[0] != "cache"}
+        # (cache/ records each video's source path, which differs between the two trees)
+
+    local_features, sharded_features = tree(tmp_path / "local" / "features"), tree(tmp_path / "slurm" / "features")
+    assert sum(name.endswith(".npz") for name in local_features) >= 8  # 4 videos, train and test windows
+    assert sharded_features == local_features
+    for name in RESULT_FILES:
+        assert (tmp_path / "slurm" / "run" / name).read_bytes() == (tmp_path / "local" / "run" / name).read_bytes()
 
 
 def test_slurm_failed_task_is_named(tiny, slurm_env, tmp_path):

@@ -32,6 +32,9 @@ read -r -a sbatch_args <<< "${SBATCH_ARGS:-}"
 fold_after=()
 if [ -n "${EXTRACT_SHARDS:-}" ] && [ "$EVAL_ONLY" != 1 ] && [ -z "$CHECKPOINTS" ]; then
   [[ "$EXTRACT_SHARDS" =~ ^[1-9][0-9]*$ ]] || fail "EXTRACT_SHARDS must be a positive whole number"
+  # The demo's videos are rendered here, once: shards starting together would each render the same tree.
+  "$PYTHON" -m dataset.prepare --dataset "$DATASET" --config "$CONFIG" --render-only \
+    || fail "could not render the demo videos of '$DATASET' (see above)"
   # Single quotes: the task id is expanded in the task. The last shard to finish merges.
   prepare_id="$(sbatch --parsable --job-name=auwgcn-extract --array="1-$EXTRACT_SHARDS" \
     --output="$submission/extract_%A_%a.out" ${sbatch_args[@]+"${sbatch_args[@]}"} --wrap \

@@ -156,9 +156,9 @@ def batched_scores(states: Iterable[dict[str, torch.Tensor]], paths: list[Path],
     inputs = inputs.to(device)
     model, pending, logits = None, [], []
     for state, path in zip(states, paths):
-        if model is None:
-            model = build_model(state, path, device)  # one module, each state loaded into it in turn
-        pending.append(eval_convolutions(load_into(model, state, path)))
+        # one module, each later state loaded into it in turn
+        model = build_model(state, path, device) if model is None else load_into(model, state, path)
+        pending.append(eval_convolutions(model))
         if len(pending) == per_pass:
             logits.append(stacked_logits(pending, inputs))
             pending = []

@@ -4,7 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from model.auwgcn import AUWGCN, decay_parameter_groups
+from model.auwgcn import AUWGCN, decay_parameter_groups, eval_convolutions, frames_as_channels
 
 BN_EPS = 1e-5
 BN_MOMENTUM = 0.1
@@ -226,10 +226,6 @@ def test_weight_decay_groups():
 
 def test_eval_convolutions_equal_the_eval_forward():
     """BatchNorm folded into the convolutions: the five plain layers give the module's eval logits."""
-    from torch.nn import functional as F
-
-    from model.auwgcn import eval_convolutions, frames_as_channels
-
     torch.manual_seed(3)
     model = AUWGCN(torch.rand(12, 12))
     for module in model.modules():

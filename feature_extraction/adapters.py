@@ -40,7 +40,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from utils.annotations import ANNOTATION_COLUMNS, FRAME_COLUMNS
+from utils.annotations import ANNOTATION_COLUMNS, FRAME_COLUMNS, with_name_columns
 from utils.errors import UserError
 
 DATASETS = ("cas(me)^2", "samm", "cas(me)^3", "generic")
@@ -436,9 +436,8 @@ def _typed(table: pd.DataFrame) -> pd.DataFrame:
     table = table.loc[:, list(ANNOTATION_COLUMNS)].copy()
     for column in (*FRAME_COLUMNS, "type_idx"):
         table[column] = table[column].astype("int64")
-    for column in ("subject", "video_name", "au"):
-        table[column] = table[column].astype("str")
-    return table
+    table["au"] = table["au"].astype("str")
+    return with_name_columns(table)
 
 
 def _check_subjects(path: Path, table: pd.DataFrame, videos: list[VideoSource]) -> None:

@@ -22,7 +22,7 @@ from tqdm import tqdm
 from dataset.segments import WindowSet, test_windows
 from dataset.targets import normalise_features
 from model.scoring import TYPES, Scores, batched_scores, device_error_message, load_in_background
-from utils.annotations import read_annotation_table, subject_ground_truth
+from utils.annotations import as_names, read_annotation_table, subject_ground_truth
 from utils.config import DatasetConfig, save_resolved_config
 from utils.errors import UserError
 from utils.indexing import SEGMENT_LENGTH, window_frame_to_video_frame
@@ -63,9 +63,7 @@ def proposals_by_epoch(scores: list[Scores], windows: WindowSet, config: Dataset
                                  for field in ("start", "end", "apex")),
                                offsets, codes, proposal_params_from_config(config, name))
         code = table["video_name"].to_numpy(dtype=np.int64)
-        # object dtype, as find_proposals gives: the tables must equal epoch_proposals' exactly
-        table["video_name"] = pd.Series(windows.video_names[code % n_windows].astype(object), index=table.index,
-                                        dtype=object)
+        table["video_name"] = as_names(windows.video_names[code % n_windows], index=table.index)
         per_type.append((table, code // n_windows))
     tables = []
     for epoch_index in range(n_epochs):

@@ -10,6 +10,7 @@ import pytest
 from feature_extraction.adapters import (VideoSource, count_frames, discover_videos, iter_frames,
                                          load_annotations)
 from tests.xlsx_lookalikes import CASME2_FOLDERS, table, write_casme2_xlsx, write_samm_xlsx
+from utils.annotations import with_name_columns
 
 
 def touch(path: Path) -> Path:
@@ -25,7 +26,7 @@ def write_image(path: Path, value: int) -> Path:
 
 
 def read_shared(shared_data: Path, name: str) -> pd.DataFrame:
-    return pd.read_csv(shared_data / name, dtype={"au": str}, keep_default_na=False)
+    return with_name_columns(pd.read_csv(shared_data / name, dtype={"au": str}, keep_default_na=False))
 
 
 # ----------------------------------------------------------------------------- discovery

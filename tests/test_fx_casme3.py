@@ -7,6 +7,7 @@ import pytest
 from feature_extraction.__main__ import main
 from feature_extraction.adapters import TreeWarning, discover_videos, load_annotations
 from tests.xlsx_lookalikes import table, write_casme2_xlsx, write_casme3_xls, write_samm_xlsx
+from utils.annotations import with_name_columns
 from utils.config import load_config
 
 
@@ -101,8 +102,8 @@ def test_casme3_config_section():
 
 
 def read_written(out: Path) -> pd.DataFrame:
-    return pd.read_csv(out / "annotations.csv", dtype={"subject": str, "video_name": str, "au": str},
-                       keep_default_na=False)
+    return with_name_columns(pd.read_csv(out / "annotations.csv", dtype={"subject": str, "video_name": str, "au": str},
+                                         keep_default_na=False))
 
 
 def test_annotations_only_casme2_and_casme3(tmp_path, capsys):

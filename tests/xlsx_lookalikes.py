@@ -27,7 +27,7 @@ from pathlib import Path
 import openpyxl
 import pandas as pd
 
-from utils.annotations import ANNOTATION_COLUMNS
+from utils.annotations import ANNOTATION_COLUMNS, with_name_columns
 
 CASME2_FOLDERS = (15, 16, *range(19, 28), *range(29, 39), 40)  # participant 1..22 -> s15 .. s40
 CASME2_CLIP_NAMES = {"0101": "disgust1", "0102": "disgust2", "0401": "anger1", "0402": "anger2",
@@ -144,6 +144,5 @@ def table(rows) -> pd.DataFrame:
     frame = pd.DataFrame(rows, columns=list(ANNOTATION_COLUMNS))
     for column in ANNOTATION_COLUMNS[2:6]:
         frame[column] = frame[column].astype("int64")
-    for column in ("subject", "video_name", "au"):
-        frame[column] = frame[column].astype("str")
-    return frame
+    frame["au"] = frame["au"].astype("str")
+    return with_name_columns(frame)

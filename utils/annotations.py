@@ -3,12 +3,34 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from utils.errors import UserError
 
 ANNOTATION_COLUMNS = ("subject", "video_name", "start_frame", "apex_frame", "end_frame", "type_idx", "au")
 FRAME_COLUMNS = ("start_frame", "apex_frame", "end_frame")
+NAME_COLUMNS = ("subject", "video_name")
+
+
+def as_names(values, index=None) -> pd.Series:
+    """Subject or video names as Python ``str`` in an ``object`` column: the one dtype of names in every table.
+
+    pandas 3 infers its own string dtype where pandas 2 kept ``object``; fixing the dtype here keeps tables
+    built by different paths (and read back from CSV) equal under either version.
+    """
+    if isinstance(values, pd.Series):
+        index = values.index if index is None else index
+        values = values.to_numpy(dtype=object)
+    return pd.Series(np.asarray(values, dtype=object), index=index, dtype=object)
+
+
+def with_name_columns(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` with each of its :data:`NAME_COLUMNS` (and ``video``) as :func:`as_names`."""
+    for column in (*NAME_COLUMNS, "video"):
+        if column in table.columns:
+            table[column] = as_names(table[column])
+    return table
 
 
 def read_annotation_table(path: str | Path) -> pd.DataFrame:
@@ -33,7 +55,7 @@ def read_annotation_table(path: str | Path) -> pd.DataFrame:
             row = int(values.isna().to_numpy().argmax()) if values.isna().any() else int((values % 1 != 0).argmax())
             raise UserError(f"{path}: column '{column}' must hold integers (data row {row + 1})")
         table[column] = values.astype("int64")
-    return table
+    return with_name_columns(table)
 
 
 def subject_ground_truth(table: pd.DataFrame, subject: str, ratio_scale: int = 1) -> pd.DataFrame:

@@ -16,10 +16,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from utils.annotations import read_annotation_table, subject_ground_truth
+from utils.annotations import as_names, read_annotation_table, subject_ground_truth
 from utils.errors import UserError
 from utils.io import atomic_write_csv
 from utils.layout import FoldLayout
+from utils.nms import read_nms_table
 
 MEGC_COLUMNS = ["subject", "video", "onset", "offset", "type"]
 TYPE_NAMES = {2: "micro", 1: "macro"}
@@ -29,7 +30,7 @@ PREDICTIONS_FILE, GROUND_TRUTH_FILE = "megc_predictions.csv", "megc_ground_truth
 def _megc_rows(subject: str, rows: pd.DataFrame) -> pd.DataFrame:
     """Rows with video_name, start_frame, end_frame, type_idx -> MEGC_COLUMNS (types other than 1, 2 dropped)."""
     rows = rows[rows["type_idx"].isin(list(TYPE_NAMES))]
-    return pd.DataFrame({"subject": subject, "video": rows["video_name"].astype(str).to_numpy(),
+    return pd.DataFrame({"subject": as_names([subject] * len(rows)), "video": as_names(rows["video_name"].astype(str)),
                          "onset": rows["start_frame"].to_numpy(dtype="int64"),
                          "offset": rows["end_frame"].to_numpy(dtype="int64"),
                          "type": rows["type_idx"].map(TYPE_NAMES).to_numpy()}, columns=MEGC_COLUMNS)
@@ -47,14 +48,7 @@ def prediction_table(output: Path, subject: str, selected_epoch: int | None) -> 
     path = FoldLayout.of(output, subject).nms_csv(int(selected_epoch))
     if not path.is_file():
         raise UserError(f"{path}: missing, but eval_info.json selects epoch {selected_epoch}; re-evaluate the fold")
-    try:
-        kept = pd.read_csv(path, dtype={"video_name": str})
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
-        raise UserError(f"{path}: not a readable NMS table ({str(error).splitlines()[0]})") from None
-    missing = [c for c in ("video_name", "start_frame", "end_frame", "type_idx") if c not in kept.columns]
-    if missing:
-        raise UserError(f"{path}: NMS table lacks column(s) {', '.join(missing)}")
-    return _megc_rows(subject, kept)
+    return _megc_rows(subject, read_nms_table(path))
 
 
 def evaluation_annotations(output: Path, subjects: list[str]) -> tuple[Path, int]:

@@ -1,10 +1,30 @@
 """Temporal IoU and the published greedy NMS (METHOD.md section 8.3)."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
+from utils.annotations import with_name_columns
+from utils.errors import UserError
+
 NMS_COLUMNS = ["video_name", "start_frame", "end_frame", "score", "type_idx"]
+
+
+def read_nms_table(path: Path) -> pd.DataFrame:
+    """A written ``nms_csv`` file: video names as text (a video named ``001`` stays ``'001'``), frames as numbers.
+
+    Raises :class:`UserError` naming the file when it cannot be read or lacks a column of ``NMS_COLUMNS``.
+    """
+    try:
+        kept = pd.read_csv(path, dtype={"video_name": str})
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+        raise UserError(f"{path}: not a readable NMS table ({str(error).splitlines()[0]})") from None
+    missing = [c for c in NMS_COLUMNS if c not in kept.columns]
+    if missing:
+        raise UserError(f"{path}: NMS table lacks column(s) {', '.join(missing)}")
+    return with_name_columns(kept)
 
 
 def temporal_iou(starts_a, ends_a, starts_b, ends_b) -> np.ndarray:

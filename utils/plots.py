@@ -25,6 +25,7 @@ from utils.errors import run_cli
 from utils.io import atomic_path
 from utils.layout import FoldLayout
 from utils.matching import true_positive_flags
+from utils.nms import NMS_COLUMNS, read_nms_table
 
 TYPE_STYLE = {2: ("micro", "tab:orange"), 1: ("macro", "tab:blue")}
 
@@ -97,8 +98,8 @@ def plot_fold_timelines(output: Path, subject: str, annotations: pd.DataFrame) -
     epoch = info.get("selected_epoch")
     if epoch is None:
         return []
-    spotted = pd.read_csv(layout.nms_csv(epoch)) if layout.nms_csv(epoch).is_file() else pd.DataFrame(
-        columns=["video_name", "start_frame", "end_frame", "score", "type_idx"])
+    spotted = read_nms_table(layout.nms_csv(epoch)) if layout.nms_csv(epoch).is_file() else pd.DataFrame(
+        columns=NMS_COLUMNS)
     truth = subject_ground_truth(annotations, subject)
     spotted = spotted.assign(matched=true_positive_flags(spotted, truth, info.get("matching", "published")))
     written = []

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from utils.annotations import as_names
 from utils.indexing import window_frame_to_video_frame
 
 PROPOSAL_COLUMNS = ["video_name", "start_frame", "end_frame", "start_score", "end_score",
@@ -128,7 +129,7 @@ def find_proposals(start_p: np.ndarray, end_p: np.ndarray, apex: np.ndarray,
     start_score, end_score, apex_score = start_p[w, s], end_p[w, e], apex[w, tt]
     offsets = window_offsets[w]
     return pd.DataFrame({
-        "video_name": window_videos[w],
+        "video_name": as_names(window_videos[w]),
         "start_frame": window_frame_to_video_frame(s, offsets).astype(np.int64),
         "end_frame": window_frame_to_video_frame(e, offsets).astype(np.int64),
         "start_score": start_score,

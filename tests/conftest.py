@@ -16,3 +16,18 @@ def shared_data() -> Path:
     if not (SHARED_DATA / "casme2_annotations.csv").is_file():
         pytest.skip(f"{SHARED_DATA} not found: the paper's annotation tables live in ../shared/data beside the clone")
     return SHARED_DATA
+
+
+# Whole runs (pipeline.sh, real Slurm, trained spot models): marked ``e2e`` so that CI's second pass, under the
+# oldest pandas requirements.txt allows, repeats only the unit tests and stays within CI's time.
+E2E_MODULES = {"test_demo_e2e", "test_pipeline_e2e", "test_scale_out", "test_spot_e2e", "test_spot_planted"}
+
+
+def pytest_configure(config) -> None:
+    config.addinivalue_line("markers", "e2e: a whole run (pipeline.sh, Slurm, a trained spot model); slow")
+
+
+def pytest_collection_modifyitems(items) -> None:
+    for item in items:
+        if item.module.__name__.rsplit(".", 1)[-1] in E2E_MODULES:
+            item.add_marker(pytest.mark.e2e)

@@ -16,3 +16,25 @@ def shared_data() -> Path:
     if not (SHARED_DATA / "casme2_annotations.csv").is_file():
         pytest.skip(f"{SHARED_DATA} not found: the paper's annotation tables live in ../shared/data beside the clone")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """A headless Chromium driven by Selenium (tests/browser.py); skips with the reason when it cannot start."""
+    import shutil
+
+    pytest.importorskip("selenium", reason="selenium is not installed (pip install selenium)")
+    from browser import ensure_chromium, new_profile, start_chromium
+
+    found = ensure_chromium()
+    if isinstance(found, str):
+        pytest.skip(found)
+    profile = new_profile()
+    try:
+        driver = start_chromium(*found, profile)
+    except Exception as error:  # selenium raises WebDriverException subclasses and OSError for a bad binary
+        shutil.rmtree(profile, ignore_errors=True)
+        pytest.skip(f"headless Chromium did not start: {type(error).__name__}: {str(error).splitlines()[0]}")
+    yield driver
+    driver.quit()
+    shutil.rmtree(profile, ignore_errors=True)

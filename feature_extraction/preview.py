@@ -28,13 +28,13 @@ def preview_size(width: int, height: int, target_height: int = PREVIEW_HEIGHT) -
     return max(2, int(round(width * scale / 2)) * 2), max(2, int(round(height * scale / 2)) * 2)
 
 
-def browser_video_writer(path: Path, fps: float, size: tuple[int, int]) -> cv2.VideoWriter:
-    """An opened VP8/WebM writer for ``path`` (its suffix must be .webm); UserError naming it when the encoder
-    refuses."""
+def browser_video_writer(path: Path, fps: float, size: tuple[int, int], named: Path | None = None) -> cv2.VideoWriter:
+    """An opened VP8/WebM writer for ``path`` (its suffix must be .webm); UserError naming ``named`` (the file
+    being written through the temporary ``path``; default ``path``) when the encoder refuses."""
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*_FOURCC), float(fps), tuple(int(v) for v in size))
     if not writer.isOpened():
         writer.release()
-        raise UserError(f"{path}: OpenCV's FFmpeg cannot open a VP8/WebM encoder ({size[0]}x{size[1]} at {fps:g} fps)")
+        raise UserError(f"{named or path}: OpenCV's FFmpeg cannot open a VP8/WebM encoder ({size[0]}x{size[1]} at {fps:g} fps)")
     return writer
 
 
@@ -56,7 +56,7 @@ def write_browser_video(path: Path, frames: Iterable[np.ndarray | None], fps: fl
                 if size is None:
                     height, width = image.shape[:2]
                     size = preview_size(width, height, target_height) if target_height else (width, height)
-                    writer = browser_video_writer(tmp, fps, size)
+                    writer = browser_video_writer(tmp, fps, size, path)
                 last = cv2.resize(image, size, interpolation=cv2.INTER_AREA) if image.shape[1::-1] != size else image
             for _ in range(pending + 1):
                 writer.write(last)

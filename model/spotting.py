@@ -461,7 +461,8 @@ def spot_inputs(args) -> int:
     for path in args.inputs:
         try:
             table, folder = spot_one(path, models, settings, config, device, dataset_fps,
-                                     args.fps or dataset_fps, out, landmarker, args.run, folds, args.video)
+                                     args.fps or dataset_fps, out, landmarker, args.run, folds, args.video,
+                                     args.anno, not args.no_report)
             done.append((path, table, folder))
         except UserError as error:
             print(f"FAILED {error}")
@@ -484,7 +485,8 @@ def subject_of_input(path: Path, subject: str) -> bool:
 
 
 def spot_one(path: Path, models: list[FoldModel], settings, config, device, dataset_fps: float,
-             folder_fps: float, out: Path, landmarker, run_dir: Path, folds: list[str], video: bool = False):
+             folder_fps: float, out: Path, landmarker, run_dir: Path, folds: list[str], video: bool = False,
+             anno: Path | None = None, report: bool = True):
     """One input -> its output folder; returns ``(spots table, folder)``."""
     from feature_extraction.record import record_dict
 
@@ -500,7 +502,8 @@ def spot_one(path: Path, models: list[FoldModel], settings, config, device, data
         print(report)
     windows = windows_of(rows, recording.name)
     scores = zero_rows(ensemble_scores(models, windows, device), windows, lost_rows(lost_frames))
-    table = spots_table(spot_windows(scores, windows, config), indices, recording)
+    kept = spot_windows(scores, windows, config)
+    table = spots_table(kept, indices, recording)
     meta = {"input": str(path), "run": str(run_dir), "folds": [m.subject for m in models],
             "epochs": {m.subject: m.epoch for m in models}, "extraction": record_dict(settings),
             "input_fps": recording.source_fps, "model_fps": dataset_fps, "frames": recording.n_frames,
@@ -508,15 +511,20 @@ def spot_one(path: Path, models: list[FoldModel], settings, config, device, data
             "unreadable_frames": own_frames(np.flatnonzero(unreadable), indices, recording)[0]}
     folder = out / recording.name
     write_outputs(folder, table, meta, scores, windows, indices, recording, lost_frames)
+    from model.spot_review import SpotOutcome, write_review
+
+    write_review(folder, SpotOutcome(recording, indices, scores, windows, kept, table, lost_frames, unreadable),
+                 config, anno, report)
     if video:
-        write_annotated_video(folder / "annotated.mp4", recording, table, landmarker)
+        write_annotated_video(folder / "annotated.webm", recording, table, landmarker)
     return table, folder
 
 
 def write_annotated_video(path: Path, recording: Recording, table: pd.DataFrame, landmarker) -> Path:
-    """An MP4 of the input at its own rate: the face box (found on the first frame with a face) and a
+    """A browser-playable WebM (feature_extraction/preview.py) of the input at its own rate: the face box (found on the first frame with a face) and a
     label ``MACRO 0.83`` while a spotted interval is active. Written atomically."""
     from feature_extraction.face import to_gray
+    from feature_extraction.preview import browser_video_writer
 
     numbers = np.asarray(recording.numbers)
     active = [(row.onset_frame, row.offset_frame, f"{row.type.upper()} {row.score:.2f}") for row in table.itertuples()]
@@ -528,8 +536,7 @@ def write_annotated_video(path: Path, recording: Recording, table: pd.DataFrame,
             if image is None:
                 continue
             if writer is None:
-                writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), recording.source_fps,
-                                         (image.shape[1], image.shape[0]))
+                writer = browser_video_writer(tmp, recording.source_fps, (image.shape[1], image.shape[0]), path)
             if box is None:
                 box = landmarker.face_box(to_gray(image))
             if box is not None:

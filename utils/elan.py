@@ -68,6 +68,7 @@ def write_spots_eaf(path: Path, spots: pd.DataFrame, media: Path, fps: float) ->
         eaf.add_annotation(row.type, int(start), int(stop), value=f"{row.score:.4f}")
         eaf.add_property(f"apex {row.type} {start}-{stop}", str(int(row.apex_frame)))
     with atomic_path(path) as tmp:
+        tmp.unlink()  # pympi renames an existing file to .bak before writing
         eaf.to_file(str(tmp))
     return Path(path)
 

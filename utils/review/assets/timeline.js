@@ -10,7 +10,7 @@ function svgElement(name, attributes, parent) {
   return element;
 }
 
-// spec: {xMin, xMax, xLabel, yLabel, plotHeight, tracks: [{xs, ys, cls}], levels: [{y, cls}],
+// spec: {xMin, xMax, integerTicks, xLabel, yLabel, plotHeight, tracks: [{xs, ys, cls}], levels: [{y, cls}],
 //        shaded: [{begin, end, cls, title}], lanes: [{label, cls, bars: [{begin, end, cls, label, title, attrs}]}]}
 // Returns {svg, bars: [[element, bar], ...], setCursor(x)}.
 function drawTimeline(container, spec) {
@@ -33,11 +33,11 @@ function drawTimeline(container, spec) {
     svgElement("text", {x: left - 4, y: y(v) + 3, "text-anchor": "end"}, axis).textContent = String(v);
   }
   svgElement("text", {x: 4, y: top + 10}, axis).textContent = spec.yLabel || "";
-  const ticks = 8, baseline = height - 14;
+  const ticks = spec.integerTicks ? Math.min(8, Math.max(1, Math.round(span))) : 8, baseline = height - 14;
   for (let i = 0; i <= ticks; i++) {
     const v = spec.xMin + span * i / ticks;
     svgElement("text", {x: x(v), y: baseline + 10, "text-anchor": "middle"}, axis).textContent =
-      span >= 20 ? String(Math.round(v)) : v.toFixed(1);
+      span >= 20 || spec.integerTicks ? String(Math.round(v)) : v.toFixed(1);
   }
   svgElement("text", {x: width - right, y: baseline - 2, "text-anchor": "end"}, axis).textContent = spec.xLabel || "";
   for (const level of spec.levels || []) {

@@ -10,7 +10,8 @@ and ``frame_rate``); ELAN keeps header properties when it saves.
 
 In (:func:`read_eaf_table`): the annotations of tiers ``macro`` and ``micro`` -> rows
 ``subject,video_name,start_frame,apex_frame,end_frame,type_idx,au`` with frames counted from 1 at the given
-rate: onset ``round(begin * fps / 1000) + 1``, offset ``round(end * fps / 1000)``. An annotation whose times
+rate: onset ``round(begin * fps / 1000) + 1``, offset ``round(end * fps / 1000)`` (to the nearest frame boundary;
+a time half-way through a frame keeps that frame in the interval). An annotation whose times
 still match its apex property keeps that apex; one a person moved or added gets apex 0 ("not annotated":
 training then takes the middle, METHOD.md section 2.6). ``video_name`` is the linked media's name (its stem
 for a file), ``subject`` the name of the folder holding it (the generic layout ``<subject>/<video>``).
@@ -36,18 +37,24 @@ _MIME_TYPES = {".mp4": "video/mp4", ".webm": "video/webm", ".avi": "video/x-msvi
                ".mkv": "video/x-matroska"}
 
 
+def _round_half_up(values: np.ndarray) -> np.ndarray:
+    """Nearest integer, halves up (np.rint rounds halves to even: 16.5 -> 16 but 17.5 -> 18)."""
+    return np.floor(values + 0.5).astype(np.int64)
+
+
 def interval_milliseconds(onset_s: np.ndarray, offset_s: np.ndarray, fps: float) -> tuple[np.ndarray, np.ndarray]:
     """``(begin, end)`` integer milliseconds of intervals from their onset and offset frame start times (seconds);
     the end is the end of the offset frame."""
-    begin = np.rint(np.asarray(onset_s, dtype=np.float64) * 1000).astype(np.int64)
-    end = np.rint((np.asarray(offset_s, dtype=np.float64) + 1 / fps) * 1000).astype(np.int64)
+    begin = _round_half_up(np.asarray(onset_s, dtype=np.float64) * 1000)
+    end = _round_half_up((np.asarray(offset_s, dtype=np.float64) + 1 / fps) * 1000)
     return begin, np.maximum(end, begin + 1)
 
 
 def frames_of_milliseconds(begin: np.ndarray, end: np.ndarray, fps: float) -> tuple[np.ndarray, np.ndarray]:
     """1-based ``(onset, offset)`` frames of ``[begin, end)`` millisecond intervals at ``fps``."""
-    onset = np.rint(np.asarray(begin, dtype=np.float64) * fps / 1000).astype(np.int64) + 1
-    offset = np.rint(np.asarray(end, dtype=np.float64) * fps / 1000).astype(np.int64)
+    # Nearest frame boundary (ms are rounded); a time half-way through a frame keeps that frame in the interval.
+    onset = np.ceil(np.asarray(begin, dtype=np.float64) * fps / 1000 - 0.5).astype(np.int64) + 1
+    offset = _round_half_up(np.asarray(end, dtype=np.float64) * fps / 1000)
     return onset, np.maximum(offset, onset)
 
 

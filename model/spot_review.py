@@ -84,6 +84,8 @@ def truth_lane(rows: pd.DataFrame, outcome: SpotOutcome, rule: str) -> tuple[pd.
     apex, _ = map_frames(np.maximum(truth["apex_frame"], 1), outcome.indices, outcome.recording)
     lane = pd.DataFrame({"type": truth["type_idx"].map(TYPES).to_numpy(), "onset_frame": onset, "apex_frame": apex,
                          "offset_frame": offset, "onset_s": onset_s, "offset_s": offset_s, "matched": found})
+    if outcome.table.empty:
+        return lane, np.zeros(0, dtype=bool)
     hits = kept.assign(matched=true_positive_flags(kept, truth, rule))
     mapped = pd.DataFrame({"type": hits["type_idx"].map(TYPES).to_numpy(),
                            "onset_frame": map_frames(hits["start_frame"], outcome.indices, outcome.recording)[0],

@@ -486,7 +486,7 @@ def subject_of_input(path: Path, subject: str) -> bool:
 
 def spot_one(path: Path, models: list[FoldModel], settings, config, device, dataset_fps: float,
              folder_fps: float, out: Path, landmarker, run_dir: Path, folds: list[str], video: bool = False,
-             anno: Path | None = None, report: bool = True):
+             anno: Path | None = None, review_page: bool = True):
     """One input -> its output folder; returns ``(spots table, folder)``."""
     from feature_extraction.record import record_dict
 
@@ -514,7 +514,7 @@ def spot_one(path: Path, models: list[FoldModel], settings, config, device, data
     from model.spot_review import SpotOutcome, write_review
 
     write_review(folder, SpotOutcome(recording, indices, scores, windows, kept, table, lost_frames, unreadable),
-                 config, anno, report)
+                 config, anno, review_page)
     if video:
         write_annotated_video(folder / "annotated.webm", recording, table, landmarker)
     return table, folder

@@ -199,3 +199,18 @@ def test_no_report_writes_only_the_eaf(tmp_path):
     folder = tmp_path / "out"
     paths = write_review(folder, _outcome(tmp_path), load_config("cas(me)^2"), report=False)
     assert [p.name for p in paths] == ["spots.eaf"] and sorted(p.name for p in folder.iterdir()) == ["spots.eaf"]
+
+
+def test_an_input_with_no_interval_still_gets_its_page_and_truth(tmp_path):
+    outcome = _outcome(tmp_path)
+    empty = outcome.kept.iloc[:0]
+    outcome = SpotOutcome(outcome.recording, outcome.indices, outcome.scores, outcome.windows, empty,
+                          spots_table(empty, outcome.indices, outcome.recording), outcome.lost_frames,
+                          outcome.unreadable)
+    anno = tmp_path / "anno.csv"
+    TRUTH.to_csv(anno, index=False)
+    paths = write_review(tmp_path / "out", outcome, load_config("cas(me)^2"), anno)
+    assert [p.name for p in paths] == ["spots.eaf", "preview.webm", "report.html"]
+    page = (tmp_path / "out" / "report.html").read_text()
+    assert '"spots":[]' in page and page.count('"matched":false') == 3
+    assert read_eaf_table(tmp_path / "out" / "spots.eaf").empty

@@ -11,7 +11,6 @@ file and to the frame's own number (the integer in its file name) for a frame fo
 from __future__ import annotations
 
 import json
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -521,37 +520,25 @@ def spot_one(path: Path, models: list[FoldModel], settings, config, device, data
 
 
 def write_annotated_video(path: Path, recording: Recording, table: pd.DataFrame, landmarker) -> Path:
-    """A browser-playable WebM (feature_extraction/preview.py) of the input at its own rate: the face box (found on the first frame with a face) and a
-    label ``MACRO 0.83`` while a spotted interval is active. Written atomically."""
+    """A browser-playable WebM (feature_extraction/preview.py) of the input at its own rate: the face box (found
+    on the first frame with a face) and a label ``MACRO 0.83`` while a spotted interval is active; an unreadable
+    frame shows the previous one, so the timing holds. Written atomically."""
     from feature_extraction.face import to_gray
-    from feature_extraction.preview import browser_video_writer
+    from feature_extraction.preview import write_browser_video
 
-    numbers = np.asarray(recording.numbers)
     active = [(row.onset_frame, row.offset_frame, f"{row.type.upper()} {row.score:.2f}") for row in table.itertuples()]
-    frames = iter_resampled(recording, np.arange(recording.n_frames))
-    box, writer = None, None
-    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")  # OpenCV picks the container from the suffix
-    try:
-        for number, (_, image) in zip(numbers, frames):
-            if image is None:
-                continue
-            if writer is None:
-                writer = browser_video_writer(tmp, recording.source_fps, (image.shape[1], image.shape[0]), path)
-            if box is None:
-                box = landmarker.face_box(to_gray(image))
-            if box is not None:
-                top, bottom, left, right = (int(v) for v in box)  # feature_extraction.face.Box order
-                cv2.rectangle(image, (left, top), (right, bottom), (0, 200, 0), 2)
-            labels = [text for onset, offset, text in active if onset <= number <= offset]
-            for line, text in enumerate(labels):
-                cv2.putText(image, text, (10, 30 + 28 * line), cv2.FONT_HERSHEY_SIMPLEX, 0.8, (0, 0, 255), 2)
-            writer.write(image)
-        if writer is not None:
-            writer.release()
-            writer = None
-            os.replace(tmp, path)
-    finally:
-        if writer is not None:
-            writer.release()
-        tmp.unlink(missing_ok=True)
-    return path
+
+    def drawn():
+        box = None
+        for number, (_, image) in zip(recording.numbers, iter_resampled(recording, np.arange(recording.n_frames))):
+            if image is not None:
+                box = landmarker.face_box(to_gray(image)) if box is None else box
+                if box is not None:
+                    top, bottom, left, right = (int(v) for v in box)  # feature_extraction.face.Box order
+                    cv2.rectangle(image, (left, top), (right, bottom), (0, 200, 0), 2)
+                labels = [text for onset, offset, text in active if onset <= number <= offset]
+                for line, text in enumerate(labels):
+                    cv2.putText(image, text, (10, 30 + 28 * line), cv2.FONT_HERSHEY_SIMPLEX, 0.8, (0, 0, 255), 2)
+            yield image
+
+    return write_browser_video(path, drawn(), recording.source_fps)

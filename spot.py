@@ -2,9 +2,11 @@
 
 python spot.py INPUT [INPUT ...] --run RUN_DIR [--dataset D] [--config FILE] [--folds all|S1,S2,...]
                [--epoch selected|last|N] [--out DIR] [--device DEV] [--flow M] [--face-detect M] [--fps F] [--video]
+               [--anno TABLE|FILE.eaf] [--no-report]
 
 INPUT: a video file OpenCV reads, or a folder of frame images (ordered by the integer in the name).
-Writes <out>/<input name>/spots.csv, spots.json and timeline.png (default --out: <RUN_DIR>/spots).
+Writes <out>/<input name>/spots.csv, spots.json, spots.eaf (ELAN), timeline.png, report.html and preview.webm
+(default --out: <RUN_DIR>/spots).
 """
 import argparse
 from pathlib import Path
@@ -26,7 +28,10 @@ def main() -> None:
     parser.add_argument("--face-detect", default=None, help="full|fast; default: the run's recorded settings")
     parser.add_argument("--fps", type=float, default=None,
                         help="frame rate of frame-folder inputs (default: the dataset's fps)")
-    parser.add_argument("--video", action="store_true", help="also write annotated.mp4: the face box and a label while an interval is active")
+    parser.add_argument("--video", action="store_true", help="also write annotated.webm: the face box and a label while an interval is active")
+    parser.add_argument("--anno", type=Path, default=None,
+                        help="annotation table (paper's CSV format) or ELAN .eaf: inputs that are its videos get a ground-truth lane")
+    parser.add_argument("--no-report", action="store_true", help="skip report.html and preview.webm (spots.eaf is still written)")
     args = parser.parse_args()
     if args.epoch not in ("selected", "last") and not args.epoch.isdigit():
         parser.error(f"--epoch must be selected, last or a number, got {args.epoch!r}")

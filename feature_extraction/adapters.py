@@ -40,7 +40,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from utils.annotations import ANNOTATION_COLUMNS, FRAME_COLUMNS, with_name_columns
+from utils.annotations import ANNOTATION_COLUMNS, FRAME_COLUMNS, read_annotation_table, with_name_columns
 from utils.errors import UserError
 
 DATASETS = ("cas(me)^2", "samm", "cas(me)^3", "generic")
@@ -420,6 +420,8 @@ def load_annotations(dataset: str, anno_path: Path | None, videos: list[VideoSou
         if frame_counts is None:
             frame_counts = {video.video_name: count_frames(video) for video in videos}
         table = _samm_annotations(anno_path, frame_counts, notices if notices is not None else [])
+    elif anno_path.suffix.lower() == ".eaf":  # a recording corrected in ELAN: utils/elan.py
+        table = read_annotation_table(anno_path)
     else:
         table = _generic_annotations(anno_path)
     _check_subjects(anno_path, table, videos)

@@ -11,7 +11,6 @@ file and to the frame's own number (the integer in its file name) for a frame fo
 from __future__ import annotations
 
 import json
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -461,7 +460,8 @@ def spot_inputs(args) -> int:
     for path in args.inputs:
         try:
             table, folder = spot_one(path, models, settings, config, device, dataset_fps,
-                                     args.fps or dataset_fps, out, landmarker, args.run, folds, args.video)
+                                     args.fps or dataset_fps, out, landmarker, args.run, folds, args.video,
+                                     args.anno, not args.no_report)
             done.append((path, table, folder))
         except UserError as error:
             print(f"FAILED {error}")
@@ -484,7 +484,8 @@ def subject_of_input(path: Path, subject: str) -> bool:
 
 
 def spot_one(path: Path, models: list[FoldModel], settings, config, device, dataset_fps: float,
-             folder_fps: float, out: Path, landmarker, run_dir: Path, folds: list[str], video: bool = False):
+             folder_fps: float, out: Path, landmarker, run_dir: Path, folds: list[str], video: bool = False,
+             anno: Path | None = None, review_page: bool = True):
     """One input -> its output folder; returns ``(spots table, folder)``."""
     from feature_extraction.record import record_dict
 
@@ -500,7 +501,8 @@ def spot_one(path: Path, models: list[FoldModel], settings, config, device, data
         print(report)
     windows = windows_of(rows, recording.name)
     scores = zero_rows(ensemble_scores(models, windows, device), windows, lost_rows(lost_frames))
-    table = spots_table(spot_windows(scores, windows, config), indices, recording)
+    kept = spot_windows(scores, windows, config)
+    table = spots_table(kept, indices, recording)
     meta = {"input": str(path), "run": str(run_dir), "folds": [m.subject for m in models],
             "epochs": {m.subject: m.epoch for m in models}, "extraction": record_dict(settings),
             "input_fps": recording.source_fps, "model_fps": dataset_fps, "frames": recording.n_frames,
@@ -508,43 +510,35 @@ def spot_one(path: Path, models: list[FoldModel], settings, config, device, data
             "unreadable_frames": own_frames(np.flatnonzero(unreadable), indices, recording)[0]}
     folder = out / recording.name
     write_outputs(folder, table, meta, scores, windows, indices, recording, lost_frames)
+    from model.spot_review import SpotOutcome, write_review
+
+    write_review(folder, SpotOutcome(recording, indices, scores, windows, kept, table, lost_frames, unreadable),
+                 config, anno, review_page)
     if video:
-        write_annotated_video(folder / "annotated.mp4", recording, table, landmarker)
+        write_annotated_video(folder / "annotated.webm", recording, table, landmarker)
     return table, folder
 
 
 def write_annotated_video(path: Path, recording: Recording, table: pd.DataFrame, landmarker) -> Path:
-    """An MP4 of the input at its own rate: the face box (found on the first frame with a face) and a
-    label ``MACRO 0.83`` while a spotted interval is active. Written atomically."""
+    """A browser-playable WebM (feature_extraction/preview.py) of the input at its own rate: the face box (found
+    on the first frame with a face) and a label ``MACRO 0.83`` while a spotted interval is active; an unreadable
+    frame shows the previous one, so the timing holds. Written atomically."""
     from feature_extraction.face import to_gray
+    from feature_extraction.preview import write_browser_video
 
-    numbers = np.asarray(recording.numbers)
     active = [(row.onset_frame, row.offset_frame, f"{row.type.upper()} {row.score:.2f}") for row in table.itertuples()]
-    frames = iter_resampled(recording, np.arange(recording.n_frames))
-    box, writer = None, None
-    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")  # OpenCV picks the container from the suffix
-    try:
-        for number, (_, image) in zip(numbers, frames):
-            if image is None:
-                continue
-            if writer is None:
-                writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), recording.source_fps,
-                                         (image.shape[1], image.shape[0]))
-            if box is None:
-                box = landmarker.face_box(to_gray(image))
-            if box is not None:
-                top, bottom, left, right = (int(v) for v in box)  # feature_extraction.face.Box order
-                cv2.rectangle(image, (left, top), (right, bottom), (0, 200, 0), 2)
-            labels = [text for onset, offset, text in active if onset <= number <= offset]
-            for line, text in enumerate(labels):
-                cv2.putText(image, text, (10, 30 + 28 * line), cv2.FONT_HERSHEY_SIMPLEX, 0.8, (0, 0, 255), 2)
-            writer.write(image)
-        if writer is not None:
-            writer.release()
-            writer = None
-            os.replace(tmp, path)
-    finally:
-        if writer is not None:
-            writer.release()
-        tmp.unlink(missing_ok=True)
-    return path
+
+    def drawn():
+        box = None
+        for number, (_, image) in zip(recording.numbers, iter_resampled(recording, np.arange(recording.n_frames))):
+            if image is not None:
+                box = landmarker.face_box(to_gray(image)) if box is None else box
+                if box is not None:
+                    top, bottom, left, right = (int(v) for v in box)  # feature_extraction.face.Box order
+                    cv2.rectangle(image, (left, top), (right, bottom), (0, 200, 0), 2)
+                labels = [text for onset, offset, text in active if onset <= number <= offset]
+                for line, text in enumerate(labels):
+                    cv2.putText(image, text, (10, 30 + 28 * line), cv2.FONT_HERSHEY_SIMPLEX, 0.8, (0, 0, 255), 2)
+            yield image
+
+    return write_browser_video(path, drawn(), recording.source_fps)

@@ -18,6 +18,28 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
+@pytest.fixture(scope="session")
+def chromium():
+    """A headless Chromium driven by Selenium (tests/browser.py); skips with the reason when it cannot start."""
+    import shutil
+
+    pytest.importorskip("selenium", reason="selenium is not installed (pip install selenium)")
+    from browser import ensure_chromium, new_profile, start_chromium
+
+    found = ensure_chromium()
+    if isinstance(found, str):
+        pytest.skip(found)
+    profile = new_profile()
+    try:
+        driver = start_chromium(*found, profile)
+    except Exception as error:  # selenium raises WebDriverException subclasses and OSError for a bad binary
+        shutil.rmtree(profile, ignore_errors=True)
+        pytest.skip(f"headless Chromium did not start: {type(error).__name__}: {str(error).splitlines()[0]}")
+    yield driver
+    driver.quit()
+    shutil.rmtree(profile, ignore_errors=True)
+
+
 # Whole runs (pipeline.sh, real Slurm, trained spot models): marked ``e2e`` so that CI's second pass, under the
 # oldest pandas requirements.txt allows, repeats only the unit tests and stays within CI's time.
 E2E_MODULES = {"test_demo_e2e", "test_pipeline_e2e", "test_scale_out", "test_spot_e2e", "test_spot_planted"}

@@ -33,13 +33,18 @@ def with_name_columns(table: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
-def read_annotation_table(path: str | Path) -> pd.DataFrame:
-    """Read and validate an annotation CSV; frames and type as int, au as str.
+def read_annotation_table(path: str | Path, fps: float | None = None) -> pd.DataFrame:
+    """Read and validate an annotation CSV (or an ELAN ``.eaf``, utils/elan.py, its times counted as frames at
+    ``fps``, default the file's own rate); frames and type as int, au as str.
 
     Raises :class:`UserError` with one line naming the file for a missing file,
     unreadable CSV, missing columns or non-integer frames.
     """
     path = Path(path)
+    if path.suffix.lower() == ".eaf":
+        from utils.elan import read_eaf_table
+
+        return read_eaf_table(path, fps)
     if not path.is_file():
         raise UserError(f"{path}: annotation file not found")
     try:

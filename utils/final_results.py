@@ -3,7 +3,8 @@
 python -m utils.final_results --output DIR --subjects S1 S2 ...
 
 Reads ``<output>/<subject>/best_res.csv`` and ``eval_info.json`` of every fold,
-writes ``<output>/final_results.csv`` and ``final_results.json`` and prints the table.
+writes ``<output>/final_results.csv`` and ``final_results.json`` and prints the table,
+and the run report ``<output>/report.html`` (utils/review/run_page.py).
 All folds must have been evaluated with the same matching rule and selection protocol.
 Also writes the run in the MEGC challenge's format (utils/megc.py):
 ``megc_predictions.csv`` and ``megc_ground_truth.csv``, with the annotation
@@ -20,8 +21,10 @@ import pandas as pd
 from utils.errors import UserError, run_cli
 from utils.io import atomic_write_csv, atomic_write_text
 from utils.layout import FoldLayout
+from utils.annotations import read_annotation_table
 from utils.megc import evaluation_annotations, left_out_expressions, write_megc_files
 from utils.metrics import COUNT_COLUMNS, pooled_scores
+from utils.review.run_page import write_run_page
 
 
 def read_fold(output: Path, subject: str) -> tuple[dict, dict]:
@@ -73,6 +76,7 @@ def final_results(output: Path, subjects: list[str]) -> tuple[pd.DataFrame, dict
     csv_table["matching"], csv_table["selection"] = document["matching"], document["selection"]
     atomic_write_csv(output / "final_results.csv", csv_table)
     atomic_write_text(output / "final_results.json", json.dumps(document, indent=2) + "\n")
+    write_run_page(output, subjects, table, document, read_annotation_table(anno_csv), ratio_scale)
     return table, document
 
 
@@ -109,7 +113,8 @@ def main() -> None:
         table, document = final_results(args.output, args.subjects)
         print(format_table(table, document))
         print(f"written: {args.output / 'final_results.csv'}, {args.output / 'final_results.json'}, "
-              f"{args.output / 'megc_predictions.csv'}, {args.output / 'megc_ground_truth.csv'}")
+              f"{args.output / 'megc_predictions.csv'}, {args.output / 'megc_ground_truth.csv'}, "
+              f"{args.output / 'report.html'}")
 
     run_cli(run)
 

@@ -1,0 +1,216 @@
+"""The spot step's review outputs (model/spot_review.py) on a synthetic outcome, checked in headless Chromium:
+report.html with its VP8 preview, the ground-truth lane and matching, spots.eaf, and the bad inputs that must
+leave the rest written."""
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+
+from model.scoring import Scores
+from model.spot_review import SpotOutcome, write_review
+from model.spotting import open_recording, resample_indices, spots_table, windows_of
+from utils.config import load_config
+from utils.elan import read_eaf_table
+
+FPS, N_FRAMES = 30.0, 120
+# Model-frame proposals (1-based, equal rates so they are also the input's frames): NMS order.
+KEPT = pd.DataFrame({"video_name": "clip", "start_frame": [50, 10, 80], "end_frame": [60, 30, 100],
+                     "score": [0.7, 0.9, 0.4], "type_idx": [2, 1, 1], "apex_frame": [55, 20, 90]})
+TRUTH = pd.DataFrame({"subject": "s01", "video_name": ["clip", "other", "clip", "clip"],
+                      "start_frame": [10, 10, 70, 110], "apex_frame": [20, 20, 74, 112], "end_frame": [31, 30, 78, 0],
+                      "type_idx": [1, 1, 2, 1], "au": "12"})
+
+
+def _video(path: Path) -> Path:
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), FPS, (160, 120))
+    for index in range(N_FRAMES):
+        image = np.full((120, 160, 3), 40, np.uint8)
+        cv2.putText(image, str(index + 1), (20, 80), cv2.FONT_HERSHEY_SIMPLEX, 1.5, (255, 255, 255), 3)
+        writer.write(image)
+    writer.release()
+    return path
+
+
+def _outcome(tmp_path: Path) -> SpotOutcome:
+    recording = open_recording(_video(tmp_path / "clip.avi"), FPS)
+    indices = resample_indices(recording.n_frames, recording.source_fps, FPS)
+    windows = windows_of(np.zeros((N_FRAMES - 1, 12, 2), np.float32), recording.name)
+    rows = np.arange(256)
+    bump = {1: np.exp(-((rows - 20) / 6.0) ** 2), 2: np.exp(-((rows - 55) / 3.0) ** 2)}
+    scores = Scores(start={t: 0.5 * v[None] for t, v in bump.items()}, end={t: 0.3 * v[None] for t, v in bump.items()},
+                    apex={t: v[None].astype(np.float32) for t, v in bump.items()})
+    lost = np.zeros(N_FRAMES, bool)
+    lost[100:105] = True
+    unreadable = np.zeros(N_FRAMES, bool)
+    unreadable[102] = True
+    return SpotOutcome(recording, indices, scores, windows, KEPT, spots_table(KEPT, indices, recording), lost,
+                       unreadable)
+
+
+@pytest.fixture
+def written(tmp_path):
+    outcome = _outcome(tmp_path)
+    anno = tmp_path / "anno.csv"
+    TRUTH.to_csv(anno, index=False)
+    folder = tmp_path / "spots" / "clip"
+    folder.mkdir(parents=True)
+    outcome.table.to_csv(folder / "spots.csv", index=False)
+    paths = write_review(folder, outcome, load_config("cas(me)^2"), anno)
+    return folder, outcome, paths
+
+
+def _screenshot(driver, name: str, tmp_path: Path) -> Path:
+    """Saved under tmp_path, and copied to $REVIEW_SCREENSHOTS when set (how docs/images/ is made)."""
+    path = tmp_path / name
+    driver.save_screenshot(str(path))
+    if os.environ.get("REVIEW_SCREENSHOTS"):
+        shutil.copy(path, Path(os.environ["REVIEW_SCREENSHOTS"]) / name)
+    return path
+
+
+def _wait(driver, script: str, timeout: float = 15.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = driver.execute_script(script)
+        if value:
+            return value
+        time.sleep(0.1)
+    return driver.execute_script(script)
+
+
+def test_spot_outputs_are_written_and_matched(written):
+    folder, outcome, paths = written
+    assert [p.name for p in paths] == ["spots.eaf", "preview.webm", "report.html"]
+    page = (folder / "report.html").read_text()
+    assert "http://" not in page.replace("http://www.w3.org/2000/svg", "") and "https://" not in page
+    capture = cv2.VideoCapture(str(folder / "preview.webm"))
+    assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) in (0, N_FRAMES) and capture.get(cv2.CAP_PROP_FPS) == FPS
+    count = 0
+    while capture.grab():
+        count += 1
+    assert count == N_FRAMES
+    capture.release()
+    # Spots sorted by onset: macro 10-30 (matches truth 10-31, tIoU 20/21), micro 50-60, macro 80-100: no truth.
+    assert outcome.table["onset_frame"].tolist() == [10, 50, 80]
+    back = read_eaf_table(folder / "spots.eaf")
+    got = back.sort_values(["start_frame", "type_idx"])[["start_frame", "apex_frame", "end_frame"]].to_numpy()
+    assert got.tolist() == outcome.table[["onset_frame", "apex_frame", "offset_frame"]].to_numpy().tolist()
+
+
+def test_the_spot_page_in_a_browser(written, chromium, tmp_path):
+    from browser import console_errors
+    from selenium.webdriver.common.by import By
+
+    folder, outcome, _ = written
+    driver = chromium
+    console_errors(driver)  # drop what earlier tests left
+    driver.get((folder / "report.html").as_uri())
+    assert len(driver.find_elements(By.TAG_NAME, "video")) == 1
+    assert _wait(driver, "return document.querySelector('video').readyState >= 2"), "the preview never loaded"
+    duration = driver.execute_script("return document.querySelector('video').duration")
+    assert abs(duration - N_FRAMES / FPS) <= 1 / FPS
+    spots = pd.read_csv(folder / "spots.csv")
+    bars = driver.find_elements(By.CSS_SELECTOR, "#timeline [data-spot]")
+    assert sorted(int(b.get_attribute("data-spot")) for b in bars) == list(range(len(spots)))
+    rows = driver.find_elements(By.CSS_SELECTOR, "#spots-table [data-spot]")
+    assert [int(r.get_attribute("data-spot")) for r in rows] == list(range(len(spots)))
+    current = "return document.querySelector('video').currentTime"
+
+    def seek_to(index: int) -> bool:
+        return bool(_wait(driver, f"return Math.abs(document.querySelector('video').currentTime - "
+                                  f"{spots['onset_s'][index]}) <= {1 / FPS}"))
+
+    driver.execute_script("arguments[0].dispatchEvent(new MouseEvent('click', {bubbles: true}))",
+                          next(b for b in bars if b.get_attribute("data-spot") == "1"))
+    assert seek_to(1), driver.execute_script(current)
+    body = driver.find_element(By.TAG_NAME, "body")
+    body.send_keys("n")
+    assert seek_to(2), driver.execute_script(current)
+    body.send_keys("p")
+    body.send_keys("p")
+    assert seek_to(0), driver.execute_script(current)
+    rows[2].click()
+    assert seek_to(2), driver.execute_script(current)
+    assert _wait(driver, "return document.querySelectorAll('#spots-table tr.active').length === 1")
+    # Ground truth: the three rows of video "clip" (the fourth names another video), matched under "published".
+    truth = driver.find_elements(By.CSS_SELECTOR, "#timeline .truth-lane [data-truth]")
+    assert len(truth) == int((TRUTH["video_name"] == "clip").sum())
+    matched = driver.execute_script("return JSON.parse(document.getElementById('review-data').textContent)"
+                                    ".truth.map(t => t.matched)")
+    assert matched == [True, False, False]
+    assert [r.text.split()[-1] for r in rows] == ["yes", "no", "no"]
+    driver.find_element(By.ID, "show-start-end").click()
+    _screenshot(driver, "spot_report.png", tmp_path)
+    assert console_errors(driver) == []
+
+
+def test_an_input_not_in_the_table_gets_a_notice_and_no_lane(tmp_path, capsys):
+    outcome = _outcome(tmp_path)
+    anno = tmp_path / "anno.csv"
+    TRUTH.assign(video_name="another").to_csv(anno, index=False)
+    write_review(tmp_path / "out", outcome, load_config("cas(me)^2"), anno)
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 1 and str(anno) in lines[0] and "no ground truth" in lines[0]
+    page = (tmp_path / "out" / "report.html").read_text()
+    assert '"truth":null' in page and "no ground truth for" in page
+
+
+@pytest.mark.parametrize("content", ["subject,video\n1,2\n", "<ANNOTATION_DOCUMENT><TIER"])
+def test_an_unreadable_anno_is_one_line_and_the_rest_is_written(tmp_path, capsys, content):
+    outcome = _outcome(tmp_path)
+    anno = tmp_path / ("bad.eaf" if content.startswith("<") else "bad.csv")
+    anno.write_text(content)
+    paths = write_review(tmp_path / "out", outcome, load_config("cas(me)^2"), anno)
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"{anno}: ")
+    assert [p.name for p in paths] == ["spots.eaf", "preview.webm", "report.html"]
+
+
+def test_a_preview_the_encoder_refuses_leaves_a_page_without_video(tmp_path, capsys, monkeypatch):
+    class Refusing:
+        def __init__(self, *args):
+            pass
+
+        def isOpened(self):
+            return False
+
+        def release(self):
+            pass
+
+    outcome = _outcome(tmp_path)
+    monkeypatch.setattr(cv2, "VideoWriter", Refusing)
+    folder = tmp_path / "out"
+    paths = write_review(folder, outcome, load_config("cas(me)^2"))
+    assert [p.name for p in paths] == ["spots.eaf", "report.html"] and not (folder / "preview.webm").exists()
+    (line,) = capsys.readouterr().out.strip().splitlines()
+    assert line.startswith(f"{folder / 'preview.webm'}: ") and "encoder" in line
+    page = (folder / "report.html").read_text()
+    assert "<video" not in page and "No video: " in page and not list(folder.glob(".*"))
+
+
+def test_no_report_writes_only_the_eaf(tmp_path):
+    folder = tmp_path / "out"
+    paths = write_review(folder, _outcome(tmp_path), load_config("cas(me)^2"), report=False)
+    assert [p.name for p in paths] == ["spots.eaf"] and sorted(p.name for p in folder.iterdir()) == ["spots.eaf"]
+
+
+def test_an_input_with_no_interval_still_gets_its_page_and_truth(tmp_path):
+    outcome = _outcome(tmp_path)
+    empty = outcome.kept.iloc[:0]
+    outcome = SpotOutcome(outcome.recording, outcome.indices, outcome.scores, outcome.windows, empty,
+                          spots_table(empty, outcome.indices, outcome.recording), outcome.lost_frames,
+                          outcome.unreadable)
+    anno = tmp_path / "anno.csv"
+    TRUTH.to_csv(anno, index=False)
+    paths = write_review(tmp_path / "out", outcome, load_config("cas(me)^2"), anno)
+    assert [p.name for p in paths] == ["spots.eaf", "preview.webm", "report.html"]
+    page = (tmp_path / "out" / "report.html").read_text()
+    assert '"spots":[]' in page and page.count('"matched":false') == 3
+    assert read_eaf_table(tmp_path / "out" / "spots.eaf").empty

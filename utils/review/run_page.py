@@ -1,0 +1,183 @@
+"""``<output>/report.html``, the run report written by the pooling step: the pooled results per type under the
+run's matching rule and selection, F1 by epoch per fold and pooled, and one row per test video with its TP /
+FP / FN and its timeline at the fold's selected epoch (apex scores, ground truth, kept proposals, matched or
+not), sortable by errors and filtered by subject and type.
+
+Per-video counts are ``utils.matching.count_matches`` on the video's rows alone; every rule but ``megc``
+compares only within a video, so they add up to the fold's ``best_res.csv`` (megc leaves out a subject's
+type as a whole, so there the fold's counts are the reference and the page says so).
+
+When a fold's extraction record names the raw tree (keys ``raw_root`` and ``dataset``, and ``fps`` for the
+rate), a video row links to ``previews/<video>.webm`` (written once, then reused).
+
+Contract for other checks: every video row carries ``data-video`` with the video's name.
+"""
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from utils.annotations import subject_ground_truth
+from utils.layout import FoldLayout
+from utils.matching import count_matches, true_positive_flags
+from utils.metrics import COUNT_COLUMNS, pooled_scores
+from utils.review.flags import truth_found_flags
+from utils.review.page import write_page
+
+TYPE_NAMES = {1: "macro", 2: "micro"}
+_EMPTY_KEPT = pd.DataFrame(columns=["video_name", "start_frame", "end_frame", "score", "type_idx"])
+
+
+def _f1_by_epoch(output: Path, subjects: list[str]) -> dict:
+    """Per fold and pooled (counts summed over the folds that have the epoch): F1 per epoch, by group."""
+    folds, tables = {}, []
+    for subject in subjects:
+        path = FoldLayout.of(output, subject).epoch_metrics
+        if path.is_file():
+            table = pd.read_csv(path)
+            tables.append(table)
+            folds[subject] = {"epochs": table["epoch"].astype(int).tolist(),
+                              **{g: table[f"{g}_f1"].astype(float).round(4).tolist() for g in ("micro", "macro", "all")}}
+    pooled = {"epochs": [], "micro": [], "macro": [], "all": []}
+    if tables:
+        summed = pd.concat(tables)[["epoch", *COUNT_COLUMNS]].groupby("epoch").sum()
+        pooled["epochs"] = summed.index.astype(int).tolist()
+        for epoch in summed.index:
+            scores = pooled_scores(summed.loc[[epoch], COUNT_COLUMNS])
+            for group, name in (("micro", "micro"), ("macro", "macro"), ("all", "overall")):
+                pooled[group].append(round(float(scores.loc[name, "f1"]), 4))
+    return {"folds": folds, "pooled": pooled}
+
+
+def _fold_videos(output: Path, subject: str, truth_all: pd.DataFrame, ratio_scale: int) -> list[dict]:
+    """The fold's test videos at its selected epoch: counts per type, tracks, truth and kept proposals."""
+    layout = FoldLayout.of(output, subject)
+    info = json.loads(layout.eval_info.read_text()) if layout.eval_info.is_file() else {}
+    epoch, rule = info.get("selected_epoch"), info.get("matching", "published")
+    truth = subject_ground_truth(truth_all, subject, ratio_scale)
+    kept = _EMPTY_KEPT
+    if epoch is not None and layout.nms_csv(epoch).is_file():
+        kept = pd.read_csv(layout.nms_csv(epoch))
+    tracks = {}
+    if epoch is not None and layout.selected_scores.is_file():
+        with np.load(layout.selected_scores) as archive:
+            for key in archive.files:
+                video, name = key.rsplit(":", 1)
+                tracks.setdefault(video, {})[name] = np.round(archive[key].astype(np.float64), 3).tolist()
+    names = sorted(set(tracks) | set(truth["video_name"]) | set(kept["video_name"].astype(str)))
+    videos = []
+    for video in names:
+        mine = kept[kept["video_name"].astype(str) == video].reset_index(drop=True)
+        gt = truth[truth["video_name"] == video].reset_index(drop=True)
+        counts = count_matches(mine, gt, rule)
+        hit, found = true_positive_flags(mine, gt, rule), truth_found_flags(mine, gt, rule)
+        videos.append({
+            "video": video, "subject": subject, "epoch": epoch, "frame_shift": int(info.get("frame_shift", 1)),
+            "counts": {TYPE_NAMES[t]: {"tp": tp, "fp": n - tp, "fn": m - tp, "n": n, "m": m}
+                       for t, (tp, n, m) in counts.items()},
+            "tracks": tracks.get(video, {}),
+            "truth": [{"row": i, "type": TYPE_NAMES[int(r.type_idx)], "start": int(r.start_frame),
+                       "end": int(max(r.end_frame, r.start_frame)), "matched": bool(found[i])}
+                      for i, r in enumerate(gt.itertuples()) if int(r.type_idx) in TYPE_NAMES],
+            "spots": [{"row": i, "type": TYPE_NAMES[int(r.type_idx)], "start": int(r.start_frame),
+                       "end": int(r.end_frame), "score": float(r.score), "matched": bool(hit[i])}
+                      for i, r in enumerate(mine.itertuples())],
+            "preview": None})
+    return videos
+
+
+def _raw_sources(output: Path, subjects: list[str]) -> tuple[dict, float] | None:
+    """``({video_name: VideoSource}, fps)`` when a fold's extraction record names the raw tree, else None."""
+    from feature_extraction.record import RECORD_NAME, read_record
+
+    for subject in subjects:
+        record = read_record(FoldLayout.of(output, subject).logs / RECORD_NAME)
+        if record and record.get("raw_root") and record.get("dataset") and Path(record["raw_root"]).is_dir():
+            from feature_extraction.adapters import discover_videos
+
+            videos, _ = discover_videos(record["dataset"], Path(record["raw_root"]))
+            return {v.video_name: v for v in videos}, float(record.get("fps") or 30.0)
+    return None
+
+
+def _attach_previews(output: Path, subjects: list[str], videos: list[dict]) -> list[str]:
+    """Link ``previews/<video>.webm`` (writing the missing ones) where the raw frames are known; the notes."""
+    from feature_extraction.adapters import iter_frames
+    from feature_extraction.preview import write_preview
+    from utils.errors import UserError
+
+    known = _raw_sources(output, subjects)
+    if known is None:
+        return ["No previews: no fold's extraction record names the raw frames (raw_root), so rows show "
+                "their timelines alone."]
+    sources, fps = known
+    notes = []
+    for video in videos:
+        source = sources.get(video["video"])
+        if source is None:
+            continue
+        path = output / "previews" / f"{video['video']}.webm"
+        try:
+            if not path.is_file():
+                write_preview(path, (image for _, image in iter_frames(source)), fps)
+            video["preview"] = f"previews/{path.name}"
+        except UserError as error:
+            print(error)
+            notes.append(str(error))
+    return notes
+
+
+def _results_table(table: pd.DataFrame) -> str:
+    rows = "".join(f"<tr><td class=\"text\">{html.escape(str(name))}</td><td>{int(r.tp)}</td><td>{int(r.fp)}</td>"
+                   f"<td>{int(r.fn)}</td><td>{r.precision:.4f}</td><td>{r.recall:.4f}</td><td>{r.f1:.4f}</td></tr>"
+                   for name, r in table.iterrows())
+    return ("<table id=\"results\"><thead><tr><th class=\"text\">type</th><th>TP</th><th>FP</th><th>FN</th>"
+            f"<th>precision</th><th>recall</th><th>F1</th></tr></thead><tbody>{rows}</tbody></table>")
+
+
+def _video_rows(videos: list[dict]) -> str:
+    rows = []
+    for index, video in enumerate(videos):
+        counts = video["counts"]
+        cells = "".join(f"<td class=\"{t}\">{counts[t][k]}</td>" for t in ("micro", "macro") for k in ("tp", "fp", "fn"))
+        link = (f"<a href=\"{html.escape(video['preview'])}\">preview</a>" if video["preview"] else "")
+        rows.append(f"<tr data-video=\"{html.escape(video['video'])}\" data-subject=\"{html.escape(video['subject'])}\" "
+                    f"data-index=\"{index}\"><td class=\"text\">{html.escape(video['video'])}<br>{link}</td>"
+                    f"<td class=\"text\">{html.escape(video['subject'])}</td><td>{video['epoch']}</td>{cells}"
+                    f"<td class=\"errors\"></td><td class=\"timeline-cell\"><div class=\"timeline\"></div></td></tr>")
+    return "".join(rows)
+
+
+def write_run_page(output: Path, subjects: list[str], table: pd.DataFrame, document: dict,
+                   annotations: pd.DataFrame, ratio_scale: int = 1) -> Path:
+    """Write ``<output>/report.html`` (atomically) from the pooled ``table`` and ``document`` of
+    utils/final_results.py and the annotation table the folds were evaluated with."""
+    output = Path(output)
+    videos = [v for s in subjects for v in _fold_videos(output, s, annotations, ratio_scale)]
+    notes = _attach_previews(output, subjects, videos)
+    if document["matching"] == "megc":
+        notes.append("megc leaves out a subject's type with no prediction as a whole: per-video counts need not add "
+                     "up to the fold's best_res.csv here.")
+    options = "".join(f"<option value=\"{html.escape(s)}\">{html.escape(s)}</option>" for s in subjects)
+    body = f"""<h1>LOSO run: {len(subjects)} fold(s), {len(videos)} test video(s)</h1>
+<p class="meta">{html.escape(str(output))} &middot; matching: {html.escape(str(document['matching']))} &middot;
+selection: {html.escape(str(document['selection']))}</p>
+{''.join(f'<p class="note">{html.escape(n)}</p>' for n in notes)}
+<h2>Results</h2>{_results_table(table)}
+<h2>F1 by epoch (grey: each fold on its test subject; black: pooled over the folds)</h2>
+<div id="f1-charts"></div>
+<h2>Test videos at the selected epoch</h2>
+<div class="controls"><label>subject <select id="subject-filter"><option value="">all</option>{options}</select></label>
+<label>type <select id="type-filter"><option value="">all</option><option value="micro">micro</option><option value="macro">macro</option></select></label>
+<label>sort <select id="sort"><option value="name">by name</option><option value="errors">by errors (FP + FN)</option></select></label>
+<span class="legend"><span><i class="swatch" style="background:#2ca02c"></i>matched</span>
+<span><i class="swatch" style="background:#d62728"></i>not matched</span></span></div>
+<table id="videos"><thead><tr><th class="text">video</th><th class="text">subject</th><th>epoch</th>
+<th>micro TP</th><th>micro FP</th><th>micro FN</th><th>macro TP</th><th>macro FP</th><th>macro FN</th>
+<th>errors</th><th class="text">timeline (frames)</th></tr></thead><tbody>{_video_rows(videos)}</tbody></table>"""
+    data = {"videos": videos, "f1_by_epoch": _f1_by_epoch(output, subjects), "matching": document["matching"]}
+    return write_page(output / "report.html", "LOSO run report", body, data, ["timeline.js", "run_page.js"])

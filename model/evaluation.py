@@ -242,6 +242,7 @@ def select_and_write(config: DatasetConfig, layout: FoldLayout, held_out: HeldOu
     info = {"subject": held_out.subjects[0] if len(held_out.subjects) == 1 else list(held_out.subjects),
             "matching": matching, "selection": selection, "selected_epoch": chosen_epoch,
             "fixed_epoch": config["abfcm_best_epoch"] if selection == "fixed-epoch" else None,
+            **({"inner_folds": config["inner_folds"]} if selection == "inner-cv" else {}),
             "checkpoints_dir": str(layout.models.resolve()),
             "checkpoints_fingerprint": checkpoints_fingerprint(checkpoints),
             "epochs_evaluated": len(checkpoints), "epochs_with_proposals": len(metrics),

@@ -107,3 +107,26 @@ def pooled_scores(best_rows: pd.DataFrame) -> pd.DataFrame:
         records.append((tp, n - tp, m - tp, n, m) + precision_recall_f1(tp, n, m))
     return pd.DataFrame(records, columns=["tp", "fp", "fn", "n", "m", "precision", "recall", "f1"],
                         index=pd.Index(["micro", "macro", "overall"]))
+
+
+def summed_epoch_metrics(parts: list[tuple[pd.DataFrame, dict[str, int]]], epochs: list[int]) -> pd.DataFrame:
+    """Per-epoch metrics of several evaluations pooled: counts summed over the parts, then P, R, F1.
+
+    ``parts``: each evaluation's epoch_metrics table and its M per type without proposals
+    (``{'micro': m, 'macro': m}``, eval_info.json's ``m_without_proposals``). An epoch missing from a part's
+    table (it had no proposal there) counts TP 0, N 0 and that M, as best_res.csv does for such an epoch.
+    Returns one row per epoch of ``epochs`` (``EPOCH_METRIC_COLUMNS``).
+    """
+    totals = np.zeros((len(epochs), 2, 3), dtype=np.int64)  # (epoch, micro/macro, tp/n/m)
+    position = {epoch: i for i, epoch in enumerate(epochs)}
+    for table, m_without in parts:
+        counts = np.zeros_like(totals)
+        for t, prefix in enumerate(("micro", "macro")):
+            counts[:, t, 2] = m_without[prefix]
+        rows = table[table["epoch"].isin(epochs)]
+        where = rows["epoch"].map(position).to_numpy(dtype=np.int64)
+        for t, prefix in enumerate(("micro", "macro")):
+            counts[where, t] = rows[[f"{prefix}_tp", f"{prefix}_n", f"{prefix}_m"]].to_numpy(dtype=np.int64)
+        totals += counts
+    return pd.DataFrame([epoch_metrics_row({2: tuple(totals[i, 0]), 1: tuple(totals[i, 1])}, epoch)
+                         for i, epoch in enumerate(epochs)], columns=EPOCH_METRIC_COLUMNS)

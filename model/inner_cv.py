@@ -12,7 +12,7 @@ Inner run k lives in ``<output>/<S>/inner/<k>/`` in the fold layout (models/, lo
 epoch_metrics.csv, eval_info.json), so the fold resume rule covers it (utils.fold_status.inner_decision).
 
 python -m model.inner_cv --dataset D --output DIR --subject S --group K [--config FILE] [--seed N]
-                         [--device DEV] [--quiet]      trains (when needed) and evaluates one inner model
+                         [--matching M] [--device DEV] [--quiet]      trains (when needed) and evaluates one inner model
 """
 from __future__ import annotations
 
@@ -141,12 +141,13 @@ def main() -> None:
     parser = fold_parser("Train (when needed) and evaluate one inner model of a fold (selection inner-cv).")
     parser.add_argument("--group", required=True, type=int, help="inner group, 0 .. inner_folds - 1")
     parser.add_argument("--seed", type=int, default=None, help="training seed (default: the config's seed)")
+    parser.add_argument("--matching", default=None, help="matching rule (default: the config's)")
     args = parser.parse_args()
 
     def run() -> None:
         reuse_freed_memory()
         config = load_config(args.dataset, args.config).with_overrides(device=args.device, seed=args.seed,
-                                                                       selection="inner-cv")
+                                                                       matching=args.matching, selection="inner-cv")
         if not 0 <= args.group < config["inner_folds"]:
             raise UserError(f"--group {args.group}: must be 0 .. {config['inner_folds'] - 1} (inner_folds)")
         action = run_inner(config, args.output, args.subject, args.group, resolve_device(config["device"]),

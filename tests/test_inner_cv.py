@@ -232,14 +232,14 @@ def test_spot_uses_the_final_model_and_gives_the_intervals_of_its_evaluation(tmp
 
     config = _write_config(tmp_path)
     run = tmp_path / "run"
-    for subject in SUBJECTS:  # the LOSO's summed counts peak at epoch 8
-        _write_run(FoldLayout.of(run, subject), _metrics_table({8: (2, 2, 4, 2, 2, 6), 10: (1, 3, 4, 1, 3, 6)}), 4, 6)
+    for subject in SUBJECTS:  # the LOSO's summed counts peak at epoch 18
+        _write_run(FoldLayout.of(run, subject), _metrics_table({18: (2, 2, 4, 2, 2, 6), 10: (1, 3, 4, 1, 3, 6)}), 4, 6)
     info = train_final(config, run, SUBJECTS, CPU, show_progress=False)
     final = FoldLayout(run / "final")
-    assert info["epoch"] == 8 and info["subjects"] == SUBJECTS and sorted(final.checkpoints()) == list(range(9))
+    assert info["epoch"] == 18 and info["subjects"] == SUBJECTS and sorted(final.checkpoints()) == list(range(19))
     assert json.loads((final.logs / "config.txt").read_text())["train_subjects"] == SUBJECTS
     epoch, path = final_checkpoint(run)
-    assert (epoch, path) == (8, final.checkpoint(8))
+    assert (epoch, path) == (18, final.checkpoint(18))
     assert final_checkpoint(tmp_path / "elsewhere") is None
     FoldLayout.of(run, "subj_a").models.mkdir(parents=True)
     shutil.copy(path, FoldLayout.of(run, "subj_a").checkpoint(3))

@@ -115,13 +115,14 @@ def test_the_final_epoch_is_the_brute_force_argmax_of_the_summed_fold_counts(tmp
 
     config = _write_config(tmp_path)
     run = tmp_path / "run"
-    tables = {"subj_a": ({5: (1, 2, 4, 1, 3, 6), 8: (2, 2, 4, 3, 4, 6), 11: (2, 3, 4, 1, 1, 6)}, (4, 6)),
-              "subj_b": ({8: (0, 4, 3, 0, 2, 5), 11: (3, 3, 3, 4, 4, 5), 15: (3, 3, 3, 5, 5, 5)}, (3, 5)),
-              "subj_c": ({5: (2, 2, 2, 2, 2, 2), 15: (0, 9, 2, 0, 9, 2)}, (2, 2))}
+    # Epoch 11 is perfect where it has rows, but subj_c has none there and adds its large M: epoch 15 wins.
+    tables = {"subj_a": ({5: (1, 2, 4, 1, 3, 6), 8: (2, 2, 4, 3, 4, 6), 11: (4, 4, 4, 6, 6, 6)}, (4, 6)),
+              "subj_b": ({8: (0, 4, 3, 0, 2, 5), 11: (3, 3, 3, 5, 5, 5), 15: (3, 3, 3, 5, 5, 5)}, (3, 5)),
+              "subj_c": ({5: (2, 2, 40, 2, 2, 40), 15: (20, 20, 40, 20, 20, 40)}, (40, 40))}
     for subject, (rows, (m_micro, m_macro)) in tables.items():
         _write_run(FoldLayout.of(run, subject), _metrics_table(rows), m_micro, m_macro)
     epoch, _ = loso_epoch(config, run, SUBJECTS)
-    assert epoch == _brute_force_epoch([run / s for s in SUBJECTS], list(range(5, 20))) == 11
+    assert epoch == _brute_force_epoch([run / s for s in SUBJECTS], list(range(5, 20))) == 15
     _write_run(FoldLayout.of(run, "subj_c"), _metrics_table(tables["subj_c"][0]), 2, 2, matching="megc")
     with pytest.raises(UserError, match="matching megc"):
         loso_epoch(config, run, SUBJECTS)

@@ -2,7 +2,7 @@
 
 python eval.py --dataset <cas(me)^2|samm|mesynth> --output <dir> --subject <subject> [--config FILE]
                [--device DEV] [--matching published|paper2023|one-to-one|megc]
-               [--selection best-on-test|fixed-epoch|last-epoch] [--checkpoints DIR]
+               [--selection best-on-test|fixed-epoch|last-epoch|inner-cv] [--checkpoints DIR] [--seed N]
 """
 from pathlib import Path
 
@@ -14,8 +14,11 @@ def main() -> None:
     parser = fold_parser(__doc__.strip().splitlines()[0])
     parser.add_argument("--matching", default=None, choices=("published", "paper2023", "one-to-one", "megc"),
                         help="matching rule (default: the config's, 'published')")
-    parser.add_argument("--selection", default=None, choices=("best-on-test", "fixed-epoch", "last-epoch"),
-                        help="epoch selection (default: the config's; best-on-test is the paper's, optimistic)")
+    parser.add_argument("--selection", default=None, choices=("best-on-test", "fixed-epoch", "last-epoch", "inner-cv"),
+                        help="epoch selection (default: the config's; best-on-test is the paper's, optimistic; "
+                             "inner-cv trains inner models on the training subjects when they are missing)")
+    parser.add_argument("--seed", type=int, default=None,
+                        help="training seed of the inner models of inner-cv (default: the config's seed)")
     parser.add_argument("--checkpoints", default=None, type=Path,
                         help="read checkpoints from DIR/<subject>/models (e.g. the authors' archive), only read; "
                              "every result goes under --output")
@@ -28,9 +31,14 @@ def main() -> None:
         from model.evaluation import evaluate_fold
 
         config = load_config(args.dataset, args.config).with_overrides(
-            device=args.device, matching=args.matching, selection=args.selection)
-        info = evaluate_fold(config, args.subject, args.output, resolve_device(config["device"]),
-                             show_progress=not args.quiet, checkpoints_root=args.checkpoints)
+            device=args.device, matching=args.matching, selection=args.selection, seed=args.seed)
+        device = resolve_device(config["device"])
+        inner = None
+        if config["selection"] == "inner-cv":
+            from model.inner_cv import inner_selection
+            inner = inner_selection(config, args.output, args.subject, device, show_progress=not args.quiet)
+        info = evaluate_fold(config, args.subject, args.output, device, show_progress=not args.quiet,
+                             checkpoints_root=args.checkpoints, inner=inner)
         print(f"evaluated {args.subject}: {info['epochs_evaluated']} checkpoints, matching {info['matching']}, "
               f"selection {info['selection']} -> epoch {info['selected_epoch']}")
         if info["note"]:

@@ -10,7 +10,10 @@
 #   EVAL_ONLY=1  evaluate existing checkpoints without training
 #   CHECKPOINTS  read-only checkpoint root (e.g. the published archive); results go to OUTPUT
 #   DEVICE     cpu | cuda | auto (default: the config's device)
-#   MATCHING   published | paper2023 | one-to-one | megc      SELECTION  best-on-test | fixed-epoch | last-epoch
+#   MATCHING   published | paper2023 | one-to-one | megc
+#   SELECTION  best-on-test | fixed-epoch | last-epoch | inner-cv (each fold's epoch from inner models on its
+#              training subjects; needs adjacency_scope: train; with JOBS > 1 or Slurm they are their own tasks)
+#   FINAL=1    after the LOSO: train one model on every subject at the LOSO's epoch, in OUTPUT/final/
 #   JOBS       folds trained and evaluated at once (default 1); also the prepare step's workers
 #   THREADS    torch threads per fold (default: cores / JOBS, at least 1); same THREADS -> same bytes
 #   SEEDS      e.g. "1 2 3": one LOSO per seed in OUTPUT/seed_<s>/, plus OUTPUT/seed_results.csv
@@ -37,6 +40,7 @@ cores="$(nproc 2>/dev/null || echo 1)"
 if [ -z "${THREADS:-}" ] && [ "$LAUNCHER" = local ]; then THREADS=$((cores / JOBS)); [ "$THREADS" -ge 1 ] || THREADS=1; fi
 [ -z "${THREADS:-}" ] || [[ "$THREADS" =~ ^[1-9][0-9]*$ ]] || fail "THREADS must be a positive whole number, not '$THREADS'"
 export PYTHONPATH="$here${PYTHONPATH:+:$PYTHONPATH}" AUWGCN_ROOT="$here"
+FINAL="${FINAL:-0}"
 export PYTHON DATASET CONFIG OUTPUT FORCE EVAL_ONLY SEEDS
 export CHECKPOINTS="${CHECKPOINTS:-}" DEVICE="${DEVICE:-}" MATCHING="${MATCHING:-}" SELECTION="${SELECTION:-}"
 export THREADS="${THREADS:-}"
@@ -57,6 +61,16 @@ read -r -a seeds <<< "${SEEDS:--}"
 tasks=()  # "SEED SUBJECT", seeds outer so one seed's folds finish together
 for seed in "${seeds[@]}"; do for subject in "${subjects[@]}"; do tasks+=("$seed $subject"); done; done
 total=${#tasks[@]}
+# inner-cv: every fold's inner models ("SEED SUBJECT GROUP") run as their own tasks before the folds, so
+# that JOBS or Slurm spread them; JOBS=1 leaves them to each fold's evaluation (one process per fold).
+inner_tasks=()
+selection="${SELECTION:-$("$PYTHON" -m utils.config "$DATASET" selection --config "$CONFIG")}" \
+  || fail "could not read selection of '$DATASET' from $CONFIG"
+if [ "$selection" = inner-cv ] && [ "$EVAL_ONLY" != 1 ] && [ -z "$CHECKPOINTS" ] \
+    && { [ "$JOBS" -gt 1 ] || [ "$LAUNCHER" = slurm ]; }; then
+  groups="$("$PYTHON" -m utils.config "$DATASET" inner_folds --config "$CONFIG")" || fail "could not read inner_folds"
+  for task in "${tasks[@]}"; do for ((group = 0; group < groups; group++)); do inner_tasks+=("$task $group"); done; done
+fi
 
 if [ "$LAUNCHER" = slurm ]; then
   source "$here/utils/launch/slurm_submit.sh"  # submits, and with SLURM_WAIT=1 waits; exits
@@ -65,32 +79,44 @@ fi
 
 # Local: up to JOBS folds at once, each with THREADS torch threads. With JOBS > 1 a fold's own output
 # goes to <run>/pipeline_logs/<subject>.log so the terminal keeps one line per fold event.
-say "$total folds, $JOBS at once, $THREADS torch threads each"
 declare -A running=()
 failed=""
-reap() {  # wait for one fold; remember the first that failed
+reap() {  # wait for one task; remember the first that failed
   local pid rc=0
   wait -n -p pid || rc=$?
   [ "$rc" = 0 ] || [ -n "$failed" ] || failed="${running[$pid]}"
   unset "running[$pid]"
 }
-index=0
-for task in "${tasks[@]}"; do
-  index=$((index + 1))
-  read -r seed subject <<< "$task"
-  if [ "$JOBS" = 1 ]; then
-    bash "$here/utils/launch/fold.sh" "$seed" "$subject" "[$index/$total]" || exit 1
-    continue
-  fi
-  while [ "${#running[@]}" -ge "$JOBS" ]; do reap; done
-  [ -z "$failed" ] || break  # the first failing fold stops the run: start no more
-  FOLD_LOG="$(run_output "$seed")/pipeline_logs/$subject.log" \
-    bash "$here/utils/launch/fold.sh" "$seed" "$subject" "[$index/$total]" &
-  running[$!]="$task"
-done
-while [ "${#running[@]}" -gt 0 ]; do reap; done
-[ -z "$failed" ] || fail "stopped after fold ${failed#* } failed (see above); finished folds are kept"
+run_tasks() {  # run_tasks SCRIPT TASK...: each "SEED SUBJECT [GROUP]" through utils/launch/SCRIPT
+  local script="$1" index=0 task seed subject group
+  shift
+  for task in "$@"; do
+    index=$((index + 1))
+    read -r seed subject group <<< "$task"
+    if [ "$JOBS" = 1 ]; then
+      bash "$here/utils/launch/$script" $task "[$index/$#]" || exit 1
+      continue
+    fi
+    while [ "${#running[@]}" -ge "$JOBS" ]; do reap; done
+    [ -z "$failed" ] || break  # the first failing task stops the run: start no more
+    FOLD_LOG="$(run_output "$seed")/pipeline_logs/$subject${group:+.inner$group}.log" \
+      bash "$here/utils/launch/$script" $task "[$index/$#]" &
+    running[$!]="$task"
+  done
+  while [ "${#running[@]}" -gt 0 ]; do reap; done
+  [ -z "$failed" ] || fail "stopped after ${failed#* } failed (see above); finished ones are kept"
+}
+
+# Local: up to JOBS tasks at once, each with THREADS torch threads. With JOBS > 1 a task's own output
+# goes to <run>/pipeline_logs/<subject>[.inner<group>].log so the terminal keeps one line per event.
+if [ "${#inner_tasks[@]}" -gt 0 ]; then
+  say "${#inner_tasks[@]} inner models (inner-cv), $JOBS at once, $THREADS torch threads each"
+  run_tasks inner.sh "${inner_tasks[@]}"
+fi
+say "$total folds, $JOBS at once, $THREADS torch threads each"
+run_tasks fold.sh "${tasks[@]}"
 
 say "all $total folds done; pooling"
 bash "$here/utils/launch/pool.sh" "${subjects[@]}"
+[ "$FINAL" != 1 ] || bash "$here/utils/launch/final.sh" "${subjects[@]}"
 say "finished in $((SECONDS - started)) s; results in $OUTPUT/$([ -z "$SEEDS" ] && echo final_results.csv || echo seed_results.csv), plots in $OUTPUT/$([ -z "$SEEDS" ] || echo 'seed_<s>/')plots/"

@@ -108,10 +108,16 @@ def _check_root(segment_feat_root: Path) -> Path:
 
 def training_windows(segment_feat_root: Path, subjects: list[str], held_out: str) -> WindowSet:
     """``train/`` windows of every subject but ``held_out`` that hold at least one micro or macro action row."""
-    root = _check_root(segment_feat_root)
     if held_out not in subjects:
         raise UserError(f"unknown subject '{held_out}' (subject_list: {', '.join(subjects)})")
-    windows = concatenate([load_subject(root / "train", s) for s in subjects if s != held_out])
+    return expression_windows(segment_feat_root, [s for s in subjects if s != held_out])
+
+
+def expression_windows(segment_feat_root: Path, subjects: list[str], load=load_subject) -> WindowSet:
+    """``train/`` windows of ``subjects`` that hold at least one micro or macro action row. ``load(folder,
+    subject)``: how a subject's windows are read (a process training many models reads each file once)."""
+    root = _check_root(segment_feat_root)
+    windows = concatenate([load(root / "train", s) for s in subjects])
     has_expression = (windows.labels[:, :, [MICRO_ACTION_COLUMN, MACRO_ACTION_COLUMN]] > 0).any(axis=(1, 2))
     return windows.select(has_expression)
 

@@ -5,7 +5,8 @@
 * ``adjacency: null`` (or empty): built from ``anno_csv`` into the run folder, never into the source tree:
   ``adjacency_scope: all`` (published) from the whole table, ``<output>/adjacency_all.npy``;
   ``adjacency_scope: train`` without the held-out subject's rows, ``<output>/<subject>/adjacency.npy``,
-  so the fold's model never sees its test subject's AU labels.
+  so the fold's model never sees its test subject's AU labels. Inner cross-validation (model/inner_cv.py)
+  builds each inner model's matrix from its own training subjects, ``<output>/<subject>/inner/<k>/adjacency.npy``.
 
 Checkpoints carry their matrix, so evaluation needs none of this.
 """
@@ -46,7 +47,12 @@ def load_adjacency(config, output: Path, subject: str) -> np.ndarray:
     """The ``(12, 12)`` float32 matrix for training the fold that holds out ``subject``."""
     if config.get("adjacency"):
         return read_adjacency(Path(config["adjacency"]))
-    held_out = subject if config.get("adjacency_scope", "all") == "train" else None
-    # Rebuilt on every training run (milliseconds): a changed anno_csv never meets a stale matrix.
-    return build_adjacency_file(Path(config["anno_csv"]), adjacency_path(config, output, subject),
-                                exclude_subject=held_out)
+    held_out = [subject] if config.get("adjacency_scope", "all") == "train" else []
+    return built_adjacency(config, adjacency_path(config, output, subject), held_out)
+
+
+def built_adjacency(config, path: Path, left_out: list[str]) -> np.ndarray:
+    """The matrix built from ``anno_csv`` without the rows of ``left_out``, saved as ``path``.
+
+    Rebuilt on every training run (milliseconds): a changed anno_csv never meets a stale matrix."""
+    return build_adjacency_file(Path(config["anno_csv"]), path, exclude_subjects=left_out)

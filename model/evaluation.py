@@ -1,5 +1,6 @@
-"""Evaluate one fold (METHOD.md section 8): every checkpoint from ``epoch_begin`` ->
-proposals -> NMS -> matches -> per-epoch metrics -> the selected epoch.
+"""Evaluate one fold (METHOD.md section 8) in named steps: load (checkpoints from ``epoch_begin``, the
+held-out windows and labels) -> score -> propose -> match (NMS, counts) -> write (per-epoch tables) ->
+select (the protocol's epoch).
 
 Writes, under ``<output>/<subject>/`` (FORMATS.md): ``output_csv/``, ``nms_csv/``,
 ``epoch_metrics.csv``, ``best_res.csv``; plus ``eval_info.json`` (matching rule,
@@ -19,7 +20,7 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
-from dataset.segments import WindowSet, test_windows
+from dataset.segments import WindowSet, concatenate, test_windows
 from dataset.targets import normalise_features
 from model.scoring import TYPES, Scores, batched_scores, device_error_message, load_in_background
 from utils.annotations import as_names, read_annotation_table, subject_ground_truth
@@ -31,13 +32,81 @@ from utils.layout import FoldLayout, checkpoints_fingerprint
 from utils.matching import count_matches
 from utils.metrics import (COUNT_COLUMNS, EPOCH_METRIC_COLUMNS, empty_counts_row, epoch_metrics_row,
                            select_epoch)
-from utils.nms import nms
+from utils.nms import NMS_COLUMNS, nms
 from utils.proposals import PROPOSAL_COLUMNS, find_proposals, proposal_params_from_config
 
 
 def evaluation_workers() -> int:
     """Threads for the per-epoch work (NMS, matching, CSV writing): the cores this process may use."""
     return max(1, len(os.sched_getaffinity(0)))
+
+
+@dataclass(frozen=True)
+class HeldOut:
+    """What one set of checkpoints is evaluated on: every test window of ``subjects`` and their labels.
+
+    ``videos[s]`` and ``truth[s]`` are subject ``s``'s video names and annotation rows (frames divided by
+    RATIO_SCALE). Matching counts each subject on its own and sums the counts, as the pooled table sums
+    folds, so a rule with per-subject behaviour (megc) counts a group of subjects as it counts its folds.
+    """
+
+    subjects: tuple[str, ...]
+    windows: WindowSet
+    videos: dict[str, np.ndarray]
+    truth: dict[str, pd.DataFrame]
+
+    def counts(self, kept: pd.DataFrame, matching: str) -> dict[int, tuple[int, int, int]]:
+        """``{2: (tp, n, m), 1: (tp, n, m)}`` of the NMS output ``kept``, summed over the subjects."""
+        totals = {t: (0, 0, 0) for t in TYPES}
+        for subject in self.subjects:
+            own = kept if len(self.subjects) == 1 else kept[kept["video_name"].isin(self.videos[subject])]
+            for t, counted in count_matches(own, self.truth[subject], matching).items():
+                totals[t] = tuple(a + b for a, b in zip(totals[t], counted))
+        return totals
+
+    def counts_without_proposals(self, matching: str) -> dict[int, tuple[int, int, int]]:
+        """The counts of an epoch with no proposal: TP = N = 0 and M as the rule counts it (megc: 0)."""
+        return self.counts(pd.DataFrame(columns=NMS_COLUMNS), matching)
+
+
+def check_subjects(config: DatasetConfig, subjects: list[str]) -> None:
+    """Every subject must be in ``subject_list``: one line naming the first that is not."""
+    unknown = [s for s in subjects if s not in config["subject_list"]]
+    if unknown:
+        raise UserError(f"unknown subject '{unknown[0]}' (subject_list: {', '.join(config['subject_list'])})")
+
+
+def load_held_out(config: DatasetConfig, subjects: list[str], windows_of=test_windows) -> HeldOut:
+    """Load step: the subjects' test windows (``windows_of(root, subject)``, stacked in the given order) and
+    annotation rows. ``windows_of`` lets a process that evaluates many models read each file once."""
+    check_subjects(config, subjects)
+    per_subject = [windows_of(Path(config["segment_feat_root"]), s) for s in subjects]
+    table = read_annotation_table(config["anno_csv"])
+    return HeldOut(tuple(subjects), per_subject[0] if len(per_subject) == 1 else concatenate(per_subject),
+                   {s: np.unique(w.video_names) for s, w in zip(subjects, per_subject)},
+                   {s: subject_ground_truth(table, s, config["RATIO_SCALE"]) for s in subjects})
+
+
+def evaluated_checkpoints(layout: FoldLayout, config: DatasetConfig) -> dict[int, Path]:
+    """Load step: the checkpoints from ``epoch_begin`` on, by epoch; none is an error naming the folder."""
+    checkpoints = {e: p for e, p in layout.checkpoints().items() if e >= config["epoch_begin"]}
+    if not checkpoints:
+        raise UserError(f"{layout.models}: no checkpoint_epoch_<NNN>.pth.tar from epoch {config['epoch_begin']} on")
+    return checkpoints
+
+
+def score_checkpoints(checkpoints: dict[int, Path], held_out: HeldOut, device: torch.device,
+                      layout: FoldLayout) -> list[Scores]:
+    """Score step: every checkpoint's per-frame scores on the held-out windows, in epoch order."""
+    inputs = torch.from_numpy(normalise_features(held_out.windows.features)).to(device)
+    paths = list(checkpoints.values())
+    try:
+        return batched_scores(load_in_background(paths), paths, inputs, device)
+    except (RuntimeError, MemoryError) as error:
+        message = device_error_message(error, device)
+        if message is None:
+            raise
+        raise UserError(f"{layout.models}: evaluation failed: {message}") from None
 
 
 def epoch_proposals(scores: Scores, windows: WindowSet, config: DatasetConfig) -> pd.DataFrame:
@@ -48,8 +117,8 @@ def epoch_proposals(scores: Scores, windows: WindowSet, config: DatasetConfig) -
 
 
 def proposals_by_epoch(scores: list[Scores], windows: WindowSet, config: DatasetConfig) -> list[pd.DataFrame]:
-    """:func:`epoch_proposals` of many epochs at once: the epochs' windows are stacked (K*W rows) and each
-    type's proposals found in one call; rows keep find_proposals' order (window, then frame), so every
+    """Propose step: :func:`epoch_proposals` of many epochs at once: the epochs' windows are stacked (K*W rows)
+    and each type's proposals found in one call; rows keep find_proposals' order (window, then frame), so every
     epoch's table equals its own :func:`epoch_proposals`."""
     n_epochs, n_windows = len(scores), len(windows)
     if n_epochs == 0:
@@ -72,6 +141,53 @@ def proposals_by_epoch(scores: list[Scores], windows: WindowSet, config: Dataset
     return tables
 
 
+@dataclass(frozen=True)
+class EpochResult:
+    """One epoch after NMS and matching; ``kept`` and ``counts`` are None when it has no proposal."""
+
+    epoch: int
+    proposals: pd.DataFrame
+    kept: pd.DataFrame | None
+    counts: dict[int, tuple[int, int, int]] | None
+
+
+def match_epochs(epochs: list[int], tables: list[pd.DataFrame], held_out: HeldOut,
+                 config: DatasetConfig) -> list[EpochResult]:
+    """Match step: per epoch, NMS (top-K per type) and the matching rule's (TP, N, M) per type."""
+    top_k = {2: config["nms_top_K_micro"], 1: config["nms_top_K_macro"]}
+
+    def match(epoch: int, proposals: pd.DataFrame) -> EpochResult:
+        if proposals.empty:
+            return EpochResult(epoch, proposals, None, None)
+        kept = nms(proposals, top_k)
+        return EpochResult(epoch, proposals, kept, held_out.counts(kept, config["matching"]))
+
+    # Epochs are independent: spread them over the cores we may use.
+    with ThreadPoolExecutor(max_workers=evaluation_workers()) as pool:
+        return list(pool.map(match, epochs, tables))
+
+
+def write_epochs(layout: FoldLayout, results: list[EpochResult], show_progress: bool = True) -> pd.DataFrame:
+    """Write step: each epoch's proposals and NMS CSVs, and ``epoch_metrics.csv``; returns that table."""
+
+    def write(result: EpochResult) -> dict | None:
+        if result.kept is None:  # published: no files and no metrics row for such an epoch
+            for stale in (layout.proposals_csv(result.epoch), layout.nms_csv(result.epoch)):
+                stale.unlink(missing_ok=True)
+            return None
+        atomic_write_csv(layout.proposals_csv(result.epoch), result.proposals[PROPOSAL_COLUMNS])
+        atomic_write_csv(layout.nms_csv(result.epoch), result.kept)
+        return epoch_metrics_row(result.counts, result.epoch)
+
+    with ThreadPoolExecutor(max_workers=evaluation_workers()) as pool:
+        written = list(tqdm(pool.map(write, results), total=len(results), desc=f"eval {layout.root.name}",
+                            unit="ckpt", disable=not show_progress, leave=False))
+    rows = [row for row in written if row is not None]
+    metrics = pd.DataFrame(rows, columns=EPOCH_METRIC_COLUMNS)
+    atomic_write_csv(layout.epoch_metrics, metrics)
+    return metrics
+
+
 def video_apex_scores(scores: Scores, windows: WindowSet) -> dict[str, np.ndarray]:
     """Per video, apex scores stitched over its windows: ``{'<video>:micro': (R,), ...}``; index i is row i."""
     stitched = {}
@@ -87,84 +203,72 @@ def video_apex_scores(scores: Scores, windows: WindowSet) -> dict[str, np.ndarra
     return stitched
 
 
-def _selection_note(selection: str, fixed_epoch: int, checkpoints: dict[int, Path], chosen: int | None) -> str | None:
+def _selection_note(selection: str, wanted_epoch: int | None, checkpoints: dict[int, Path],
+                    chosen: int | None) -> str | None:
     """Why best_res.csv holds zeros, when it does."""
     if chosen is not None:
         return None
-    if selection == "fixed-epoch" and fixed_epoch not in checkpoints:
-        return f"epoch {fixed_epoch} (abfcm_best_epoch) has no checkpoint from epoch_begin on: TP and N counted as 0"
+    if selection == "fixed-epoch" and wanted_epoch not in checkpoints:
+        return f"epoch {wanted_epoch} (abfcm_best_epoch) has no checkpoint from epoch_begin on: TP and N counted as 0"
     return "the selected epoch has no proposal: TP and N counted as 0, M kept"
 
 
-def evaluate_fold(config: DatasetConfig, subject: str, output: Path, device: torch.device,
-                  show_progress: bool = True, checkpoints_root: Path | None = None) -> dict:
-    """Evaluate every checkpoint of ``output/subject`` from ``epoch_begin``; returns the eval_info dict."""
-    layout = FoldLayout.of(output, subject, checkpoints_root)  # checkpoints_root: read-only archive, or None
+def select_and_write(config: DatasetConfig, layout: FoldLayout, held_out: HeldOut, checkpoints: dict[int, Path],
+                     scores: list[Scores], metrics: pd.DataFrame, inner: dict | None = None) -> dict:
+    """Select step: the protocol's epoch -> ``best_res.csv``, ``selected_scores.npz`` and ``eval_info.json``.
+
+    ``inner``: the inner cross-validation's result (model/inner_cv.py), needed by ``inner-cv``, whose
+    epoch it gives; the held-out labels then only count that epoch's TP, FP and FN.
+    """
     matching, selection = config["matching"], config["selection"]
-    if subject not in config["subject_list"]:
-        raise UserError(f"unknown subject '{subject}' (subject_list: {', '.join(config['subject_list'])})")
-    checkpoints = {e: p for e, p in layout.checkpoints().items() if e >= config["epoch_begin"]}
-    if not checkpoints:
-        raise UserError(f"{layout.models}: no checkpoint_epoch_<NNN>.pth.tar from epoch {config['epoch_begin']} on")
-    windows = test_windows(Path(config["segment_feat_root"]), subject)
-    save_resolved_config(config, layout.logs, {"subject": subject, "device": str(device)}, "eval_config.txt")
-    truth = subject_ground_truth(read_annotation_table(config["anno_csv"]), subject, config["RATIO_SCALE"])
-    inputs = torch.from_numpy(normalise_features(windows.features)).to(device)
-
-    top_k = {2: config["nms_top_K_micro"], 1: config["nms_top_K_macro"]}
-    epochs = list(checkpoints)
-    paths = list(checkpoints.values())
-    try:
-        all_scores = batched_scores(load_in_background(paths), paths, inputs, device)
-    except (RuntimeError, MemoryError) as error:
-        message = device_error_message(error, device)
-        if message is None:
-            raise
-        raise UserError(f"{layout.models}: evaluation failed: {message}") from None
-
-    def write_epoch(epoch: int, proposals: pd.DataFrame) -> dict | None:
-        if proposals.empty:  # published: no files and no metrics row for such an epoch
-            for stale in (layout.proposals_csv(epoch), layout.nms_csv(epoch)):
-                stale.unlink(missing_ok=True)
-            return None
-        kept = nms(proposals, top_k)
-        atomic_write_csv(layout.proposals_csv(epoch), proposals[PROPOSAL_COLUMNS])
-        atomic_write_csv(layout.nms_csv(epoch), kept)
-        return epoch_metrics_row(count_matches(kept, truth, matching), epoch)
-
-    # NMS, matching and CSV writing are per epoch and independent: spread them over the cores we may use.
-    tables = proposals_by_epoch(all_scores, windows, config)
-    with ThreadPoolExecutor(max_workers=evaluation_workers()) as pool:
-        results = list(tqdm(pool.map(write_epoch, epochs, tables), total=len(epochs), desc=f"eval {subject}",
-                            unit="ckpt", disable=not show_progress, leave=False))
-    rows = [row for row in results if row is not None]
-    apex_by_epoch = {epoch: scores for epoch, scores, row in zip(epochs, all_scores, results) if row is not None}
-
-    metrics = pd.DataFrame(rows, columns=EPOCH_METRIC_COLUMNS)
-    atomic_write_csv(layout.epoch_metrics, metrics)
-    chosen = select_epoch(metrics, selection, config["abfcm_best_epoch"], last_epoch=max(checkpoints))
+    if selection == "inner-cv" and inner is None:
+        raise ValueError("selection 'inner-cv' needs the inner cross-validation's result")
+    wanted = inner["selected_epoch"] if selection == "inner-cv" else config["abfcm_best_epoch"]
+    chosen = select_epoch(metrics, selection, wanted, last_epoch=max(checkpoints))
+    empty = held_out.counts_without_proposals(matching)
     if chosen is None:
-        # M as the rule counts it with no proposal (every row; megc leaves the subject out: 0)
-        nothing = count_matches(pd.DataFrame(columns=["video_name", "start_frame", "end_frame", "score", "type_idx"]),
-                                truth, matching)
-        best = empty_counts_row(nothing[2][2], nothing[1][2])
+        best = empty_counts_row(empty[2][2], empty[1][2])
         chosen_epoch = None
     else:
         best = {column: int(chosen[column]) for column in COUNT_COLUMNS}
         chosen_epoch = int(chosen["epoch"])
+        apex = dict(zip(checkpoints, scores))[chosen_epoch]
         with atomic_path(layout.selected_scores) as tmp:
             with open(tmp, "wb") as handle:
-                np.savez(handle, **video_apex_scores(apex_by_epoch[chosen_epoch], windows))
+                np.savez(handle, **video_apex_scores(apex, held_out.windows))
     atomic_write_csv(layout.best_res, pd.DataFrame([best], columns=COUNT_COLUMNS))
-    info = {"subject": subject, "matching": matching, "selection": selection, "selected_epoch": chosen_epoch,
+    info = {"subject": held_out.subjects[0] if len(held_out.subjects) == 1 else list(held_out.subjects),
+            "matching": matching, "selection": selection, "selected_epoch": chosen_epoch,
             "fixed_epoch": config["abfcm_best_epoch"] if selection == "fixed-epoch" else None,
+            **({"inner_folds": config["inner_folds"]} if selection == "inner-cv" else {}),
             "checkpoints_dir": str(layout.models.resolve()),
             "checkpoints_fingerprint": checkpoints_fingerprint(checkpoints),
-            "epochs_evaluated": len(checkpoints), "epochs_with_proposals": len(rows),
+            "epochs_evaluated": len(checkpoints), "epochs_with_proposals": len(metrics),
             "frame_shift": int(window_frame_to_video_frame(0, 0)),
             "tie_rule": "earliest epoch among equal all_f1" if selection == "best-on-test" else None,
-            "note": _selection_note(selection, config["abfcm_best_epoch"], checkpoints, chosen_epoch)}
+            "note": _selection_note(selection, wanted, checkpoints, chosen_epoch),
+            "m_without_proposals": {name: empty[t][2] for t, name in TYPES.items()}}
     if selection == "last-epoch":
         info["last_epoch"] = max(checkpoints)
+    if inner is not None:
+        info["inner_cv"] = inner
     atomic_write_text(layout.eval_info, json.dumps(info, indent=2) + "\n")
     return info
+
+
+def evaluate_fold(config: DatasetConfig, subject: str, output: Path, device: torch.device,
+                  show_progress: bool = True, checkpoints_root: Path | None = None, inner: dict | None = None) -> dict:
+    """Evaluate every checkpoint of ``output/subject`` from ``epoch_begin``; returns the eval_info dict.
+
+    ``checkpoints_root``: a read-only archive holding the checkpoints, or None. ``inner``: see
+    :func:`select_and_write`."""
+    layout = FoldLayout.of(output, subject, checkpoints_root)
+    check_subjects(config, [subject])
+    checkpoints = evaluated_checkpoints(layout, config)
+    held_out = load_held_out(config, [subject])
+    save_resolved_config(config, layout.logs, {"subject": subject, "device": str(device)}, "eval_config.txt")
+    scores = score_checkpoints(checkpoints, held_out, device, layout)
+    tables = proposals_by_epoch(scores, held_out.windows, config)
+    results = match_epochs(list(checkpoints), tables, held_out, config)
+    metrics = write_epochs(layout, results, show_progress)
+    return select_and_write(config, layout, held_out, checkpoints, scores, metrics, inner)

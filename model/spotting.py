@@ -23,6 +23,7 @@ import torch
 from dataset.segments import WindowSet
 from dataset.targets import normalise_features
 from model.evaluation import epoch_proposals
+from model.final_model import FINAL_FOLDER, final_checkpoint
 from model.scoring import TYPES, Scores, average_scores, batched_scores, load_state_dict
 from utils.errors import UserError
 from utils.indexing import SEGMENT_LENGTH, cut_window, window_offsets
@@ -50,7 +51,8 @@ def run_folds(run_dir: Path) -> list[str]:
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise UserError(f"{run_dir}: run folder not found")
-    folds = sorted(p.name for p in run_dir.iterdir() if p.is_dir() and FoldLayout(p).checkpoints())
+    folds = sorted(p.name for p in run_dir.iterdir()
+                   if p.is_dir() and p.name != FINAL_FOLDER and FoldLayout(p).checkpoints())
     if not folds:
         raise UserError(f"{run_dir}: no checkpoints in <subject>/models/checkpoint_epoch_NNN.pth.tar "
                         "(not a run folder pipeline.sh wrote, nor the published checkpoint layout)")
@@ -446,7 +448,8 @@ def spot_inputs(args) -> int:
         if unknown:
             raise UserError(f"{args.run}: no fold {', '.join(unknown)} (folds: {', '.join(folds)})")
         folds = wanted
-    models = choose_models(args.run, folds, args.epoch)
+    final = final_checkpoint(args.run, args.epoch) if args.folds == "all" else None
+    models = [FoldModel(FINAL_FOLDER, *final)] if final else choose_models(args.run, folds, args.epoch)
     settings, origin = run_settings(args.run, folds, config)
     print(f"extraction settings: {describe(settings)} ({'from ' + origin if origin != PUBLISHED_NOTE else origin})")
     settings, warning = requested_settings(settings, args.flow, args.face_detect)
@@ -454,7 +457,8 @@ def spot_inputs(args) -> int:
         print(warning)
     dataset_fps = float(config.get("fps", 30))
     out = args.out if args.out is not None else Path(args.run) / "spots"
-    print(f"models: {len(models)} fold(s): " + ", ".join(f"{m.subject}@{m.epoch}" for m in models))
+    print(f"models: the final model (every subject, {FINAL_FOLDER}/) @{final[0]}" if final else
+          f"models: {len(models)} fold(s): " + ", ".join(f"{m.subject}@{m.epoch}" for m in models))
     landmarker = FaceLandmarker()
     failures, done = [], []
     for path in args.inputs:

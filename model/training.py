@@ -1,12 +1,14 @@
 """One LOSO fold of training (METHOD.md sections 3, 5, 6): windows -> targets -> AdamW -> a checkpoint per epoch."""
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
+import numpy as np
 import torch
 from tqdm import tqdm
 
-from dataset.segments import training_windows
+from dataset.segments import WindowSet, training_windows
 from dataset.targets import build_targets, normalise_features
 from model.adjacency import load_adjacency
 from model.auwgcn import AUWGCN, decay_parameter_groups
@@ -27,30 +29,39 @@ def copy_record(segment_feat_root: Path, log_dir: Path) -> None:
 
 
 def save_checkpoint(path: Path, epoch: int, model: torch.nn.Module) -> None:
-    """The published layout ``{'epoch': epoch + 1, 'state_dict': ...}``, written atomically."""
+    """The published layout ``{'epoch': epoch + 1, 'state_dict': ...}``, written atomically; the same state
+    gives the same bytes."""
     state = {key: value.detach().cpu() for key, value in model.state_dict().items()}
+    buffer = io.BytesIO()  # saved to a file, torch names the archive after the (random) temporary name
+    torch.save({"epoch": epoch + 1, "state_dict": state}, buffer)
     with atomic_path(path) as tmp:
-        torch.save({"epoch": epoch + 1, "state_dict": state}, tmp)
+        tmp.write_bytes(buffer.getvalue())
 
 
 def train_fold(config: DatasetConfig, subject: str, output: Path, device: torch.device,
                show_progress: bool = True) -> FoldLayout:
     """Train on every subject but ``subject``; write checkpoints and logs under ``output/subject``."""
-    with deterministic_kernels():  # switched on for this fold only, the caller's setting comes back
-        return _train_fold(config, subject, output, device, show_progress)
-
-
-def _train_fold(config: DatasetConfig, subject: str, output: Path, device: torch.device,
-                show_progress: bool) -> FoldLayout:
-    generator = seed_everything(config["seed"])
     windows = training_windows(Path(config["segment_feat_root"]), config["subject_list"], subject)
     if len(windows) == 0:
         raise UserError(f"{config['segment_feat_root']}: no training window with an expression outside '{subject}'")
     adjacency = load_adjacency(config, output, subject)
-    layout = FoldLayout.of(output, subject)
+    return train_model(config, FoldLayout.of(output, subject), windows, adjacency, device, show_progress,
+                       {"subject": subject})
+
+
+def train_model(config: DatasetConfig, layout: FoldLayout, windows: WindowSet, adjacency: np.ndarray,
+                device: torch.device, show_progress: bool = True, facts: dict | None = None) -> FoldLayout:
+    """Train one model on ``windows`` (seeded by ``config['seed']``, every model alike); write its checkpoints
+    and logs into ``layout``. ``facts`` go into ``logs/config.txt`` (which subjects it holds out)."""
+    with deterministic_kernels():  # switched on for this training only, the caller's setting comes back
+        return _train_model(config, layout, windows, adjacency, device, show_progress, facts or {})
+
+
+def _train_model(config: DatasetConfig, layout: FoldLayout, windows: WindowSet, adjacency: np.ndarray,
+                 device: torch.device, show_progress: bool, facts: dict) -> FoldLayout:
+    generator = seed_everything(config["seed"])
     layout.clear_run()
-    save_resolved_config(config, layout.logs, {"subject": subject, "device": str(device),
-                                                "training_windows": len(windows)})
+    save_resolved_config(config, layout.logs, {**facts, "device": str(device), "training_windows": len(windows)})
     copy_record(Path(config["segment_feat_root"]), layout.logs)
 
     normal_range = {2: config["micro_normal_range"], 1: config["macro_normal_range"]}
@@ -65,7 +76,7 @@ def _train_fold(config: DatasetConfig, subject: str, output: Path, device: torch
     loss_config = LossConfig.from_config(config)
     writer = _summary_writer(layout.logs)
 
-    epochs = tqdm(range(config["epochs"]), desc=f"train {subject}", unit="epoch", disable=not show_progress,
+    epochs = tqdm(range(config["epochs"]), desc=f"train {layout.root.name}", unit="epoch", disable=not show_progress,
                   leave=False)
     for epoch in epochs:
         model.train()

@@ -67,6 +67,8 @@ SCHEMA: dict[str, tuple[tuple[type, ...], bool]] = {
     "device": (_STR, True),
     "matching": (_STR, True),
     "selection": (_STR, True),
+    # Optional: groups of training subjects for selection inner-cv (model/inner_cv.py).
+    "inner_folds": (_INT, False),
     "subject_list": ((list,), True),
     # Optional: corrected behaviour for a published flaw (METHOD.md section 3).
     "corrected_targets": ((bool,), False),
@@ -85,7 +87,7 @@ SCHEMA: dict[str, tuple[tuple[type, ...], bool]] = {
 PATH_KEYS = ("segment_feat_root", "anno_csv", "adjacency", "raw_root", "raw_anno")
 CHOICES = {
     "matching": ("published", "paper2023", "one-to-one", "megc"),
-    "selection": ("best-on-test", "fixed-epoch", "last-epoch"),
+    "selection": ("best-on-test", "fixed-epoch", "last-epoch", "inner-cv"),
     "extraction_flow": ("tvl1", "dis", "farneback"),
     "raw_layout": ("cas(me)^2", "samm", "cas(me)^3", "generic"),
     "adjacency_scope": ("all", "train"),
@@ -93,7 +95,7 @@ CHOICES = {
 # Keys kept for the published file format whose value this implementation does not vary.
 FIXED = {"SEGMENT_LENTH": 256, "RECEPTIVE_FILED": 15}
 MINIMUM = {"RATIO_SCALE": 1, "batch_size": 1, "epochs": 1, "epoch_begin": 0, "micro_normal_range": 0,
-           "macro_normal_range": 0, "nms_top_K_micro": 1, "nms_top_K_macro": 1, "synth_subjects": 1,
+           "macro_normal_range": 0, "nms_top_K_micro": 1, "nms_top_K_macro": 1, "synth_subjects": 1, "inner_folds": 2,
            "synth_videos_per_subject": 1, "synth_frames_per_video": 2,
            **{f"{kind}_{side}_{bound}_dis": 0 for kind in ("micro", "macro") for side in ("left", "right")
               for bound in ("min", "max")}}
@@ -106,7 +108,7 @@ RANGES = {"micro_apex_score_threshold": (0.0, 1.0), "macro_apex_score_threshold"
 ORDERED_PAIRS = [*((f"{kind}_min", f"{kind}_max") for kind in ("micro", "macro")),
                  *((f"{kind}_{side}_min_dis", f"{kind}_{side}_max_dis") for kind in ("micro", "macro")
                    for side in ("left", "right"))]
-DEFAULTS = {"corrected_targets": False, "adjacency_scope": "all"}
+DEFAULTS = {"corrected_targets": False, "adjacency_scope": "all", "inner_folds": 3}
 DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "config.yaml"
 
 
@@ -187,6 +189,24 @@ def _check_relations(section: dict, where: str) -> None:
     if section.get("adjacency") and section.get("adjacency_scope") == "train":
         raise UserError(f"{where}: key 'adjacency_scope' is 'train', which builds each fold's matrix, but "
                         "'adjacency' gives one: set adjacency: null")
+    if section["selection"] == "inner-cv":
+        _check_inner_cv(section, where)
+
+
+def _check_inner_cv(section: dict, where: str) -> None:
+    """inner-cv keeps every held-out label away from the fold: a matrix built with them is refused."""
+    if section.get("adjacency"):
+        raise UserError(f"{where}: key 'adjacency' gives a matrix, which selection 'inner-cv' refuses: it may have "
+                        "been built with every subject (the shipped SAMM one was); set adjacency: null and "
+                        "adjacency_scope: train")
+    if section.get("adjacency_scope", DEFAULTS["adjacency_scope"]) != "train":
+        raise UserError(f"{where}: key 'adjacency_scope' is '{section.get('adjacency_scope', 'all')}', which builds "
+                        "the matrix with the held-out subject's labels; selection 'inner-cv' needs "
+                        "adjacency_scope: train")
+    groups, training_subjects = section.get("inner_folds", DEFAULTS["inner_folds"]), len(section["subject_list"]) - 1
+    if groups > training_subjects:
+        raise UserError(f"{where}: key 'inner_folds' is {groups}, but a fold has only {training_subjects} training "
+                        f"subject(s) to split: must be at most {training_subjects}")
 
 
 def _parses_as_float(text: str) -> bool:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from utils.config import DatasetConfig, load_config
 from utils.errors import UserError, run_cli
+from utils.inner_split import fold_inner_groups, inner_training_subjects
 from utils.layout import FoldLayout, checkpoints_fingerprint
 
 
@@ -41,7 +42,8 @@ def fold_decision(config: DatasetConfig, output: Path, subject: str, checkpoints
         return ("evaluate", "FORCE=1, checkpoints kept") if read_only else ("train", "FORCE=1")
 
     asked = {"matching": config["matching"], "selection": config["selection"],
-             "fixed_epoch": config["abfcm_best_epoch"] if config["selection"] == "fixed-epoch" else None}
+             "fixed_epoch": config["abfcm_best_epoch"] if config["selection"] == "fixed-epoch" else None,
+             "inner_folds": config["inner_folds"] if config["selection"] == "inner-cv" else None}
     if not layout.eval_info.is_file() or not layout.best_res.is_file():
         why = "not evaluated yet"
     else:
@@ -64,6 +66,35 @@ def fold_decision(config: DatasetConfig, output: Path, subject: str, checkpoints
     if complete:
         return "evaluate", f"{why}; all {config['epochs']} checkpoints present, evaluated again"
     return "train", f"{why}; {len(all_checkpoints)} of {config['epochs']} checkpoints present"
+
+
+def inner_decision(config: DatasetConfig, output: Path, subject: str, group: int) -> tuple[str, str]:
+    """``(action, reason)`` for inner run ``group`` of a fold (selection inner-cv), by the fold's rule: done
+    when its eval_info.json records the same group, training subjects, matching rule and checkpoints;
+    evaluate when all checkpoints of a training on the same subjects and seed are there; else train (a
+    killed training starts again, as a fold's does)."""
+    layout = FoldLayout.of(output, subject).inner_run(group)
+    held_out = fold_inner_groups(config, subject)[group]
+    trained_on = inner_training_subjects(config, subject, held_out)
+    checkpoints = layout.checkpoints()
+    try:
+        facts = json.loads((layout.logs / "config.txt").read_text())
+    except (OSError, json.JSONDecodeError):
+        facts = {}
+    same_training = facts.get("train_subjects") == trained_on and facts.get("seed") == config["seed"]
+    if not same_training or not all(epoch in checkpoints for epoch in range(config["epochs"])):
+        return "train", f"{len(checkpoints)} of {config['epochs']} checkpoints of a training on {', '.join(trained_on)}"
+    try:
+        info = json.loads(layout.eval_info.read_text())
+    except (OSError, json.JSONDecodeError):
+        return "evaluate", "not evaluated yet"
+    evaluated = {e: p for e, p in checkpoints.items() if e >= config["epoch_begin"]}
+    differences = _mismatches(info, {"inner_held_out": held_out, "matching": config["matching"],
+                                     "checkpoints_fingerprint": checkpoints_fingerprint(evaluated),
+                                     "epochs_evaluated": len(evaluated)})
+    if differences:
+        return "evaluate", "evaluated with " + ", ".join(differences)
+    return "done", "done before"
 
 
 def main() -> None:

@@ -68,6 +68,10 @@ class FoldLayout:
         """A ``best_res.csv`` this project did not write (no ``eval_info.json`` beside it), e.g. the authors' archive."""
         return self.best_res.is_file() and not self.eval_info.is_file()
 
+    def inner_run(self, group: int) -> "FoldLayout":
+        """Inner model ``group`` of selection inner-cv, in the same layout: ``<output>/<subject>/inner/<group>/``."""
+        return FoldLayout(self.root / "inner" / str(group))
+
     @property
     def selected_scores(self) -> Path:
         """Project extra: per-frame apex scores of the selected epoch, for plots."""

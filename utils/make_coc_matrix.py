@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Collection
 from itertools import combinations
 from pathlib import Path
 
@@ -51,10 +52,10 @@ def cooccurrence_matrix(au_strings, au_to_rois: dict[str, tuple[int, ...]] = PUB
     return (counts / (np.abs(counts).sum(axis=1, keepdims=True) + 1e-6)).astype(np.float32)
 
 
-def read_au_strings(anno_csv: Path, exclude_subject: str | None = None) -> list:
+def read_au_strings(anno_csv: Path, exclude_subjects: Collection[str] = ()) -> list:
     """The ``au`` column of an annotation table, as strings; one-line errors naming the file.
 
-    ``exclude_subject``: leave out that subject's rows (``adjacency_scope: train``).
+    ``exclude_subjects``: leave out these subjects' rows (``adjacency_scope: train``, inner cross-validation).
     """
     anno_csv = Path(anno_csv)
     if not anno_csv.is_file():
@@ -65,10 +66,11 @@ def read_au_strings(anno_csv: Path, exclude_subject: str | None = None) -> list:
         raise UserError(f"{anno_csv}: not a readable CSV ({error})") from None
     if "au" not in table.columns:
         raise UserError(f"{anno_csv}: no 'au' column (columns: {', '.join(map(str, table.columns))})")
-    if exclude_subject is not None:
+    if exclude_subjects:
         if "subject" not in table.columns:
-            raise UserError(f"{anno_csv}: no 'subject' column, needed to leave out '{exclude_subject}'")
-        table = table[table["subject"] != exclude_subject]
+            raise UserError(f"{anno_csv}: no 'subject' column, needed to leave out "
+                            f"'{', '.join(sorted(exclude_subjects))}'")
+        table = table[~table["subject"].isin(list(exclude_subjects))]
     return [value.strip() if isinstance(value, str) else value for value in table["au"].tolist()]
 
 
@@ -99,10 +101,10 @@ def parse_au_map(text: str) -> dict[str, tuple[int, ...]]:
 
 def build_adjacency_file(anno_csv: Path, out_path: Path,
                          au_to_rois: dict[str, tuple[int, ...]] = PUBLISHED_AU_TO_ROIS,
-                         exclude_subject: str | None = None) -> np.ndarray:
-    """Build the matrix from ``anno_csv`` (without ``exclude_subject``'s rows) and save it atomically as
+                         exclude_subjects: Collection[str] = ()) -> np.ndarray:
+    """Build the matrix from ``anno_csv`` (without ``exclude_subjects``' rows) and save it atomically as
     ``out_path`` (.npy)."""
-    matrix = cooccurrence_matrix(read_au_strings(anno_csv, exclude_subject), au_to_rois)
+    matrix = cooccurrence_matrix(read_au_strings(anno_csv, exclude_subjects), au_to_rois)
     with atomic_path(out_path) as tmp:
         with open(tmp, "wb") as handle:
             np.save(handle, matrix)

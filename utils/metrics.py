@@ -8,7 +8,7 @@ _TYPE_PREFIX = {2: "micro", 1: "macro"}
 _GROUPS = ("micro", "macro", "all")
 COUNT_COLUMNS = [f"{g}_{c}" for g in _GROUPS for c in ("tp", "n", "m")]
 EPOCH_METRIC_COLUMNS = [f"{g}_{c}" for g in _GROUPS for c in ("precision", "recall", "f1")] + COUNT_COLUMNS + ["epoch"]
-SELECTION_PROTOCOLS = ("best-on-test", "fixed-epoch", "last-epoch")
+SELECTION_PROTOCOLS = ("best-on-test", "fixed-epoch", "last-epoch", "inner-cv")
 
 
 def precision_recall_f1(tp, n, m) -> tuple[float, float, float]:
@@ -55,14 +55,16 @@ def select_epoch(epoch_metrics: pd.DataFrame, protocol: str, fixed_epoch: int | 
 
     best-on-test: highest all_f1, the earliest epoch on ties (the published
     pick depends on an unstable sort); fixed-epoch: the row of ``fixed_epoch``;
+    inner-cv: the row of ``fixed_epoch``, here the epoch the inner cross-validation chose
+    (model/inner_cv.py), so the held-out labels only count it;
     last-epoch: the row of ``last_epoch`` (the final checkpoint; None when it
     has no row, so the pick never depends on the test outputs), or, when
     ``last_epoch`` is not given, the row with the highest epoch number present.
     """
     if protocol not in SELECTION_PROTOCOLS:
         raise ValueError(f"unknown selection protocol {protocol!r}; valid: {', '.join(SELECTION_PROTOCOLS)}")
-    if protocol == "fixed-epoch" and fixed_epoch is None:
-        raise ValueError("selection protocol 'fixed-epoch' needs fixed_epoch")
+    if protocol in ("fixed-epoch", "inner-cv") and fixed_epoch is None:
+        raise ValueError(f"selection protocol '{protocol}' needs fixed_epoch")
     needed = ["epoch"] + (["all_f1"] if protocol == "best-on-test" else [])
     missing = [c for c in needed if c not in epoch_metrics.columns]
     if missing:
@@ -74,7 +76,7 @@ def select_epoch(epoch_metrics: pd.DataFrame, protocol: str, fixed_epoch: int | 
         f1 = epoch_metrics["all_f1"].to_numpy(dtype=np.float64)
         index = np.lexsort((epochs, -f1))[0]  # highest F1, then smallest epoch
     else:
-        wanted = fixed_epoch if protocol == "fixed-epoch" else last_epoch
+        wanted = last_epoch if protocol == "last-epoch" else fixed_epoch
         if wanted is None:  # last-epoch without the final checkpoint's number: the highest epoch with a row
             index = int(np.argmax(epochs))
         else:
@@ -105,3 +107,26 @@ def pooled_scores(best_rows: pd.DataFrame) -> pd.DataFrame:
         records.append((tp, n - tp, m - tp, n, m) + precision_recall_f1(tp, n, m))
     return pd.DataFrame(records, columns=["tp", "fp", "fn", "n", "m", "precision", "recall", "f1"],
                         index=pd.Index(["micro", "macro", "overall"]))
+
+
+def summed_epoch_metrics(parts: list[tuple[pd.DataFrame, dict[str, int]]], epochs: list[int]) -> pd.DataFrame:
+    """Per-epoch metrics of several evaluations pooled: counts summed over the parts, then P, R, F1.
+
+    ``parts``: each evaluation's epoch_metrics table and its M per type without proposals
+    (``{'micro': m, 'macro': m}``, eval_info.json's ``m_without_proposals``). An epoch missing from a part's
+    table (it had no proposal there) counts TP 0, N 0 and that M, as best_res.csv does for such an epoch.
+    Returns one row per epoch of ``epochs`` (``EPOCH_METRIC_COLUMNS``).
+    """
+    totals = np.zeros((len(epochs), 2, 3), dtype=np.int64)  # (epoch, micro/macro, tp/n/m)
+    position = {epoch: i for i, epoch in enumerate(epochs)}
+    for table, m_without in parts:
+        counts = np.zeros_like(totals)
+        for t, prefix in enumerate(("micro", "macro")):
+            counts[:, t, 2] = m_without[prefix]
+        rows = table[table["epoch"].isin(epochs)]
+        where = rows["epoch"].map(position).to_numpy(dtype=np.int64)
+        for t, prefix in enumerate(("micro", "macro")):
+            counts[where, t] = rows[[f"{prefix}_tp", f"{prefix}_n", f"{prefix}_m"]].to_numpy(dtype=np.int64)
+        totals += counts
+    return pd.DataFrame([epoch_metrics_row({2: tuple(totals[i, 0]), 1: tuple(totals[i, 1])}, epoch)
+                         for i, epoch in enumerate(epochs)], columns=EPOCH_METRIC_COLUMNS)

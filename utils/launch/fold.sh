@@ -59,5 +59,5 @@ case "$action" in
   *) fail "fold $name: unexpected decision '$decision'" ;;
 esac
 step evaluating "$PYTHON" "$here/eval.py" "${common[@]}" ${run_flags[@]+"${run_flags[@]}"} \
-  ${eval_flags[@]+"${eval_flags[@]}"}
+  ${eval_flags[@]+"${eval_flags[@]}"} ${train_flags[@]+"${train_flags[@]}"}
 say "$label $name: finished"

@@ -44,6 +44,17 @@ if [ -n "${EXTRACT_SHARDS:-}" ] && [ "$EVAL_ONLY" != 1 ] && [ -z "$CHECKPOINTS" 
   fold_after=(--dependency="afterany:$prepare_id")  # a failed video fails only its folds, named
   say "submitted extraction array $prepare_id: $EXTRACT_SHARDS shards"
 fi
+if [ "${#inner_tasks[@]}" -gt 0 ] && [ "$todo" -gt 0 ]; then  # inner-cv: the folds' inner models first
+  while read -r task; do for ((group = 0; group < groups; group++)); do echo "$task $group"; done
+  done < "$submission/tasks.txt" > "$submission/inner_tasks.txt"
+  n_inner="$(wc -l < "$submission/inner_tasks.txt")"
+  inner_id="$(sbatch --parsable --job-name=auwgcn-inner --array="0-$((n_inner - 1))" ${fold_after[@]+"${fold_after[@]}"} \
+    --output="$submission/inner_%A_%a.out" ${sbatch_args[@]+"${sbatch_args[@]}"} \
+    "$here/utils/launch/slurm_inner.sh" "$submission/inner_tasks.txt")" || fail "sbatch refused the inner array (see above)"
+  inner_id="${inner_id%%;*}"
+  fold_after=(--dependency="afterany:$inner_id")  # a failed inner task is redone, named, by its fold's task
+  say "submitted inner array $inner_id: $n_inner inner models (inner-cv)"
+fi
 pool_after=()
 if [ "$todo" -gt 0 ]; then
   array_id="$(sbatch --parsable --job-name=auwgcn-folds --array="0-$((todo - 1))" ${fold_after[@]+"${fold_after[@]}"} \

@@ -1,0 +1,134 @@
+"""One model to use on new recordings: trained on every subject, at the epoch the LOSO picked.
+
+The epoch is the one with the best overall F1 (``all_f1``) of the per-epoch counts summed over every outer
+fold's ``epoch_metrics.csv`` (under the run's matching rule; an epoch without proposals in a fold counts
+TP 0, N 0 and the fold's M, utils.metrics.summed_epoch_metrics), earliest on ties. The model trains on
+every subject of ``subject_list`` with the adjacency built from all of them, with the folds' hyperparameters
+and seed, for that epoch + 1 epochs (the first checkpoints of a longer training are the same).
+
+Writes ``<output>/final/``: ``models/`` in the published checkpoint layout, ``logs/``, ``adjacency.npy``
+and ``final_info.json`` (``epoch``, ``all_f1`` the summed counts give there, the per-epoch summed
+``all_f1``, the subjects). The LOSO under ``inner-cv`` estimates how well this whole procedure does.
+
+python -m model.final_model --dataset D --output DIR --subjects S1 S2 ... [--config FILE] [--seed N]
+                            [--device DEV] [--quiet]
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from dataset.segments import expression_windows
+from model.adjacency import built_adjacency
+from model.training import train_model
+from utils.config import DatasetConfig
+from utils.errors import UserError
+from utils.io import atomic_write_text
+from utils.layout import FoldLayout
+from utils.metrics import select_epoch, summed_epoch_metrics
+
+FINAL_FOLDER = "final"
+FINAL_INFO = "final_info.json"
+
+
+def final_layout(output: Path) -> FoldLayout:
+    return FoldLayout(Path(output) / FINAL_FOLDER)
+
+
+def loso_epoch(config: DatasetConfig, output: Path, subjects: list[str]) -> tuple[int, pd.DataFrame]:
+    """``(epoch, summed per-epoch metrics)`` from the outer folds' tables; one-line errors naming a fold's file."""
+    parts = []
+    for subject in subjects:
+        layout = FoldLayout.of(output, subject)
+        if not layout.epoch_metrics.is_file() or not layout.eval_info.is_file():
+            raise UserError(f"{layout.epoch_metrics}: missing; run the LOSO first (bash pipeline.sh)")
+        info = json.loads(layout.eval_info.read_text())
+        if info.get("matching") != config["matching"]:
+            raise UserError(f"{layout.eval_info}: fold evaluated with matching {info.get('matching')}, "
+                            f"asked {config['matching']}")
+        if "m_without_proposals" not in info:
+            raise UserError(f"{layout.eval_info}: written before folds recorded their M without proposals; "
+                            "re-evaluate (FORCE=1 EVAL_ONLY=1 bash pipeline.sh)")
+        parts.append((pd.read_csv(layout.epoch_metrics), info["m_without_proposals"]))
+    summed = summed_epoch_metrics(parts, list(range(config["epoch_begin"], config["epochs"])))
+    return int(select_epoch(summed, "best-on-test")["epoch"]), summed
+
+
+def train_final(config: DatasetConfig, output: Path, subjects: list[str], device: torch.device,
+                show_progress: bool = True) -> dict:
+    """Train the final model (unless the one there matches) and write ``final_info.json``; returns it."""
+    epoch, summed = loso_epoch(config, output, subjects)
+    layout = final_layout(output)
+    info = {"epoch": epoch, "all_f1": float(summed.loc[summed["epoch"] == epoch, "all_f1"].iloc[0]),
+            "summed_all_f1": {str(e): float(f) for e, f in zip(summed["epoch"], summed["all_f1"])},
+            "matching": config["matching"], "seed": config["seed"], "loso_folds": subjects,
+            "subjects": list(config["subject_list"])}
+    info_path = layout.root / FINAL_INFO
+    if info_path.is_file() and json.loads(info_path.read_text()) == info and epoch in layout.checkpoints():
+        return info
+    windows = expression_windows(Path(config["segment_feat_root"]), config["subject_list"])
+    if len(windows) == 0:
+        raise UserError(f"{config['segment_feat_root']}: no training window with an expression")
+    adjacency = built_adjacency(config, layout.root / "adjacency.npy", [])
+    info_path.unlink(missing_ok=True)
+    train_model(config.with_overrides(epochs=epoch + 1), layout, windows, adjacency, device, show_progress,
+                {"subject": None, "train_subjects": list(config["subject_list"])})
+    atomic_write_text(info_path, json.dumps(info, indent=2) + "\n")
+    return info
+
+
+def final_checkpoint(run_dir: Path, epoch: str = "selected") -> tuple[int, Path] | None:
+    """``(epoch, checkpoint)`` of the run's final model, or None when the run has none. ``epoch``:
+    ``selected`` (final_info.json's), ``last`` or a number, as spot.py's --epoch."""
+    layout = final_layout(run_dir)
+    info_path = layout.root / FINAL_INFO
+    if not info_path.is_file():
+        return None
+    checkpoints = layout.checkpoints()
+    if epoch == "selected":
+        try:
+            number = int(json.loads(info_path.read_text())["epoch"])
+        except (ValueError, KeyError) as error:
+            raise UserError(f"{info_path}: unreadable ({error})") from None
+    else:
+        number = max(checkpoints, default=-1) if epoch == "last" else int(epoch)
+    if number not in checkpoints:
+        raise UserError(f"{layout.models}: no checkpoint for epoch {number} of the final model")
+    return int(number), checkpoints[number]
+
+
+def main() -> None:
+    import argparse
+
+    from utils.cli import resolve_device, reuse_freed_memory
+    from utils.config import load_config
+    from utils.errors import run_cli
+
+    parser = argparse.ArgumentParser(description="Train the final model on every subject at the LOSO's epoch.")
+    parser.add_argument("--dataset", required=True)
+    parser.add_argument("--config", default=None)
+    parser.add_argument("--output", required=True, type=Path, help="the LOSO's run folder")
+    parser.add_argument("--subjects", required=True, nargs="+", help="the LOSO's folds")
+    parser.add_argument("--matching", default=None)
+    parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--device", default=None)
+    parser.add_argument("--quiet", action="store_true")
+    args = parser.parse_args()
+
+    def run() -> None:
+        reuse_freed_memory()
+        config = load_config(args.dataset, args.config).with_overrides(device=args.device, seed=args.seed,
+                                                                       matching=args.matching)
+        info = train_final(config, args.output, args.subjects, resolve_device(config["device"]),
+                           show_progress=not args.quiet)
+        print(f"final model: every subject ({len(info['subjects'])}), epoch {info['epoch']} (summed LOSO "
+              f"all_f1 {info['all_f1']:.4f}) in {final_layout(args.output).models}")
+
+    run_cli(run)
+
+
+if __name__ == "__main__":
+    main()

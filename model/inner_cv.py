@@ -1,0 +1,162 @@
+"""Selection ``inner-cv``: each outer fold's epoch chosen on its training subjects alone.
+
+For the fold holding out subject S, the training subjects are split into ``inner_folds`` groups
+(utils/inner_split.py). Inner model k trains on the training subjects outside group k, with the outer
+model's hyperparameters, seed and training code, and an adjacency built from its own training subjects;
+it is evaluated on group k's test windows at every epoch from ``epoch_begin`` with the outer evaluation's
+steps (model/evaluation.py). The groups' per-epoch counts are summed (utils.metrics.summed_epoch_metrics)
+and the epoch with the best summed ``all_f1``, earliest on ties, is the fold's epoch. S's labels are read
+only afterwards, to count that epoch's TP, FP and FN.
+
+Inner run k lives in ``<output>/<S>/inner/<k>/`` in the fold layout (models/, logs/, output_csv/, nms_csv/,
+epoch_metrics.csv, eval_info.json), so the fold resume rule covers it (utils.fold_status.inner_decision).
+
+python -m model.inner_cv --dataset D --output DIR --subject S --group K [--config FILE] [--seed N]
+                         [--matching M] [--device DEV] [--quiet]      trains (when needed) and evaluates one inner model
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from dataset.segments import WindowSet, expression_windows, load_subject
+from model.adjacency import built_adjacency
+from model.evaluation import (evaluated_checkpoints, load_held_out, match_epochs, proposals_by_epoch,
+                              score_checkpoints, write_epochs)
+from model.scoring import TYPES
+from model.training import train_model
+from utils.config import DatasetConfig
+from utils.errors import UserError
+from utils.fold_status import inner_decision
+from utils.inner_split import fold_inner_groups, inner_training_subjects
+from utils.io import atomic_write_text
+from utils.layout import FoldLayout, checkpoints_fingerprint
+from utils.metrics import select_epoch, summed_epoch_metrics
+
+
+class SegmentCache:
+    """Subjects' windows read once per process: a fold's K inner models share their subjects' files."""
+
+    def __init__(self) -> None:
+        self._loaded: dict[tuple[Path, str], WindowSet] = {}
+
+    def load(self, folder: Path, subject: str) -> WindowSet:
+        key = (Path(folder), subject)
+        if key not in self._loaded:
+            self._loaded[key] = load_subject(folder, subject)
+        return self._loaded[key]
+
+    def test(self, segment_feat_root: Path, subject: str) -> WindowSet:
+        return self.load(Path(segment_feat_root) / "test", subject)
+
+
+def train_inner(config: DatasetConfig, output: Path, subject: str, group: int, device: torch.device,
+                cache: SegmentCache, show_progress: bool = True) -> FoldLayout:
+    """Train inner model ``group`` of the fold holding out ``subject``."""
+    held_out = fold_inner_groups(config, subject)[group]
+    subjects = inner_training_subjects(config, subject, held_out)
+    windows = expression_windows(Path(config["segment_feat_root"]), subjects, load=cache.load)
+    if len(windows) == 0:
+        raise UserError(f"{config['segment_feat_root']}: no training window with an expression in "
+                        f"{', '.join(subjects)} (inner model {group} of fold {subject})")
+    layout = FoldLayout.of(output, subject).inner_run(group)
+    adjacency = built_adjacency(config, layout.root / "adjacency.npy", [subject, *held_out])
+    return train_model(config, layout, windows, adjacency, device, show_progress,
+                       {"subject": subject, "inner_group": group, "inner_held_out": held_out,
+                        "train_subjects": subjects})
+
+
+def evaluate_inner(config: DatasetConfig, output: Path, subject: str, group: int, device: torch.device,
+                   cache: SegmentCache, show_progress: bool = True) -> dict:
+    """Evaluate inner model ``group`` on its group's test windows; writes its per-epoch tables and
+    ``eval_info.json`` (no epoch is selected here: the groups are summed first)."""
+    held_out_subjects = fold_inner_groups(config, subject)[group]
+    layout = FoldLayout.of(output, subject).inner_run(group)
+    checkpoints = evaluated_checkpoints(layout, config)
+    held_out = load_held_out(config, held_out_subjects, windows_of=cache.test)
+    scores = score_checkpoints(checkpoints, held_out, device, layout)
+    tables = proposals_by_epoch(scores, held_out.windows, config)
+    metrics = write_epochs(layout, match_epochs(list(checkpoints), tables, held_out, config), show_progress)
+    empty = held_out.counts_without_proposals(config["matching"])
+    info = {"subject": subject, "inner_group": group, "inner_held_out": held_out_subjects,
+            "train_subjects": inner_training_subjects(config, subject, held_out_subjects),
+            "matching": config["matching"], "checkpoints_dir": str(layout.models.resolve()),
+            "checkpoints_fingerprint": checkpoints_fingerprint(checkpoints),
+            "epochs_evaluated": len(checkpoints), "epochs_with_proposals": len(metrics),
+            "m_without_proposals": {name: empty[t][2] for t, name in TYPES.items()}}
+    atomic_write_text(layout.eval_info, json.dumps(info, indent=2) + "\n")
+    return info
+
+
+def run_inner(config: DatasetConfig, output: Path, subject: str, group: int, device: torch.device,
+              cache: SegmentCache | None = None, show_progress: bool = True) -> str:
+    """Bring inner run ``group`` up to date by the resume rule: train it when its checkpoints are not all
+    there, evaluate it when its results do not match; returns what was done."""
+    cache = cache or SegmentCache()
+    action, _ = inner_decision(config, output, subject, group)
+    if action == "train":
+        train_inner(config, output, subject, group, device, cache, show_progress)
+    if action != "done":
+        evaluate_inner(config, output, subject, group, device, cache, show_progress)
+    return action
+
+
+def inner_selection(config: DatasetConfig, output: Path, subject: str, device: torch.device,
+                    show_progress: bool = True) -> dict:
+    """Run (or reuse) every inner model of the fold and pick its epoch; the dict goes into the fold's
+    eval_info.json as ``inner_cv``."""
+    cache = SegmentCache()
+    groups = fold_inner_groups(config, subject)
+    for group in range(len(groups)):
+        run_inner(config, output, subject, group, device, cache, show_progress)
+    return choose_inner_epoch(config, output, subject)
+
+
+def choose_inner_epoch(config: DatasetConfig, output: Path, subject: str) -> dict:
+    """The fold's epoch from its inner runs' ``epoch_metrics.csv`` and ``eval_info.json``: groups summed, the
+    best summed all_f1, earliest on ties."""
+    fold = FoldLayout.of(output, subject)
+    groups = fold_inner_groups(config, subject)
+    parts = []
+    for group in range(len(groups)):
+        layout = fold.inner_run(group)
+        info = json.loads(layout.eval_info.read_text())
+        parts.append((pd.read_csv(layout.epoch_metrics), info["m_without_proposals"]))
+    epochs = list(range(config["epoch_begin"], config["epochs"]))
+    summed = summed_epoch_metrics(parts, epochs)
+    chosen = select_epoch(summed, "best-on-test")
+    return {"inner_folds": len(groups), "groups": groups, "split": "training subjects sorted by name, dealt round robin",
+            "inner_all_f1": {str(e): float(f) for e, f in zip(summed["epoch"], summed["all_f1"])},
+            "selected_epoch": int(chosen["epoch"]), "tie_rule": "earliest epoch among equal summed all_f1"}
+
+
+def main() -> None:
+    from utils.cli import fold_parser, resolve_device, reuse_freed_memory
+    from utils.config import load_config
+    from utils.errors import run_cli
+
+    parser = fold_parser("Train (when needed) and evaluate one inner model of a fold (selection inner-cv).")
+    parser.add_argument("--group", required=True, type=int, help="inner group, 0 .. inner_folds - 1")
+    parser.add_argument("--seed", type=int, default=None, help="training seed (default: the config's seed)")
+    parser.add_argument("--matching", default=None, help="matching rule (default: the config's)")
+    args = parser.parse_args()
+
+    def run() -> None:
+        reuse_freed_memory()
+        config = load_config(args.dataset, args.config).with_overrides(device=args.device, seed=args.seed,
+                                                                       matching=args.matching, selection="inner-cv")
+        if not 0 <= args.group < config["inner_folds"]:
+            raise UserError(f"--group {args.group}: must be 0 .. {config['inner_folds'] - 1} (inner_folds)")
+        action = run_inner(config, args.output, args.subject, args.group, resolve_device(config["device"]),
+                           show_progress=not args.quiet)
+        done = {"done": "up to date", "train": "trained and evaluated", "evaluate": "evaluated"}[action]
+        print(f"inner model {args.group} of {args.subject}: {done}")
+
+    run_cli(run)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,90 @@
+"""What test-label selection is worth: the pooled F1 of each epoch-selection protocol, side by side.
+
+python -m utils.protocol_table --dataset D --output DIR [--config FILE] [--seeds 1 2 3] [--jobs N]
+
+Runs ``pipeline.sh`` once per adjacency scope and protocol, over the same seeds: with
+``adjacency_scope: all`` best-on-test (the paper's protocol); with ``adjacency_scope: train`` best-on-test,
+last-epoch, fixed-epoch (``abfcm_best_epoch``) and inner-cv. The protocols of one scope share their fold
+trainings (a protocol change only re-evaluates; inner-cv adds its inner models). Each run's
+``seed_results.json`` (mean and sample sd over the seeds) is kept in ``DIR/protocols.json``; the table is
+printed and written to ``DIR/protocol_table.md``. Runs go to ``DIR/adjacency_<scope>/``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from utils.config import load_config
+from utils.errors import UserError, run_cli
+from utils.io import atomic_write_text
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+RUNS = (("all", "best-on-test"), ("train", "best-on-test"), ("train", "last-epoch"), ("train", "fixed-epoch"),
+        ("train", "inner-cv"))
+TYPES = ("micro", "macro", "overall")
+
+
+def scope_config(dataset: str, config_file: str | None, output: Path, scope: str) -> Path:
+    """A config file holding the section with ``adjacency_scope: scope`` (paths already resolved)."""
+    values = dict(load_config(dataset, config_file).values, adjacency=None, adjacency_scope=scope)
+    path = output / f"config_adjacency_{scope}.yaml"
+    output.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path, yaml.safe_dump({dataset: values}, sort_keys=False))
+    return path
+
+
+def run_protocols(dataset: str, config_file: str | None, output: Path, seeds: list[str], jobs: int) -> dict:
+    results = {}
+    for scope, selection in RUNS:
+        run = output / f"adjacency_{scope}"
+        env = {**os.environ, "DATASET": dataset, "CONFIG": str(scope_config(dataset, config_file, output, scope)),
+               "OUTPUT": str(run), "SELECTION": selection, "SEEDS": " ".join(seeds), "JOBS": str(jobs),
+               "PYTHON": os.environ.get("PYTHON", sys.executable)}
+        print(f"[protocol table] {selection}, adjacency_scope {scope}", flush=True)
+        if subprocess.run(["bash", str(REPO_ROOT / "pipeline.sh")], env=env).returncode != 0:
+            raise UserError(f"{run}: pipeline.sh failed for selection {selection} (see above)")
+        results[f"{selection} | {scope}"] = json.loads((run / "seed_results.json").read_text())
+    atomic_write_text(output / "protocols.json", json.dumps(results, indent=2) + "\n")
+    return results
+
+
+def format_protocol_table(results: dict) -> str:
+    """Markdown: one row per protocol and scope, F1 mean ± sd per type."""
+    seeds = next(iter(results.values()))["seeds"]
+    lines = [f"F1, mean ± sd over seeds {' '.join(seeds)}",
+             "", "| selection | adjacency | " + " | ".join(TYPES) + " |", "|---|---|" + "---|" * len(TYPES)]
+    for key, document in results.items():
+        selection, scope = key.split(" | ")
+        cells = []
+        for t in TYPES:
+            f1 = document["f1"][t]
+            cells.append(f"{f1['mean']:.4f}" + (f" ± {f1['std']:.4f}" if f1["std"] is not None else ""))
+        lines.append(f"| {selection} | {scope} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Pooled F1 of each epoch-selection protocol, side by side.")
+    parser.add_argument("--dataset", required=True)
+    parser.add_argument("--config", default=None)
+    parser.add_argument("--output", required=True, type=Path)
+    parser.add_argument("--seeds", nargs="+", default=["1", "2", "3"])
+    parser.add_argument("--jobs", type=int, default=1)
+    args = parser.parse_args()
+
+    def run() -> None:
+        table = format_protocol_table(run_protocols(args.dataset, args.config, args.output, args.seeds, args.jobs))
+        atomic_write_text(args.output / "protocol_table.md", table + "\n")
+        print(table)
+
+    run_cli(run)
+
+
+if __name__ == "__main__":
+    main()

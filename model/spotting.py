@@ -7,7 +7,6 @@ Frame and second conventions: :mod:`feature_extraction.recording`.
 """
 from __future__ import annotations
 
-import glob
 import json
 import re
 from dataclasses import dataclass
@@ -29,14 +28,11 @@ from utils.indexing import SEGMENT_LENGTH, cut_window, window_offsets
 from utils.io import atomic_write_csv, atomic_write_text
 from utils.layout import FoldLayout
 from utils.nms import nms
+from utils.spot_outputs import check_writable, error_log, output_folders, remove_stale
 
 SPOT_COLUMNS = ["type", "onset_frame", "apex_frame", "offset_frame", "onset_s", "offset_s", "score"]
 _LAST_INTEGER = re.compile(r"(\d+)(?!.*\d)")
 DEFAULT_DATASET = "mesynth"
-# Outputs of an earlier spot of the same input that this run may not write again: removed before writing.
-STALE_OUTPUTS = ("annotated.*", "report.html")
-# Under --out: one traceback log per input that met an internal error (so no input folder may be named so).
-ERROR_LOGS = "logs"
 # Errors that are the input's or the machine's problem (a codec, a full disk), not the program's.
 EXPECTED_ERRORS = (OSError, cv2.error)
 
@@ -268,58 +264,7 @@ def chosen_folds(run_dir: Path, wanted: tuple[str, ...] | None) -> list[str]:
     return list(wanted)
 
 
-# --------------------------------------------------------------------------- output folders
-
-
-def check_writable(out: Path, default: bool) -> None:
-    """Make sure files can be created in ``out`` before anything is extracted; a one-line UserError saying
-    where to point ``--out`` otherwise (``default``: ``out`` is the run's own ``spots`` folder)."""
-    import os
-    import tempfile
-
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        handle, probe = tempfile.mkstemp(prefix=".write-check-", dir=out)
-        os.close(handle)
-        os.unlink(probe)
-    except OSError as error:
-        where = ("the run folder (a read-only checkpoint archive?) takes no outputs: " if default else "") + \
-            "point --out at a writable folder"
-        raise UserError(f"{out}: cannot write the outputs here ({error.strerror or error}); {where}") from None
-
-
-def recorded_input(folder: Path) -> str | None:
-    """The input path a spot output folder's ``spots.json`` records, None when it has none readable."""
-    try:
-        return str(json.loads((folder / "spots.json").read_text(encoding="utf-8"))["input"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-
-
-def output_folders(inputs: list[Path], out: Path) -> list[Path]:
-    """One output folder under ``out`` for each input (full paths, distinct), never shared.
-
-    An input gets ``out/<name>`` (:func:`feature_extraction.recording.recording_name`) or ``out/<name>-N``:
-    the folder whose ``spots.json`` records this input when there is one (a rerun), else the first one
-    that is absent or empty and not taken by an earlier input of the list. So ``a/take`` and ``b/take``,
-    or an input named like one spotted before, each keep their own folder, run after run."""
-    taken = {out / ERROR_LOGS}
-    folders = []
-    for path in inputs:
-        name = recording_name(path)
-        numbered = [p for p in out.glob(f"{glob.escape(name)}-*") if p.name[len(name) + 1:].isdigit()]
-        candidates = [out / name, *sorted(numbered, key=lambda p: int(p.name[len(name) + 1:]))]
-        folder = next((c for c in candidates if c not in taken and recorded_input(c) == str(path)), None)
-        number = 1
-        while folder is None:
-            candidate = out / (name if number == 1 else f"{name}-{number}")
-            if candidate not in taken and (not candidate.exists() or
-                                           (candidate.is_dir() and not any(candidate.iterdir()))):
-                folder = candidate
-            number += 1
-        taken.add(folder)
-        folders.append(folder)
-    return folders
+# --------------------------------------------------------------------------- outputs
 
 
 def distinct_inputs(inputs: list[Path]) -> list[Path]:
@@ -334,22 +279,14 @@ def distinct_inputs(inputs: list[Path]) -> list[Path]:
     return list(seen)
 
 
-def error_log(out: Path, folder: Path) -> Path:
-    """Where the traceback of an input's internal error goes: ``<out>/logs/<folder name>.log``."""
-    return out / ERROR_LOGS / f"{folder.name}.log"
-
-
 def write_outputs(folder: Path, table: pd.DataFrame, meta: dict, scores: Scores, windows: WindowSet,
                   indices: np.ndarray, recording: Recording, lost_frames: np.ndarray) -> list[Path]:
     """``spots.csv``, ``timeline.png`` and ``spots.json`` under ``folder``, each written atomically, after the
-    earlier outputs this run does not rewrite (:data:`STALE_OUTPUTS`) are removed. ``spots.json`` comes last:
+    earlier outputs this run does not rewrite are removed (:func:`utils.spot_outputs.remove_stale`). ``spots.json`` comes last:
     it names the input the folder belongs to."""
     from utils.plots import plot_spot_timeline
 
-    folder.mkdir(parents=True, exist_ok=True)
-    for pattern in STALE_OUTPUTS:
-        for stale in folder.glob(pattern):
-            stale.unlink()
+    remove_stale(folder)
     atomic_write_csv(folder / "spots.csv", table)
     n_rows = len(indices) - 1
     seconds = indices[:n_rows] / recording.source_fps  # feature row r starts at resampled frame r
@@ -444,7 +381,8 @@ def spot_inputs(options: SpotOptions, landmarker=None) -> int:
         landmarker = FaceLandmarker()
     job = SpotJob(models, folds, settings, config, device, landmarker, Path(options.run), out, options.fps,
                   options.video)
-    outcomes = [attempt(path, folder, job) for path, folder in zip(inputs, output_folders(inputs, out))]
+    folders = output_folders([str(path) for path in inputs], [recording_name(path) for path in inputs], out)
+    outcomes = [attempt(path, folder, job) for path, folder in zip(inputs, folders)]
     return summarise(outcomes)
 
 

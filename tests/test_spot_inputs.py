@@ -24,10 +24,11 @@ from feature_extraction.record import write_record
 from feature_extraction.recording import frame_rate, open_recording, recording_name
 from feature_extraction.video import FlowSettings
 from model.auwgcn import AUWGCN
-from model.spotting import SpotOptions, fold_list, output_folders, run_dataset, spot_inputs
+from model.spotting import SpotOptions, fold_list, run_dataset, spot_inputs
 from test_bad_inputs import assert_one_line_error
 from test_spot import _frame_folder, _MarkedFaces
 from utils.errors import UserError
+from utils.spot_outputs import output_folders
 
 
 class _CountingFaces(_MarkedFaces):
@@ -84,19 +85,23 @@ def _claim(folder: Path, input_path: Path) -> None:
     (folder / "spots.json").write_text(json.dumps({"input": str(input_path)}))
 
 
+def _folders(inputs: list[Path], out: Path) -> list[Path]:
+    return output_folders([str(path) for path in inputs], [recording_name(path) for path in inputs], out)
+
+
 def test_output_folders_never_collide_and_a_rerun_finds_its_own(tmp_path):
     out = tmp_path / "out"
     a, b, c = tmp_path / "a" / "take", tmp_path / "b" / "take", tmp_path / "c" / "take.mp4"
-    assert output_folders([a, b, c], out) == [out / "take", out / "take-2", out / "take-3"]
+    assert _folders([a, b, c], out) == [out / "take", out / "take-2", out / "take-3"]
     _claim(out / "take", b)  # spotted before: b's folder; the numbered one is a's
     _claim(out / "take-7", a)
-    assert output_folders([a, b], out) == [out / "take-7", out / "take"]
-    assert output_folders([c], out) == [out / "take-2"]  # the first folder neither taken nor holding files
+    assert _folders([a, b], out) == [out / "take-7", out / "take"]
+    assert _folders([c], out) == [out / "take-2"]  # the first folder neither taken nor holding files
     (out / "take-2").mkdir()
     (out / "take-2" / "mine.txt").write_text("a user's file")
     (out / "take-3").mkdir()  # empty: free
-    assert output_folders([c, tmp_path / "take"], out) == [out / "take-3", out / "take-4"]
-    assert output_folders([tmp_path / "logs"], out) == [out / "logs-2"]  # traceback logs live in out/logs
+    assert _folders([c, tmp_path / "take"], out) == [out / "take-3", out / "take-4"]
+    assert _folders([tmp_path / "logs"], out) == [out / "logs-2"]  # traceback logs live in out/logs
 
 
 def test_dot_and_dotdot_are_named_after_the_folder_they_stand_for(tmp_path, monkeypatch):
@@ -105,7 +110,7 @@ def test_dot_and_dotdot_are_named_after_the_folder_they_stand_for(tmp_path, monk
     assert recording_name(Path(".")) == "frames" and recording_name(Path("..")) == "session"
     assert recording_name(Path("../frames/")) == "frames"
     out = tmp_path / "out"
-    assert output_folders([Path(".").resolve(), Path("..").resolve()], out) == [out / "frames", out / "session"]
+    assert _folders([Path(".").resolve(), Path("..").resolve()], out) == [out / "frames", out / "session"]
 
 
 def test_same_named_inputs_get_their_own_folders_and_reruns_leave_nothing_stale(setup, tmp_path, capsys):

@@ -6,7 +6,9 @@ python spot.py INPUT [INPUT ...] --run RUN_DIR [--dataset D] [--config FILE] [--
 
 INPUT: a video file OpenCV reads, or a folder of frame images (ordered by the integer in the name).
 Writes <out>/<input name>/spots.csv, spots.json, spots.eaf (ELAN), timeline.png, report.html and preview.webm
-(default --out: <RUN_DIR>/spots).
+(default --out: <RUN_DIR>/spots); an input named like another one, in this command or spotted before into the
+same --out, gets <input name>-N. With a final model in RUN_DIR/final/ (FINAL=1 bash pipeline.sh) and no
+--folds, that model is used; otherwise the fold ensemble.
 """
 import argparse
 from pathlib import Path
@@ -18,16 +20,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     parser.add_argument("inputs", nargs="+", type=Path, metavar="INPUT", help="video file or frame folder")
     parser.add_argument("--run", required=True, type=Path, help="run folder (pipeline.sh output or published checkpoints)")
-    parser.add_argument("--dataset", default="mesynth", help="config section the run was trained with (default mesynth)")
-    parser.add_argument("--config", default=None, help="config file (default: config.yaml beside the scripts)")
+    parser.add_argument("--dataset", default=None,
+                        help="config section; default: the one the run was trained on (mesynth when it records none)")
+    parser.add_argument("--config", default=None, type=Path, help="config file (default: config.yaml beside the scripts)")
     parser.add_argument("--folds", default="all", help="all (default) or comma-separated subjects")
     parser.add_argument("--epoch", default="selected", help="selected (eval_info.json, default), last, or a number")
     parser.add_argument("--out", type=Path, default=None, help="output folder (default <RUN_DIR>/spots)")
     parser.add_argument("--device", default=None, help="cpu, cuda or auto (default: the config's device)")
     parser.add_argument("--flow", default=None, help="optical flow; default: the run's recorded settings")
     parser.add_argument("--face-detect", default=None, help="full|fast; default: the run's recorded settings")
-    parser.add_argument("--fps", type=float, default=None,
-                        help="frame rate of frame-folder inputs (default: the dataset's fps)")
+    parser.add_argument("--fps", default=None,
+                        help="frame rate of the inputs (default: a video's own, the dataset's for a frame folder)")
     parser.add_argument("--video", action="store_true", help="also write annotated.webm: the face box and a label while an interval is active")
     parser.add_argument("--anno", type=Path, default=None,
                         help="annotation table (paper's CSV format) or ELAN .eaf: inputs that are its videos get a ground-truth lane")
@@ -37,11 +40,17 @@ def main() -> None:
         parser.error(f"--epoch must be selected, last or a number, got {args.epoch!r}")
 
     def run() -> int:
-        from model.spotting import spot_inputs
+        from feature_extraction.recording import frame_rate
+        from model.spotting import SpotOptions, fold_list, spot_inputs
         from utils.cli import reuse_freed_memory
 
+        options = SpotOptions(inputs=tuple(args.inputs), run=args.run, dataset=args.dataset, config=args.config,
+                              folds=fold_list(args.folds), epoch=args.epoch, out=args.out, device=args.device,
+                              flow=args.flow, face_detect=args.face_detect,
+                              fps=None if args.fps is None else frame_rate(args.fps), video=args.video,
+                              anno=args.anno, report=not args.no_report)
         reuse_freed_memory()
-        return spot_inputs(args)
+        return spot_inputs(options)
 
     run_cli(run)
 

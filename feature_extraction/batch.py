@@ -14,7 +14,6 @@ from __future__ import annotations
 import functools
 import json
 import multiprocessing
-import traceback
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Executor, ProcessPoolExecutor, wait
@@ -30,8 +29,7 @@ from feature_extraction.adapters import VideoSource, iter_frames, source_fingerp
 from feature_extraction.face import FaceLandmarker, landmark_model_path
 from feature_extraction.video import (FlowSettings, VideoFailure, VideoResult, cache_path, extract_video, load_cached,
                                       save_cached)
-from utils.errors import UserError
-from utils.io import atomic_write_text
+from utils.errors import UserError, failure_line
 
 
 @dataclass
@@ -78,14 +76,7 @@ def _unexpected_failure(error: Exception, video: VideoSource, out_root: Path) ->
     Bad footage (unreadable file, codec error: OSError, cv2.error, UserError) is the video's problem;
     anything else is most likely a bug in this package and says so.
     """
-    kind = "error" if isinstance(error, (OSError, cv2.error, UserError)) else "internal error (likely a bug)"
-    log = error_log_path(out_root, video)
-    try:
-        atomic_write_text(log, f"{video.source_path}\n{traceback.format_exc()}")
-        where = f"traceback in {log}"
-    except OSError as log_error:
-        where = f"traceback not written ({log_error})"
-    return f"{kind} {type(error).__name__}: {error}; {where}"
+    return failure_line(error, error_log_path(out_root, video), str(video.source_path), (OSError, cv2.error, UserError))
 
 
 # --------------------------------------------------------------------------- worker pools

@@ -16,7 +16,8 @@ import numpy as np
 import pandas as pd
 
 from model.scoring import TYPES
-from model.spotting import Recording, iter_resampled, lost_stretches, map_frames, stitched
+from feature_extraction.recording import Recording, iter_resampled, lost_stretches, map_frames
+from model.spotting import stitched
 from utils.errors import UserError
 from utils.matching import true_positive_flags
 from utils.review.flags import truth_found_flags

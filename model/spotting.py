@@ -1,12 +1,9 @@
-"""Spot expressions in a new recording: frames -> features (as extracted for the run) -> fold ensemble
-scores -> the evaluation's proposals and NMS -> intervals in the input's own frame numbering and seconds.
+"""Spot expressions in a new recording: features (feature_extraction.recording, as extracted for the run)
+-> fold ensemble scores -> the evaluation's proposals and NMS -> intervals in the input's own frame
+numbering and seconds -> ``<out>/<input name>/``.
 
-Frame conventions (utils/indexing.py): the recording is first resampled to the dataset's rate
-(config key ``fps``). Resampled frame j (0-based) is source frame ``source_index[j]`` (0-based);
-an interval frame p reported by the proposals (1-based, as the annotation tables count) is
-resampled frame p - 1, so it maps to source frame number ``source_index[p - 1] + 1`` for a video
-file and to the frame's own number (the integer in its file name) for a frame folder. Seconds are
-``source_index / source_fps`` with the input's real rate.
+:func:`spot_inputs` is spot.py's work on a :class:`SpotOptions`; :func:`spot_one` is one input's flow.
+Frame and second conventions: :mod:`feature_extraction.recording`.
 """
 from __future__ import annotations
 
@@ -22,18 +19,23 @@ import torch
 
 from dataset.segments import WindowSet
 from dataset.targets import normalise_features
+from feature_extraction.recording import (Recording, extract_recording, lost_report, lost_stretches, map_frames,
+                                          open_recording, own_frames, recording_name, resample_indices)
 from model.evaluation import epoch_proposals
 from model.final_model import FINAL_FOLDER, final_checkpoint
 from model.scoring import TYPES, Scores, average_scores, batched_scores, load_state_dict
-from utils.errors import UserError
+from utils.errors import UserError, failure_line
 from utils.indexing import SEGMENT_LENGTH, cut_window, window_offsets
-from utils.io import atomic_path, atomic_write_csv, atomic_write_text
+from utils.io import atomic_write_csv, atomic_write_text
 from utils.layout import FoldLayout
 from utils.nms import nms
+from utils.spot_outputs import check_writable, error_log, output_folders, remove_stale
 
 SPOT_COLUMNS = ["type", "onset_frame", "apex_frame", "offset_frame", "onset_s", "offset_s", "score"]
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 _LAST_INTEGER = re.compile(r"(\d+)(?!.*\d)")
+DEFAULT_DATASET = "mesynth"
+# Errors that are the input's or the machine's problem (a codec, a full disk), not the program's.
+EXPECTED_ERRORS = (OSError, cv2.error)
 
 
 # --------------------------------------------------------------------------- the run's models
@@ -92,107 +94,6 @@ def ensemble_scores(models: list[FoldModel], windows: WindowSet, device: torch.d
     inputs = torch.from_numpy(normalise_features(windows.features)).to(device)
     states = [load_state_dict(m.path) for m in models]
     return average_scores(batched_scores(states, [m.path for m in models], inputs, device))
-
-
-# --------------------------------------------------------------------------- frames and time
-
-
-@dataclass(frozen=True)
-class Recording:
-    """An input: a video file or a frame folder; ``numbers`` are its frames' own numbers (1-based for a file)."""
-
-    path: Path
-    name: str
-    source_fps: float
-    frame_paths: tuple[Path, ...] = ()
-    numbers: tuple[int, ...] = ()
-    n_frames: int = 0
-
-    @property
-    def is_video(self) -> bool:
-        return not self.frame_paths
-
-
-def open_recording(path: Path, folder_fps: float) -> Recording:
-    """A :class:`Recording`; one-line UserError for a missing, unreadable or empty input."""
-    path = Path(path)
-    if path.is_dir():
-        keyed = []
-        for item in path.iterdir():
-            if item.is_file() and item.suffix.lower() in IMAGE_SUFFIXES:
-                match = _LAST_INTEGER.search(item.stem)
-                if match is None:
-                    raise UserError(f"{path}: cannot read a frame number from {item.name}")
-                keyed.append((int(match.group(1)), item.name, item))
-        if len(keyed) < 2:
-            raise UserError(f"{path}: a frame folder needs at least 2 frame images")
-        keyed.sort(key=lambda k: k[:2])
-        return Recording(path, path.name, float(folder_fps), tuple(k[2] for k in keyed), tuple(k[0] for k in keyed),
-                         len(keyed))
-    if not path.is_file():
-        raise UserError(f"{path}: no such video file or frame folder")
-    capture = cv2.VideoCapture(str(path))
-    try:
-        if not capture.isOpened():
-            raise UserError(f"{path}: OpenCV cannot open this video file (corrupt or unknown format)")
-        fps = capture.get(cv2.CAP_PROP_FPS)
-        count = 0
-        while capture.grab():
-            count += 1
-    finally:
-        capture.release()
-    if count < 2:
-        raise UserError(f"{path}: {'no decodable frame' if count == 0 else 'only one frame'} (corrupt or empty video)")
-    if not fps or not np.isfinite(fps) or fps <= 0:
-        raise UserError(f"{path}: the video reports no frame rate")
-    return Recording(path, path.stem, float(fps), numbers=tuple(range(1, count + 1)), n_frames=count)
-
-
-def resample_indices(n_source: int, source_fps: float, target_fps: float) -> np.ndarray:
-    """Source frame index (0-based) of every resampled frame: the nearest source frame at ``j / target_fps``.
-
-    Equal rates give ``0 .. n-1``; 60 -> 30 fps gives ``0, 2, 4, ...``. Shape (J,), int64.
-    """
-    if abs(source_fps - target_fps) < 1e-6:
-        return np.arange(n_source, dtype=np.int64)
-    duration = n_source / source_fps
-    count = max(int(np.floor(duration * target_fps + 1e-9)), 1)
-    indices = np.rint(np.arange(count) * source_fps / target_fps).astype(np.int64)
-    return np.minimum(indices, n_source - 1)
-
-
-def iter_resampled(recording: Recording, indices: np.ndarray):
-    """``(label, BGR image | None)`` of every resampled frame, in order (each source frame decoded once).
-
-    None marks a frame that cannot be read: an unreadable image file, or for a video every frame from the
-    first one the decoder fails on (after a failure the decoder's position no longer says which frame comes),
-    so that there are always ``len(indices)`` frames and the later ones keep their numbers."""
-    if not recording.is_video:
-        for index in indices:
-            frame_path = recording.frame_paths[index]
-            yield str(frame_path), cv2.imread(str(frame_path), cv2.IMREAD_COLOR)
-        return
-    wanted = np.bincount(indices, minlength=recording.n_frames)  # how often each source frame is used
-    capture = cv2.VideoCapture(str(recording.path))
-    ok = True
-    try:
-        for index in range(recording.n_frames):
-            image = None
-            if ok and wanted[index] == 0:
-                ok = capture.grab()
-            elif ok:
-                ok, image = capture.read()
-            for _ in range(wanted[index]):
-                yield f"{recording.path}#{index + 1}", image if ok else None
-    finally:
-        capture.release()
-
-
-def map_frames(frames: np.ndarray, indices: np.ndarray, recording: Recording) -> tuple[np.ndarray, np.ndarray]:
-    """Proposal frames (1-based, resampled) -> (the input's own frame numbers, seconds), clipped to the input."""
-    resampled = np.clip(np.asarray(frames, dtype=np.int64) - 1, 0, len(indices) - 1)
-    source = indices[resampled]
-    return np.asarray(recording.numbers, dtype=np.int64)[source], source / recording.source_fps
 
 
 # --------------------------------------------------------------------------- scores -> spots
@@ -263,154 +164,63 @@ def spots_table(kept: pd.DataFrame, indices: np.ndarray, recording: Recording) -
     return table.sort_values(["onset_frame", "type"], kind="stable").reset_index(drop=True)
 
 
-# --------------------------------------------------------------------------- outputs
-
-
-def write_outputs(folder: Path, table: pd.DataFrame, meta: dict, scores: Scores, windows: WindowSet,
-                  indices: np.ndarray, recording: Recording, lost_frames: np.ndarray) -> list[Path]:
-    """``spots.csv``, ``spots.json`` and ``timeline.png`` under ``folder`` (each written atomically)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    atomic_write_csv(folder / "spots.csv", table)
-    atomic_write_text(folder / "spots.json", json.dumps({**meta, "spots": table.to_dict(orient="records")},
-                                                        indent=2) + "\n")
-    plot_timeline(folder / "timeline.png", recording.name, scores, windows, indices, recording, table, lost_frames)
-    return [folder / "spots.csv", folder / "spots.json", folder / "timeline.png"]
-
-
-TYPE_COLOURS = {"micro": "tab:orange", "macro": "tab:blue"}
-
-
-def lost_stretches(lost_frames: np.ndarray, indices: np.ndarray, recording: Recording) -> list[tuple[float, float]]:
-    """``(begin, end)`` seconds of each run of lost resampled frames (bool (J,)); resampled frame j lasts until
-    frame j + 1 begins (the last one until the recording ends), so one lost frame is a visible stretch."""
-    lost = lost_frames.astype(np.int8)
-    starts = np.flatnonzero(np.diff(np.concatenate([[0], lost])) == 1)
-    ends = np.flatnonzero(np.diff(np.concatenate([lost, [0]])) == -1)
-    seconds = np.append(indices, recording.n_frames) / recording.source_fps
-    return [(float(seconds[first]), float(seconds[last + 1])) for first, last in zip(starts, ends)]
-
-
-def plot_timeline(path: Path, title: str, scores: Scores, windows: WindowSet, indices: np.ndarray,
-                  recording: Recording, table: pd.DataFrame, lost_frames: np.ndarray) -> Path:
-    """Apex (solid) and action (dashed) scores over seconds, spotted intervals shaded, face-lost stretches
-    (no face found, or the frame unreadable) hatched."""
-    from matplotlib.figure import Figure  # no pyplot: no process-wide backend state
-
-    n_rows = len(indices) - 1
-    seconds = indices[:n_rows] / recording.source_fps  # feature row r starts at resampled frame r
-    figure = Figure(figsize=(12, 3.2))
-    axis = figure.add_subplot()
-    for t, name in TYPES.items():
-        colour = TYPE_COLOURS[name]
-        axis.plot(seconds, stitched(scores.apex, windows)[t][:n_rows], color=colour, linewidth=0.9,
-                  label=f"{name} apex")
-        if scores.action is not None:
-            axis.plot(seconds, stitched(scores.action, windows)[t][:n_rows], color=colour, linewidth=0.7,
-                      linestyle="--", alpha=0.7, label=f"{name} action")
-    for row in table.itertuples():
-        axis.axvspan(row.onset_s, row.offset_s, color=TYPE_COLOURS[row.type], alpha=0.25)
-    for number, (begin, end) in enumerate(lost_stretches(lost_frames, indices, recording)):
-        axis.axvspan(begin, end, facecolor="none", edgecolor="0.3", hatch="//",
-                     label="face lost / unreadable" if number == 0 else None)
-    axis.axhline(0.5, color="0.5", linestyle=":", linewidth=0.8)
-    axis.set_ylim(-0.02, 1.02)
-    axis.set_xlabel("time (s)")
-    axis.set_ylabel("score")
-    axis.set_title(f"{title}: apex/action scores, spotted intervals shaded (orange micro, blue macro)")
-    axis.legend(loc="upper right", fontsize=7, ncol=3)
-    figure.tight_layout()
-    with atomic_path(path) as tmp:
-        figure.savefig(tmp, dpi=80, format="png")
-    return path
-
-
-# --------------------------------------------------------------------------- extraction, as for the run
-
-
-class _FrameWatch:
-    """A FaceLandmarker wrapper that also hands out the frames, so that each landmarks call (one per frame the
-    extractor could read and crop) is tied to its resampled frame: ``read[j]`` whether frame j reached the
-    landmarker, ``found[j]`` whether a face was found on it. extract_video repeats the previous frame for
-    an unreadable one without a landmarks call, so such a frame stays unread and counts as face-lost."""
-
-    def __init__(self, landmarker, recording: Recording, indices: np.ndarray):
-        self._landmarker = landmarker
-        self._recording, self._indices = recording, indices
-        self._position = -1  # resampled frame last handed out (extract_video works frame by frame)
-        self.read = np.zeros(len(indices), bool)
-        self.found = np.zeros(len(indices), bool)
-
-    def frames(self):
-        for position, item in enumerate(iter_resampled(self._recording, self._indices)):
-            self._position = position
-            yield item
-
-    def face_box(self, gray):
-        return self._landmarker.face_box(gray)
-
-    def landmarks(self, crop, detect="full"):
-        points = self._landmarker.landmarks(crop, detect=detect)
-        self.read[self._position] = True
-        self.found[self._position] = points is not None
-        return points
-
-
-def extract_recording(recording: Recording, indices: np.ndarray, settings, landmarker):
-    """Features of the resampled recording through feature_extraction.video.extract_video (the extractor's own
-    code and settings): ``(rows (R, 12, 2), lost_frames bool (J,), unreadable_frames bool (J,), result)``.
-    A frame is lost when no face was found on it or it could not be read (``unreadable_frames``, a subset).
-    A recording that gives no features (no face at all, no readable frame, ...) is a UserError naming it."""
-    from feature_extraction.video import VideoFailure, extract_video
-
-    watch = _FrameWatch(landmarker, recording, indices)
-    try:
-        result = extract_video(watch.frames, settings, watch)
-    except VideoFailure as failure:
-        raise UserError(f"{recording.path}: {failure}") from None
-    return result.features, ~watch.found, ~watch.read, result
-
-
-def own_frames(positions: np.ndarray, indices: np.ndarray, recording: Recording) -> tuple[list[int], list[str]]:
-    """Resampled frames -> the input's own ``(frame numbers, names)``, each source frame once: the names are
-    the file names of a frame folder, else the frame numbers."""
-    source = np.unique(indices[positions])
-    numbers = [int(recording.numbers[i]) for i in source]
-    return numbers, [str(n) for n in numbers] if recording.is_video else [recording.frame_paths[i].name for i in source]
-
-
-def lost_report(path: Path, lost_frames: np.ndarray, unreadable: np.ndarray, indices: np.ndarray,
-                recording: Recording, shown: int = 10) -> str | None:
-    """The one printed line about face-lost frames (naming the unreadable ones), or None when there are none."""
-    if not lost_frames.any():
-        return None
-    line = f"{path}: face lost on {int(lost_frames.sum())} of {len(lost_frames)} frames: scored 0 there"
-    if unreadable.any():
-        _, names = own_frames(np.flatnonzero(unreadable), indices, recording)
-        kind = "frame(s)" if recording.is_video else "file(s)"
-        line += (f"; {len(names)} unreadable {kind} among them: {', '.join(names[:shown])}"
-                 f"{' ...' if len(names) > shown else ''}")
-    return line
-
-
-# --------------------------------------------------------------------------- the command
+# --------------------------------------------------------------------------- what the run applies
 
 
 PUBLISHED_NOTE = "no extraction record in the run: using the published defaults"
 
 
-def run_settings(run_dir: Path, folds: list[str], config):
-    """``(FlowSettings, where they came from)``: the run's record (a fold's logs/, else the features root),
-    or the published defaults."""
+def run_settings(run_dir: Path, folds: list[str]):
+    """``(FlowSettings, where they came from)``: the chosen folds' extraction record (``logs/extraction.json``),
+    or the published defaults when none has one. Folds whose records differ are a UserError naming two."""
     from feature_extraction.record import RECORD_NAME, read_record, settings_from_record
     from feature_extraction.video import FlowSettings
 
-    candidates = [FoldLayout.of(run_dir, s).logs / RECORD_NAME for s in folds]
-    candidates.append(Path(config["segment_feat_root"]) / RECORD_NAME)
-    for candidate in candidates:
-        record = read_record(candidate)
+    found = {}
+    for subject in folds:
+        path = FoldLayout.of(run_dir, subject).logs / RECORD_NAME
+        record = read_record(path)
         if record is not None:
-            return settings_from_record(record), str(candidate)
-    return FlowSettings(), PUBLISHED_NOTE
+            found.setdefault(settings_from_record(record), path)
+    if len(found) > 1:
+        (first, one), (second, other) = list(found.items())[:2]
+        raise UserError(f"{other}: the fold's features were extracted with other settings than {one}'s "
+                        f"({second} against {first}); spot one fold's group at a time with --folds")
+    if not found:
+        return FlowSettings(), PUBLISHED_NOTE
+    ((settings, path),) = found.items()
+    return settings, str(path)
+
+
+def run_dataset(run_dir: Path, folds: list[str], asked: str | None) -> str:
+    """The config section to spot with: the one the chosen folds were trained on (``logs/config.txt``), printed
+    when ``asked`` is None (``--dataset`` left out); another ``asked`` is a UserError. A run without the
+    record (the published archive) takes ``asked``, else :data:`DEFAULT_DATASET`."""
+    sections: dict[str, Path] = {}
+    for subject in folds:
+        path = FoldLayout.of(run_dir, subject).logs / "config.txt"
+        if not path.is_file():
+            continue
+        try:
+            section = json.loads(path.read_text(encoding="utf-8"))["dataset"]
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise UserError(f"{path}: no readable training config ({type(error).__name__}: {error})") from None
+        sections.setdefault(str(section), path)
+    if len(sections) > 1:
+        (first, one), (second, other) = list(sections.items())[:2]
+        raise UserError(f"{other}: trained on config section '{second}', but {one} on '{first}'; "
+                        "spot one section's folds at a time with --folds")
+    if not sections:
+        if asked is None:
+            print(f"dataset: {DEFAULT_DATASET} (the run records no config section; give --dataset otherwise)")
+        return asked or DEFAULT_DATASET
+    ((section, path),) = sections.items()
+    if asked is None:
+        print(f"dataset: {section} (the run's own section, from {path})")
+    elif asked != section:
+        raise UserError(f"{path}: the run was trained on config section '{section}', not --dataset '{asked}'; "
+                        f"leave --dataset out to use '{section}'")
+    return section
 
 
 def requested_settings(settings, flow: str | None, face_detect: str | None):
@@ -432,50 +242,188 @@ def requested_settings(settings, flow: str | None, face_detect: str | None):
                    f"{describe(settings)}"
 
 
-def spot_inputs(args) -> int:
-    """spot.py's work: every input spotted, a summary, exit status 1 when any input failed."""
-    from feature_extraction.face import FaceLandmarker
+def fold_list(text: str) -> tuple[str, ...] | None:
+    """``--folds``: None for ``all``, else the comma-separated subjects; empty or repeated ones are a UserError."""
+    if text == "all":
+        return None
+    folds = tuple(part.strip() for part in text.split(","))
+    if not all(folds):
+        raise UserError(f"--folds {text!r}: an empty fold name; give all or comma-separated subjects")
+    repeated = sorted({fold for fold in folds if folds.count(fold) > 1})
+    if repeated:
+        raise UserError(f"--folds {text!r}: {', '.join(repeated)} given more than once")
+    return folds
+
+
+def chosen_folds(run_dir: Path, wanted: tuple[str, ...] | None) -> list[str]:
+    """The run's folds (:func:`run_folds`), or the ``wanted`` ones, each of which must be among them."""
+    folds = run_folds(run_dir)
+    if wanted is None:
+        return folds
+    unknown = [s for s in wanted if s not in folds]
+    if unknown:
+        raise UserError(f"{run_dir}: no fold {', '.join(unknown)} (folds: {', '.join(folds)})")
+    return list(wanted)
+
+
+# --------------------------------------------------------------------------- outputs
+
+
+def distinct_inputs(inputs: list[Path]) -> list[Path]:
+    """The inputs as full paths (symbolic links resolved), each once, in the order given; repeats are noted."""
+    seen: dict[Path, Path] = {}
+    for path in inputs:
+        full = Path(path).resolve()
+        if full in seen:
+            print(f"note: {path} is {seen[full]} again: spotted once")
+        else:
+            seen[full] = Path(path)
+    return list(seen)
+
+
+def write_outputs(folder: Path, table: pd.DataFrame, meta: dict, scores: Scores, windows: WindowSet,
+                  indices: np.ndarray, recording: Recording, lost_frames: np.ndarray) -> list[Path]:
+    """``spots.csv``, ``timeline.png`` and ``spots.json`` under ``folder``, each written atomically, after the
+    earlier outputs this run does not rewrite are removed (:func:`utils.spot_outputs.remove_stale`). ``spots.json`` comes last:
+    it names the input the folder belongs to."""
+    from utils.plots import plot_spot_timeline
+
+    remove_stale(folder)
+    atomic_write_csv(folder / "spots.csv", table)
+    n_rows = len(indices) - 1
+    seconds = indices[:n_rows] / recording.source_fps  # feature row r starts at resampled frame r
+
+    def per_row(values):
+        return None if values is None else {t: track[:n_rows] for t, track in stitched(values, windows).items()}
+
+    plot_spot_timeline(folder / "timeline.png", recording.name, seconds, per_row(scores.apex), per_row(scores.action),
+                       list(zip(table["onset_s"], table["offset_s"], table["type"])),
+                       lost_stretches(lost_frames, indices, recording))
+    atomic_write_text(folder / "spots.json", json.dumps({**meta, "spots": table.to_dict(orient="records")},
+                                                        indent=2) + "\n")
+    return [folder / "spots.csv", folder / "timeline.png", folder / "spots.json"]
+
+
+# --------------------------------------------------------------------------- the command
+
+
+@dataclass(frozen=True)
+class SpotOptions:
+    """What spot.py was asked; None means the flag was left out."""
+
+    inputs: tuple[Path, ...]
+    run: Path
+    dataset: str | None = None  # None: the run's own config section
+    config: Path | None = None
+    folds: tuple[str, ...] | None = None  # None: every fold of the run
+    epoch: str = "selected"  # selected | last | a number
+    out: Path | None = None  # None: <run>/spots
+    device: str | None = None
+    flow: str | None = None
+    face_detect: str | None = None
+    fps: float | None = None  # the inputs' frame rate, for video files too
+    video: bool = False
+    anno: Path | None = None  # annotation table or .eaf: ground truth on the review page
+    report: bool = True  # report.html and preview.webm beside spots.csv
+
+
+@dataclass(frozen=True)
+class SpotJob:
+    """Everything one input is spotted with, resolved once for the whole command."""
+
+    models: list[FoldModel]
+    folds: list[str]
+    settings: object  # feature_extraction.video.FlowSettings
+    config: object  # utils.config.DatasetConfig
+    device: torch.device
+    landmarker: object  # feature_extraction.face.FaceLandmarker, or a stand-in with face_box and landmarks
+    run: Path
+    out: Path
+    fps: float | None
+    video: bool
+    anno: Path | None
+    report: bool
+
+    @property
+    def dataset_fps(self) -> float:
+        return float(self.config.get("fps", 30))
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One input's result: its spots table and folder, or the one-line reason it failed."""
+
+    path: Path
+    folder: Path
+    table: pd.DataFrame | None = None
+    reason: str = ""
+
+
+def spot_inputs(options: SpotOptions, landmarker=None) -> int:
+    """spot.py's work: every input spotted (one failing never stops the others), a summary, exit status 1 when
+    any input failed. Every check of the run, the flags and ``--out`` comes before any extraction.
+    ``landmarker``: None for dlib's (feature_extraction.face.FaceLandmarker)."""
     from feature_extraction.record import describe
     from utils.cli import resolve_device
     from utils.config import load_config
 
-    config = load_config(args.dataset, args.config).with_overrides(device=args.device)
+    folds = chosen_folds(options.run, options.folds)
+    dataset = run_dataset(options.run, folds, options.dataset)
+    config = load_config(dataset, options.config).with_overrides(device=options.device)
     device = resolve_device(config["device"])
-    folds = run_folds(args.run)
-    if args.folds != "all":
-        wanted = [s.strip() for s in args.folds.split(",") if s.strip()]
-        unknown = [s for s in wanted if s not in folds]
-        if unknown:
-            raise UserError(f"{args.run}: no fold {', '.join(unknown)} (folds: {', '.join(folds)})")
-        folds = wanted
-    final = final_checkpoint(args.run, args.epoch) if args.folds == "all" else None
-    models = [FoldModel(FINAL_FOLDER, *final)] if final else choose_models(args.run, folds, args.epoch)
-    settings, origin = run_settings(args.run, folds, config)
+    final = final_checkpoint(options.run, options.epoch) if options.folds is None else None
+    models = [FoldModel(FINAL_FOLDER, *final)] if final else choose_models(options.run, folds, options.epoch)
+    settings, origin = run_settings(options.run, folds)
     print(f"extraction settings: {describe(settings)} ({'from ' + origin if origin != PUBLISHED_NOTE else origin})")
-    settings, warning = requested_settings(settings, args.flow, args.face_detect)
+    settings, warning = requested_settings(settings, options.flow, options.face_detect)
     if warning:
         print(warning)
-    dataset_fps = float(config.get("fps", 30))
-    out = args.out if args.out is not None else Path(args.run) / "spots"
+    out = options.out if options.out is not None else Path(options.run) / "spots"
+    check_writable(out, default=options.out is None)
+    inputs = distinct_inputs(list(options.inputs))
     print(f"models: the final model (every subject, {FINAL_FOLDER}/) @{final[0]}" if final else
           f"models: {len(models)} fold(s): " + ", ".join(f"{m.subject}@{m.epoch}" for m in models))
-    landmarker = FaceLandmarker()
-    failures, done = [], []
-    for path in args.inputs:
-        try:
-            table, folder = spot_one(path, models, settings, config, device, dataset_fps,
-                                     args.fps or dataset_fps, out, landmarker, args.run, folds, args.video,
-                                     args.anno, not args.no_report)
-            done.append((path, table, folder))
-        except UserError as error:
-            print(f"FAILED {error}")
-            failures.append(str(error))
-    for path, table, folder in done:
-        print(f"\n{path}: {len(table)} interval(s) -> {folder}")
-        if len(table):
-            print(table.to_string(index=False))
-    print(f"\nspotted {len(done)} of {len(args.inputs)} input(s)" + (f"; failed: {len(failures)}" if failures else ""))
-    return 1 if failures else 0
+    if landmarker is None:
+        from feature_extraction.face import FaceLandmarker
+
+        landmarker = FaceLandmarker()
+    job = SpotJob(models, folds, settings, config, device, landmarker, Path(options.run), out, options.fps,
+                  options.video, options.anno, options.report)
+    folders = output_folders([str(path) for path in inputs], [recording_name(path) for path in inputs], out)
+    outcomes = [attempt(path, folder, job) for path, folder in zip(inputs, folders)]
+    return summarise(outcomes)
+
+
+def attempt(path: Path, folder: Path, job: SpotJob) -> Outcome:
+    """:func:`spot_one`, with any error but an interrupt turned into a failed Outcome: a user error or a
+    machine error (a codec, a full disk) as its one line, anything else as a likely bug whose traceback goes
+    to a log the line names."""
+    try:
+        table = spot_one(path, folder, job)
+    except UserError as error:
+        return Outcome(path, folder, reason=str(error))
+    except Exception as error:  # one input never sinks the others
+        return Outcome(path, folder, reason=f"{path}: " + failure_line(error, error_log(job.out, folder), str(path),
+                                                                       EXPECTED_ERRORS))
+    error_log(job.out, folder).unlink(missing_ok=True)  # from an earlier failed run
+    return Outcome(path, folder, table)
+
+
+def summarise(outcomes: list[Outcome]) -> int:
+    """Print each input's spots, then each failure's line, then the count; 1 when any input failed."""
+    failed = [o for o in outcomes if o.table is None]
+    for outcome in outcomes:
+        if outcome.table is not None:
+            print(f"\n{outcome.path}: {len(outcome.table)} interval(s) -> {outcome.folder}")
+            if len(outcome.table):
+                print(outcome.table.to_string(index=False))
+    if failed:
+        print()
+    for outcome in failed:
+        print(f"FAILED {outcome.reason}")
+    done = len(outcomes) - len(failed)
+    print(f"\nspotted {done} of {len(outcomes)} input(s)" + (f"; failed: {len(failed)}" if failed else ""))
+    return 1 if failed else 0
 
 
 def subject_of_input(path: Path, subject: str) -> bool:
@@ -487,62 +435,37 @@ def subject_of_input(path: Path, subject: str) -> bool:
     return number is not None and re.match(rf"0*{int(number.group(1))}_", path.name) is not None
 
 
-def spot_one(path: Path, models: list[FoldModel], settings, config, device, dataset_fps: float,
-             folder_fps: float, out: Path, landmarker, run_dir: Path, folds: list[str], video: bool = False,
-             anno: Path | None = None, review_page: bool = True):
-    """One input -> its output folder; returns ``(spots table, folder)``."""
+def spot_one(path: Path, folder: Path, job: SpotJob) -> pd.DataFrame:
+    """One input (a full path) -> its spots table, written under ``folder``."""
     from feature_extraction.record import record_dict
+    from feature_extraction.recording import write_annotated_video
 
-    recording = open_recording(path, folder_fps)
-    seen = [s for s in folds if subject_of_input(Path(path), s)]
-    if seen and len(models) > 1:
+    recording = open_recording(path, job.fps, job.dataset_fps)
+    seen = [s for s in job.folds if subject_of_input(Path(path), s)]
+    if seen and len(job.models) > 1:
         print(f"note: {path} looks like a video of subject {seen[0]}: the other folds' models saw it in training; "
               f"--folds {seen[0]} is the held-out choice")
-    indices = resample_indices(recording.n_frames, recording.source_fps, dataset_fps)
-    rows, lost_frames, unreadable, result = extract_recording(recording, indices, settings, landmarker)
+    indices = resample_indices(recording.n_frames, recording.source_fps, job.dataset_fps)
+    rows, lost_frames, unreadable, _ = extract_recording(recording, indices, job.settings, job.landmarker)
     report = lost_report(path, lost_frames, unreadable, indices, recording)
     if report:
         print(report)
     windows = windows_of(rows, recording.name)
-    scores = zero_rows(ensemble_scores(models, windows, device), windows, lost_rows(lost_frames))
-    kept = spot_windows(scores, windows, config)
+    scores = zero_rows(ensemble_scores(job.models, windows, job.device), windows, lost_rows(lost_frames))
+    kept = spot_windows(scores, windows, job.config)
     table = spots_table(kept, indices, recording)
-    meta = {"input": str(path), "run": str(run_dir), "folds": [m.subject for m in models],
-            "epochs": {m.subject: m.epoch for m in models}, "extraction": record_dict(settings),
-            "input_fps": recording.source_fps, "model_fps": dataset_fps, "frames": recording.n_frames,
-            "face_lost_frames": int(lost_frames.sum()),
+    meta = {"input": str(path), "run": str(job.run), "dataset": job.config.name,
+            "folds": [m.subject for m in job.models], "epochs": {m.subject: m.epoch for m in job.models},
+            "extraction": record_dict(job.settings), "input_fps": recording.source_fps,
+            "model_fps": job.dataset_fps, "frames": recording.n_frames, "face_lost_frames": int(lost_frames.sum()),
             "unreadable_frames": own_frames(np.flatnonzero(unreadable), indices, recording)[0]}
-    folder = out / recording.name
     write_outputs(folder, table, meta, scores, windows, indices, recording, lost_frames)
-    from model.spot_review import SpotOutcome, write_review
+    from model.spot_review import SpotOutcome, write_review  # the review page builds on this module
 
     write_review(folder, SpotOutcome(recording, indices, scores, windows, kept, table, lost_frames, unreadable),
-                 config, anno, review_page)
-    if video:
-        write_annotated_video(folder / "annotated.webm", recording, table, landmarker)
-    return table, folder
-
-
-def write_annotated_video(path: Path, recording: Recording, table: pd.DataFrame, landmarker) -> Path:
-    """A browser-playable WebM (feature_extraction/preview.py) of the input at its own rate: the face box (found
-    on the first frame with a face) and a label ``MACRO 0.83`` while a spotted interval is active; an unreadable
-    frame shows the previous one, so the timing holds. Written atomically."""
-    from feature_extraction.face import to_gray
-    from feature_extraction.preview import write_browser_video
-
-    active = [(row.onset_frame, row.offset_frame, f"{row.type.upper()} {row.score:.2f}") for row in table.itertuples()]
-
-    def drawn():
-        box = None
-        for number, (_, image) in zip(recording.numbers, iter_resampled(recording, np.arange(recording.n_frames))):
-            if image is not None:
-                box = landmarker.face_box(to_gray(image)) if box is None else box
-                if box is not None:
-                    top, bottom, left, right = (int(v) for v in box)  # feature_extraction.face.Box order
-                    cv2.rectangle(image, (left, top), (right, bottom), (0, 200, 0), 2)
-                labels = [text for onset, offset, text in active if onset <= number <= offset]
-                for line, text in enumerate(labels):
-                    cv2.putText(image, text, (10, 30 + 28 * line), cv2.FONT_HERSHEY_SIMPLEX, 0.8, (0, 0, 255), 2)
-            yield image
-
-    return write_browser_video(path, drawn(), recording.source_fps)
+                 job.config, job.anno, job.report)
+    if job.video:
+        intervals = [(row.onset_frame, row.offset_frame, f"{row.type.upper()} {row.score:.2f}")
+                     for row in table.itertuples()]
+        write_annotated_video(folder / "annotated.webm", recording, intervals, job.landmarker)
+    return table

@@ -18,9 +18,10 @@ from dataset import segments
 from feature_extraction.record import read_record, record_dict, settings_from_record, write_record
 from feature_extraction.video import FEATURE_VERSION, FlowSettings
 from model.scoring import TYPES, Scores
-from model.spotting import (Recording, choose_models, ensemble_scores, extract_recording, lost_report, lost_rows,
-                            lost_stretches, map_frames, open_recording, requested_settings, resample_indices,
-                            run_folds, spot_windows, spots_table, windows_of, zero_rows)
+from feature_extraction.recording import (Recording, extract_recording, lost_report, lost_stretches, map_frames,
+                                          open_recording, resample_indices)
+from model.spotting import (choose_models, ensemble_scores, lost_rows, requested_settings, run_folds, spot_windows,
+                            spots_table, windows_of, zero_rows)
 from utils.config import load_config
 from utils.errors import UserError
 from utils.indexing import middle
@@ -35,7 +36,7 @@ def _write_video(path: Path, n_frames: int, fps: float) -> Path:
 
 
 def test_a_60_fps_video_is_resampled_to_30_and_maps_back(tmp_path):
-    recording = open_recording(_write_video(tmp_path / "clip.avi", 120, 60.0), folder_fps=30)
+    recording = open_recording(_write_video(tmp_path / "clip.avi", 120, 60.0), None, folder_fps=30)
     assert (recording.source_fps, recording.n_frames, recording.name) == (60.0, 120, "clip")
     indices = resample_indices(recording.n_frames, recording.source_fps, 30.0)
     np.testing.assert_array_equal(indices, np.arange(0, 120, 2))
@@ -56,7 +57,7 @@ def test_a_frame_folder_from_img1000_keeps_its_numbers(tmp_path):
     for number in range(1000, 1010):
         cv2.imwrite(str(folder / f"img{number}.jpg"), np.zeros((8, 8, 3), np.uint8))
     (folder / "notes.txt").write_text("not a frame")
-    recording = open_recording(folder, folder_fps=30)
+    recording = open_recording(folder, None, folder_fps=30)
     assert recording.numbers == tuple(range(1000, 1010))
     indices = resample_indices(recording.n_frames, recording.source_fps, 30.0)
     numbers, seconds = map_frames(np.array([1, 3, 10]), indices, recording)
@@ -113,9 +114,9 @@ def test_windows_of_rows_reproduce_the_segment_files(tmp_path):
 def test_bad_inputs_give_one_line(tmp_path):
     (tmp_path / "broken.mp4").write_bytes(b"not a video at all")
     with pytest.raises(UserError, match="broken.mp4: OpenCV cannot open"):
-        open_recording(tmp_path / "broken.mp4", 30)
+        open_recording(tmp_path / "broken.mp4", None, 30)
     with pytest.raises(UserError, match="no such video file"):
-        open_recording(tmp_path / "missing.mp4", 30)
+        open_recording(tmp_path / "missing.mp4", None, 30)
     (tmp_path / "empty_run").mkdir()
     with pytest.raises(UserError, match="empty_run: no checkpoints"):
         run_folds(tmp_path / "empty_run")
@@ -190,7 +191,7 @@ def test_unreadable_frames_of_a_folder_are_face_lost_and_scored_zero(tmp_path):
     (folder / "img5.png").write_bytes(b"garbage, not an image" * 4)
     encoded = cv2.imencode(".png", _marked_frame(6))[1].tobytes()
     (folder / "img6.png").write_bytes(encoded[:100])  # truncated inside the header
-    recording = open_recording(folder, folder_fps=30)
+    recording = open_recording(folder, None, folder_fps=30)
     indices = resample_indices(recording.n_frames, recording.source_fps, 30.0)
     # frame 9 has no face: it must stay frame 9 although two frames before it were never given to the landmarker
     rows, lost, unreadable, result = extract_recording(recording, indices, FlowSettings("dis"), _MarkedFaces({9}))
@@ -215,14 +216,14 @@ def test_a_folder_of_only_unreadable_frames_is_one_line(tmp_path):
     folder.mkdir()
     for number in range(1, 5):
         (folder / f"img{number}.jpg").write_bytes(b"")
-    recording = open_recording(folder, folder_fps=30)
+    recording = open_recording(folder, None, folder_fps=30)
     with pytest.raises(UserError) as error:
         extract_recording(recording, resample_indices(4, 30.0, 30.0), FlowSettings("dis"), _MarkedFaces())
     assert str(error.value) == f"{folder}: none of its 4 frames can be read"
 
 
 def test_a_video_the_decoder_fails_on_partway_is_face_lost_from_there(tmp_path, monkeypatch):
-    import model.spotting as spotting
+    import feature_extraction.recording as recording_module
 
     class FailingCapture:  # decodes frames 1-6 of 10, then fails, as a damaged file does
         def __init__(self, path):
@@ -242,7 +243,7 @@ def test_a_video_the_decoder_fails_on_partway_is_face_lost_from_there(tmp_path, 
         def release(self):
             pass
 
-    monkeypatch.setattr(spotting.cv2, "VideoCapture", FailingCapture)
+    monkeypatch.setattr(recording_module.cv2, "VideoCapture", FailingCapture)
     recording = Recording(tmp_path / "take.mp4", "take", 30.0, numbers=tuple(range(1, 11)), n_frames=10)
     indices = resample_indices(10, 30.0, 30.0)
     rows, lost, unreadable, _ = extract_recording(recording, indices, FlowSettings("dis"), _MarkedFaces())

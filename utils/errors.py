@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import sys
+import traceback
+from pathlib import Path
 from typing import Callable
 
 
@@ -11,6 +13,27 @@ class UserError(ValueError):
     The one type for user errors in every package (train/eval, dataset, feature_extraction, utils).
     A ``ValueError`` so that callers written against the older ``ValueError`` still catch it.
     """
+
+
+def failure_line(error: BaseException, log: Path, header: str, expected: tuple[type, ...] = ()) -> str:
+    """The one-line reason of an error that ended one item of a batch (a video, an input), whose traceback
+    goes to ``log`` (``header`` first, e.g. the item's path), named in the line.
+
+    ``expected`` errors are the item's or the machine's problem (bad footage, a full disk); anything else is
+    most likely a bug in this project and says so.
+    """
+    from utils.io import atomic_write_text
+
+    kind = "error" if isinstance(error, expected) else "internal error (likely a bug)"
+    try:
+        atomic_write_text(log, f"{header}\n{''.join(traceback.format_exception(error))}")
+        where = f"traceback in {log}"
+    except OSError as log_error:
+        where = f"traceback not written ({log_error})"
+    module = type(error).__module__
+    name = type(error).__qualname__ if module == "builtins" else f"{module}.{type(error).__qualname__}"
+    message = " ".join(str(error).split())  # OpenCV's messages span lines
+    return f"{kind} {name}: {message}; {where}"
 
 
 def run_cli(main: Callable[[], int | None]) -> None:

@@ -7,6 +7,8 @@ python -m utils.plots --dataset D --output DIR --subjects S1 S2 ... [--config FI
 * ``timelines/<subject>/<video>.png``: per video, the selected epoch's apex scores
   (micro, macro), the ground-truth intervals and the spotted intervals (green when
   counted as true positives under the fold's matching rule, red otherwise).
+
+Also spot.py's ``timeline.png`` of a new recording (:func:`plot_spot_timeline`).
 """
 from __future__ import annotations
 
@@ -87,6 +89,37 @@ def plot_video_timeline(video: str, scores: dict[int, np.ndarray], frame_shift: 
     axis.set_title(f"{video}: apex scores, ground truth (top) and spotted intervals (bottom: green TP, red FP)")
     axis.legend(loc="upper right", fontsize=8)
     return _save(figure, path)
+
+
+def plot_spot_timeline(path: Path, title: str, seconds: np.ndarray, apex: dict[int, np.ndarray],
+                       action: dict[int, np.ndarray] | None, spans: list[tuple[float, float, str]],
+                       lost: list[tuple[float, float]]) -> Path:
+    """A spotted recording over seconds: apex (solid) and action (dashed) scores per type (``seconds`` (R,)
+    and each track (R,), per feature row), the spotted ``(onset_s, offset_s, type name)`` spans shaded,
+    and the face-lost ``(begin_s, end_s)`` stretches (no face found, or the frame unreadable) hatched."""
+    colours = dict(TYPE_STYLE.values())
+    figure = Figure(figsize=(12, 3.2))
+    axis = figure.add_subplot()
+    for type_idx, (name, colour) in TYPE_STYLE.items():
+        axis.plot(seconds, apex[type_idx], color=colour, linewidth=0.9, label=f"{name} apex")
+        if action is not None:
+            axis.plot(seconds, action[type_idx], color=colour, linewidth=0.7, linestyle="--", alpha=0.7,
+                      label=f"{name} action")
+    for begin, end, name in spans:
+        axis.axvspan(begin, end, color=colours[name], alpha=0.25)
+    for number, (begin, end) in enumerate(lost):
+        axis.axvspan(begin, end, facecolor="none", edgecolor="0.3", hatch="//",
+                     label="face lost / unreadable" if number == 0 else None)
+    axis.axhline(0.5, color="0.5", linestyle=":", linewidth=0.8)
+    axis.set_ylim(-0.02, 1.02)
+    axis.set_xlabel("time (s)")
+    axis.set_ylabel("score")
+    axis.set_title(f"{title}: apex/action scores, spotted intervals shaded (orange micro, blue macro)")
+    axis.legend(loc="upper right", fontsize=7, ncol=3)
+    figure.tight_layout()
+    with atomic_path(path) as tmp:
+        figure.savefig(tmp, dpi=80, format="png")
+    return path
 
 
 def plot_fold_timelines(output: Path, subject: str, annotations: pd.DataFrame) -> list[Path]:

@@ -23,8 +23,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO_ROOT))
 
 from feature_extraction.face import FaceLandmarker  # noqa: E402
-from model.spotting import (extract_recording, open_recording, resample_indices, run_folds,  # noqa: E402
-                            run_settings)
+from feature_extraction.recording import extract_recording, open_recording, resample_indices  # noqa: E402
+from model.spotting import run_folds, run_settings  # noqa: E402
 from utils.config import load_config  # noqa: E402
 
 
@@ -49,8 +49,8 @@ def main() -> None:
     writer.release()
 
     folds = [f for f in run_folds(args.run) if (args.run / f / "eval_info.json").is_file()]  # evaluated folds
-    settings, origin = run_settings(args.run, folds, config)
-    recording = open_recording(clip, 30.0)
+    settings, origin = run_settings(args.run, folds)
+    recording = open_recording(clip, None, 30.0)
     indices = resample_indices(recording.n_frames, recording.source_fps, float(config.get("fps", 30)))
     started = time.perf_counter()
     extract_recording(recording, indices, settings, FaceLandmarker())

@@ -1,0 +1,348 @@
+"""spot.py's inputs and outputs: output folders that never collide, reruns without stale files, one failing
+input among others, a writable --out checked first, frame rates and --folds checked, and the run's own
+config section and extraction record applied (never the current features folder's record).
+
+A one-fold run of an untrained AUW-GCN and a stand-in landmarker keep each spot to a second or so."""
+from __future__ import annotations
+
+import errno
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+import yaml
+
+import model.spotting as spotting
+from core_fixtures import REPO_ROOT
+from feature_extraction.record import write_record
+from feature_extraction.recording import frame_rate, open_recording, recording_name
+from feature_extraction.video import FlowSettings
+from model.auwgcn import AUWGCN
+from model.spotting import SpotOptions, fold_list, run_dataset, spot_inputs
+from test_bad_inputs import assert_one_line_error
+from test_spot import _frame_folder, _MarkedFaces
+from utils.errors import UserError
+from utils.spot_outputs import output_folders
+
+
+class _CountingFaces(_MarkedFaces):
+    """The stand-in landmarker, counting its landmark calls: zero means nothing was extracted."""
+
+    calls = 0
+
+    def landmarks(self, cropped, detect="full"):
+        self.calls += 1
+        return super().landmarks(cropped, detect)
+
+
+def _fold(run: Path, subject: str, section: str, settings: FlowSettings | None) -> None:
+    models, logs = run / subject / "models", run / subject / "logs"
+    models.mkdir(parents=True)
+    logs.mkdir()
+    torch.manual_seed(0)
+    torch.save({"epoch": 1, "state_dict": AUWGCN(torch.eye(12)).state_dict()}, models / "checkpoint_epoch_000.pth.tar")
+    (logs / "config.txt").write_text(json.dumps({"dataset": section, "subject": subject}))
+    if settings is not None:
+        write_record(logs, settings, "generic")
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    """``(root, run, config)``: a one-fold run trained (so its logs say) on section ``tiny`` with DIS, and a
+    config whose features folder holds a record of other settings (Farneback), which spot must not read."""
+    root = tmp_path_factory.mktemp("spotinputs")
+    values = yaml.safe_load((REPO_ROOT / "config.yaml").read_text())["cas(me)^2"]
+    values.update(segment_feat_root="features", anno_csv="features/annotations.csv", device="cpu")
+    config = root / "config.yaml"
+    config.write_text(yaml.safe_dump({"tiny": values, "other": values, spotting.DEFAULT_DATASET: values}))
+    write_record(root / "features", FlowSettings("farneback"), "generic")
+    run = root / "run"
+    _fold(run, "subj_a", "tiny", FlowSettings("dis"))
+    return root, run, config
+
+
+def _spot(run: Path, config: Path, inputs, out: Path | None, landmarker=None, **options) -> int:
+    return spot_inputs(SpotOptions(inputs=tuple(inputs), run=run, config=config, epoch="last", out=out, **options),
+                       landmarker=landmarker or _MarkedFaces())
+
+
+def _takes(root: Path, *names: str) -> list[Path]:
+    root.mkdir(parents=True, exist_ok=True)
+    return [_frame_folder(root / name, range(1, 41)) for name in names]
+
+
+# --------------------------------------------------------------------------- output folders
+
+
+def _claim(folder: Path, input_path: Path) -> None:
+    folder.mkdir(parents=True)
+    (folder / "spots.json").write_text(json.dumps({"input": str(input_path)}))
+
+
+def _folders(inputs: list[Path], out: Path) -> list[Path]:
+    return output_folders([str(path) for path in inputs], [recording_name(path) for path in inputs], out)
+
+
+def test_output_folders_never_collide_and_a_rerun_finds_its_own(tmp_path):
+    out = tmp_path / "out"
+    a, b, c = tmp_path / "a" / "take", tmp_path / "b" / "take", tmp_path / "c" / "take.mp4"
+    assert _folders([a, b, c], out) == [out / "take", out / "take-2", out / "take-3"]
+    _claim(out / "take", b)  # spotted before: b's folder; the numbered one is a's
+    _claim(out / "take-7", a)
+    assert _folders([a, b], out) == [out / "take-7", out / "take"]
+    assert _folders([c], out) == [out / "take-2"]  # the first folder neither taken nor holding files
+    (out / "take-2").mkdir()
+    (out / "take-2" / "mine.txt").write_text("a user's file")
+    (out / "take-3").mkdir()  # empty: free
+    assert _folders([c, tmp_path / "take"], out) == [out / "take-3", out / "take-4"]
+    assert _folders([tmp_path / "logs"], out) == [out / "logs-2"]  # traceback logs live in out/logs
+
+
+def test_dot_and_dotdot_are_named_after_the_folder_they_stand_for(tmp_path, monkeypatch):
+    (tmp_path / "session" / "frames").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path / "session" / "frames")
+    assert recording_name(Path(".")) == "frames" and recording_name(Path("..")) == "session"
+    assert recording_name(Path("../frames/")) == "frames"
+    out = tmp_path / "out"
+    assert _folders([Path(".").resolve(), Path("..").resolve()], out) == [out / "frames", out / "session"]
+
+
+def test_same_named_inputs_get_their_own_folders_and_reruns_leave_nothing_stale(setup, tmp_path, capsys):
+    root, run, config = setup
+    first, second = _takes(tmp_path / "a", "take")[0], _takes(tmp_path / "b", "take")[0]
+    out = tmp_path / "spots"
+    assert _spot(run, config, [first, second, first], out) == 0
+    assert f"note: {first} is {first} again: spotted once" in capsys.readouterr().out
+    recorded = {json.loads((out / name / "spots.json").read_text())["input"] for name in ("take", "take-2")}
+    assert recorded == {str(first.resolve()), str(second.resolve())}
+    assert sorted(p.name for p in out.iterdir()) == ["take", "take-2"]
+    folder = out / "take-2"
+    before = (folder / "spots.csv").read_bytes()
+    for stale in ("annotated.mp4", "annotated.webm", "report.html"):
+        (folder / stale).write_text("from an earlier run")
+    (folder / "notes.txt").write_text("the user's own")
+    assert _spot(run, config, [second], out) == 0  # alone now: still its own folder, found by spots.json
+    assert sorted(p.name for p in folder.iterdir()) == ["notes.txt", "spots.csv", "spots.json", "timeline.png"]
+    assert (folder / "spots.csv").read_bytes() == before
+
+
+def test_a_dot_input_gets_a_named_folder(setup, tmp_path, monkeypatch):
+    _, run, config = setup
+    (take,) = _takes(tmp_path, "take")
+    monkeypatch.chdir(take)
+    out = tmp_path / "spots"
+    assert _spot(run, config, [Path(".")], out) == 0
+    assert json.loads((out / "take" / "spots.json").read_text())["input"] == str(take.resolve())
+
+
+# --------------------------------------------------------------------------- keeps going
+
+
+def test_one_failing_input_never_stops_the_others(setup, tmp_path, monkeypatch, capsys):
+    _, run, config = setup
+    inputs = _takes(tmp_path, "good", "full_disk", "codec", "buggy")
+    write_outputs, open_recording_ = spotting.write_outputs, spotting.open_recording
+
+    def failing_write(folder, *rest):
+        if folder.name == "full_disk":
+            raise OSError(errno.ENOSPC, "No space left on device", str(folder / "spots.csv"))
+        return write_outputs(folder, *rest)
+
+    def failing_open(path, *rest):
+        if path.name == "codec":
+            raise cv2.error("OpenCV(5.0.0) decoder: error: (-2:Unspecified error)\nbad packet\n")
+        return open_recording_(path, *rest)
+
+    def buggy_table(kept, indices, recording):
+        raise KeyError("a coding error")
+
+    monkeypatch.setattr(spotting, "write_outputs", failing_write)
+    monkeypatch.setattr(spotting, "open_recording", failing_open)
+    table = spotting.spots_table
+    monkeypatch.setattr(spotting, "spots_table",
+                        lambda kept, indices, recording: (buggy_table if recording.name == "buggy" else table)(
+                            kept, indices, recording))
+    out = tmp_path / "spots"
+    assert _spot(run, config, inputs, out) == 1
+    printed = capsys.readouterr().out
+    failed = [line for line in printed.splitlines() if line.startswith("FAILED")]
+    assert len(failed) == 3 and printed.rstrip().endswith("spotted 1 of 4 input(s); failed: 3")
+    by_input = {name: next(line for line in failed if f"/{name}: " in line) for name in ("full_disk", "codec", "buggy")}
+    assert "error OSError: [Errno 28] No space left on device" in by_input["full_disk"]
+    assert "error cv2.error: OpenCV(5.0.0) decoder: error: (-2:Unspecified error) bad packet;" in by_input["codec"]
+    log = out / "logs" / "buggy.log"
+    assert "internal error (likely a bug) KeyError" in by_input["buggy"] and by_input["buggy"].endswith(
+        f"traceback in {log}")
+    assert "Traceback (most recent call last)" in log.read_text() and "Traceback" not in printed
+    assert (out / "good" / "spots.json").is_file() and not (out / "buggy").exists()
+
+    monkeypatch.undo()
+    assert _spot(run, config, [inputs[3]], out) == 0  # fixed: the stale log goes
+    assert not log.exists()
+
+
+def _error_before_extraction(setup, landmarker: _CountingFaces, inputs, out, **options) -> str:
+    _, run, config = setup
+    with pytest.raises(UserError) as error:
+        _spot(run, config, inputs, out, landmarker=landmarker, **options)
+    assert landmarker.calls == 0 and "\n" not in str(error.value)
+    return str(error.value)
+
+
+def test_an_unwritable_out_is_refused_before_any_extraction(setup, tmp_path):
+    root, run, _ = setup
+    inputs = _takes(tmp_path, "take")
+    (tmp_path / "a_file").write_text("")
+    message = _error_before_extraction(setup, _CountingFaces(), inputs, tmp_path / "a_file" / "spots")
+    assert message.startswith(f"{tmp_path / 'a_file' / 'spots'}: cannot write the outputs here") and "--out" in message
+    # The default, <run>/spots, inside a checkpoint archive that takes no files (here: a file stands there).
+    archive = tmp_path / "archive"
+    (archive / "subj_a").mkdir(parents=True)
+    for part in ("models", "logs"):
+        (archive / "subj_a" / part).symlink_to(run / "subj_a" / part)
+    (archive / "spots").write_text("")
+    _, _, config = setup
+    with pytest.raises(UserError, match=r"read-only checkpoint archive\?\) takes no outputs: point --out at"):
+        spot_inputs(SpotOptions(inputs=tuple(inputs), run=archive, config=config, epoch="last"), _CountingFaces())
+
+
+# --------------------------------------------------------------------------- numbers
+
+
+@pytest.mark.parametrize("text", ["0", "-25", "nan", "inf", "-inf", "fast", ""])
+def test_fps_must_be_a_finite_rate_above_zero(text):
+    with pytest.raises(UserError, match="--fps must be a finite number of frames per second above 0"):
+        frame_rate(text)
+
+
+def test_fps_parses_a_rate():
+    assert frame_rate("25") == 25.0 and frame_rate("29.97") == 29.97
+
+
+def test_fps_from_the_command_line_is_one_line(tmp_path):
+    result = subprocess.run([sys.executable, str(REPO_ROOT / "spot.py"), str(tmp_path), "--run", str(tmp_path),
+                             "--fps", "nan"], capture_output=True, text=True, timeout=120)
+    assert_one_line_error(result, "--fps must be a finite number", "'nan'")
+
+
+def _write_video(path: Path, fps: float) -> Path:
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (32, 24))
+    for index in range(6):
+        writer.write(np.full((24, 32, 3), 40 * index, np.uint8))
+    writer.release()
+    return path
+
+
+def test_a_video_rate_outside_1_to_1000_is_refused_unless_fps_overrides(tmp_path):
+    slow = _write_video(tmp_path / "slow.avi", 0.5)
+    with pytest.raises(UserError) as error:
+        open_recording(slow, None, 30.0)
+    assert str(error.value) == (f"{slow}: the video reports a frame rate of 0.5 fps, outside 1-1000: "
+                                "give its real rate with --fps")
+    recording = open_recording(slow, 30.0, 25.0)  # --fps works for a video file
+    assert (recording.source_fps, recording.n_frames) == (30.0, 6)
+    assert open_recording(_write_video(tmp_path / "fine.avi", 12.0), None, 30.0).source_fps == 12.0
+
+
+@pytest.mark.parametrize("reported", [math.nan, math.inf, 0.0, 1200.0])
+def test_a_broken_reported_rate_is_named(tmp_path, monkeypatch, reported):
+    import feature_extraction.recording as recording_module
+
+    class Capture:  # a readable file whose header reports ``reported``
+        def __init__(self, path):
+            self.left = 4
+
+        def isOpened(self):
+            return True
+
+        def get(self, prop):
+            return reported
+
+        def grab(self):
+            self.left -= 1
+            return self.left >= 0
+
+        def release(self):
+            pass
+
+    monkeypatch.setattr(recording_module.cv2, "VideoCapture", Capture)
+    (tmp_path / "clip.mp4").write_bytes(b"")
+    with pytest.raises(UserError, match=rf"clip.mp4: the video reports a frame rate of {reported} fps"):
+        open_recording(tmp_path / "clip.mp4", None, 30.0)
+    assert open_recording(tmp_path / "clip.mp4", 25.0, 30.0).source_fps == 25.0
+
+
+def test_a_frame_folder_runs_at_fps_or_the_dataset_rate(tmp_path):
+    (take,) = _takes(tmp_path, "take")
+    assert open_recording(take, None, 30.0).source_fps == 30.0
+    assert open_recording(take, 12.5, 30.0).source_fps == 12.5
+
+
+@pytest.mark.parametrize("text, problem", [("", "an empty fold name"), (",", "an empty fold name"),
+                                           ("subj_a,,subj_b", "an empty fold name"),
+                                           ("subj_a,subj_a", "subj_a given more than once"),
+                                           ("subj_b, subj_a ,subj_b", "subj_b given more than once")])
+def test_an_empty_or_repeated_folds_list_is_one_line(text, problem):
+    with pytest.raises(UserError, match=problem):
+        fold_list(text)
+
+
+def test_folds_lists_parse():
+    assert fold_list("all") is None and fold_list(" subj_a, subj_b") == ("subj_a", "subj_b")
+
+
+def test_repeated_folds_are_refused_before_any_extraction(tmp_path):
+    (take,) = _takes(tmp_path, "take")
+    result = subprocess.run([sys.executable, str(REPO_ROOT / "spot.py"), str(take), "--run", str(tmp_path / "none"),
+                             "--folds", "subj_a,subj_a"], capture_output=True, text=True, timeout=120)
+    assert_one_line_error(result, "--folds 'subj_a,subj_a': subj_a given more than once")
+
+
+# --------------------------------------------------------------------------- what the run applies
+
+
+def test_the_run_section_is_taken_and_printed_when_dataset_is_left_out(setup, capsys):
+    _, run, _ = setup
+    assert run_dataset(run, ["subj_a"], None) == "tiny"
+    assert capsys.readouterr().out == f"dataset: tiny (the run's own section, from {run / 'subj_a/logs/config.txt'})\n"
+    assert run_dataset(run, ["subj_a"], "tiny") == "tiny"
+
+
+def test_another_dataset_than_the_run_is_refused_before_any_extraction(setup, tmp_path):
+    _, run, _ = setup
+    message = _error_before_extraction(setup, _CountingFaces(), _takes(tmp_path, "take"), tmp_path / "out",
+                                       dataset="other")
+    assert message == (f"{run / 'subj_a/logs/config.txt'}: the run was trained on config section 'tiny', "
+                       "not --dataset 'other'; leave --dataset out to use 'tiny'")
+
+
+def test_folds_of_different_sections_or_settings_are_refused(tmp_path):
+    run = tmp_path / "run"
+    _fold(run, "subj_a", "tiny", FlowSettings("dis"))
+    _fold(run, "subj_b", "other", FlowSettings("dis"))
+    _fold(run, "subj_c", "tiny", FlowSettings("farneback"))
+    with pytest.raises(UserError, match="subj_b/logs/config.txt: trained on config section 'other', but .*'tiny'"):
+        run_dataset(run, ["subj_a", "subj_b"], None)
+    with pytest.raises(UserError, match="subj_c/logs/extraction.json: the fold's features were extracted with other"):
+        spotting.run_settings(run, ["subj_a", "subj_c"])
+    assert spotting.run_settings(run, ["subj_a"])[0] == FlowSettings("dis")
+
+
+def test_a_run_without_records_uses_the_published_defaults_never_the_features_record(setup, tmp_path, capsys):
+    root, _, config = setup
+    run = tmp_path / "archive"
+    _fold(run, "subj_a", "tiny", None)
+    (run / "subj_a" / "logs" / "config.txt").unlink()  # the published archive: checkpoints only
+    assert spot_inputs(SpotOptions(inputs=(tmp_path / "missing.mp4",), run=run, config=config, epoch="last",
+                                   out=tmp_path / "out"), _CountingFaces()) == 1
+    printed = capsys.readouterr().out
+    assert f"dataset: {spotting.DEFAULT_DATASET} (the run records no config section" in printed
+    assert "extraction settings: method=tvl1, quantise=True, face_detect=full," in printed
+    assert "storage=codes (no extraction record in the run: using the published defaults)" in printed
+    assert (root / "features" / "extraction.json").is_file()  # there, but another folder's

@@ -15,7 +15,8 @@ import pytest
 
 from model.scoring import Scores
 from model.spot_review import SpotOutcome, write_review
-from model.spotting import open_recording, resample_indices, spots_table, windows_of
+from feature_extraction.recording import open_recording, resample_indices
+from model.spotting import spots_table, windows_of
 from utils.config import load_config
 from utils.elan import read_eaf_table
 
@@ -39,7 +40,7 @@ def _video(path: Path) -> Path:
 
 
 def _outcome(tmp_path: Path) -> SpotOutcome:
-    recording = open_recording(_video(tmp_path / "clip.avi"), FPS)
+    recording = open_recording(_video(tmp_path / "clip.avi"), None, FPS)
     indices = resample_indices(recording.n_frames, recording.source_fps, FPS)
     windows = windows_of(np.zeros((N_FRAMES - 1, 12, 2), np.float32), recording.name)
     rows = np.arange(256)

@@ -124,11 +124,13 @@ def test_same_named_inputs_get_their_own_folders_and_reruns_leave_nothing_stale(
     assert sorted(p.name for p in out.iterdir()) == ["take", "take-2"]
     folder = out / "take-2"
     before = (folder / "spots.csv").read_bytes()
-    for stale in ("annotated.mp4", "annotated.webm", "report.html"):
+    for stale in ("annotated.mp4", "annotated.webm", "report.html", "preview.webm"):
         (folder / stale).write_text("from an earlier run")
     (folder / "notes.txt").write_text("the user's own")
-    assert _spot(run, config, [second], out) == 0  # alone now: still its own folder, found by spots.json
-    assert sorted(p.name for p in folder.iterdir()) == ["notes.txt", "spots.csv", "spots.json", "timeline.png"]
+    # alone now: still its own folder, found by spots.json; without the page nothing of the page may survive
+    assert _spot(run, config, [second], out, report=False) == 0
+    assert sorted(p.name for p in folder.iterdir()) == ["notes.txt", "spots.csv", "spots.eaf", "spots.json",
+                                                        "timeline.png"]
     assert (folder / "spots.csv").read_bytes() == before
 
 

@@ -1,8 +1,8 @@
 """The output folders of spot.py under ``--out``: one per input, never shared, found again on a rerun.
 
 ``<out>/<name>/`` or ``<out>/<name>-N/`` holds an input's ``spots.csv``, ``timeline.png``, ``spots.json``
-(which records the input's full path under ``input``) and, when asked, ``annotated.mp4`` and
-``report.html``; ``<out>/logs/<folder name>.log`` the traceback of an input that met an internal error.
+(which records the input's full path under ``input``), ``spots.eaf``, unless skipped ``report.html`` and
+``preview.webm``, and when asked ``annotated.webm``; ``<out>/logs/<folder name>.log`` the traceback of an input that met an internal error.
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from pathlib import Path
 from utils.errors import UserError
 
 # Outputs of an earlier spot of the same input that a run may not write again: removed before writing.
-STALE_OUTPUTS = ("annotated.*", "report.html")
+STALE_OUTPUTS = ("annotated.*", "report.html", "preview.*")
 # Under --out: the traceback logs (so no input's folder may be named so).
 ERROR_LOGS = "logs"
 

@@ -11,6 +11,7 @@
 #   CHECKPOINTS  read-only checkpoint root (e.g. the published archive); results go to OUTPUT
 #   DEVICE     cpu | cuda | auto (default: the config's device)
 #   MATCHING   published | paper2023 | one-to-one | megc      SELECTION  best-on-test | fixed-epoch | last-epoch
+#   MEGC_FRAMES  published (default: as evaluated, +1 shift) | raw: prediction frames of the MEGC files
 #   JOBS       folds trained and evaluated at once (default 1); also the prepare step's workers
 #   THREADS    torch threads per fold (default: cores / JOBS, at least 1); same THREADS -> same bytes
 #   SEEDS      e.g. "1 2 3": one LOSO per seed in OUTPUT/seed_<s>/, plus OUTPUT/seed_results.csv
@@ -40,6 +41,9 @@ export PYTHONPATH="$here${PYTHONPATH:+:$PYTHONPATH}" AUWGCN_ROOT="$here"
 export PYTHON DATASET CONFIG OUTPUT FORCE EVAL_ONLY SEEDS
 export CHECKPOINTS="${CHECKPOINTS:-}" DEVICE="${DEVICE:-}" MATCHING="${MATCHING:-}" SELECTION="${SELECTION:-}"
 export THREADS="${THREADS:-}"
+MEGC_FRAMES="${MEGC_FRAMES:-published}"
+[[ "$MEGC_FRAMES" =~ ^(published|raw)$ ]] || fail "MEGC_FRAMES must be published or raw, not '$MEGC_FRAMES'"
+export MEGC_FRAMES
 
 started=$SECONDS
 say "dataset '$DATASET', config $CONFIG, output $OUTPUT"

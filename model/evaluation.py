@@ -32,6 +32,7 @@ from utils.matching import count_matches
 from utils.metrics import (COUNT_COLUMNS, EPOCH_METRIC_COLUMNS, empty_counts_row, epoch_metrics_row,
                            select_epoch)
 from utils.nms import nms
+from utils.resume_key import evaluation_key
 from utils.proposals import PROPOSAL_COLUMNS, find_proposals, proposal_params_from_config
 
 
@@ -108,6 +109,7 @@ def evaluate_fold(config: DatasetConfig, subject: str, output: Path, device: tor
     checkpoints = {e: p for e, p in layout.checkpoints().items() if e >= config["epoch_begin"]}
     if not checkpoints:
         raise UserError(f"{layout.models}: no checkpoint_epoch_<NNN>.pth.tar from epoch {config['epoch_begin']} on")
+    layout.eval_info.unlink(missing_ok=True)  # first: a kill from here on leaves a fold "not evaluated"
     windows = test_windows(Path(config["segment_feat_root"]), subject)
     save_resolved_config(config, layout.logs, {"subject": subject, "device": str(device)}, "eval_config.txt")
     truth = subject_ground_truth(read_annotation_table(config["anno_csv"]), subject, config["RATIO_SCALE"])
@@ -165,7 +167,8 @@ def evaluate_fold(config: DatasetConfig, subject: str, output: Path, device: tor
             "epochs_evaluated": len(checkpoints), "epochs_with_proposals": len(rows),
             "frame_shift": int(window_frame_to_video_frame(0, 0)),
             "tie_rule": "earliest epoch among equal all_f1" if selection == "best-on-test" else None,
-            "note": _selection_note(selection, config["abfcm_best_epoch"], checkpoints, chosen_epoch)}
+            "note": _selection_note(selection, config["abfcm_best_epoch"], checkpoints, chosen_epoch),
+            "evaluation_key": evaluation_key(config)}
     if selection == "last-epoch":
         info["last_epoch"] = max(checkpoints)
     atomic_write_text(layout.eval_info, json.dumps(info, indent=2) + "\n")

@@ -18,6 +18,7 @@
 #   LAUNCHER   local (default) | slurm: one sbatch array task per fold to do, then a pooling job
 #   SBATCH_ARGS  extra sbatch options, e.g. "--partition=gpu --time=02:00:00 --cpus-per-task=4"
 #   SLURM_WAIT=1  with LAUNCHER=slurm: wait for the pooled table; non-zero exit naming a failed fold
+#   SLURM_WAIT_S  with SLURM_WAIT=1: wait at most this many seconds (default: no limit)
 #   EXTRACT_SHARDS=N  with LAUNCHER=slurm: extract raw_root as an array of N shards, the folds after it
 #   PYTHON     interpreter (default: python)
 set -euo pipefail
@@ -45,6 +46,7 @@ MEGC_FRAMES="${MEGC_FRAMES:-published}"
 [[ "$MEGC_FRAMES" =~ ^(published|raw)$ ]] || fail "MEGC_FRAMES must be published or raw, not '$MEGC_FRAMES'"
 export MEGC_FRAMES
 
+[ "$LAUNCHER" != slurm ] || command -v sbatch > /dev/null || fail "LAUNCHER=slurm but sbatch is not on PATH"
 started=$SECONDS
 say "dataset '$DATASET', config $CONFIG, output $OUTPUT"
 if [ "$EVAL_ONLY" != 1 ] && [ -z "$CHECKPOINTS" ] && { [ "$LAUNCHER" != slurm ] || [ -z "${EXTRACT_SHARDS:-}" ]; }; then

@@ -43,6 +43,14 @@ def mark_evaluated(layout, config, **changes):
     layout.best_res.write_text("micro_tp\n0\n")
 
 
+@pytest.fixture()
+def done_fold(config, tmp_path):
+    """subj_a with all 6 checkpoints, trained and evaluated as ``config`` asks: a done fold."""
+    layout = make_checkpoints(tmp_path / "run", range(6), config)
+    mark_evaluated(layout, config)
+    return layout
+
+
 def test_fresh_fold_trains_complete_one_evaluates(config, tmp_path):
     assert fold_decision(config, tmp_path / "run", "subj_a")[0] == "train"
     make_checkpoints(tmp_path / "run", range(5), config)  # epoch 5 missing
@@ -53,9 +61,8 @@ def test_fresh_fold_trains_complete_one_evaluates(config, tmp_path):
         "evaluate", "not evaluated yet; all 6 checkpoints present, evaluated again")
 
 
-def test_done_only_for_the_same_request(config, tmp_path):
-    layout = make_checkpoints(tmp_path / "run", range(6), config)
-    mark_evaluated(layout, config)
+def test_done_only_for_the_same_request(config, tmp_path, done_fold):
+    layout = done_fold
     assert fold_decision(config, tmp_path / "run", "subj_a")[0] == "done"
     action, reason = fold_decision(config.with_overrides(matching="one-to-one"), tmp_path / "run", "subj_a")
     assert action == "evaluate" and "matching published (asked: one-to-one)" in reason
@@ -73,9 +80,8 @@ def test_done_only_for_the_same_request(config, tmp_path):
     assert fold_decision(config, tmp_path / "run", "subj_a", eval_only=True, force=True)[0] == "evaluate"
 
 
-def test_other_checkpoint_folder_is_not_done(config, tmp_path):
-    layout = make_checkpoints(tmp_path / "run", range(6), config)
-    mark_evaluated(layout, config)
+def test_other_checkpoint_folder_is_not_done(config, tmp_path, done_fold):
+    layout = done_fold
     make_checkpoints(tmp_path / "archive", range(6))
     action, reason = fold_decision(config, tmp_path / "run", "subj_a", checkpoints_root=tmp_path / "archive")
     assert action == "evaluate" and "checkpoints from" in reason
@@ -107,18 +113,16 @@ def test_pipeline_refuses_an_archive_as_output_and_leaves_it_alone(tmp_path):
     assert {p: p.read_bytes() for p in (tmp_path / "archive").rglob("*") if p.is_file()} == before
 
 
-def test_a_fold_without_checkpoints_is_never_done(config, tmp_path):
-    layout = make_checkpoints(tmp_path / "run", range(6), config)
-    mark_evaluated(layout, config)
+def test_a_fold_without_checkpoints_is_never_done(config, tmp_path, done_fold):
+    layout = done_fold
     for path in layout.checkpoints().values():
         path.unlink()
     assert fold_decision(config, tmp_path / "run", "subj_a") == (
         "train", "no checkpoints; 0 of 6 checkpoints present")
 
 
-def test_a_changed_training_input_retrains_and_names_it(config, tmp_path):
-    layout = make_checkpoints(tmp_path / "run", range(6), config)
-    mark_evaluated(layout, config)
+def test_a_changed_training_input_retrains_and_names_it(config, tmp_path, done_fold):
+    layout = done_fold
     assert fold_decision(config, tmp_path / "run", "subj_a")[0] == "done"
     lr = config["abfcm_training_lr"]
     action, reason = fold_decision(config.with_overrides(abfcm_training_lr=lr * 2), tmp_path / "run", "subj_a")
@@ -134,9 +138,8 @@ def test_a_changed_training_input_retrains_and_names_it(config, tmp_path):
     assert action == "train" and "annotation table content changed" in reason
 
 
-def test_re_extracted_features_retrain(config, tmp_path):
-    layout = make_checkpoints(tmp_path / "run", range(6), config)
-    mark_evaluated(layout, config)
+def test_re_extracted_features_retrain(config, tmp_path, done_fold):
+    layout = done_fold
     record = Path(config["segment_feat_root"]) / "extraction.json"
     record.write_text(json.dumps({"flow_settings": {"method": "dis"}, "libraries": "opencv=9"}))
     action, reason = fold_decision(config, tmp_path / "run", "subj_a")
@@ -146,9 +149,8 @@ def test_re_extracted_features_retrain(config, tmp_path):
     assert action == "evaluate" and "another evaluation key (extraction record changed)" in reason
 
 
-def test_a_changed_evaluation_input_only_re_evaluates(config, tmp_path):
-    layout = make_checkpoints(tmp_path / "run", range(6), config)
-    mark_evaluated(layout, config)
+def test_a_changed_evaluation_input_only_re_evaluates(config, tmp_path, done_fold):
+    layout = done_fold
     top_k = config["nms_top_K_micro"]
     for change, named in (({"nms_top_K_micro": top_k + 1}, f"nms_top_K_micro {top_k} (asked: {top_k + 1})"),
                           ({"micro_apex_score_threshold": 0.25}, "micro_apex_score_threshold"),
@@ -159,10 +161,9 @@ def test_a_changed_evaluation_input_only_re_evaluates(config, tmp_path):
     assert fold_decision(config, tmp_path / "run", "subj_a")[0] == "evaluate"
 
 
-def test_clear_run_removes_eval_info_before_anything_else(config, tmp_path):
+def test_clear_run_removes_eval_info_before_anything_else(config, tmp_path, done_fold):
     """A clear_run that stops part-way (here: a checkpoint it cannot remove) leaves no 'evaluated' fold."""
-    layout = make_checkpoints(tmp_path / "run", range(6), config)
-    mark_evaluated(layout, config)
+    layout = done_fold
     layout.checkpoint(2).unlink()
     layout.checkpoint(2).mkdir()  # unlink() fails on it
     with pytest.raises(OSError):

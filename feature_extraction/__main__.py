@@ -212,7 +212,8 @@ def run(args: argparse.Namespace) -> int:
     todo = [video for video in mine if video.video_name not in found and video.video_name not in failed_before]
     if args.merge:
         reasons = shard_failures(args.out, settings)
-        cached += [Outcome(video, "failed", reason=reasons.get(video.video_name) or _not_merged(video, settings, args.out))
+        cached += [Outcome(video, "failed",
+                           reason=reasons.get(video.video_name) or _not_merged(video, settings, args.out))
                    for video in todo]
         todo = []
     known = [len(video.frame_paths) for video in todo]
@@ -292,7 +293,8 @@ def print_summary(outcomes: list[Outcome], problems: list[str], seconds: float) 
     problems = [p for p in problems if not is_warning(p)]
     known_failures = sum(o.cached_failure for o in outcomes)
     known = f" ({known_failures} known from the cache)" if known_failures else ""
-    print(f"videos: {count['extracted']} extracted, {count['cached']} skipped (cached), {count['failed']} failed{known}, "
+    print(f"videos: {count['extracted']} extracted, {count['cached']} skipped (cached), "
+          f"{count['failed']} failed{known}, "
           f"{len(problems)} skipped in the raw tree, {len(warnings)} warning(s)")
     print(f"frames: {frames} extracted in {seconds:.1f} s ({frames / max(seconds, 1e-9):.1f} frames/s)")
     with_failures = [o for o in outcomes if o.result is not None and o.result.landmark_failures]

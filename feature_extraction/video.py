@@ -322,7 +322,8 @@ def library_key() -> str:
     """
     model = landmark_model_path()
     status = model.stat()
-    return f"opencv={cv2.__version__};dlib={dlib.__version__};model={_file_sha1(model, status.st_size, status.st_mtime_ns)}"
+    model_hash = _file_sha1(model, status.st_size, status.st_mtime_ns)
+    return f"opencv={cv2.__version__};dlib={dlib.__version__};model={model_hash}"
 
 
 @functools.lru_cache(maxsize=4)

@@ -37,7 +37,8 @@ def make_checkpoints(root, epochs, config=None):
 def mark_evaluated(layout, config, **changes):
     evaluated = {e: p for e, p in layout.checkpoints().items() if e >= config["epoch_begin"]}
     info = {"matching": "published", "selection": "best-on-test", "fixed_epoch": None,
-            "checkpoints_dir": str(layout.models.resolve()), "checkpoints_fingerprint": checkpoints_fingerprint(evaluated),
+            "checkpoints_dir": str(layout.models.resolve()),
+            "checkpoints_fingerprint": checkpoints_fingerprint(evaluated),
             "evaluation_key": evaluation_key(config)}
     layout.eval_info.write_text(json.dumps({**info, **changes}))
     layout.best_res.write_text("micro_tp\n0\n")
@@ -127,6 +128,9 @@ def test_a_changed_training_input_retrains_and_names_it(config, tmp_path, done_f
     lr = config["abfcm_training_lr"]
     action, reason = fold_decision(config.with_overrides(abfcm_training_lr=lr * 2), tmp_path / "run", "subj_a")
     assert action == "train" and f"training key changed (abfcm_training_lr {lr} (asked: {lr * 2}))" in reason
+    seed = config["seed"]  # a SEEDS run's fold trains with its own seed (fold_status --seed)
+    action, reason = fold_decision(config.with_overrides(seed=seed + 1), tmp_path / "run", "subj_a")
+    assert action == "train" and f"seed {seed} (asked: {seed + 1})" in reason
     anno = tmp_path / "run" / "anno.csv"  # the same path, other content: the path alone would not show it
     anno.write_text(open(config["anno_csv"]).read())
     moved = config.with_overrides(anno_csv=str(anno))

@@ -52,7 +52,8 @@ def test_megc_files_and_left_out_note(tmp_path):
     # Rows of the run's subjects only (not s3), frames as the table has them (offset 0 kept).
     assert truth.values.tolist() == [["s1", "s1_a", 10, 20, "unknown", "micro"],
                                      ["s1", "s1_a", 100, 160, "unknown", "macro"],
-                                     ["s1", "s1_b", 5, 0, "unknown", "macro"], ["s2", "s2_a", 30, 40, "unknown", "micro"],
+                                     ["s1", "s1_b", 5, 0, "unknown", "macro"],
+                                     ["s2", "s2_a", 30, 40, "unknown", "micro"],
                                      ["s2", "s2_a", 200, 260, "unknown", "macro"]]
     # s2 has no prediction at all: its micro and macro expressions are left out.
     assert document["megc_files"]["left_out_expressions"] == {"micro": 1, "macro": 1}
@@ -103,7 +104,8 @@ def test_megc_frames_published_are_the_evaluated_ones_raw_take_the_shift_off(tmp
     assert document["megc_files"]["frames"] == "published"
     _, document = final_results(run, ["s1", "s2"], megc_frames="raw")
     raw = read_as_the_evaluator(run / "megc_predictions.csv")
-    assert [row[2:4] for row in raw] == [(start - 1, end - 1) for start, end in zip(nms["start_frame"], nms["end_frame"])]
+    shifted_back = [(start - 1, end - 1) for start, end in zip(nms["start_frame"], nms["end_frame"])]
+    assert [row[2:4] for row in raw] == shifted_back
     assert document["megc_files"]["frames"] == "raw"
     truth = read_as_the_evaluator(run / "megc_ground_truth.csv")
     assert truth[0] == ("s1", "s1_a", 10, 20, "unknown")  # ground truth never shifts
@@ -116,7 +118,8 @@ def test_the_evaluator_on_the_default_files_gives_the_evaluated_megc_counts(tmp_
     predictions, truth = (pd.read_csv(run / name) for name in ("megc_predictions.csv", "megc_ground_truth.csv"))
     type_idx = {"micro": 2, "macro": 1}
     kept = pd.DataFrame({"video_name": predictions["video"], "start_frame": predictions["onset"],
-                         "end_frame": predictions["offset"], "score": 1.0, "type_idx": predictions["type"].map(type_idx)})
+                         "end_frame": predictions["offset"], "score": 1.0,
+                         "type_idx": predictions["type"].map(type_idx)})
     s1_truth = truth[truth["subject"] == "s1"]
     truth_rows = pd.DataFrame({"video_name": s1_truth["video"], "start_frame": s1_truth["onset"],
                                "apex_frame": 0, "end_frame": s1_truth["offset"],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -68,9 +69,10 @@ def test_a_failing_squeue_is_asked_again_and_a_failed_pooling_leaves_no_old_tabl
     fake = tmp_path / "bin"
     fake.mkdir()
     calls = tmp_path / "squeue_calls"
+    real = shutil.which("squeue")
     (fake / "squeue").write_text(  # fails its first two calls, as a busy controller does
         f"#!/bin/sh\necho x >> '{calls}'\n[ $(wc -l < '{calls}') -gt 2 ] || {{ echo 'squeue: error: "
-        f"Socket timed out on send/recv operation' >&2; exit 1; }}\nexec {subprocess.run(['which', 'squeue'], capture_output=True, text=True).stdout.strip()} \"$@\"\n")
+        f"Socket timed out on send/recv operation' >&2; exit 1; }}\nexec {real} \"$@\"\n")
     (fake / "squeue").chmod(0o755)
     output = root / "run"
     (output / "seed_1").mkdir(parents=True)

@@ -1,7 +1,7 @@
 """What a fold needs now: the one resume rule of pipeline.sh and its Slurm tasks.
 
 python -m utils.fold_status --dataset D --output DIR --subject S [--config FILE] [--checkpoints DIR]
-                            [--matching M] [--selection S] [--eval-only] [--force]
+                            [--matching M] [--selection S] [--seed N] [--eval-only] [--force]
 
 Prints ``<action>\\t<reason>`` with action ``done`` (skip), ``evaluate`` (checkpoints kept) or ``train``.
 A fold is done only when it has checkpoints and its ``eval_info.json`` records the matching rule,
@@ -90,13 +90,14 @@ def main() -> None:
     parser.add_argument("--checkpoints", default=None, type=Path, help="read-only checkpoint root (an archive)")
     parser.add_argument("--matching", default=None)
     parser.add_argument("--selection", default=None)
+    parser.add_argument("--seed", type=int, default=None, help="the fold's training seed (default: the config's)")
     parser.add_argument("--eval-only", action="store_true", help="never train")
     parser.add_argument("--force", action="store_true", help="redo the fold")
     args = parser.parse_args()
 
     def run() -> None:
         config = load_config(args.dataset, args.config).with_overrides(matching=args.matching,
-                                                                       selection=args.selection)
+                                                                       selection=args.selection, seed=args.seed)
         action, reason = fold_decision(config, args.output, args.subject, args.checkpoints, args.eval_only,
                                        args.force)
         print(f"{action}\t{reason}")

@@ -64,6 +64,7 @@ for task in "${tasks[@]}"; do
   [ -n "$ckpt" ] && flags+=(--checkpoints "$ckpt")
   [ "$EVAL_ONLY" = 1 ] && flags+=(--eval-only)
   [ "$FORCE" = 1 ] && flags+=(--force)
+  [ "$seed" = - ] || flags+=(--seed "$seed")
   decision="$("$PYTHON" -m utils.fold_status --dataset "$DATASET" --config "$CONFIG" --output "$out" \
     --subject "$subject" ${MATCHING:+--matching "$MATCHING"} ${SELECTION:+--selection "$SELECTION"} \
     ${flags[@]+"${flags[@]}"})" || fail "fold $subject: could not decide what it needs (see above)"

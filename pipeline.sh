@@ -14,12 +14,14 @@
 #   SELECTION  best-on-test | fixed-epoch | last-epoch | inner-cv (each fold's epoch from inner models on its
 #              training subjects; needs adjacency_scope: train; with JOBS > 1 or Slurm they are their own tasks)
 #   FINAL=1    after the LOSO: train one model on every subject at the LOSO's epoch, in OUTPUT/final/
+#   MEGC_FRAMES  published (default: as evaluated, +1 shift) | raw: prediction frames of the MEGC files
 #   JOBS       folds trained and evaluated at once (default 1); also the prepare step's workers
 #   THREADS    torch threads per fold (default: cores / JOBS, at least 1); same THREADS -> same bytes
 #   SEEDS      e.g. "1 2 3": one LOSO per seed in OUTPUT/seed_<s>/, plus OUTPUT/seed_results.csv
 #   LAUNCHER   local (default) | slurm: one sbatch array task per fold to do, then a pooling job
 #   SBATCH_ARGS  extra sbatch options, e.g. "--partition=gpu --time=02:00:00 --cpus-per-task=4"
 #   SLURM_WAIT=1  with LAUNCHER=slurm: wait for the pooled table; non-zero exit naming a failed fold
+#   SLURM_WAIT_S  with SLURM_WAIT=1: wait at most this many seconds (default: no limit)
 #   EXTRACT_SHARDS=N  with LAUNCHER=slurm: extract raw_root as an array of N shards, the folds after it
 #   PYTHON     interpreter (default: python)
 set -euo pipefail
@@ -44,7 +46,11 @@ FINAL="${FINAL:-0}"
 export PYTHON DATASET CONFIG OUTPUT FORCE EVAL_ONLY SEEDS
 export CHECKPOINTS="${CHECKPOINTS:-}" DEVICE="${DEVICE:-}" MATCHING="${MATCHING:-}" SELECTION="${SELECTION:-}"
 export THREADS="${THREADS:-}"
+MEGC_FRAMES="${MEGC_FRAMES:-published}"
+[[ "$MEGC_FRAMES" =~ ^(published|raw)$ ]] || fail "MEGC_FRAMES must be published or raw, not '$MEGC_FRAMES'"
+export MEGC_FRAMES
 
+[ "$LAUNCHER" != slurm ] || command -v sbatch > /dev/null || fail "LAUNCHER=slurm but sbatch is not on PATH"
 started=$SECONDS
 say "dataset '$DATASET', config $CONFIG, output $OUTPUT"
 if [ "$EVAL_ONLY" != 1 ] && [ -z "$CHECKPOINTS" ] && { [ "$LAUNCHER" != slurm ] || [ -z "${EXTRACT_SHARDS:-}" ]; }; then

@@ -4,15 +4,20 @@
                                  [--flow tvl1|dis|farneback] [--no-quantise]
                                  [--face-detect auto|full|fast] [--dis-preset ultrafast|fast|medium]
                                  [--tvl1-params opencv-cpu|published-gpu] [--flow-storage codes|jpeg95]
-                                 [--flow-preset published] [--jobs N] [--strict] [--shard K/N | --merge]
+                                 [--flow-preset published] [--jobs N] [--strict] [--retry-failed]
+                                 [--shard K/N | --merge]
     python -m feature_extraction --dataset D --anno SHEET --out DIR --annotations-only
 
 ``--out`` becomes a segment_feat_root (``train/`` and ``test/``, FORMATS.md)
 and also receives ``annotations.csv`` (the paper's table) and ``cache/`` (one
 npz per extracted video, so a rerun skips finished videos; a cache made with
-other settings, by another feature version, or from frames that changed since
-is recomputed). A video's window files that its current features no longer
-produce (it got shorter, or now fails) are removed.
+other settings, by another feature version or other OpenCV / dlib / landmark
+model versions, or from frames that changed since is recomputed). A video
+that failed in a way the same frames and settings always repeat (no face on
+any frame, a video file OpenCV cannot open) is cached as failed: a rerun
+lists it as failed without decoding it again; ``--retry-failed`` tries it
+again. A video's window files that its current features no longer produce
+(it got shorter, or now fails) are removed.
 
 ``--face-detect``: how the face box of each cropped frame is found before its
 landmarks (feature_extraction/face.py). ``full`` detects at the crop's own
@@ -27,10 +32,13 @@ needs). SAMM-LV offsets past a video cannot then be clipped to its length.
 
 ``--shard K/N``: extract only shard K of N (every N-th video of the sorted
 names), e.g. as Slurm array tasks or on several machines sharing ``--out``;
-each shard records what it did under ``<out>/shards/``. When the last shard
-finishes, or with ``--merge``, a final pass writes ``annotations.csv``, every
+each shard records what it did under ``<out>/shards/<run key>/`` (the run key
+is the settings, feature version and library versions). When the last shard
+of the same run key finishes, with every video's frames as the shards saw
+them, or with ``--merge``, a final pass writes ``annotations.csv``, every
 video's windows and the summary from the caches, identical to one unsharded
-run; it extracts nothing (a video no shard extracted is listed as failed).
+run; it extracts nothing (a video no shard extracted is listed as failed, one
+extracted with other settings as such). Merges take turns (a lock file).
 
 Exit status: 0 when every video was extracted, warnings or not; 1 when any
 video failed or a video folder was skipped (no frames, no frame numbers, an
@@ -51,8 +59,8 @@ from pathlib import Path
 from tqdm import tqdm
 
 from feature_extraction.adapters import DATASETS, TreeWarning, count_frames, discover_videos, load_annotations
-from feature_extraction.batch import (Outcome, all_shards_done, cached_results, extract_all, parse_shard, select_shard,
-                                     shard_failures, write_shard_record)
+from feature_extraction.batch import (Outcome, all_shards_done, cached_results, extract_all, merge_lock, parse_shard,
+                                     select_shard, shard_failures, why_not_cached, write_shard_record)
 from feature_extraction.face import DETECT_MODES, landmark_model_path
 from feature_extraction.flow import (DEFAULT_DIS_PRESET, DEFAULT_TVL1_PARAMS, DIS_PRESETS, FLOW_METHODS, FLOW_STORAGES,
                                     TVL1_PARAMS)
@@ -100,6 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--jobs", type=_positive_int, default=1, help="videos extracted in parallel")
     parser.add_argument("--strict", action="store_true",
                         help="warnings (stray entries in the raw tree, irregular numbering handled) fail too")
+    parser.add_argument("--retry-failed", action="store_true",
+                        help="extract again the videos cached as failed (no face on any frame, unopenable file)")
     parser.add_argument("--annotations-only", action="store_true",
                         help="only write <out>/annotations.csv from --anno; no videos needed")
     shards = parser.add_mutually_exclusive_group()
@@ -170,11 +180,13 @@ def run(args: argparse.Namespace) -> int:
             raise UserError(f"{args.out}: --out exists and is not a folder")
         videos, problems = discover_videos(args.dataset, args.raw_root)
         mine = select_shard(videos, *args.shard) if args.shard else videos
-        found = cached_results(mine, settings, args.out)
+        found, failed_before = cached_results(mine, settings, args.out, with_failures=not args.retry_failed)
         # SAMM offsets past a video are clipped to its 25-fps frame count, known from the cache when
-        # there is one (decoding a video file only to count its frames made a cached rerun slow).
+        # there is one (decoding a video file only to count its frames made a cached rerun slow); a
+        # video cached as failed has no windows to clip for and is not decoded either.
         frame_counts = ({video.video_name: found[video.video_name].n_frames if video.video_name in found
-                         else count_frames(video) for video in mine} if args.dataset == "samm" else None)
+                         else count_frames(video) for video in mine if video.video_name not in failed_before}
+                        if args.dataset == "samm" else None)
         notices: list[str] = []
         annotations = load_annotations(args.dataset, args.anno, videos, frame_counts, notices)
         if not args.shard:  # a shard's rows may lack other shards' clipping: the merge writes the table
@@ -194,10 +206,14 @@ def run(args: argparse.Namespace) -> int:
         print(f"warning: {problem}" if is_warning(problem) else problem, file=sys.stderr)
 
     cached = [Outcome(video, "cached", found[video.video_name]) for video in mine if video.video_name in found]
-    todo = [video for video in mine if video.video_name not in found]
+    cached += [Outcome(video, "failed", reason=f"{failed_before[video.video_name]} (cached failure: the same "
+                       "frames and settings, not tried again; --retry-failed tries it)", cached_failure=True)
+               for video in mine if video.video_name in failed_before]
+    todo = [video for video in mine if video.video_name not in found and video.video_name not in failed_before]
     if args.merge:
-        reasons = shard_failures(args.out)
-        cached += [Outcome(video, "failed", reason=reasons.get(video.video_name, "not extracted by any shard yet"))
+        reasons = shard_failures(args.out, settings)
+        cached += [Outcome(video, "failed",
+                           reason=reasons.get(video.video_name) or _not_merged(video, settings, args.out))
                    for video in todo]
         todo = []
     known = [len(video.frame_paths) for video in todo]
@@ -222,11 +238,27 @@ def run(args: argparse.Namespace) -> int:
     failed = any(outcome.status == "failed" for outcome in outcomes) or any(not is_warning(p) for p in problems)
     status = 1 if failed or (args.strict and problems) else 0
     if args.shard:
-        write_shard_record(args.out, *args.shard, outcomes)
-        if all_shards_done(args.out, args.shard[1], videos):
+        write_shard_record(args.out, settings, *args.shard, outcomes)
+        if all_shards_done(args.out, settings, args.shard[1], videos):
             print(f"all {args.shard[1]} shards done: merging")
-            return max(status, run(argparse.Namespace(**{**vars(args), "shard": None, "merge": True})))
+            return max(status, merge(argparse.Namespace(**{**vars(args), "shard": None, "merge": True})))
     return status
+
+
+def merge(args: argparse.Namespace) -> int:
+    """``--merge``: the final pass of :func:`run`, one merge at a time per ``--out``."""
+    try:
+        with merge_lock(args.out):
+            return run(args)
+    except OSError as error:  # the lock file cannot be made: --out is not writable
+        print(f"{PROG}: error: {error}", file=sys.stderr)
+        return 2
+
+
+def _not_merged(video, settings: FlowSettings, out_root: Path) -> str:
+    """Why the merge has no features for ``video``, which no shard reported as failed."""
+    why = why_not_cached(video, settings, out_root)
+    return "not extracted by any shard yet" if why == "not extracted yet" else why
 
 
 def is_warning(problem: str) -> bool:
@@ -259,7 +291,10 @@ def print_summary(outcomes: list[Outcome], problems: list[str], seconds: float) 
     frames = sum(o.result.n_frames for o in outcomes if o.status == "extracted")
     warnings = [p for p in problems if is_warning(p)]
     problems = [p for p in problems if not is_warning(p)]
-    print(f"videos: {count['extracted']} extracted, {count['cached']} skipped (cached), {count['failed']} failed, "
+    known_failures = sum(o.cached_failure for o in outcomes)
+    known = f" ({known_failures} known from the cache)" if known_failures else ""
+    print(f"videos: {count['extracted']} extracted, {count['cached']} skipped (cached), "
+          f"{count['failed']} failed{known}, "
           f"{len(problems)} skipped in the raw tree, {len(warnings)} warning(s)")
     print(f"frames: {frames} extracted in {seconds:.1f} s ({frames / max(seconds, 1e-9):.1f} frames/s)")
     with_failures = [o for o in outcomes if o.result is not None and o.result.landmark_failures]
@@ -308,7 +343,7 @@ def main(argv: list[str] | None = None) -> int:
         return annotations_only(args)
     if args.raw_root is None:
         parser.error("the following arguments are required: --raw-root (or give --annotations-only)")
-    return run(args)
+    return merge(args) if args.merge else run(args)
 
 
 if __name__ == "__main__":

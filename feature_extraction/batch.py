@@ -11,7 +11,10 @@ videos go on in a fresh pool. One bad video never sinks the batch.
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import functools
+import hashlib
 import json
 import multiprocessing
 from collections import deque
@@ -25,21 +28,27 @@ from typing import Any
 import cv2
 from tqdm import tqdm
 
-from feature_extraction.adapters import VideoSource, iter_frames, source_fingerprint
+from feature_extraction.adapters import UnopenableVideo, VideoSource, iter_frames, source_fingerprint
 from feature_extraction.face import FaceLandmarker, landmark_model_path
-from feature_extraction.video import (FlowSettings, VideoFailure, VideoResult, cache_path, extract_video, load_cached,
-                                      save_cached)
+from feature_extraction.video import (FEATURE_VERSION, FlowSettings, VideoFailure, VideoResult, cache_mismatch,
+                                      cache_path, extract_video, library_key, load_cached, load_cached_failure,
+                                      save_cached, save_cached_failure)
 from utils.errors import UserError, failure_line
+from utils.io import atomic_write_text
 
 
 @dataclass
 class Outcome:
-    """What happened to one video: ``status`` is 'extracted', 'cached' or 'failed'."""
+    """What happened to one video: ``status`` is 'extracted', 'cached' or 'failed'.
+
+    ``cached_failure``: a failed video's reason came from the cache (it was not tried again).
+    """
 
     video: VideoSource
     status: str
     result: VideoResult | None = None
     reason: str = ""
+    cached_failure: bool = False
 
 
 def extract_one(video: VideoSource, settings: FlowSettings, out_root: Path, landmarker: FaceLandmarker,
@@ -48,21 +57,31 @@ def extract_one(video: VideoSource, settings: FlowSettings, out_root: Path, land
 
     The cache records the source fingerprint taken before the frames are
     read, so frames changed during the extraction make the next run redo it.
+    A failure that the same frames and settings always give again
+    (:data:`LASTING_FAILURES`) is cached too; other errors are tried again
+    on the next run.
     """
     bar = tqdm(total=len(video.frame_paths) or None, desc=video.video_name, unit="frame",
                position=bar_position, leave=False)
+    cache = cache_path(out_root, video.subject, video.video_name)
     try:
         source = source_fingerprint(video)
-        result = extract_video(lambda: iter_frames(video), settings, landmarker, on_frame=bar.update)
-        save_cached(cache_path(out_root, video.subject, video.video_name), result, settings, source)
+        try:
+            result = extract_video(lambda: iter_frames(video), settings, landmarker, on_frame=bar.update)
+        except LASTING_FAILURES as failure:
+            save_cached_failure(cache, str(failure), settings, source)
+            return Outcome(video, "failed", reason=str(failure))
+        save_cached(cache, result, settings, source)
         error_log_path(out_root, video).unlink(missing_ok=True)  # from an earlier failed run
         return Outcome(video, "extracted", result)
-    except VideoFailure as failure:
-        return Outcome(video, "failed", reason=str(failure))
     except Exception as error:  # one bad video never sinks the batch, but the cause is kept
         return Outcome(video, "failed", reason=_unexpected_failure(error, video, out_root))
     finally:
         bar.close()
+
+
+# Failures the same frames and settings always give again: cached, not retried without --retry-failed.
+LASTING_FAILURES = (VideoFailure, UnopenableVideo)
 
 
 def error_log_path(out_root: Path, video: VideoSource) -> Path:
@@ -212,47 +231,99 @@ def select_shard(videos: list[VideoSource], k: int, n: int) -> list[VideoSource]
     return ordered[k - 1::n]
 
 
-def cached_results(videos: list[VideoSource], settings: FlowSettings, out_root: Path) -> dict[str, VideoResult]:
-    """The valid cached result of every video that has one, by video name (no frame is decoded)."""
-    found = {}
+def cached_results(videos: list[VideoSource], settings: FlowSettings, out_root: Path,
+                   with_failures: bool = True) -> tuple[dict[str, VideoResult], dict[str, str]]:
+    """``(results, failures)``: the valid cached result, or cached failure reason, of every video that has one.
+
+    By video name; no frame is decoded. ``with_failures=False`` (``--retry-failed``) leaves cached failures out.
+    """
+    results, failures = {}, {}
     for video in videos:
-        result = load_cached(cache_path(out_root, video.subject, video.video_name), settings,
-                             source_fingerprint(video))
+        path, source = cache_path(out_root, video.subject, video.video_name), source_fingerprint(video)
+        result = load_cached(path, settings, source)
         if result is not None:
-            found[video.video_name] = result
-    return found
+            results[video.video_name] = result
+        elif with_failures and (reason := load_cached_failure(path, settings, source)) is not None:
+            failures[video.video_name] = reason
+    return results, failures
 
 
-def shard_record_path(out_root: Path, k: int, n: int) -> Path:
-    return Path(out_root) / "shards" / f"of_{n}" / f"shard_{k}.json"
+def why_not_cached(video: VideoSource, settings: FlowSettings, out_root: Path) -> str:
+    """Why ``video`` has no usable cache entry: ``not extracted yet``, ``extracted with other settings (...)``..."""
+    return cache_mismatch(cache_path(out_root, video.subject, video.video_name), settings,
+                          source_fingerprint(video)) or "its cache file holds no features"
 
 
-def write_shard_record(out_root: Path, k: int, n: int, outcomes: list[Outcome]) -> None:
-    """What shard k/n did: its videos and the reason of each failed one, for the merge."""
-    record = {"shard": f"{k}/{n}", "videos": sorted(o.video.video_name for o in outcomes),
+# Shard records live under <out>/shards/<run key>/of_<N>/: a record made with other settings, feature
+# version or libraries sits in another folder and never counts towards this run's merge.
+
+
+def run_key(settings: FlowSettings) -> str:
+    """Everything besides the frames that makes a video's features: settings, feature version, libraries."""
+    return f"{settings.key};version={FEATURE_VERSION};{library_key()}"
+
+
+def _run_folder(out_root: Path, settings: FlowSettings) -> Path:
+    return Path(out_root) / "shards" / hashlib.sha1(run_key(settings).encode()).hexdigest()[:12]
+
+
+def shard_record_path(out_root: Path, settings: FlowSettings, k: int, n: int) -> Path:
+    return _run_folder(out_root, settings) / f"of_{n}" / f"shard_{k}.json"
+
+
+def write_shard_record(out_root: Path, settings: FlowSettings, k: int, n: int, outcomes: list[Outcome]) -> None:
+    """What shard k/n did: its run key, the source fingerprint of each of its videos and each failure's reason."""
+    record = {"shard": f"{k}/{n}", "key": run_key(settings),
+              "videos": {o.video.video_name: source_fingerprint(o.video)
+                         for o in sorted(outcomes, key=lambda o: o.video.video_name)},
               "failed": {o.video.video_name: o.reason for o in outcomes if o.status == "failed"}}
-    path = shard_record_path(out_root, k, n)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(record, indent=2) + "\n")
-    tmp.replace(path)
+    atomic_write_text(shard_record_path(out_root, settings, k, n), json.dumps(record, indent=2) + "\n")
 
 
-def all_shards_done(out_root: Path, n: int, videos: list[VideoSource]) -> bool:
-    """Every shard of ``n`` has its record and together they cover ``videos``."""
-    names = set()
-    for k in range(1, n + 1):
-        path = shard_record_path(out_root, k, n)
-        if not path.is_file():
-            return False
-        names.update(json.loads(path.read_text())["videos"])
-    return names >= {video.video_name for video in videos}
-
-
-def shard_failures(out_root: Path) -> dict[str, str]:
-    """Failure reasons the shard records give, by video name (with the shard that met it)."""
-    reasons = {}
-    for path in sorted((Path(out_root) / "shards").glob("of_*/shard_*.json")):
+def _read_shard_record(path: Path, settings: FlowSettings) -> dict | None:
+    """The record at ``path`` when it is one of this run key's (None when absent, unreadable or foreign)."""
+    try:
         record = json.loads(path.read_text())
-        reasons.update({name: f"{reason} (shard {record['shard']})" for name, reason in record["failed"].items()})
+    except (OSError, ValueError):
+        return None
+    if not isinstance(record, dict) or record.get("key") != run_key(settings) or not isinstance(
+            record.get("videos"), dict) or not isinstance(record.get("failed"), dict):
+        return None
+    return record
+
+
+def all_shards_done(out_root: Path, settings: FlowSettings, n: int, videos: list[VideoSource]) -> bool:
+    """All ``n`` shards of this run key have their records and together cover ``videos`` as they are now.
+
+    A video whose frames changed since a shard extracted it (another source fingerprint) is not covered.
+    """
+    done = {}
+    for k in range(1, n + 1):
+        record = _read_shard_record(shard_record_path(out_root, settings, k, n), settings)
+        if record is None:
+            return False
+        done.update(record["videos"])
+    return all(done.get(video.video_name) == source_fingerprint(video) for video in videos)
+
+
+def shard_failures(out_root: Path, settings: FlowSettings) -> dict[str, str]:
+    """Failure reasons this run key's shard records give, by video name (with the shard that met it)."""
+    reasons = {}
+    for path in sorted(_run_folder(out_root, settings).glob("of_*/shard_*.json")):
+        record = _read_shard_record(path, settings)
+        if record is not None:
+            reasons.update({name: f"{reason} (shard {record['shard']})" for name, reason in record["failed"].items()})
     return reasons
+
+
+@contextlib.contextmanager
+def merge_lock(out_root: Path) -> Iterator[None]:
+    """Hold ``<out>/shards/merge.lock`` (an exclusive ``flock``): two last shards finishing together merge in turn."""
+    path = Path(out_root) / "shards" / "merge.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

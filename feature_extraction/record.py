@@ -4,7 +4,10 @@
 feature_extraction``, copied into each fold's ``logs/`` at training) holds::
 
     {"flow_settings": {<every FlowSettings field>}, "face_detect": "full",
-     "feature_version": 2, "dataset": "cas(me)^2"}
+     "feature_version": 2, "libraries": "opencv=...;dlib=...;model=...", "dataset": "cas(me)^2"}
+
+``libraries`` is :func:`feature_extraction.video.library_key`, the library
+versions the features were computed with (part of a fold's resume key).
 
 ``flow_settings`` is ``dataclasses.asdict(FlowSettings)``, so fields added to
 FlowSettings are recorded without a change here; reading tolerates missing
@@ -17,7 +20,7 @@ import dataclasses
 import json
 from pathlib import Path
 
-from feature_extraction.video import FEATURE_VERSION, FlowSettings
+from feature_extraction.video import FEATURE_VERSION, FlowSettings, library_key
 from utils.errors import UserError
 from utils.io import atomic_write_text
 
@@ -27,7 +30,7 @@ RECORD_NAME = "extraction.json"
 def record_dict(settings: FlowSettings, dataset: str | None = None) -> dict:
     """The record of ``settings`` (plain JSON types)."""
     return {"flow_settings": dataclasses.asdict(settings), "face_detect": settings.face_detect,
-            "feature_version": FEATURE_VERSION, "dataset": dataset}
+            "feature_version": FEATURE_VERSION, "libraries": library_key(), "dataset": dataset}
 
 
 def write_record(folder: Path, settings: FlowSettings, dataset: str | None = None) -> Path:

@@ -125,7 +125,7 @@ def remove_stale_segments(out_root: Path, subject: str, video_name: str, keep) -
             except ValueError:  # not a window file (a temporary file of another write...)
                 continue
             if owner == video_name:
-                path.unlink()
+                path.unlink(missing_ok=True)  # a merge running at the same time may have removed it first
                 removed.append(path)
     return removed
 

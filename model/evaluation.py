@@ -33,6 +33,7 @@ from utils.matching import count_matches
 from utils.metrics import (COUNT_COLUMNS, EPOCH_METRIC_COLUMNS, empty_counts_row, epoch_metrics_row,
                            select_epoch)
 from utils.nms import NMS_COLUMNS, nms
+from utils.resume_key import evaluation_key
 from utils.proposals import PROPOSAL_COLUMNS, find_proposals, proposal_params_from_config
 
 
@@ -247,7 +248,8 @@ def select_and_write(config: DatasetConfig, layout: FoldLayout, held_out: HeldOu
             "frame_shift": int(window_frame_to_video_frame(0, 0)),
             "tie_rule": "earliest epoch among equal all_f1" if selection == "best-on-test" else None,
             "note": _selection_note(selection, wanted, checkpoints, chosen_epoch),
-            "m_without_proposals": {name: empty[t][2] for t, name in TYPES.items()}}
+            "m_without_proposals": {name: empty[t][2] for t, name in TYPES.items()},
+            "evaluation_key": evaluation_key(config)}
     if selection == "last-epoch":
         info["last_epoch"] = max(checkpoints)
     if inner is not None:
@@ -265,6 +267,7 @@ def evaluate_fold(config: DatasetConfig, subject: str, output: Path, device: tor
     layout = FoldLayout.of(output, subject, checkpoints_root)
     check_subjects(config, [subject])
     checkpoints = evaluated_checkpoints(layout, config)
+    layout.eval_info.unlink(missing_ok=True)  # first: a kill from here on leaves the fold "not evaluated"
     held_out = load_held_out(config, [subject])
     save_resolved_config(config, layout.logs, {"subject": subject, "device": str(device)}, "eval_config.txt")
     scores = score_checkpoints(checkpoints, held_out, device, layout)

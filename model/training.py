@@ -18,6 +18,7 @@ from utils.errors import UserError
 from utils.indexing import middle
 from utils.io import atomic_path, atomic_write_text
 from utils.layout import FoldLayout
+from utils.resume_key import write_training_key
 from utils.seed import deterministic_kernels, seed_everything
 
 
@@ -63,6 +64,7 @@ def _train_model(config: DatasetConfig, layout: FoldLayout, windows: WindowSet, 
     layout.clear_run()
     save_resolved_config(config, layout.logs, {**facts, "device": str(device), "training_windows": len(windows)})
     copy_record(Path(config["segment_feat_root"]), layout.logs)
+    write_training_key(config, layout.logs)
 
     normal_range = {2: config["micro_normal_range"], 1: config["macro_normal_range"]}
     targets = {key: torch.from_numpy(value).to(device)

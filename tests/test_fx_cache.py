@@ -1,11 +1,13 @@
 """The per-video cache: what its key holds (settings, FEATURE_VERSION, source fingerprint) and damaged files."""
 import io
 import os
+import shutil
 
 import numpy as np
 import pytest
 
 import feature_extraction.video as video
+from feature_extraction import adapters
 from feature_extraction.adapters import VideoSource, source_fingerprint
 from feature_extraction.video import FlowSettings, VideoResult, load_cached, save_cached
 
@@ -21,19 +23,18 @@ def frame_folder(folder, n, size=10):
     return VideoSource("s", "v", tuple(paths))
 
 
-def test_fingerprint_of_frames_follows_names_sizes_times_and_count(tmp_path):
+def test_fingerprint_of_frames_follows_names_sizes_contents_and_count(tmp_path):
     source = frame_folder(tmp_path / "v", 4)
     first = source_fingerprint(source)
     assert first == source_fingerprint(source) and first.startswith("frames/4:")
     assert source_fingerprint(frame_folder(tmp_path / "elsewhere" / "v", 4)) == first  # a moved copy is the same
 
-    source.frame_paths[2].write_bytes(b"y" * 10)  # same size, new content: seen through the time
+    source.frame_paths[2].write_bytes(b"y" * 10)  # same size, new content
     assert source_fingerprint(source) != first
-    os.utime(source.frame_paths[2], ns=(1_000_000_000, 1_000_000_000))
+    source.frame_paths[2].write_bytes(b"x" * 10)  # the content back, with a new modification time
     assert source_fingerprint(source) == first
-    source.frame_paths[2].write_bytes(b"y" * 11)
-    os.utime(source.frame_paths[2], ns=(1_000_000_000, 1_000_000_000))
-    assert source_fingerprint(source) != first  # same time, other size
+    source.frame_paths[2].write_bytes(b"x" * 11)
+    assert source_fingerprint(source) != first  # other size
 
     assert source_fingerprint(VideoSource("s", "v", source.frame_paths[:3])) != source_fingerprint(source)
     renamed = tmp_path / "v" / "img999.jpg"
@@ -43,16 +44,30 @@ def test_fingerprint_of_frames_follows_names_sizes_times_and_count(tmp_path):
     assert source_fingerprint(missing) == source_fingerprint(missing)  # a missing frame does not raise
 
 
-def test_fingerprint_of_a_video_file_follows_size_time_and_step(tmp_path):
+def test_a_copied_tree_matches_and_both_ends_of_a_file_count(tmp_path):
+    """A copy with new modification times (another machine) matches; a change at either end of a big file shows."""
+    block = adapters.FINGERPRINT_BLOCK
     path = tmp_path / "clip.avi"
-    path.write_bytes(b"video")
+    content = bytes(range(256)) * (3 * block // 256)  # three blocks: head, middle, tail
+    path.write_bytes(content)
     os.utime(path, ns=(5, 5))
-    clip = VideoSource("s", "clip", video_file=path)
-    first = source_fingerprint(clip)
+    first = source_fingerprint(VideoSource("s", "clip", video_file=path))
+    copy = tmp_path / "other_machine" / "clip.avi"
+    copy.parent.mkdir()
+    shutil.copyfile(path, copy)  # no metadata: a fresh modification time
+    assert os.stat(copy).st_mtime_ns != os.stat(path).st_mtime_ns
+    assert source_fingerprint(VideoSource("s", "clip", video_file=copy)) == first
     assert first.startswith("file/1:")
     assert source_fingerprint(VideoSource("s", "clip", video_file=path, frame_step=8)) != first
-    os.utime(path, ns=(5, 6))
-    assert source_fingerprint(clip) != first
+    for where in (0, len(content) - 1):  # a byte of the first block, then of the last
+        changed = bytearray(content)
+        changed[where] ^= 1
+        copy.write_bytes(bytes(changed))
+        assert source_fingerprint(VideoSource("s", "clip", video_file=copy)) != first, where
+    changed = bytearray(content)
+    changed[len(content) // 2] ^= 1  # the stated blind spot: inside the middle, same size
+    copy.write_bytes(bytes(changed))
+    assert source_fingerprint(VideoSource("s", "clip", video_file=copy)) == first
 
 
 def result(n_frames=5):
@@ -84,6 +99,7 @@ def npz_bytes(**arrays):
 
 
 GOOD = dict(features=np.zeros((4, 12, 2), np.float32), n_frames=np.int64(5), landmark_failures=np.int64(0),
+            libraries=np.array(video.library_key()),
             unreadable=np.array([], dtype=str), notes=np.array([], dtype=str), settings=np.array("dis-q8-fast-medium"),
             version=np.int64(video.FEATURE_VERSION), source=np.array("src"))
 
@@ -103,3 +119,20 @@ def test_unreadable_cache_is_a_miss_not_a_crash(tmp_path, content):
     assert load_cached(path, FlowSettings("dis"), "src") is not None  # the intact file is served
     path.write_bytes(content)
     assert load_cached(path, FlowSettings("dis"), "src") is None
+
+
+def test_library_versions_and_the_landmark_model_are_in_the_key(tmp_path, monkeypatch):
+    """An OpenCV or dlib upgrade, or another landmark model file, re-extracts instead of reusing old features."""
+    path, settings = tmp_path / "v.npz", FlowSettings("dis")
+    save_cached(path, result(), settings, "src")
+    assert load_cached(path, settings, "src") is not None
+    for module in (video.cv2, video.dlib):
+        with monkeypatch.context() as patch:
+            patch.setattr(module, "__version__", module.__version__ + ".1")
+            assert load_cached(path, settings, "src") is None, module.__name__
+    model = tmp_path / "model.dat"
+    model.write_bytes(video.landmark_model_path().read_bytes()[:1000])
+    with monkeypatch.context() as patch:
+        patch.setattr(video, "landmark_model_path", lambda: model)
+        assert load_cached(path, settings, "src") is None
+    assert load_cached(path, settings, "src") is not None

@@ -3,13 +3,15 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 
 import cv2
 import numpy as np
 import pytest
 
-from feature_extraction import adapters, batch
-from feature_extraction.__main__ import main
+from feature_extraction import adapters, batch, segments
+from feature_extraction.__main__ import build_parser, flow_settings, main
 from feature_extraction.batch import parse_shard, select_shard
 from fx_footage import face_frames, write_frames
 
@@ -49,6 +51,10 @@ def args(raw, out, *extra):
             "--out", str(out), "--flow", "dis", *extra]
 
 
+def settings_of(raw, *extra):
+    return flow_settings(build_parser().parse_args(args(raw, raw / "any", *extra)))
+
+
 def test_shard_split_is_a_deterministic_partition():
     videos = [adapters.VideoSource(s, v) for s, v in [("b", "x"), ("a", "y"), ("a", "x"), ("c", "z"), ("b", "a")]]
     shards = [[(v.subject, v.video_name) for v in select_shard(videos, k, 2)] for k in (1, 2)]
@@ -67,8 +73,10 @@ def test_shards_give_the_unsharded_result(raw, capsys):
     assert main(args(raw, raw / "sharded", "--shard", "2/2")) == 0
     assert "all 2 shards done: merging" in capsys.readouterr().out
     assert outputs(raw / "sharded") == outputs(raw / "whole")
-    record = json.loads((raw / "sharded" / "shards" / "of_2" / "shard_2.json").read_text())
-    assert record == {"shard": "2/2", "videos": ["vid2"], "failed": {}}
+    record = json.loads(batch.shard_record_path(raw / "sharded", settings_of(raw), 2, 2).read_text())
+    vid2 = next(video for video in adapters.discover_videos("generic", raw / "raw")[0] if video.video_name == "vid2")
+    assert record == {"shard": "2/2", "key": batch.run_key(settings_of(raw)),
+                      "videos": {"vid2": adapters.source_fingerprint(vid2)}, "failed": {}}
     assert main(args(raw, raw / "sharded", "--merge")) == 0  # by hand: the same again
     assert outputs(raw / "sharded") == outputs(raw / "whole")
 
@@ -90,3 +98,64 @@ def test_cached_rerun_decodes_no_frame(raw, monkeypatch, capsys):
     monkeypatch.setattr(batch, "FaceLandmarker", no_decoding)  # nothing to extract: no dlib models loaded
     assert main(args(raw, raw / "whole")) == 0
     assert "0 extracted, 3 skipped (cached)" in capsys.readouterr().out
+
+
+def window_files(out, video_name):
+    """The bytes of every window file of ``video_name``, by relative path."""
+    return {str(path.relative_to(out)): path.read_bytes() for path in sorted(out.glob(f"t*/*/{video_name}_*.npz"))}
+
+
+def test_a_shard_run_with_other_settings_never_merges_nor_deletes_windows(raw, capsys):
+    out = raw / "resharded"
+    for shard in ("1/2", "2/2"):
+        assert main(args(raw, out, "--shard", shard)) == 0
+    before = {name: window_files(out, name) for name in ("vid1", "vid3")}  # shard 1's videos
+    assert all(before.values())
+    capsys.readouterr()
+    # Shard 2 again with other settings: shard 1's record (of the first settings) must not count.
+    assert main(args(raw, out, "--shard", "2/2", "--no-quantise")) == 0
+    assert "merging" not in capsys.readouterr().out
+    assert {name: window_files(out, name) for name in ("vid1", "vid3")} == before
+    assert batch.shard_record_path(out, settings_of(raw, "--no-quantise"), 2, 2).is_file()
+
+
+def test_frames_changed_since_their_shard_ran_block_the_merge(raw, tmp_path, capsys):
+    shutil.copytree(raw / "raw", tmp_path / "raw")
+    shutil.copy(raw / "anno.csv", tmp_path)
+    out = tmp_path / "out"
+    assert main(args(tmp_path, out, "--shard", "1/2")) == 0  # vid1 and vid3
+    windows = window_files(out, "vid1")
+    frame = sorted((tmp_path / "raw" / "subjA" / "vid1").iterdir())[3]
+    frame.write_bytes(frame.read_bytes()[:-1] + b"\0")  # an edited frame: shard 1's record no longer covers vid1
+    capsys.readouterr()
+    assert main(args(tmp_path, out, "--shard", "2/2")) == 0
+    assert "merging" not in capsys.readouterr().out
+    assert window_files(out, "vid1") == windows
+
+
+def test_merge_says_a_video_was_extracted_with_other_settings(raw, tmp_path, capsys):
+    shutil.copytree(raw / "whole" / "cache", tmp_path / "out" / "cache")
+    assert main(args(raw, tmp_path / "out", "--merge", "--no-quantise")) == 1
+    out = capsys.readouterr().out
+    assert "extracted with other settings (dis-q8-fast-medium; asked: dis-float-fast-medium)" in out
+    assert "not extracted by any shard" not in out
+
+
+def test_a_window_removed_by_a_concurrent_merge_is_no_failure(tmp_path, monkeypatch):
+    """Two merges at once: the other one deleted a stale window file between this one's listing and its unlink."""
+    folder = tmp_path / "test" / "s"
+    folder.mkdir(parents=True)
+    (folder / "v_0256.npz").write_bytes(b"stale")
+    listed = list(folder.iterdir())
+    (folder / "v_0256.npz").unlink()  # by the other merge
+    monkeypatch.setattr(type(folder), "iterdir", lambda self: iter(listed) if self == folder else iter(()))
+    assert segments.remove_stale_segments(tmp_path, "s", "v", keep=()) == listed
+
+
+def test_merges_take_turns(tmp_path):
+    """While one merge holds the lock, another process cannot take it."""
+    with batch.merge_lock(tmp_path):
+        probe = subprocess.run([sys.executable, "-c", "import fcntl, sys; handle = open(sys.argv[1], 'a'); "
+                                "fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)",
+                                str(tmp_path / "shards" / "merge.lock")], capture_output=True, text=True)
+    assert probe.returncode != 0 and "BlockingIOError" in probe.stderr

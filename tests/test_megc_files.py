@@ -4,8 +4,10 @@ import json
 import pandas as pd
 import pytest
 
+from utils.annotations import read_annotation_table, subject_ground_truth
 from utils.errors import UserError
 from utils.final_results import final_results, format_table
+from utils.matching import megc_counts
 from utils.metrics import COUNT_COLUMNS
 
 ANNOTATIONS = """subject,video_name,start_frame,apex_frame,end_frame,type_idx,au
@@ -43,12 +45,16 @@ def test_megc_files_and_left_out_note(tmp_path):
     predictions = pd.read_csv(run / "megc_predictions.csv")
     truth = pd.read_csv(run / "megc_ground_truth.csv")
     # NMS order kept, type named, the s1_x row (no ground truth) written too: the evaluator decides.
-    assert predictions.values.tolist() == [["s1", "s1_a", 100, 160, "macro"], ["s1", "s1_a", 11, 19, "micro"],
-                                           ["s1", "s1_b", 0, 40, "macro"], ["s1", "s1_x", 0, 9, "micro"]]
+    assert predictions.values.tolist() == [["s1", "s1_a", 100, 160, "unknown", "macro"],
+                                           ["s1", "s1_a", 11, 19, "unknown", "micro"],
+                                           ["s1", "s1_b", 0, 40, "unknown", "macro"],
+                                           ["s1", "s1_x", 0, 9, "unknown", "micro"]]
     # Rows of the run's subjects only (not s3), frames as the table has them (offset 0 kept).
-    assert truth.values.tolist() == [["s1", "s1_a", 10, 20, "micro"], ["s1", "s1_a", 100, 160, "macro"],
-                                     ["s1", "s1_b", 5, 0, "macro"], ["s2", "s2_a", 30, 40, "micro"],
-                                     ["s2", "s2_a", 200, 260, "macro"]]
+    assert truth.values.tolist() == [["s1", "s1_a", 10, 20, "unknown", "micro"],
+                                     ["s1", "s1_a", 100, 160, "unknown", "macro"],
+                                     ["s1", "s1_b", 5, 0, "unknown", "macro"],
+                                     ["s2", "s2_a", 30, 40, "unknown", "micro"],
+                                     ["s2", "s2_a", 200, 260, "unknown", "macro"]]
     # s2 has no prediction at all: its micro and macro expressions are left out.
     assert document["megc_files"]["left_out_expressions"] == {"micro": 1, "macro": 1}
     text = format_table(table, document)
@@ -63,3 +69,61 @@ def test_missing_selected_nms_file_and_eval_config_are_one_line_errors(tmp_path)
     (run / "s2" / "logs" / "eval_config.txt").unlink()
     with pytest.raises(UserError, match=r"s2/logs/eval_config.txt: cannot read anno_csv and RATIO_SCALE"):
         final_results(run, ["s1", "s2"])
+
+
+EVALUATOR_COLUMNS = ["subject", "video", "onset", "offset", "emotion"]
+
+
+def read_as_the_evaluator(path):
+    """The challenge's spotting evaluator: exactly these columns, by name (a missing one is a KeyError there)."""
+    table = pd.read_csv(path, dtype={"subject": str, "video": str, "emotion": str})
+    return [(row["subject"], row["video"], int(row["onset"]), int(row["offset"]), row["emotion"])
+            for _, row in table[EVALUATOR_COLUMNS].iterrows()]
+
+
+def test_the_evaluator_reads_both_files_with_the_tables_emotions(tmp_path):
+    run = make_run(tmp_path)
+    anno = tmp_path / "anno.csv"
+    with_emotion = pd.read_csv(anno)
+    with_emotion["emotion"] = ["happiness", "surprise", None, "disgust", " ", "others"]  # two without one
+    with_emotion.to_csv(anno, index=False)
+    final_results(run, ["s1", "s2"])
+    assert read_as_the_evaluator(run / "megc_ground_truth.csv") == [
+        ("s1", "s1_a", 10, 20, "happiness"), ("s1", "s1_a", 100, 160, "surprise"), ("s1", "s1_b", 5, 0, "unknown"),
+        ("s2", "s2_a", 30, 40, "disgust"), ("s2", "s2_a", 200, 260, "unknown")]
+    assert [row[4] for row in read_as_the_evaluator(run / "megc_predictions.csv")] == ["unknown"] * 4
+    assert list(pd.read_csv(run / "megc_predictions.csv").columns) == [*EVALUATOR_COLUMNS, "type"]
+
+
+def test_megc_frames_published_are_the_evaluated_ones_raw_take_the_shift_off(tmp_path):
+    run = make_run(tmp_path)
+    nms = pd.read_csv(run / "s1" / "nms_csv" / "final_proposals_epoch_020.csv")
+    _, document = final_results(run, ["s1", "s2"])
+    published = read_as_the_evaluator(run / "megc_predictions.csv")
+    assert [row[2:4] for row in published] == list(zip(nms["start_frame"], nms["end_frame"]))
+    assert document["megc_files"]["frames"] == "published"
+    _, document = final_results(run, ["s1", "s2"], megc_frames="raw")
+    raw = read_as_the_evaluator(run / "megc_predictions.csv")
+    shifted_back = [(start - 1, end - 1) for start, end in zip(nms["start_frame"], nms["end_frame"])]
+    assert [row[2:4] for row in raw] == shifted_back
+    assert document["megc_files"]["frames"] == "raw"
+    truth = read_as_the_evaluator(run / "megc_ground_truth.csv")
+    assert truth[0] == ("s1", "s1_a", 10, 20, "unknown")  # ground truth never shifts
+
+
+def test_the_evaluator_on_the_default_files_gives_the_evaluated_megc_counts(tmp_path):
+    """megc_counts over the written files (as the evaluator reads them) equal megc_counts over the NMS table."""
+    run = make_run(tmp_path)
+    final_results(run, ["s1", "s2"])
+    predictions, truth = (pd.read_csv(run / name) for name in ("megc_predictions.csv", "megc_ground_truth.csv"))
+    type_idx = {"micro": 2, "macro": 1}
+    kept = pd.DataFrame({"video_name": predictions["video"], "start_frame": predictions["onset"],
+                         "end_frame": predictions["offset"], "score": 1.0,
+                         "type_idx": predictions["type"].map(type_idx)})
+    s1_truth = truth[truth["subject"] == "s1"]
+    truth_rows = pd.DataFrame({"video_name": s1_truth["video"], "start_frame": s1_truth["onset"],
+                               "apex_frame": 0, "end_frame": s1_truth["offset"],
+                               "type_idx": s1_truth["type"].map(type_idx)})
+    nms = pd.read_csv(run / "s1" / "nms_csv" / "final_proposals_epoch_020.csv")
+    evaluated = megc_counts(nms, subject_ground_truth(read_annotation_table(tmp_path / "anno.csv"), "s1"))
+    assert megc_counts(kept, truth_rows) == evaluated

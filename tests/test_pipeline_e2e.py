@@ -123,7 +123,8 @@ def test_megc_files_score_like_the_megc_rule(finished_run):
     root, _, _ = finished_run
     run = root / "run"
     predictions, truth = pd.read_csv(run / "megc_predictions.csv"), pd.read_csv(run / "megc_ground_truth.csv")
-    assert list(predictions.columns) == list(truth.columns) == ["subject", "video", "onset", "offset", "type"]
+    assert list(predictions.columns) == list(truth.columns) == [
+        "subject", "video", "onset", "offset", "emotion", "type"]
     assert set(truth["subject"]) == set(SUBJECTS) and len(truth) == len(SUBJECTS) * 10
     type_idx = {"micro": 2, "macro": 1}
     total = {2: [0, 0, 0, 0], 1: [0, 0, 0, 0]}

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from core_fixtures import REPO_ROOT, make_tiny_dataset, run_demo_pipeline
-from slurm_cluster import SlurmUnavailable, ensure_slurm
+from slurm_cluster import slurm_env  # noqa: F401 (a fixture)
 
 SUBJECTS = ["subj_a", "subj_b"]
 SEEDS = ["1", "2"]
@@ -103,14 +103,6 @@ def test_rerun_with_another_rule_evaluates_without_training(tiny, serial_run, tm
     assert result.stdout.count("evaluated with matching published (asked: one-to-one)") == len(SUBJECTS)
     info = json.loads((tmp_path / "run" / "seed_1" / "subj_a" / "eval_info.json").read_text())
     assert info["matching"] == "one-to-one"
-
-
-@pytest.fixture(scope="module")
-def slurm_env():
-    try:
-        return ensure_slurm()
-    except SlurmUnavailable as reason:
-        pytest.skip(f"no Slurm for the test: {reason}")
 
 
 def test_slurm_run_equals_the_local_one(tiny, serial_run, slurm_env):

@@ -22,7 +22,7 @@ from utils.errors import UserError, run_cli
 from utils.io import atomic_write_csv, atomic_write_text
 from utils.layout import FoldLayout
 from utils.annotations import read_annotation_table
-from utils.megc import evaluation_annotations, left_out_expressions, write_megc_files
+from utils.megc import MEGC_FRAMES, evaluation_annotations, left_out_expressions, write_megc_files
 from utils.metrics import COUNT_COLUMNS, pooled_scores
 from utils.review.run_page import write_run_page
 
@@ -44,8 +44,11 @@ def read_fold(output: Path, subject: str) -> tuple[dict, dict]:
     return {c: int(best[c].iloc[0]) for c in COUNT_COLUMNS}, info
 
 
-def final_results(output: Path, subjects: list[str]) -> tuple[pd.DataFrame, dict]:
-    """Pooled table (rows micro / macro / overall) and the JSON document; both also written to ``output``."""
+def final_results(output: Path, subjects: list[str], megc_frames: str = "published") -> tuple[pd.DataFrame, dict]:
+    """Pooled table (rows micro / macro / overall) and the JSON document; both also written to ``output``.
+
+    ``megc_frames``: the prediction frames of the MEGC files (utils/megc.py, ``published`` or ``raw``).
+    """
     folds, infos = [], []
     for subject in subjects:
         counts, info = read_fold(output, subject)
@@ -69,8 +72,9 @@ def final_results(output: Path, subjects: list[str]) -> tuple[pd.DataFrame, dict
     }
     anno_csv, ratio_scale = evaluation_annotations(output, subjects)
     predictions, truth = write_megc_files(output, [(f["subject"], f["selected_epoch"]) for f in folds],
-                                          anno_csv, ratio_scale)
+                                          anno_csv, ratio_scale, megc_frames)
     document["megc_files"] = {"predictions": "megc_predictions.csv", "ground_truth": "megc_ground_truth.csv",
+                              "frames": megc_frames,
                               "left_out_expressions": left_out_expressions(predictions, truth)}
     csv_table = table.reset_index(names="type")
     csv_table["matching"], csv_table["selection"] = document["matching"], document["selection"]
@@ -107,10 +111,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="Pool the folds of a LOSO run into one P/R/F1 table.")
     parser.add_argument("--output", required=True, type=Path)
     parser.add_argument("--subjects", required=True, nargs="+")
+    parser.add_argument("--megc-frames", choices=MEGC_FRAMES, default="published",
+                        help="prediction frames of the MEGC files: published (default) = as evaluated, with the "
+                             "published +1 shift; raw = without it")
     args = parser.parse_args()
 
     def run() -> None:
-        table, document = final_results(args.output, args.subjects)
+        table, document = final_results(args.output, args.subjects, args.megc_frames)
         print(format_table(table, document))
         print(f"written: {args.output / 'final_results.csv'}, {args.output / 'final_results.json'}, "
               f"{args.output / 'megc_predictions.csv'}, {args.output / 'megc_ground_truth.csv'}, "

@@ -1,13 +1,18 @@
 """What a fold needs now: the one resume rule of pipeline.sh and its Slurm tasks.
 
 python -m utils.fold_status --dataset D --output DIR --subject S [--config FILE] [--checkpoints DIR]
-                            [--matching M] [--selection S] [--eval-only] [--force]
+                            [--matching M] [--selection S] [--seed N] [--eval-only] [--force]
 
 Prints ``<action>\\t<reason>`` with action ``done`` (skip), ``evaluate`` (checkpoints kept) or ``train``.
-A fold is done only when its ``eval_info.json`` records the matching rule, selection protocol and fixed
-epoch asked for now, over the same checkpoints (folder and fingerprint). A fold of OUTPUT holding results
-this project did not write (``best_res.csv`` without ``eval_info.json``) is refused: they are never
-overwritten nor taken as done.
+A fold is done only when it has checkpoints and its ``eval_info.json`` records the matching rule,
+selection protocol and fixed epoch asked for now, over the same checkpoints (folder and fingerprint),
+with the same evaluation key, and its training recorded the same training key (utils/resume_key.py:
+the resolved config, the annotation table's content, the adjacency, the features' extraction record).
+A changed training key retrains the fold, a changed evaluation key only re-evaluates it; the reason
+names what changed. Checkpoints read from an archive (``--checkpoints``) or with ``--eval-only`` are
+never retrained, so their training key is not asked. A fold of OUTPUT holding results this project did
+not write (``best_res.csv`` without ``eval_info.json``) is refused: they are never overwritten nor
+taken as done.
 """
 from __future__ import annotations
 
@@ -19,6 +24,7 @@ from utils.config import DatasetConfig, load_config
 from utils.errors import UserError, run_cli
 from utils.inner_split import fold_inner_groups, inner_training_subjects
 from utils.layout import FoldLayout, checkpoints_fingerprint
+from utils.resume_key import evaluation_key, key_changes, read_training_key, training_key
 
 
 def _mismatches(info: dict, asked: dict) -> list[str]:
@@ -44,7 +50,13 @@ def fold_decision(config: DatasetConfig, output: Path, subject: str, checkpoints
     asked = {"matching": config["matching"], "selection": config["selection"],
              "fixed_epoch": config["abfcm_best_epoch"] if config["selection"] == "fixed-epoch" else None,
              "inner_folds": config["inner_folds"] if config["selection"] == "inner-cv" else None}
-    if not layout.eval_info.is_file() or not layout.best_res.is_file():
+    training_changes = [] if read_only else key_changes(read_training_key(layout.logs), training_key(config))
+    if not all_checkpoints:
+        why = "no checkpoints"
+    elif training_changes:
+        return "train", (f"training key changed ({', '.join(training_changes)}); "
+                         f"{len(all_checkpoints)} of {config['epochs']} checkpoints present, trained again")
+    elif not layout.eval_info.is_file() or not layout.best_res.is_file():
         why = "not evaluated yet"
     else:
         try:
@@ -57,6 +69,9 @@ def fold_decision(config: DatasetConfig, output: Path, subject: str, checkpoints
             differences.append(f"checkpoints from {info.get('checkpoints_dir')} (asked: {source.models.resolve()})")
         elif evaluated and info.get("checkpoints_fingerprint") != checkpoints_fingerprint(evaluated):
             differences.append("checkpoints changed since")
+        evaluation_changes = key_changes(info.get("evaluation_key"), evaluation_key(config))
+        if evaluation_changes:
+            differences.append(f"another evaluation key ({', '.join(evaluation_changes)})")
         if not differences:
             return "done", (f"done before (matching {asked['matching']}, selection {asked['selection']}), "
                             f"skipped (FORCE=1 redoes it)")
@@ -106,13 +121,14 @@ def main() -> None:
     parser.add_argument("--checkpoints", default=None, type=Path, help="read-only checkpoint root (an archive)")
     parser.add_argument("--matching", default=None)
     parser.add_argument("--selection", default=None)
+    parser.add_argument("--seed", type=int, default=None, help="the fold's training seed (default: the config's)")
     parser.add_argument("--eval-only", action="store_true", help="never train")
     parser.add_argument("--force", action="store_true", help="redo the fold")
     args = parser.parse_args()
 
     def run() -> None:
         config = load_config(args.dataset, args.config).with_overrides(matching=args.matching,
-                                                                       selection=args.selection)
+                                                                       selection=args.selection, seed=args.seed)
         action, reason = fold_decision(config, args.output, args.subject, args.checkpoints, args.eval_only,
                                        args.force)
         print(f"{action}\t{reason}")

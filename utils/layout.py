@@ -81,14 +81,16 @@ class FoldLayout:
         """Remove the checkpoints and everything derived from them, so a new training run starts clean.
 
         Without this, a shorter rerun would leave old checkpoints that evaluation would pick up.
-        Checkpoints read from an archive are never removed.
+        Checkpoints read from an archive are never removed. ``eval_info.json`` goes first: a kill
+        part-way never leaves a fold that looks evaluated next to missing or foreign counts.
         """
+        self.eval_info.unlink(missing_ok=True)
         if not self.reads_archive:
             for path in self.checkpoints().values():
                 path.unlink()
         for folder in (self.root / "output_csv", self.root / "nms_csv"):
             shutil.rmtree(folder, ignore_errors=True)
-        for path in (self.epoch_metrics, self.best_res, self.eval_info, self.selected_scores,
+        for path in (self.epoch_metrics, self.best_res, self.selected_scores, self.logs / "training_key.json",
                      *self.logs.glob("events.out.tfevents.*")):
             path.unlink(missing_ok=True)
 

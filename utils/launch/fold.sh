@@ -18,6 +18,7 @@ status_flags=()
 [ -n "$ckpt" ] && status_flags+=(--checkpoints "$ckpt")
 [ "${EVAL_ONLY:-0}" = 1 ] && status_flags+=(--eval-only)
 [ "${FORCE:-0}" = 1 ] && status_flags+=(--force)
+[ "$seed" = - ] || status_flags+=(--seed "$seed")  # the training key holds the seed the fold trains with
 eval_flags=()
 [ -n "${MATCHING:-}" ] && eval_flags+=(--matching "$MATCHING")
 [ -n "${SELECTION:-}" ] && eval_flags+=(--selection "$SELECTION")

@@ -8,7 +8,8 @@ read -r -a seeds <<< "${SEEDS:--}"
 for seed in "${seeds[@]}"; do
   out="$(run_output "$seed")"
   [ "$seed" = - ] || say "seed $seed:"
-  "$PYTHON" -m utils.final_results --output "$out" --subjects "$@" || fail "could not pool the folds of $out"
+  "$PYTHON" -m utils.final_results --output "$out" --subjects "$@" --megc-frames "${MEGC_FRAMES:-published}" \
+    || fail "could not pool the folds of $out"
   "$PYTHON" -m utils.plots --dataset "$DATASET" --config "$CONFIG" --output "$out" --subjects "$@" \
     || fail "could not draw the plots of $out"
 done

@@ -1,11 +1,24 @@
 #!/usr/bin/env bash
-# Slurm job after the fold array (afterany): checks every task succeeded, then pools and plots.
-# slurm_pool.sh SUBMISSION_DIR N_TASKS SUBJECT...   Writes SUBMISSION_DIR/pool.rc last (0 = table written).
+# Slurm job after the fold array (afterany): checks the extraction and every task succeeded, then pools and
+# plots. slurm_pool.sh SUBMISSION_DIR N_TASKS SUBJECT...   Writes SUBMISSION_DIR/pool.rc last (0 = table
+# written). A failed pooling removes the run's earlier final_results.* / seed_results.*: no stale table
+# is left to be read as this run's.
 set -uo pipefail
 dir="$1" n="$2"; shift 2
 here="$AUWGCN_ROOT"  # Slurm runs a copy of this script: the repository comes from pipeline.sh
 source "$here/utils/launch/common.sh"
-finish() { echo "$1" > "$dir/pool.rc.tmp"; mv "$dir/pool.rc.tmp" "$dir/pool.rc"; exit "$1"; }
+finish() {
+  if [ "$1" != 0 ]; then
+    read -r -a seeds <<< "${SEEDS:--}"
+    for seed in "${seeds[@]}"; do rm -f "$(run_output "$seed")"/final_results.{csv,json}; done
+    rm -f "$OUTPUT"/seed_results.{csv,json}
+  fi
+  echo "$1" > "$dir/pool.rc.tmp"; mv "$dir/pool.rc.tmp" "$dir/pool.rc"; exit "$1"
+}
+if ! bash "$here/utils/launch/slurm_extract_check.sh" "$dir" "$@" 2> "$dir/failed.txt"; then
+  cat "$dir/failed.txt" >&2
+  finish 1
+fi
 failed=()
 for ((task = 0; task < n; task++)); do
   if [ ! -f "$dir/status/$task" ]; then

@@ -152,14 +152,3 @@ def to_feature_units(stored: np.ndarray) -> np.ndarray:
     uint8 codes ``q`` give ``q / 255 - 0.5``; float32 is already in feature units.
     """
     return _CODE_VALUES[stored] if stored.dtype == np.uint8 else stored
-
-
-def flow_to_feature_units(flow: np.ndarray, quantise: bool = True) -> np.ndarray:
-    """Flow in px -> feature units, float32 of the same shape.
-
-    Quantised (the published default): ``q / 255 - 0.5`` with ``q`` from
-    :func:`quantise_flow`, so 0 px -> 128/255 - 0.5, +-10 px and beyond ->
-    +-0.5. Unquantised: the same linear map without rounding or clipping,
-    ``v / 20``.
-    """
-    return to_feature_units(stored_flow(flow, quantise))

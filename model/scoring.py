@@ -75,11 +75,6 @@ def load_into(model: AUWGCN, state: dict[str, torch.Tensor], path: Path) -> AUWG
     return model
 
 
-def scores_from_logits(logits: torch.Tensor) -> Scores:
-    """Logits ``(W, 10, 270)`` -> :class:`Scores` (softmax over start/end/none, sigmoid apex) on the middle 256."""
-    return scores_of_checkpoints(logits[None])[0]
-
-
 def scores_of_checkpoints(logits: torch.Tensor) -> list[Scores]:
     """Logits ``(K, W, 10, 270)`` of K checkpoints -> K :class:`Scores`, each type's softmax and sigmoid
     computed for all checkpoints at once (contiguous, one call each)."""
@@ -93,13 +88,6 @@ def scores_of_checkpoints(logits: torch.Tensor) -> list[Scores]:
                    apex={t: sigmoid[APEX_CHANNEL[t] - first, k] for t in TYPES},
                    action={t: sigmoid[ACTION_CHANNEL[t] - first, k] for t in TYPES})
             for k in range(logits.shape[0])]
-
-
-@torch.no_grad()
-def predict(model: AUWGCN, inputs: torch.Tensor) -> Scores:
-    """Eval-mode forward of normalised windows ``(W, 270, 12, 2)`` -> scores (one checkpoint)."""
-    model.eval()
-    return scores_from_logits(torch.cat([model(chunk) for chunk in inputs.split(INFERENCE_BATCH)]))
 
 
 def checkpoints_per_pass(device: torch.device, n_windows: int) -> int:
@@ -149,7 +137,7 @@ def batched_scores(states: Iterable[dict[str, torch.Tensor]], paths: list[Path],
     named), turned into its BatchNorm-folded eval convolutions, and ``per_pass`` checkpoints at a time
     (default :func:`checkpoints_per_pass`) run through :func:`stacked_logits`. ``states`` may be an
     iterator still loading (:func:`load_in_background`): each pass runs as soon as its states are in.
-    Equal to :func:`predict` per checkpoint within a few 1e-7 in probability.
+    Equal to a plain eval-mode forward of each checkpoint within a few 1e-7 in probability.
     """
     if per_pass is None:
         per_pass = checkpoints_per_pass(device, inputs.shape[0])

@@ -12,13 +12,13 @@ import pandas as pd
 import pytest
 import torch
 
-from core_fixtures import REPO_ROOT, make_tiny_dataset
+from core_fixtures import REPO_ROOT, make_tiny_dataset, predict
 from dataset import segments
 from dataset.targets import normalise_features
 from model.auwgcn import AUWGCN
 from model.evaluation import epoch_proposals, evaluation_workers, proposals_by_epoch
 from model.scoring import (TYPES, Scores, average_scores, batched_scores, build_model, device_error_message,
-                           load_state_dict, predict)
+                           load_state_dict)
 from utils.config import load_config
 from utils.errors import UserError
 from utils.layout import FoldLayout

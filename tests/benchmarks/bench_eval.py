@@ -29,14 +29,15 @@ import torch
 import yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO_ROOT))
+sys.path[:0] = [str(REPO_ROOT), str(REPO_ROOT / "tests")]
 
+from core_fixtures import predict  # noqa: E402
 from dataset.segments import test_windows  # noqa: E402
 from dataset.synthetic_features import write_synthetic_features  # noqa: E402
 from dataset.targets import normalise_features  # noqa: E402
 from model.auwgcn import AUWGCN  # noqa: E402
 from model.evaluation import evaluate_fold  # noqa: E402
-from model.scoring import TYPES, load_state_dict, predict  # noqa: E402
+from model.scoring import TYPES, load_state_dict  # noqa: E402
 from utils.annotations import read_annotation_table, subject_ground_truth  # noqa: E402
 from utils.cli import reuse_freed_memory  # noqa: E402
 from utils.config import load_config  # noqa: E402

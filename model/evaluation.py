@@ -21,8 +21,8 @@ from tqdm import tqdm
 
 from dataset.segments import WindowSet, test_windows
 from dataset.targets import normalise_features
-from model.scoring import TYPES, Scores, batched_scores, device_error_message, load_in_background
-from utils.annotations import read_annotation_table, subject_ground_truth
+from model.scoring import Scores, batched_scores, device_error_message, load_in_background
+from utils.annotations import EXPRESSION_TYPES, read_annotation_table, subject_ground_truth
 from utils.config import DatasetConfig, save_resolved_config
 from utils.errors import UserError
 from utils.indexing import SEGMENT_LENGTH, window_frame_to_video_frame
@@ -43,7 +43,7 @@ def evaluation_workers() -> int:
 def epoch_proposals(scores: Scores, windows: WindowSet, config: DatasetConfig) -> pd.DataFrame:
     """Proposals of both types in the published table layout (micro rows first)."""
     tables = [find_proposals(scores.start[t], scores.end[t], scores.apex[t], windows.offsets, windows.video_names,
-                             proposal_params_from_config(config, name)) for t, name in TYPES.items()]
+                             proposal_params_from_config(config, name)) for t, name in EXPRESSION_TYPES.items()]
     return pd.concat(tables, ignore_index=True) if any(len(t) for t in tables) else tables[0]
 
 
@@ -58,7 +58,7 @@ def proposals_by_epoch(scores: list[Scores], windows: WindowSet, config: Dataset
     codes = np.arange(n_epochs * n_windows, dtype=np.int64)
     offsets = np.tile(windows.offsets, n_epochs)
     per_type = []
-    for type_idx, name in TYPES.items():
+    for type_idx, name in EXPRESSION_TYPES.items():
         table = find_proposals(*(np.concatenate([getattr(s, field)[type_idx] for s in scores])
                                  for field in ("start", "end", "apex")),
                                offsets, codes, proposal_params_from_config(config, name))
@@ -81,7 +81,7 @@ def video_apex_scores(scores: Scores, windows: WindowSet) -> dict[str, np.ndarra
         mask = windows.video_names == video
         offsets = windows.offsets[mask]
         length = int(offsets.max()) + SEGMENT_LENGTH
-        for type_idx, name in TYPES.items():
+        for type_idx, name in EXPRESSION_TYPES.items():
             track = np.zeros(length, dtype=np.float32)
             for offset, values in zip(offsets, scores.apex[type_idx][mask]):
                 track[offset:offset + SEGMENT_LENGTH] = values

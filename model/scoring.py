@@ -26,10 +26,10 @@ from torch.nn import functional as F
 
 from model.auwgcn import (ACTION_CHANNEL, APEX_CHANNEL, AUWGCN, CLASS_CHANNELS, PlainConv, eval_convolutions,
                           frames_as_channels)
+from utils.annotations import EXPRESSION_TYPES
 from utils.errors import UserError
 from utils.indexing import middle
 
-TYPES = {2: "micro", 1: "macro"}
 INFERENCE_BATCH = 32
 # Checkpoint x window passes run as one grouped computation: bounds the live activations (~0.3 MB a pass) to ~300 MB.
 MAX_BATCHED_PASSES = 1024
@@ -81,12 +81,12 @@ def scores_of_checkpoints(logits: torch.Tensor) -> list[Scores]:
     logits = middle(logits, axis=-1).float().cpu()
     # channel-first copies, so that every (W, 256) score array handed out is contiguous
     classes = {t: torch.softmax(logits[:, :, CLASS_CHANNELS[t]], dim=2).movedim(2, 0).contiguous().numpy()
-               for t in TYPES}
+               for t in EXPRESSION_TYPES}
     first = min(APEX_CHANNEL.values())  # apex and action channels are the last four
     sigmoid = torch.sigmoid(logits[:, :, first:]).movedim(2, 0).contiguous().numpy()
-    return [Scores(start={t: classes[t][0, k] for t in TYPES}, end={t: classes[t][1, k] for t in TYPES},
-                   apex={t: sigmoid[APEX_CHANNEL[t] - first, k] for t in TYPES},
-                   action={t: sigmoid[ACTION_CHANNEL[t] - first, k] for t in TYPES})
+    return [Scores(start={t: classes[t][0, k] for t in EXPRESSION_TYPES}, end={t: classes[t][1, k] for t in EXPRESSION_TYPES},
+                   apex={t: sigmoid[APEX_CHANNEL[t] - first, k] for t in EXPRESSION_TYPES},
+                   action={t: sigmoid[ACTION_CHANNEL[t] - first, k] for t in EXPRESSION_TYPES})
             for k in range(logits.shape[0])]
 
 
@@ -172,7 +172,7 @@ def average_scores(scores: list[Scores]) -> Scores:
 
     def mean(field: str) -> dict[int, np.ndarray]:
         return {t: np.mean(np.stack([getattr(s, field)[t] for s in scores]), axis=0, dtype=np.float64)
-                .astype(np.float32) for t in TYPES}
+                .astype(np.float32) for t in EXPRESSION_TYPES}
 
     if len(scores) == 1:
         return scores[0]

@@ -24,12 +24,14 @@ import torch
 from dataset.segments import WindowSet
 from dataset.targets import normalise_features
 from model.evaluation import epoch_proposals
-from model.scoring import TYPES, Scores, average_scores, batched_scores, load_state_dict
+from model.scoring import Scores, average_scores, batched_scores, load_state_dict
+from utils.annotations import EXPRESSION_TYPES, TYPE_INDEX
 from utils.errors import UserError
 from utils.indexing import SEGMENT_LENGTH, cut_window, window_offsets
 from utils.io import atomic_path, atomic_write_csv, atomic_write_text
 from utils.layout import FoldLayout
 from utils.nms import nms
+from utils.plots import TYPE_COLOURS
 
 SPOT_COLUMNS = ["type", "onset_frame", "apex_frame", "offset_frame", "onset_s", "offset_s", "score"]
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
@@ -255,7 +257,7 @@ def spots_table(kept: pd.DataFrame, indices: np.ndarray, recording: Recording) -
     onset, onset_s = map_frames(kept["start_frame"].to_numpy(), indices, recording)
     offset, offset_s = map_frames(kept["end_frame"].to_numpy(), indices, recording)
     apex, _ = map_frames(kept["apex_frame"].to_numpy(), indices, recording)
-    table = pd.DataFrame({"type": [TYPES[int(t)] for t in kept["type_idx"]], "onset_frame": onset,
+    table = pd.DataFrame({"type": [EXPRESSION_TYPES[int(t)] for t in kept["type_idx"]], "onset_frame": onset,
                           "apex_frame": apex, "offset_frame": offset, "onset_s": np.round(onset_s, 4),
                           "offset_s": np.round(offset_s, 4), "score": kept["score"].to_numpy(float)},
                          columns=SPOT_COLUMNS)
@@ -274,9 +276,6 @@ def write_outputs(folder: Path, table: pd.DataFrame, meta: dict, scores: Scores,
                                                         indent=2) + "\n")
     plot_timeline(folder / "timeline.png", recording.name, scores, windows, indices, recording, table, lost_frames)
     return [folder / "spots.csv", folder / "spots.json", folder / "timeline.png"]
-
-
-TYPE_COLOURS = {"micro": "tab:orange", "macro": "tab:blue"}
 
 
 def lost_stretches(lost_frames: np.ndarray, indices: np.ndarray, recording: Recording) -> list[tuple[float, float]]:
@@ -299,15 +298,15 @@ def plot_timeline(path: Path, title: str, scores: Scores, windows: WindowSet, in
     seconds = indices[:n_rows] / recording.source_fps  # feature row r starts at resampled frame r
     figure = Figure(figsize=(12, 3.2))
     axis = figure.add_subplot()
-    for t, name in TYPES.items():
-        colour = TYPE_COLOURS[name]
+    for t, name in EXPRESSION_TYPES.items():
+        colour = TYPE_COLOURS[t]
         axis.plot(seconds, stitched(scores.apex, windows)[t][:n_rows], color=colour, linewidth=0.9,
                   label=f"{name} apex")
         if scores.action is not None:
             axis.plot(seconds, stitched(scores.action, windows)[t][:n_rows], color=colour, linewidth=0.7,
                       linestyle="--", alpha=0.7, label=f"{name} action")
     for row in table.itertuples():
-        axis.axvspan(row.onset_s, row.offset_s, color=TYPE_COLOURS[row.type], alpha=0.25)
+        axis.axvspan(row.onset_s, row.offset_s, color=TYPE_COLOURS[TYPE_INDEX[row.type]], alpha=0.25)
     for number, (begin, end) in enumerate(lost_stretches(lost_frames, indices, recording)):
         axis.axvspan(begin, end, facecolor="none", edgecolor="0.3", hatch="//",
                      label="face lost / unreadable" if number == 0 else None)

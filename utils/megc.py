@@ -16,23 +16,22 @@ from pathlib import Path
 
 import pandas as pd
 
-from utils.annotations import read_annotation_table, subject_ground_truth
+from utils.annotations import EXPRESSION_TYPES, read_annotation_table, subject_ground_truth
 from utils.errors import UserError
 from utils.io import atomic_write_csv
 from utils.layout import FoldLayout
 
 MEGC_COLUMNS = ["subject", "video", "onset", "offset", "type"]
-TYPE_NAMES = {2: "micro", 1: "macro"}
 PREDICTIONS_FILE, GROUND_TRUTH_FILE = "megc_predictions.csv", "megc_ground_truth.csv"
 
 
 def _megc_rows(subject: str, rows: pd.DataFrame) -> pd.DataFrame:
     """Rows with video_name, start_frame, end_frame, type_idx -> MEGC_COLUMNS (types other than 1, 2 dropped)."""
-    rows = rows[rows["type_idx"].isin(list(TYPE_NAMES))]
+    rows = rows[rows["type_idx"].isin(list(EXPRESSION_TYPES))]
     return pd.DataFrame({"subject": subject, "video": rows["video_name"].astype(str).to_numpy(),
                          "onset": rows["start_frame"].to_numpy(dtype="int64"),
                          "offset": rows["end_frame"].to_numpy(dtype="int64"),
-                         "type": rows["type_idx"].map(TYPE_NAMES).to_numpy()}, columns=MEGC_COLUMNS)
+                         "type": rows["type_idx"].map(EXPRESSION_TYPES).to_numpy()}, columns=MEGC_COLUMNS)
 
 
 def _concat(parts: list[pd.DataFrame]) -> pd.DataFrame:
@@ -86,7 +85,7 @@ def ground_truth_table(anno_csv: Path, subjects: list[str], ratio_scale: int = 1
 def left_out_expressions(predictions: pd.DataFrame, truth: pd.DataFrame) -> dict[str, int]:
     """Per type, the expressions of subjects with no prediction of that type: the evaluator leaves them out."""
     counts = {}
-    for name in TYPE_NAMES.values():
+    for name in EXPRESSION_TYPES.values():
         predicted = set(predictions.loc[predictions["type"] == name, "subject"])
         of_type = truth[truth["type"] == name]
         counts[name] = int((~of_type["subject"].isin(predicted)).sum())

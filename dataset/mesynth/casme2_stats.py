@@ -6,6 +6,7 @@ videos); the generator never reads that file at run time. Duration and rise stat
 use the 309 rows with 0 < onset < apex < offset. Durations are ``offset - onset`` in
 frames at 30 fps; the rise fraction is ``(apex - onset) / (offset - onset)``.
 """
+from utils.annotations import MACRO, MICRO
 
 FRAME_WIDTH, FRAME_HEIGHT = 640, 480
 
@@ -27,18 +28,17 @@ VIDEO_CODES = {
     "0508": ("funnydunkey", "happy5", "happy"),
 }
 
-TYPE_MACRO, TYPE_MICRO = 1, 2
-TYPE_SHEET_TEXT = {TYPE_MACRO: "macro-expression", TYPE_MICRO: "micro-expression"}
+TYPE_SHEET_TEXT = {MACRO: "macro-expression", MICRO: "micro-expression"}
 
 # Deciles (0 %, 10 %, ..., 100 %) of offset - onset, in frames.
 DURATION_DECILES = {
-    TYPE_MACRO: (16.0, 19.0, 21.0, 25.0, 29.4, 35.0, 41.0, 47.7, 54.8, 64.0, 117.0),
-    TYPE_MICRO: (8.0, 10.0, 11.2, 12.0, 12.0, 13.0, 13.0, 14.0, 14.0, 15.0, 16.0),
+    MACRO: (16.0, 19.0, 21.0, 25.0, 29.4, 35.0, 41.0, 47.7, 54.8, 64.0, 117.0),
+    MICRO: (8.0, 10.0, 11.2, 12.0, 12.0, 13.0, 13.0, 14.0, 14.0, 15.0, 16.0),
 }
 # Deciles of (apex - onset) / (offset - onset).
 RISE_FRACTION_DECILES = {
-    TYPE_MACRO: (0.08, 0.22, 0.26, 0.29, 0.33, 0.37, 0.40, 0.44, 0.48, 0.54, 0.85),
-    TYPE_MICRO: (0.21, 0.30, 0.36, 0.38, 0.40, 0.43, 0.46, 0.50, 0.53, 0.59, 0.69),
+    MACRO: (0.08, 0.22, 0.26, 0.29, 0.33, 0.37, 0.40, 0.44, 0.48, 0.54, 0.85),
+    MICRO: (0.21, 0.30, 0.36, 0.38, 0.40, 0.43, 0.46, 0.50, 0.53, 0.59, 0.69),
 }
 
 # AU combinations (AUs sorted numerically) and how often the table has them, restricted to
@@ -46,7 +46,7 @@ RISE_FRACTION_DECILES = {
 # the 300 macro rows and 47 of the 57 micro rows. Left out: AU43 (eyes closed, which would
 # look exactly like the unlabelled blinks) and rare AUs (21, 23, 28, 30, 34, 42, 45, 62, ...).
 AU_COMBINATION_COUNTS = {
-    TYPE_MACRO: {
+    MACRO: {
         "4": 67, "12": 56, "6+12": 26, "14": 21, "1+2": 10, "4+7": 8, "24": 6, "6+12+14": 5,
         "7": 5, "6+12+15": 4, "12+24": 4, "4+7+9": 4, "12+14": 3, "2": 3, "24+25": 3,
         "12+14+24": 3, "38": 2, "4+14": 2, "4+7+12": 2, "4+5": 2, "25": 2, "4+9": 2,
@@ -57,7 +57,7 @@ AU_COMBINATION_COUNTS = {
         "4+7+12+14": 1, "4+12+18": 1, "12+18": 1, "6+12+25": 1, "4+6+12+14": 1, "14+17": 1,
         "38+39": 1, "12+14+17+38": 1, "12+18+24": 1, "6+12+24": 1, "12+24+38": 1,
     },
-    TYPE_MICRO: {
+    MICRO: {
         "4": 12, "1+2": 8, "12": 4, "2": 3, "4+5": 3, "4+7": 2, "4+14": 2, "39": 2, "10": 1,
         "6+12+14": 1, "14": 1, "4+5+7+9": 1, "5+12": 1, "7": 1, "20": 1, "18": 1, "24": 1,
         "1+2+6+12": 1, "12+38": 1,

@@ -10,7 +10,7 @@
 #   EVAL_ONLY=1  evaluate existing checkpoints without training
 #   CHECKPOINTS  read-only checkpoint root (e.g. the published archive); results go to OUTPUT
 #   DEVICE     cpu | cuda | auto (default: the config's device)
-#   MATCHING   published | paper2023 | one-to-one | megc      SELECTION  best-on-test | fixed-epoch | last-epoch
+#   MATCHING   matching rule; SELECTION  epoch selection protocol (eval.py --help lists both)
 #   JOBS       folds trained and evaluated at once (default 1); also the prepare step's workers
 #   THREADS    torch threads per fold (default: cores / JOBS, at least 1); same THREADS -> same bytes
 #   SEEDS      e.g. "1 2 3": one LOSO per seed in OUTPUT/seed_<s>/, plus OUTPUT/seed_results.csv

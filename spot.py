@@ -9,6 +9,7 @@ Writes <out>/<input name>/spots.csv, spots.json and timeline.png (default --out:
 import argparse
 from pathlib import Path
 
+from feature_extraction.flow import FLOW_METHODS
 from utils.errors import run_cli
 
 
@@ -22,7 +23,8 @@ def main() -> None:
     parser.add_argument("--epoch", default="selected", help="selected (eval_info.json, default), last, or a number")
     parser.add_argument("--out", type=Path, default=None, help="output folder (default <RUN_DIR>/spots)")
     parser.add_argument("--device", default=None, help="cpu, cuda or auto (default: the config's device)")
-    parser.add_argument("--flow", default=None, help="optical flow; default: the run's recorded settings")
+    parser.add_argument("--flow", default=None, choices=FLOW_METHODS,
+                        help="optical flow; default: the run's recorded settings")
     parser.add_argument("--face-detect", default=None, help="full|fast; default: the run's recorded settings")
     parser.add_argument("--fps", type=float, default=None,
                         help="frame rate of frame-folder inputs (default: the dataset's fps)")

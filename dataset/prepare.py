@@ -21,6 +21,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from feature_extraction.flow import DEFAULT_FLOW
 from utils.config import DatasetConfig, load_config
 from utils.errors import UserError, run_cli
 
@@ -48,7 +49,7 @@ def extract_features(config: DatasetConfig, jobs: int, shard: str | None = None)
 
     argv = ["--dataset", raw_layout(config),
             "--raw-root", config["raw_root"], "--out", config["segment_feat_root"],
-            "--flow", config.get("extraction_flow", "tvl1"), "--jobs", str(jobs)]
+            "--flow", config.get("extraction_flow", DEFAULT_FLOW), "--jobs", str(jobs)]
     if config.get("raw_anno"):
         argv += ["--anno", config["raw_anno"]]
     if shard:

@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 
 FLOW_METHODS = ("tvl1", "dis", "farneback")
+DEFAULT_FLOW = "tvl1"  # the published flow
 QUANT_BOUND = 10.0  # dense_flow's --bound: components clipped to [-10, 10] px
 QUANT_LEVELS = 255.0
 

@@ -23,15 +23,15 @@ from dataset.segments import WindowSet, test_windows
 from dataset.targets import normalise_features
 from model.scoring import Scores, batched_scores, device_error_message, load_in_background
 from utils.annotations import EXPRESSION_TYPES, read_annotation_table, subject_ground_truth
-from utils.config import DatasetConfig, save_resolved_config
+from utils.config import DatasetConfig, check_subject, save_resolved_config
 from utils.errors import UserError
 from utils.indexing import SEGMENT_LENGTH, window_frame_to_video_frame
 from utils.io import atomic_path, atomic_write_csv, atomic_write_text
 from utils.layout import FoldLayout, checkpoints_fingerprint
 from utils.matching import count_matches
 from utils.metrics import (COUNT_COLUMNS, EPOCH_METRIC_COLUMNS, empty_counts_row, epoch_metrics_row,
-                           select_epoch)
-from utils.nms import nms
+                           fixed_epoch, select_epoch)
+from utils.nms import nms, nms_top_k
 from utils.proposals import PROPOSAL_COLUMNS, find_proposals, proposal_params_from_config
 
 
@@ -103,8 +103,7 @@ def evaluate_fold(config: DatasetConfig, subject: str, output: Path, device: tor
     """Evaluate every checkpoint of ``output/subject`` from ``epoch_begin``; returns the eval_info dict."""
     layout = FoldLayout.of(output, subject, checkpoints_root)  # checkpoints_root: read-only archive, or None
     matching, selection = config["matching"], config["selection"]
-    if subject not in config["subject_list"]:
-        raise UserError(f"unknown subject '{subject}' (subject_list: {', '.join(config['subject_list'])})")
+    check_subject(subject, config["subject_list"])
     checkpoints = {e: p for e, p in layout.checkpoints().items() if e >= config["epoch_begin"]}
     if not checkpoints:
         raise UserError(f"{layout.models}: no checkpoint_epoch_<NNN>.pth.tar from epoch {config['epoch_begin']} on")
@@ -113,7 +112,7 @@ def evaluate_fold(config: DatasetConfig, subject: str, output: Path, device: tor
     truth = subject_ground_truth(read_annotation_table(config["anno_csv"]), subject, config["RATIO_SCALE"])
     inputs = torch.from_numpy(normalise_features(windows.features)).to(device)
 
-    top_k = {2: config["nms_top_K_micro"], 1: config["nms_top_K_macro"]}
+    top_k = nms_top_k(config)
     epochs = list(checkpoints)
     paths = list(checkpoints.values())
     try:
@@ -159,7 +158,7 @@ def evaluate_fold(config: DatasetConfig, subject: str, output: Path, device: tor
                 np.savez(handle, **video_apex_scores(apex_by_epoch[chosen_epoch], windows))
     atomic_write_csv(layout.best_res, pd.DataFrame([best], columns=COUNT_COLUMNS))
     info = {"subject": subject, "matching": matching, "selection": selection, "selected_epoch": chosen_epoch,
-            "fixed_epoch": config["abfcm_best_epoch"] if selection == "fixed-epoch" else None,
+            "fixed_epoch": fixed_epoch(config),
             "checkpoints_dir": str(layout.models.resolve()),
             "checkpoints_fingerprint": checkpoints_fingerprint(checkpoints),
             "epochs_evaluated": len(checkpoints), "epochs_with_proposals": len(rows),

@@ -27,10 +27,10 @@ from model.evaluation import epoch_proposals
 from model.scoring import Scores, average_scores, batched_scores, load_state_dict
 from utils.annotations import EXPRESSION_TYPES, TYPE_INDEX
 from utils.errors import UserError
-from utils.indexing import SEGMENT_LENGTH, cut_window, window_offsets
+from utils.indexing import PROPOSAL_FRAME_SHIFT, SEGMENT_LENGTH, cut_window, window_offsets
 from utils.io import atomic_path, atomic_write_csv, atomic_write_text
 from utils.layout import FoldLayout
-from utils.nms import nms
+from utils.nms import nms, nms_top_k
 from utils.plots import TYPE_COLOURS
 
 SPOT_COLUMNS = ["type", "onset_frame", "apex_frame", "offset_frame", "onset_s", "offset_s", "score"]
@@ -191,7 +191,7 @@ def iter_resampled(recording: Recording, indices: np.ndarray):
 
 def map_frames(frames: np.ndarray, indices: np.ndarray, recording: Recording) -> tuple[np.ndarray, np.ndarray]:
     """Proposal frames (1-based, resampled) -> (the input's own frame numbers, seconds), clipped to the input."""
-    resampled = np.clip(np.asarray(frames, dtype=np.int64) - 1, 0, len(indices) - 1)
+    resampled = np.clip(np.asarray(frames, dtype=np.int64) - PROPOSAL_FRAME_SHIFT, 0, len(indices) - 1)
     source = indices[resampled]
     return np.asarray(recording.numbers, dtype=np.int64)[source], source / recording.source_fps
 
@@ -232,10 +232,10 @@ def spot_windows(scores: Scores, windows: WindowSet, config) -> pd.DataFrame:
     proposals = epoch_proposals(scores, windows, config)
     if proposals.empty:
         return pd.DataFrame(columns=["video_name", "start_frame", "end_frame", "score", "type_idx", "apex_frame"])
-    kept = nms(proposals, {2: config["nms_top_K_micro"], 1: config["nms_top_K_macro"]})
+    kept = nms(proposals, nms_top_k(config))
     # The apex of a kept interval: the frame of highest apex score inside it (proposals keep no apex frame).
     apex_track = stitched(scores.apex, windows)
-    apex = [int(s + np.argmax(apex_track[t][s - 1:max(e, s)])) if e > s else int(s)
+    apex = [int(s + np.argmax(apex_track[t][s - PROPOSAL_FRAME_SHIFT:max(e, s)])) if e > s else int(s)
             for s, e, t in kept[["start_frame", "end_frame", "type_idx"]].to_numpy()]
     return kept.assign(apex_frame=np.asarray(apex, dtype=np.int64))
 

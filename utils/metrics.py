@@ -50,6 +50,11 @@ def empty_counts_row(m_micro: int, m_macro: int) -> dict:
     return _counts_with_all({2: (0, 0, m_micro), 1: (0, 0, m_macro)})
 
 
+def fixed_epoch(config) -> int | None:
+    """The epoch that fixed-epoch selection takes (config key ``abfcm_best_epoch``); None under any other."""
+    return config["abfcm_best_epoch"] if config["selection"] == "fixed-epoch" else None
+
+
 def select_epoch(epoch_metrics: pd.DataFrame, protocol: str, fixed_epoch: int | None = None,
                  last_epoch: int | None = None) -> pd.Series | None:
     """The epoch_metrics row chosen by ``protocol``, or None when that row is absent.

@@ -3,7 +3,8 @@
 python spot.py INPUT [INPUT ...] --run RUN_DIR [--dataset D] [--config FILE] [--folds all|S1,S2,...]
                [--epoch selected|last|N] [--out DIR] [--device DEV] [--flow M] [--face-detect M] [--fps F] [--video]
 
-INPUT: a video file OpenCV reads, or a folder of frame images (ordered by the integer in the name).
+INPUT: a video file OpenCV reads, or a folder of frame images (ordered by the one number in each name;
+hidden files and ._ sidecars are ignored).
 Writes <out>/<input name>/spots.csv, spots.json and timeline.png (default --out: <RUN_DIR>/spots).
 """
 import argparse

@@ -22,6 +22,7 @@ import pandas as pd
 import torch
 
 from dataset.segments import WindowSet
+from feature_extraction.adapters.frames import ordered_frames
 from dataset.targets import normalise_features
 from model.evaluation import epoch_proposals
 from model.scoring import Scores, average_scores, batched_scores, load_state_dict
@@ -34,8 +35,7 @@ from utils.nms import nms, nms_top_k
 from utils.plots import TYPE_COLOURS
 
 SPOT_COLUMNS = ["type", "onset_frame", "apex_frame", "offset_frame", "onset_s", "offset_s", "score"]
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
-_LAST_INTEGER = re.compile(r"(\d+)(?!.*\d)")
+_LAST_INTEGER = re.compile(r"(\d+)(?!.*\d)")  # a subject name's number (casme_015 -> 15)
 
 
 # --------------------------------------------------------------------------- the run's models
@@ -118,18 +118,10 @@ def open_recording(path: Path, folder_fps: float) -> Recording:
     """A :class:`Recording`; one-line UserError for a missing, unreadable or empty input."""
     path = Path(path)
     if path.is_dir():
-        keyed = []
-        for item in path.iterdir():
-            if item.is_file() and item.suffix.lower() in IMAGE_SUFFIXES:
-                match = _LAST_INTEGER.search(item.stem)
-                if match is None:
-                    raise UserError(f"{path}: cannot read a frame number from {item.name}")
-                keyed.append((int(match.group(1)), item.name, item))
-        if len(keyed) < 2:
+        numbers, frames = ordered_frames(path)  # the adapters' frame-folder rule
+        if len(frames) < 2:
             raise UserError(f"{path}: a frame folder needs at least 2 frame images")
-        keyed.sort(key=lambda k: k[:2])
-        return Recording(path, path.name, float(folder_fps), tuple(k[2] for k in keyed), tuple(k[0] for k in keyed),
-                         len(keyed))
+        return Recording(path, path.name, float(folder_fps), frames, numbers, len(frames))
     if not path.is_file():
         raise UserError(f"{path}: no such video file or frame folder")
     capture = cv2.VideoCapture(str(path))

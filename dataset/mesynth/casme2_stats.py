@@ -6,6 +6,8 @@ videos); the generator never reads that file at run time. Duration and rise stat
 use the 309 rows with 0 < onset < apex < offset. Durations are ``offset - onset`` in
 frames at 30 fps; the rise fraction is ``(apex - onset) / (offset - onset)``.
 """
+from feature_extraction.adapters.casme2 import CASME2_CODES
+from feature_extraction.adapters.sheets import EXPRESSION_TYPE_TEXT
 from utils.annotations import MACRO, MICRO
 
 FRAME_WIDTH, FRAME_HEIGHT = 640, 480
@@ -14,21 +16,22 @@ FRAME_WIDTH, FRAME_HEIGHT = 640, 480
 SUBJECT_FOLDER_NUMBERS = (15, 16, 19, 20, 21, 22, 23, 24, 25, 26, 27,
                           29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 40)
 
-# Video code -> (folder suffix as spelled on disk, clip-name stem of sheet 2 'naming rule2',
-# self-reported emotion written in column 8 of sheet 0).
-VIDEO_CODES = {
-    "0101": ("disgustingteeth", "disgust1", "disgust"),
-    "0102": ("eatingworms", "disgust2", "disgust"),
-    "0401": ("girlcrashing", "anger1", "anger"),
-    "0402": ("beatingpregnantwoman", "anger2", "anger"),
-    "0502": ("funnyerrors", "happy1", "happy"),
-    "0503": ("unnyfarting", "happy2", "happy"),
-    "0505": ("funnyinnovations", "happy3", "happy"),
-    "0507": ("climbingthewall", "happy4", "happy"),
-    "0508": ("funnydunkey", "happy5", "happy"),
-}
+# Video code -> (folder suffix as spelled on disk, which the CAS(ME)^2 adapter knows, clip-name stem of
+# sheet 2 'naming rule2', self-reported emotion written in column 8 of sheet 0).
+VIDEO_CODES = {code: (CASME2_CODES[code], clip_stem, emotion) for code, (clip_stem, emotion) in {
+    "0101": ("disgust1", "disgust"),
+    "0102": ("disgust2", "disgust"),
+    "0401": ("anger1", "anger"),
+    "0402": ("anger2", "anger"),
+    "0502": ("happy1", "happy"),
+    "0503": ("happy2", "happy"),
+    "0505": ("happy3", "happy"),
+    "0507": ("happy4", "happy"),
+    "0508": ("happy5", "happy"),
+}.items()}
 
-TYPE_SHEET_TEXT = {MACRO: "macro-expression", MICRO: "micro-expression"}
+# type_idx -> the sheet's type text, as the adapter reads it.
+TYPE_SHEET_TEXT = {type_idx: text for text, type_idx in EXPRESSION_TYPE_TEXT.items()}
 
 # Deciles (0 %, 10 %, ..., 100 %) of offset - onset, in frames.
 DURATION_DECILES = {

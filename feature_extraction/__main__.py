@@ -54,8 +54,8 @@ from feature_extraction.adapters import DATASETS, TreeWarning, count_frames, dis
 from feature_extraction.batch import (Outcome, all_shards_done, cached_results, extract_all, parse_shard, select_shard,
                                      shard_failures, write_shard_record)
 from feature_extraction.face import DETECT_MODES, landmark_model_path
-from feature_extraction.flow import (DEFAULT_DIS_PRESET, DEFAULT_FLOW, DEFAULT_TVL1_PARAMS, DIS_PRESETS, FLOW_METHODS, FLOW_STORAGES,
-                                    TVL1_PARAMS)
+from feature_extraction.flow import (DEFAULT_DIS_PRESET, DEFAULT_FLOW, DEFAULT_TVL1_PARAMS, DIS_PRESETS, FLOW_METHODS,
+                                    FLOW_STORAGES, TVL1_PARAMS)
 from feature_extraction.record import write_record
 from feature_extraction.segments import (frame_labels, remove_stale_segments, write_annotation_csv,
                                          write_video_segments)

@@ -49,7 +49,7 @@ TVL1_PARAMS = {
 }
 # Default TV-L1 set: opencv-cpu. In the sensitivity benchmark (README "Flow sensitivity") it
 # lifts every planted event of the short footage; the published set differs from it by about
-# 0.12 quantisation steps at about 15% more time (issue 10), so it is opt-in via
+# 0.12 quantisation steps at about 15% more time, so it is opt-in via
 # --flow-preset published rather than a cost every run pays.
 DEFAULT_TVL1_PARAMS = "opencv-cpu"
 

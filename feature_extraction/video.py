@@ -36,8 +36,8 @@ from pathlib import Path
 import numpy as np
 
 from feature_extraction.face import DETECT_MODES, Box, FaceLandmarker, crop, to_gray
-from feature_extraction.flow import (DEFAULT_DIS_PRESET, DEFAULT_FLOW, DEFAULT_TVL1_PARAMS, DIS_PRESETS, FLOW_METHODS, FLOW_STORAGES,
-                                    TVL1_PARAMS, make_flow, stored_flow, to_feature_units)
+from feature_extraction.flow import (DEFAULT_DIS_PRESET, DEFAULT_FLOW, DEFAULT_TVL1_PARAMS, DIS_PRESETS, FLOW_METHODS,
+                                    FLOW_STORAGES, TVL1_PARAMS, make_flow, stored_flow, to_feature_units)
 from feature_extraction.roi import roi_features
 from utils.io import atomic_write_bytes
 

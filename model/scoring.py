@@ -84,7 +84,8 @@ def scores_of_checkpoints(logits: torch.Tensor) -> list[Scores]:
                for t in EXPRESSION_TYPES}
     first = min(APEX_CHANNEL.values())  # apex and action channels are the last four
     sigmoid = torch.sigmoid(logits[:, :, first:]).movedim(2, 0).contiguous().numpy()
-    return [Scores(start={t: classes[t][0, k] for t in EXPRESSION_TYPES}, end={t: classes[t][1, k] for t in EXPRESSION_TYPES},
+    return [Scores(start={t: classes[t][0, k] for t in EXPRESSION_TYPES},
+                   end={t: classes[t][1, k] for t in EXPRESSION_TYPES},
                    apex={t: sigmoid[APEX_CHANNEL[t] - first, k] for t in EXPRESSION_TYPES},
                    action={t: sigmoid[ACTION_CHANNEL[t] - first, k] for t in EXPRESSION_TYPES})
             for k in range(logits.shape[0])]

@@ -1,4 +1,4 @@
-"""Folds in parallel, seeds, and Slurm: the same bytes whatever runs the folds (issue 9)."""
+"""Folds in parallel, seeds, and Slurm: the same bytes whatever runs the folds."""
 from __future__ import annotations
 
 import json

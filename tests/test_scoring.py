@@ -72,10 +72,11 @@ def test_average_scores_by_hand():
         np.testing.assert_allclose(mean.end[t], 0.5, atol=1e-7)
         np.testing.assert_allclose(mean.apex[t], 0.4, atol=1e-7)
     # frame-wise, not a global mean
-    a = Scores({t: np.array([[0.0, 1.0]], np.float32) for t in EXPRESSION_TYPES}, {t: np.zeros((1, 2), np.float32) for t in EXPRESSION_TYPES},
-               {t: np.array([[1.0, 0.0]], np.float32) for t in EXPRESSION_TYPES})
-    b = Scores({t: np.array([[1.0, 1.0]], np.float32) for t in EXPRESSION_TYPES}, {t: np.ones((1, 2), np.float32) for t in EXPRESSION_TYPES},
-               {t: np.array([[0.0, 0.0]], np.float32) for t in EXPRESSION_TYPES})
+    def per_type(*row):
+        return {t: np.array([row], np.float32) for t in EXPRESSION_TYPES}
+
+    a = Scores(per_type(0.0, 1.0), per_type(0.0, 0.0), per_type(1.0, 0.0))
+    b = Scores(per_type(1.0, 1.0), per_type(1.0, 1.0), per_type(0.0, 0.0))
     mean = average_scores([a, b])
     np.testing.assert_array_equal(mean.start[2], [[0.5, 1.0]])
     np.testing.assert_array_equal(mean.apex[1], [[0.5, 0.0]])

@@ -132,7 +132,8 @@ def test_bad_inputs_give_one_line(tmp_path):
 
 
 def test_spotting_a_test_video_reproduces_eval_nms_csv(tmp_path):
-    """Point 6 on the windows: the fold's selected model, through spot's own path, gives the nms_csv rows."""
+    """Spot applies what eval did, on the windows: the fold's selected model, through spot's own path, gives
+    the nms_csv rows."""
     config_path = make_tiny_dataset(tmp_path, epochs=16, epoch_begin=6)
     output = tmp_path / "run"
     for script in ("train.py", "eval.py"):

@@ -1,11 +1,13 @@
 """Extract ROI motion features from a raw dataset copy into segment files.
 
-    python -m feature_extraction --dataset {cas(me)^2,samm,generic} --raw-root DIR [--anno FILE] --out DIR
-                                 [--flow tvl1|dis|farneback] [--no-quantise]
+    python -m feature_extraction --dataset LAYOUT --raw-root DIR [--anno FILE] --out DIR
+                                 [--flow METHOD] [--no-quantise]
                                  [--face-detect auto|full|fast] [--dis-preset ultrafast|fast|medium]
                                  [--tvl1-params opencv-cpu|published-gpu] [--flow-storage codes|jpeg95]
                                  [--flow-preset published] [--jobs N] [--strict] [--shard K/N | --merge]
     python -m feature_extraction --dataset D --anno SHEET --out DIR --annotations-only
+
+(``--help`` lists the layouts, the registry of feature_extraction/adapters, and the flow methods.)
 
 ``--out`` becomes a segment_feat_root (``train/`` and ``test/``, FORMATS.md)
 and also receives ``annotations.csv`` (the paper's table) and ``cache/`` (one

@@ -18,9 +18,6 @@ import numpy as np
 from utils.errors import UserError
 from utils.make_coc_matrix import build_adjacency_file
 
-# Which annotation rows build a fold's matrix: all of the table (published) or the training subjects' only.
-ADJACENCY_SCOPES = ("all", "train")
-
 
 def read_adjacency(path: Path) -> np.ndarray:
     """``(12, 12)`` float32 from a given ``.npy``; one-line errors naming the file."""

@@ -12,9 +12,9 @@ import yaml
 from core_fixtures import REPO_ROOT
 from feature_extraction.adapters import DATASETS
 from feature_extraction.flow import FLOW_METHODS
-from model.adjacency import ADJACENCY_SCOPES
 from utils.config import CHOICE_REGISTRIES, load_config
 from utils.errors import UserError
+from utils.make_coc_matrix import ADJACENCY_SCOPES
 from utils.matching import MATCHING_RULES
 from utils.metrics import SELECTION_PROTOCOLS
 

@@ -92,7 +92,7 @@ CHOICE_REGISTRIES = {
     "selection": ("utils.metrics", "SELECTION_PROTOCOLS"),
     "extraction_flow": ("feature_extraction.flow", "FLOW_METHODS"),
     "raw_layout": ("feature_extraction.adapters", "DATASETS"),
-    "adjacency_scope": ("model.adjacency", "ADJACENCY_SCOPES"),
+    "adjacency_scope": ("utils.make_coc_matrix", "ADJACENCY_SCOPES"),
 }
 # Keys kept for the published file format whose value this implementation does not vary.
 FIXED = {"SEGMENT_LENTH": 256, "RECEPTIVE_FILED": 15}

@@ -1,20 +1,22 @@
 """Evaluate one fold's checkpoints (own or published) and pick an epoch.
 
 python eval.py --dataset <cas(me)^2|samm|mesynth> --output <dir> --subject <subject> [--config FILE]
-               [--device DEV] [--matching published|paper2023|one-to-one|megc]
-               [--selection best-on-test|fixed-epoch|last-epoch|inner-cv] [--checkpoints DIR] [--seed N]
+               [--device DEV] [--matching RULE] [--selection PROTOCOL] [--checkpoints DIR] [--seed N]
+(--help lists the matching rules and selection protocols)
 """
 from pathlib import Path
 
 from utils.cli import check_run_folders, fold_parser, resolve_device, reuse_freed_memory
 from utils.errors import run_cli
+from utils.matching import MATCHING_RULES
+from utils.metrics import SELECTION_PROTOCOLS
 
 
 def main() -> None:
     parser = fold_parser(__doc__.strip().splitlines()[0])
-    parser.add_argument("--matching", default=None, choices=("published", "paper2023", "one-to-one", "megc"),
+    parser.add_argument("--matching", default=None, choices=MATCHING_RULES,
                         help="matching rule (default: the config's, 'published')")
-    parser.add_argument("--selection", default=None, choices=("best-on-test", "fixed-epoch", "last-epoch", "inner-cv"),
+    parser.add_argument("--selection", default=None, choices=SELECTION_PROTOCOLS,
                         help="epoch selection (default: the config's; best-on-test is the paper's, optimistic; "
                              "inner-cv trains inner models on the training subjects when they are missing)")
     parser.add_argument("--seed", type=int, default=None,

@@ -10,9 +10,9 @@
 #   EVAL_ONLY=1  evaluate existing checkpoints without training
 #   CHECKPOINTS  read-only checkpoint root (e.g. the published archive); results go to OUTPUT
 #   DEVICE     cpu | cuda | auto (default: the config's device)
-#   MATCHING   published | paper2023 | one-to-one | megc
-#   SELECTION  best-on-test | fixed-epoch | last-epoch | inner-cv (each fold's epoch from inner models on its
-#              training subjects; needs adjacency_scope: train; with JOBS > 1 or Slurm they are their own tasks)
+#   MATCHING   matching rule; SELECTION  epoch selection protocol (eval.py --help lists both); SELECTION=inner-cv
+#              takes each fold's epoch from inner models on its training subjects (needs adjacency_scope: train;
+#              with JOBS > 1 or Slurm they are their own tasks)
 #   FINAL=1    after the LOSO: train one model on every subject at the LOSO's epoch, in OUTPUT/final/
 #   MEGC_FRAMES  published (default: as evaluated, +1 shift) | raw: prediction frames of the MEGC files
 #   JOBS       folds trained and evaluated at once (default 1); also the prepare step's workers

@@ -4,7 +4,8 @@ python spot.py INPUT [INPUT ...] --run RUN_DIR [--dataset D] [--config FILE] [--
                [--epoch selected|last|N] [--out DIR] [--device DEV] [--flow M] [--face-detect M] [--fps F] [--video]
                [--anno TABLE|FILE.eaf] [--no-report]
 
-INPUT: a video file OpenCV reads, or a folder of frame images (ordered by the integer in the name).
+INPUT: a video file OpenCV reads, or a folder of frame images (ordered by the one number in each name;
+hidden files and ._ sidecars are ignored).
 Writes <out>/<input name>/spots.csv, spots.json, spots.eaf (ELAN), timeline.png, report.html and preview.webm
 (default --out: <RUN_DIR>/spots); an input named like another one, in this command or spotted before into the
 same --out, gets <input name>-N. With a final model in RUN_DIR/final/ (FINAL=1 bash pipeline.sh) and no
@@ -13,6 +14,7 @@ same --out, gets <input name>-N. With a final model in RUN_DIR/final/ (FINAL=1 b
 import argparse
 from pathlib import Path
 
+from feature_extraction.flow import FLOW_METHODS
 from utils.errors import run_cli
 
 
@@ -27,7 +29,8 @@ def main() -> None:
     parser.add_argument("--epoch", default="selected", help="selected (eval_info.json, default), last, or a number")
     parser.add_argument("--out", type=Path, default=None, help="output folder (default <RUN_DIR>/spots)")
     parser.add_argument("--device", default=None, help="cpu, cuda or auto (default: the config's device)")
-    parser.add_argument("--flow", default=None, help="optical flow; default: the run's recorded settings")
+    parser.add_argument("--flow", default=None, choices=FLOW_METHODS,
+                        help="optical flow; default: the run's recorded settings")
     parser.add_argument("--face-detect", default=None, help="full|fast; default: the run's recorded settings")
     parser.add_argument("--fps", default=None,
                         help="frame rate of the inputs (default: a video's own, the dataset's for a frame folder)")

@@ -21,6 +21,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from feature_extraction.adapters import DATASETS
+from feature_extraction.flow import DEFAULT_FLOW
 from utils.config import DatasetConfig, load_config
 from utils.errors import UserError, run_cli
 
@@ -40,7 +42,7 @@ def raw_layout(config: DatasetConfig) -> str:
     """The adapter for ``raw_root``: the ``raw_layout`` key, else the section name if it names one, else generic."""
     if config.get("raw_layout"):
         return config["raw_layout"]
-    return config.name if config.name in ("cas(me)^2", "samm", "cas(me)^3") else "generic"
+    return config.name if config.name in DATASETS else "generic"
 
 
 def extract_features(config: DatasetConfig, jobs: int, shard: str | None = None) -> None:
@@ -48,7 +50,7 @@ def extract_features(config: DatasetConfig, jobs: int, shard: str | None = None)
 
     argv = ["--dataset", raw_layout(config),
             "--raw-root", config["raw_root"], "--out", config["segment_feat_root"],
-            "--flow", config.get("extraction_flow", "tvl1"), "--jobs", str(jobs)]
+            "--flow", config.get("extraction_flow", DEFAULT_FLOW), "--jobs", str(jobs)]
     if config.get("raw_anno"):
         argv += ["--anno", config["raw_anno"]]
     if shard:

@@ -12,12 +12,14 @@ from pathlib import Path
 
 import numpy as np
 
+from utils.annotations import EXPRESSION_TYPES, label_column
+from utils.config import check_subject
 from utils.errors import UserError
 from utils.indexing import WINDOW_ROWS, parse_window_file_name
 
 FEATURE_SHAPE = (WINDOW_ROWS, 12, 2)
 LABEL_SHAPE = (WINDOW_ROWS, 8)
-MICRO_ACTION_COLUMN, MACRO_ACTION_COLUMN = 3, 7
+ACTION_COLUMNS = [label_column(type_idx, "action") for type_idx in EXPRESSION_TYPES]
 
 
 @dataclass
@@ -108,8 +110,7 @@ def _check_root(segment_feat_root: Path) -> Path:
 
 def training_windows(segment_feat_root: Path, subjects: list[str], held_out: str) -> WindowSet:
     """``train/`` windows of every subject but ``held_out`` that hold at least one micro or macro action row."""
-    if held_out not in subjects:
-        raise UserError(f"unknown subject '{held_out}' (subject_list: {', '.join(subjects)})")
+    check_subject(held_out, subjects)
     return expression_windows(segment_feat_root, [s for s in subjects if s != held_out])
 
 
@@ -118,7 +119,7 @@ def expression_windows(segment_feat_root: Path, subjects: list[str], load=load_s
     subject)``: how a subject's windows are read (a process training many models reads each file once)."""
     root = _check_root(segment_feat_root)
     windows = concatenate([load(root / "train", s) for s in subjects])
-    has_expression = (windows.labels[:, :, [MICRO_ACTION_COLUMN, MACRO_ACTION_COLUMN]] > 0).any(axis=(1, 2))
+    has_expression = (windows.labels[:, :, ACTION_COLUMNS] > 0).any(axis=(1, 2))
     return windows.select(has_expression)
 
 

@@ -16,14 +16,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from utils.annotations import EXPRESSION_TYPES, label_column
 from utils.indexing import SEGMENT_LENGTH, WINDOW_ROWS, middle
 
 FEATURE_MEAN = np.array([0.003463, 0.003873], dtype=np.float32)
 FEATURE_STD = np.array([0.548588, 0.645621], dtype=np.float32)
 NONE_CLASS = 2
-LABEL_COLUMNS = {2: {"start": 0, "apex": 1, "end": 2, "action": 3},
-                 1: {"start": 4, "apex": 5, "end": 6, "action": 7}}
-TYPE_NAMES = {2: "micro", 1: "macro"}
 
 
 def normalise_features(features: np.ndarray) -> np.ndarray:
@@ -53,14 +51,14 @@ def _neighbour_writes(labels: np.ndarray, column: int, radius: int, corrected: b
 def _class_targets(labels: np.ndarray, type_idx: int, radius: int, corrected: bool) -> np.ndarray:
     classes = np.full(labels.shape[:2], NONE_CLASS, dtype=np.int64)
     for class_id, kind in ((0, "start"), (1, "end")):  # ends written after starts: they overwrite
-        windows, rows, _, _ = _neighbour_writes(labels, LABEL_COLUMNS[type_idx][kind], radius, corrected)
+        windows, rows, _, _ = _neighbour_writes(labels, label_column(type_idx, kind), radius, corrected)
         classes[windows, rows] = class_id
     return classes
 
 
 def _apex_targets(labels: np.ndarray, type_idx: int, radius: int, corrected: bool) -> np.ndarray:
     apex = np.zeros(labels.shape[:2], dtype=np.float32)
-    windows, rows, j, sequence = _neighbour_writes(labels, LABEL_COLUMNS[type_idx]["apex"], radius, corrected)
+    windows, rows, j, sequence = _neighbour_writes(labels, label_column(type_idx, "apex"), radius, corrected)
     if not corrected:
         keep = ~((rows == 0) & (j > 0))  # published: apex left neighbours need i - j > 0, so row 0 stays empty
         windows, rows, j, sequence = windows[keep], rows[keep], j[keep], sequence[keep]
@@ -79,10 +77,10 @@ def build_targets(labels: np.ndarray, normal_range: dict[int, int], corrected: b
     ``normal_range``: radius r per type, ``{2: micro_normal_range, 1: macro_normal_range}``.
     """
     targets = {}
-    for type_idx, name in TYPE_NAMES.items():
+    for type_idx, name in EXPRESSION_TYPES.items():
         radius = normal_range[type_idx]
         targets[f"{name}_classes"] = middle(_class_targets(labels, type_idx, radius, corrected), axis=1)
         targets[f"{name}_apex"] = middle(_apex_targets(labels, type_idx, radius, corrected), axis=1)
-        action = (labels[:, :, LABEL_COLUMNS[type_idx]["action"]] > 0).astype(np.float32)
+        action = (labels[:, :, label_column(type_idx, "action")] > 0).astype(np.float32)
         targets[f"{name}_action"] = middle(action, axis=1)
     return {key: np.ascontiguousarray(value) for key, value in targets.items()}

@@ -1,12 +1,14 @@
 """Extract ROI motion features from a raw dataset copy into segment files.
 
-    python -m feature_extraction --dataset {cas(me)^2,samm,generic} --raw-root DIR [--anno FILE] --out DIR
-                                 [--flow tvl1|dis|farneback] [--no-quantise]
+    python -m feature_extraction --dataset LAYOUT --raw-root DIR [--anno FILE] --out DIR
+                                 [--flow METHOD] [--no-quantise]
                                  [--face-detect auto|full|fast] [--dis-preset ultrafast|fast|medium]
                                  [--tvl1-params opencv-cpu|published-gpu] [--flow-storage codes|jpeg95]
                                  [--flow-preset published] [--jobs N] [--strict] [--retry-failed]
                                  [--shard K/N | --merge]
     python -m feature_extraction --dataset D --anno SHEET --out DIR --annotations-only
+
+(``--help`` lists the layouts, the registry of feature_extraction/adapters, and the flow methods.)
 
 ``--out`` becomes a segment_feat_root (``train/`` and ``test/``, FORMATS.md)
 and also receives ``annotations.csv`` (the paper's table) and ``cache/`` (one
@@ -62,8 +64,8 @@ from feature_extraction.adapters import DATASETS, TreeWarning, count_frames, dis
 from feature_extraction.batch import (Outcome, all_shards_done, cached_results, extract_all, merge_lock, parse_shard,
                                      select_shard, shard_failures, why_not_cached, write_shard_record)
 from feature_extraction.face import DETECT_MODES, landmark_model_path
-from feature_extraction.flow import (DEFAULT_DIS_PRESET, DEFAULT_TVL1_PARAMS, DIS_PRESETS, FLOW_METHODS, FLOW_STORAGES,
-                                    TVL1_PARAMS)
+from feature_extraction.flow import (DEFAULT_DIS_PRESET, DEFAULT_FLOW, DEFAULT_TVL1_PARAMS, DIS_PRESETS, FLOW_METHODS,
+                                    FLOW_STORAGES, TVL1_PARAMS)
 from feature_extraction.record import write_record
 from feature_extraction.segments import (frame_labels, remove_stale_segments, write_annotation_csv,
                                          write_video_segments)
@@ -87,7 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--raw-root", type=Path, help="the raw dataset folder as distributed (not with --annotations-only)")
     parser.add_argument("--anno", type=Path, help="annotation file (required for cas(me)^2 and samm)")
     parser.add_argument("--out", required=True, type=Path, help="segment_feat_root to write")
-    parser.add_argument("--flow", choices=FLOW_METHODS, default=None, help="optical flow (default tvl1)")
+    parser.add_argument("--flow", choices=FLOW_METHODS, default=None, help=f"optical flow (default {DEFAULT_FLOW})")
     parser.add_argument("--no-quantise", action="store_true",
                         help="skip the published 8-bit flow quantisation (bound 10)")
     parser.add_argument("--face-detect", choices=("auto", *DETECT_MODES), default=None,
@@ -140,7 +142,7 @@ def flow_settings(args: argparse.Namespace) -> FlowSettings:
         value = getattr(args, name)
         return preset.get(name, default) if value is None else value
 
-    return FlowSettings(pick("flow", "tvl1"), quantise=not args.no_quantise,
+    return FlowSettings(pick("flow", DEFAULT_FLOW), quantise=not args.no_quantise,
                         face_detect=pick("face_detect", "auto"), dis_preset=pick("dis_preset", DEFAULT_DIS_PRESET),
                         tvl1_params=pick("tvl1_params", DEFAULT_TVL1_PARAMS),
                         storage=pick("flow_storage", "codes"))

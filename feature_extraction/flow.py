@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 
 FLOW_METHODS = ("tvl1", "dis", "farneback")
+DEFAULT_FLOW = "tvl1"  # the published flow
 QUANT_BOUND = 10.0  # dense_flow's --bound: components clipped to [-10, 10] px
 QUANT_LEVELS = 255.0
 
@@ -48,7 +49,7 @@ TVL1_PARAMS = {
 }
 # Default TV-L1 set: opencv-cpu. In the sensitivity benchmark (README "Flow sensitivity") it
 # lifts every planted event of the short footage; the published set differs from it by about
-# 0.12 quantisation steps at about 15% more time (issue 10), so it is opt-in via
+# 0.12 quantisation steps at about 15% more time, so it is opt-in via
 # --flow-preset published rather than a cost every run pays.
 DEFAULT_TVL1_PARAMS = "opencv-cpu"
 
@@ -152,14 +153,3 @@ def to_feature_units(stored: np.ndarray) -> np.ndarray:
     uint8 codes ``q`` give ``q / 255 - 0.5``; float32 is already in feature units.
     """
     return _CODE_VALUES[stored] if stored.dtype == np.uint8 else stored
-
-
-def flow_to_feature_units(flow: np.ndarray, quantise: bool = True) -> np.ndarray:
-    """Flow in px -> feature units, float32 of the same shape.
-
-    Quantised (the published default): ``q / 255 - 0.5`` with ``q`` from
-    :func:`quantise_flow`, so 0 px -> 128/255 - 0.5, +-10 px and beyond ->
-    +-0.5. Unquantised: the same linear map without rounding or clipping,
-    ``v / 20``.
-    """
-    return to_feature_units(stored_flow(flow, quantise))

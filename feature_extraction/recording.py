@@ -13,19 +13,18 @@ from __future__ import annotations
 
 import math
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from feature_extraction.adapters.frames import ordered_frames
 from feature_extraction.face import to_gray
 from feature_extraction.video import FlowSettings, VideoFailure, VideoResult, extract_video
 from utils.errors import UserError
+from utils.indexing import PROPOSAL_FRAME_SHIFT
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
-_LAST_INTEGER = re.compile(r"(\d+)(?!.*\d)")
 # A rate a video container reports outside this range is a broken header, not a camera (frames per second).
 VIDEO_RATE_RANGE = (1.0, 1000.0)
 
@@ -67,21 +66,6 @@ def recording_name(path: Path) -> str:
     return name
 
 
-def frame_files(folder: Path) -> tuple[tuple[int, ...], tuple[Path, ...]]:
-    """The frame images of ``folder`` ordered by the last integer in each stem, with those numbers.
-
-    The one place spotting orders a frame folder; one-line UserError when a name carries no number."""
-    keyed = []
-    for item in folder.iterdir():
-        if item.is_file() and item.suffix.lower() in IMAGE_SUFFIXES:
-            match = _LAST_INTEGER.search(item.stem)
-            if match is None:
-                raise UserError(f"{folder}: cannot read a frame number from {item.name}")
-            keyed.append((int(match.group(1)), item.name, item))
-    keyed.sort(key=lambda k: k[:2])
-    return tuple(k[0] for k in keyed), tuple(k[2] for k in keyed)
-
-
 def open_recording(path: Path, fps: float | None, folder_fps: float) -> Recording:
     """A :class:`Recording`; one-line UserError for a missing, unreadable or empty input or a broken rate.
 
@@ -90,7 +74,7 @@ def open_recording(path: Path, fps: float | None, folder_fps: float) -> Recordin
     which must be finite and within :data:`VIDEO_RATE_RANGE`."""
     path = Path(path)
     if path.is_dir():
-        numbers, frame_paths = frame_files(path)
+        numbers, frame_paths = ordered_frames(path)  # the adapters' frame-folder rule
         if len(frame_paths) < 2:
             raise UserError(f"{path}: a frame folder needs at least 2 frame images")
         return Recording(path, recording_name(path), float(fps or folder_fps), frame_paths, numbers,
@@ -159,7 +143,7 @@ def iter_resampled(recording: Recording, indices: np.ndarray):
 
 def map_frames(frames: np.ndarray, indices: np.ndarray, recording: Recording) -> tuple[np.ndarray, np.ndarray]:
     """Proposal frames (1-based, resampled) -> (the input's own frame numbers, seconds), clipped to the input."""
-    resampled = np.clip(np.asarray(frames, dtype=np.int64) - 1, 0, len(indices) - 1)
+    resampled = np.clip(np.asarray(frames, dtype=np.int64) - PROPOSAL_FRAME_SHIFT, 0, len(indices) - 1)
     source = indices[resampled]
     return np.asarray(recording.numbers, dtype=np.int64)[source], source / recording.source_fps
 

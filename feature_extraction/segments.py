@@ -11,14 +11,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from feature_extraction.adapters import ANNOTATION_COLUMNS
+from utils.annotations import ANNOTATION_COLUMNS, EXPRESSION_TYPES, LABEL_COLUMNS, label_column
 from utils.indexing import cut_window, parse_window_file_name, window_file_name, window_offsets
 from utils.io import atomic_write_bytes
 
-LABEL_COLUMNS = ("micro_start", "micro_apex", "micro_end", "micro_action",
-                 "macro_start", "macro_apex", "macro_end", "macro_action")
-# type_idx -> first of its four label columns (start, apex, end, action).
-LABEL_BLOCKS = {2: 0, 1: 4}
 FEATURE_SHAPE = (12, 2)
 
 
@@ -50,12 +46,12 @@ def frame_labels(n_rows: int, annotations: pd.DataFrame) -> np.ndarray:
     e = np.where(e_repaired, 2 * a - s, e)
     a = np.where(~e_repaired & (a == 0), (s + e) // 2, a)
     e = np.minimum(e, n_rows - 1)
-    for type_idx, first_column in LABEL_BLOCKS.items():
+    for type_idx in EXPRESSION_TYPES:
         rows = keep & (types == type_idx)
-        for offset, marks in enumerate((s[rows], a[rows], e[rows])):
-            inside = marks[(marks >= 0) & (marks < n_rows)]
-            labels[inside, first_column + offset] = 1
-        labels[:, first_column + 3] = _covered(n_rows, s[rows], e[rows])
+        for mark, frames in zip(("start", "apex", "end"), (s[rows], a[rows], e[rows])):
+            inside = frames[(frames >= 0) & (frames < n_rows)]
+            labels[inside, label_column(type_idx, mark)] = 1
+        labels[:, label_column(type_idx, "action")] = _covered(n_rows, s[rows], e[rows])
     return labels
 
 

@@ -44,8 +44,8 @@ import dlib
 import numpy as np
 
 from feature_extraction.face import DETECT_MODES, Box, FaceLandmarker, crop, landmark_model_path, to_gray
-from feature_extraction.flow import (DEFAULT_DIS_PRESET, DEFAULT_TVL1_PARAMS, DIS_PRESETS, FLOW_METHODS, FLOW_STORAGES,
-                                    TVL1_PARAMS, make_flow, stored_flow, to_feature_units)
+from feature_extraction.flow import (DEFAULT_DIS_PRESET, DEFAULT_FLOW, DEFAULT_TVL1_PARAMS, DIS_PRESETS, FLOW_METHODS,
+                                    FLOW_STORAGES, TVL1_PARAMS, make_flow, stored_flow, to_feature_units)
 from feature_extraction.roi import roi_features
 from utils.io import atomic_write_bytes
 
@@ -77,7 +77,7 @@ class FlowSettings:
     which is replaced by :data:`AUTO_FACE_DETECT` of the flow.
     """
 
-    method: str = "tvl1"
+    method: str = DEFAULT_FLOW
     quantise: bool = True
     face_detect: str = "auto"
     dis_preset: str = DEFAULT_DIS_PRESET

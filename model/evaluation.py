@@ -22,17 +22,17 @@ from tqdm import tqdm
 
 from dataset.segments import WindowSet, concatenate, test_windows
 from dataset.targets import normalise_features
-from model.scoring import TYPES, Scores, batched_scores, device_error_message, load_in_background
-from utils.annotations import as_names, read_annotation_table, subject_ground_truth
-from utils.config import DatasetConfig, save_resolved_config
+from model.scoring import Scores, batched_scores, device_error_message, load_in_background
+from utils.annotations import EXPRESSION_TYPES, as_names, read_annotation_table, subject_ground_truth
+from utils.config import DatasetConfig, check_subject, save_resolved_config
 from utils.errors import UserError
 from utils.indexing import SEGMENT_LENGTH, window_frame_to_video_frame
 from utils.io import atomic_path, atomic_write_csv, atomic_write_text
 from utils.layout import FoldLayout, checkpoints_fingerprint
 from utils.matching import count_matches
 from utils.metrics import (COUNT_COLUMNS, EPOCH_METRIC_COLUMNS, empty_counts_row, epoch_metrics_row,
-                           select_epoch)
-from utils.nms import NMS_COLUMNS, nms
+                           fixed_epoch, select_epoch)
+from utils.nms import NMS_COLUMNS, nms, nms_top_k
 from utils.resume_key import evaluation_key
 from utils.proposals import PROPOSAL_COLUMNS, find_proposals, proposal_params_from_config
 
@@ -58,7 +58,7 @@ class HeldOut:
 
     def counts(self, kept: pd.DataFrame, matching: str) -> dict[int, tuple[int, int, int]]:
         """``{2: (tp, n, m), 1: (tp, n, m)}`` of the NMS output ``kept``, summed over the subjects."""
-        totals = {t: (0, 0, 0) for t in TYPES}
+        totals = {t: (0, 0, 0) for t in EXPRESSION_TYPES}
         for subject in self.subjects:
             own = kept if len(self.subjects) == 1 else kept[kept["video_name"].isin(self.videos[subject])]
             for t, counted in count_matches(own, self.truth[subject], matching).items():
@@ -70,17 +70,11 @@ class HeldOut:
         return self.counts(pd.DataFrame(columns=NMS_COLUMNS), matching)
 
 
-def check_subjects(config: DatasetConfig, subjects: list[str]) -> None:
-    """Every subject must be in ``subject_list``: one line naming the first that is not."""
-    unknown = [s for s in subjects if s not in config["subject_list"]]
-    if unknown:
-        raise UserError(f"unknown subject '{unknown[0]}' (subject_list: {', '.join(config['subject_list'])})")
-
-
 def load_held_out(config: DatasetConfig, subjects: list[str], windows_of=test_windows) -> HeldOut:
     """Load step: the subjects' test windows (``windows_of(root, subject)``, stacked in the given order) and
     annotation rows. ``windows_of`` lets a process that evaluates many models read each file once."""
-    check_subjects(config, subjects)
+    for subject in subjects:
+        check_subject(subject, config["subject_list"])
     per_subject = [windows_of(Path(config["segment_feat_root"]), s) for s in subjects]
     table = read_annotation_table(config["anno_csv"])
     return HeldOut(tuple(subjects), per_subject[0] if len(per_subject) == 1 else concatenate(per_subject),
@@ -113,7 +107,7 @@ def score_checkpoints(checkpoints: dict[int, Path], held_out: HeldOut, device: t
 def epoch_proposals(scores: Scores, windows: WindowSet, config: DatasetConfig) -> pd.DataFrame:
     """Proposals of both types in the published table layout (micro rows first)."""
     tables = [find_proposals(scores.start[t], scores.end[t], scores.apex[t], windows.offsets, windows.video_names,
-                             proposal_params_from_config(config, name)) for t, name in TYPES.items()]
+                             proposal_params_from_config(config, name)) for t, name in EXPRESSION_TYPES.items()]
     return pd.concat(tables, ignore_index=True) if any(len(t) for t in tables) else tables[0]
 
 
@@ -128,7 +122,7 @@ def proposals_by_epoch(scores: list[Scores], windows: WindowSet, config: Dataset
     codes = np.arange(n_epochs * n_windows, dtype=np.int64)
     offsets = np.tile(windows.offsets, n_epochs)
     per_type = []
-    for type_idx, name in TYPES.items():
+    for type_idx, name in EXPRESSION_TYPES.items():
         table = find_proposals(*(np.concatenate([getattr(s, field)[type_idx] for s in scores])
                                  for field in ("start", "end", "apex")),
                                offsets, codes, proposal_params_from_config(config, name))
@@ -155,7 +149,7 @@ class EpochResult:
 def match_epochs(epochs: list[int], tables: list[pd.DataFrame], held_out: HeldOut,
                  config: DatasetConfig) -> list[EpochResult]:
     """Match step: per epoch, NMS (top-K per type) and the matching rule's (TP, N, M) per type."""
-    top_k = {2: config["nms_top_K_micro"], 1: config["nms_top_K_macro"]}
+    top_k = nms_top_k(config)
 
     def match(epoch: int, proposals: pd.DataFrame) -> EpochResult:
         if proposals.empty:
@@ -196,7 +190,7 @@ def video_apex_scores(scores: Scores, windows: WindowSet) -> dict[str, np.ndarra
         mask = windows.video_names == video
         offsets = windows.offsets[mask]
         length = int(offsets.max()) + SEGMENT_LENGTH
-        for type_idx, name in TYPES.items():
+        for type_idx, name in EXPRESSION_TYPES.items():
             track = np.zeros(length, dtype=np.float32)
             for offset, values in zip(offsets, scores.apex[type_idx][mask]):
                 track[offset:offset + SEGMENT_LENGTH] = values
@@ -240,7 +234,7 @@ def select_and_write(config: DatasetConfig, layout: FoldLayout, held_out: HeldOu
     atomic_write_csv(layout.best_res, pd.DataFrame([best], columns=COUNT_COLUMNS))
     info = {"subject": held_out.subjects[0] if len(held_out.subjects) == 1 else list(held_out.subjects),
             "matching": matching, "selection": selection, "selected_epoch": chosen_epoch,
-            "fixed_epoch": config["abfcm_best_epoch"] if selection == "fixed-epoch" else None,
+            "fixed_epoch": fixed_epoch(config),
             **({"inner_folds": config["inner_folds"]} if selection == "inner-cv" else {}),
             "checkpoints_dir": str(layout.models.resolve()),
             "checkpoints_fingerprint": checkpoints_fingerprint(checkpoints),
@@ -248,7 +242,7 @@ def select_and_write(config: DatasetConfig, layout: FoldLayout, held_out: HeldOu
             "frame_shift": int(window_frame_to_video_frame(0, 0)),
             "tie_rule": "earliest epoch among equal all_f1" if selection == "best-on-test" else None,
             "note": _selection_note(selection, wanted, checkpoints, chosen_epoch),
-            "m_without_proposals": {name: empty[t][2] for t, name in TYPES.items()},
+            "m_without_proposals": {name: empty[t][2] for t, name in EXPRESSION_TYPES.items()},
             "evaluation_key": evaluation_key(config)}
     if selection == "last-epoch":
         info["last_epoch"] = max(checkpoints)
@@ -265,7 +259,7 @@ def evaluate_fold(config: DatasetConfig, subject: str, output: Path, device: tor
     ``checkpoints_root``: a read-only archive holding the checkpoints, or None. ``inner``: see
     :func:`select_and_write`."""
     layout = FoldLayout.of(output, subject, checkpoints_root)
-    check_subjects(config, [subject])
+    check_subject(subject, config["subject_list"])
     checkpoints = evaluated_checkpoints(layout, config)
     layout.eval_info.unlink(missing_ok=True)  # first: a kill from here on leaves the fold "not evaluated"
     held_out = load_held_out(config, [subject])

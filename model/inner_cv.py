@@ -26,7 +26,7 @@ from dataset.segments import WindowSet, expression_windows, load_subject
 from model.adjacency import built_adjacency
 from model.evaluation import (evaluated_checkpoints, load_held_out, match_epochs, proposals_by_epoch,
                               score_checkpoints, write_epochs)
-from model.scoring import TYPES
+from utils.annotations import EXPRESSION_TYPES
 from model.training import train_model
 from utils.config import DatasetConfig
 from utils.errors import UserError
@@ -86,7 +86,7 @@ def evaluate_inner(config: DatasetConfig, output: Path, subject: str, group: int
             "matching": config["matching"], "checkpoints_dir": str(layout.models.resolve()),
             "checkpoints_fingerprint": checkpoints_fingerprint(checkpoints),
             "epochs_evaluated": len(checkpoints), "epochs_with_proposals": len(metrics),
-            "m_without_proposals": {name: empty[t][2] for t, name in TYPES.items()}}
+            "m_without_proposals": {name: empty[t][2] for t, name in EXPRESSION_TYPES.items()}}
     atomic_write_text(layout.eval_info, json.dumps(info, indent=2) + "\n")
     return info
 

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 import torch
 
 from model.auwgcn import ACTION_CHANNEL, APEX_CHANNEL, CLASS_CHANNELS
+from utils.annotations import EXPRESSION_TYPES
 
 EPS = 1e-5
-TYPES = {"micro": 2, "macro": 1}
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,7 @@ def loss_terms(logits: torch.Tensor, targets: dict[str, torch.Tensor], config: L
     ``{kind}_apex (B, 256)`` and ``{kind}_action (B, 256)`` float, kind in micro/macro.
     """
     terms = {}
-    for kind, type_idx in TYPES.items():
+    for type_idx, kind in EXPRESSION_TYPES.items():
         terms[f"{kind}_apex"] = binary_focal_loss(logits[:, APEX_CHANNEL[type_idx]], targets[f"{kind}_apex"],
                                                   config.apex_alpha, config.apex_gamma, config.label_smooth)
         terms[f"{kind}_start_end"] = start_end_focal_loss(logits[:, CLASS_CHANNELS[type_idx]],

@@ -26,10 +26,10 @@ from torch.nn import functional as F
 
 from model.auwgcn import (ACTION_CHANNEL, APEX_CHANNEL, AUWGCN, CLASS_CHANNELS, PlainConv, eval_convolutions,
                           frames_as_channels)
+from utils.annotations import EXPRESSION_TYPES
 from utils.errors import UserError
 from utils.indexing import middle
 
-TYPES = {2: "micro", 1: "macro"}
 INFERENCE_BATCH = 32
 # Checkpoint x window passes run as one grouped computation: bounds the live activations (~0.3 MB a pass) to ~300 MB.
 MAX_BATCHED_PASSES = 1024
@@ -75,31 +75,20 @@ def load_into(model: AUWGCN, state: dict[str, torch.Tensor], path: Path) -> AUWG
     return model
 
 
-def scores_from_logits(logits: torch.Tensor) -> Scores:
-    """Logits ``(W, 10, 270)`` -> :class:`Scores` (softmax over start/end/none, sigmoid apex) on the middle 256."""
-    return scores_of_checkpoints(logits[None])[0]
-
-
 def scores_of_checkpoints(logits: torch.Tensor) -> list[Scores]:
     """Logits ``(K, W, 10, 270)`` of K checkpoints -> K :class:`Scores`, each type's softmax and sigmoid
     computed for all checkpoints at once (contiguous, one call each)."""
     logits = middle(logits, axis=-1).float().cpu()
     # channel-first copies, so that every (W, 256) score array handed out is contiguous
     classes = {t: torch.softmax(logits[:, :, CLASS_CHANNELS[t]], dim=2).movedim(2, 0).contiguous().numpy()
-               for t in TYPES}
+               for t in EXPRESSION_TYPES}
     first = min(APEX_CHANNEL.values())  # apex and action channels are the last four
     sigmoid = torch.sigmoid(logits[:, :, first:]).movedim(2, 0).contiguous().numpy()
-    return [Scores(start={t: classes[t][0, k] for t in TYPES}, end={t: classes[t][1, k] for t in TYPES},
-                   apex={t: sigmoid[APEX_CHANNEL[t] - first, k] for t in TYPES},
-                   action={t: sigmoid[ACTION_CHANNEL[t] - first, k] for t in TYPES})
+    return [Scores(start={t: classes[t][0, k] for t in EXPRESSION_TYPES},
+                   end={t: classes[t][1, k] for t in EXPRESSION_TYPES},
+                   apex={t: sigmoid[APEX_CHANNEL[t] - first, k] for t in EXPRESSION_TYPES},
+                   action={t: sigmoid[ACTION_CHANNEL[t] - first, k] for t in EXPRESSION_TYPES})
             for k in range(logits.shape[0])]
-
-
-@torch.no_grad()
-def predict(model: AUWGCN, inputs: torch.Tensor) -> Scores:
-    """Eval-mode forward of normalised windows ``(W, 270, 12, 2)`` -> scores (one checkpoint)."""
-    model.eval()
-    return scores_from_logits(torch.cat([model(chunk) for chunk in inputs.split(INFERENCE_BATCH)]))
 
 
 def checkpoints_per_pass(device: torch.device, n_windows: int) -> int:
@@ -149,7 +138,7 @@ def batched_scores(states: Iterable[dict[str, torch.Tensor]], paths: list[Path],
     named), turned into its BatchNorm-folded eval convolutions, and ``per_pass`` checkpoints at a time
     (default :func:`checkpoints_per_pass`) run through :func:`stacked_logits`. ``states`` may be an
     iterator still loading (:func:`load_in_background`): each pass runs as soon as its states are in.
-    Equal to :func:`predict` per checkpoint within a few 1e-7 in probability.
+    Equal to a plain eval-mode forward of each checkpoint within a few 1e-7 in probability.
     """
     if per_pass is None:
         per_pass = checkpoints_per_pass(device, inputs.shape[0])
@@ -184,7 +173,7 @@ def average_scores(scores: list[Scores]) -> Scores:
 
     def mean(field: str) -> dict[int, np.ndarray]:
         return {t: np.mean(np.stack([getattr(s, field)[t] for s in scores]), axis=0, dtype=np.float64)
-                .astype(np.float32) for t in TYPES}
+                .astype(np.float32) for t in EXPRESSION_TYPES}
 
     if len(scores) == 1:
         return scores[0]

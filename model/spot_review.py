@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from model.scoring import TYPES
+from utils.annotations import EXPRESSION_TYPES
 from feature_extraction.recording import Recording, iter_resampled, lost_stretches, map_frames
 from model.spotting import stitched
 from utils.errors import UserError
@@ -83,12 +83,12 @@ def truth_lane(rows: pd.DataFrame, outcome: SpotOutcome, rule: str) -> tuple[pd.
     offset, offset_s = map_frames(np.maximum(truth["end_frame"], truth["start_frame"]), outcome.indices,
                                   outcome.recording)
     apex, _ = map_frames(np.maximum(truth["apex_frame"], 1), outcome.indices, outcome.recording)
-    lane = pd.DataFrame({"type": truth["type_idx"].map(TYPES).to_numpy(), "onset_frame": onset, "apex_frame": apex,
+    lane = pd.DataFrame({"type": truth["type_idx"].map(EXPRESSION_TYPES).to_numpy(), "onset_frame": onset, "apex_frame": apex,
                          "offset_frame": offset, "onset_s": onset_s, "offset_s": offset_s, "matched": found})
     if outcome.table.empty:
         return lane, np.zeros(0, dtype=bool)
     hits = kept.assign(matched=true_positive_flags(kept, truth, rule))
-    mapped = pd.DataFrame({"type": hits["type_idx"].map(TYPES).to_numpy(),
+    mapped = pd.DataFrame({"type": hits["type_idx"].map(EXPRESSION_TYPES).to_numpy(),
                            "onset_frame": map_frames(hits["start_frame"], outcome.indices, outcome.recording)[0],
                            "offset_frame": map_frames(hits["end_frame"], outcome.indices, outcome.recording)[0],
                            "matched": hits["matched"].to_numpy()})
@@ -103,7 +103,7 @@ def review_of(outcome: SpotOutcome, config, truth: pd.DataFrame | None, spot_mat
     """The spot page's data: tracks per feature row (row r starts at resampled frame r), in the input's seconds."""
     recording, indices = outcome.recording, outcome.indices
     n_rows = len(indices) - 1
-    tracks = {kind: {TYPES[t]: track[:n_rows] for t, track in stitched(values, outcome.windows).items()}
+    tracks = {kind: {EXPRESSION_TYPES[t]: track[:n_rows] for t, track in stitched(values, outcome.windows).items()}
               for kind, values in (("start", outcome.scores.start), ("apex", outcome.scores.apex),
                                    ("end", outcome.scores.end))}
     lost_only = outcome.lost_frames & ~outcome.unreadable
@@ -111,7 +111,7 @@ def review_of(outcome: SpotOutcome, config, truth: pd.DataFrame | None, spot_mat
         name=recording.name, input_path=str(recording.path), fps=recording.source_fps,
         duration=recording.n_frames / recording.source_fps, times=indices[:n_rows] / recording.source_fps,
         start=tracks["start"], apex=tracks["apex"], end=tracks["end"],
-        thresholds={name: float(config[f"{name}_apex_score_threshold"]) for name in TYPES.values()},
+        thresholds={name: float(config[f"{name}_apex_score_threshold"]) for name in EXPRESSION_TYPES.values()},
         spots=outcome.table, lost=lost_stretches(lost_only, indices, recording),
         unreadable=lost_stretches(outcome.unreadable, indices, recording), spot_matched=spot_matched,
         truth=truth, video=video, notes=notes, matching=config["matching"])

@@ -23,16 +23,17 @@ from feature_extraction.recording import (Recording, extract_recording, lost_rep
                                           open_recording, own_frames, recording_name, resample_indices)
 from model.evaluation import epoch_proposals
 from model.final_model import FINAL_FOLDER, final_checkpoint
-from model.scoring import TYPES, Scores, average_scores, batched_scores, load_state_dict
+from model.scoring import Scores, average_scores, batched_scores, load_state_dict
+from utils.annotations import EXPRESSION_TYPES
 from utils.errors import UserError, failure_line
-from utils.indexing import SEGMENT_LENGTH, cut_window, window_offsets
+from utils.indexing import PROPOSAL_FRAME_SHIFT, SEGMENT_LENGTH, cut_window, window_offsets
 from utils.io import atomic_write_csv, atomic_write_text
 from utils.layout import FoldLayout
-from utils.nms import nms
+from utils.nms import nms, nms_top_k
 from utils.spot_outputs import check_writable, error_log, output_folders, remove_stale
 
 SPOT_COLUMNS = ["type", "onset_frame", "apex_frame", "offset_frame", "onset_s", "offset_s", "score"]
-_LAST_INTEGER = re.compile(r"(\d+)(?!.*\d)")
+_LAST_INTEGER = re.compile(r"(\d+)(?!.*\d)")  # a subject name's number (casme_015 -> 15)
 DEFAULT_DATASET = "mesynth"
 # Errors that are the input's or the machine's problem (a codec, a full disk), not the program's.
 EXPECTED_ERRORS = (OSError, cv2.error)
@@ -132,10 +133,10 @@ def spot_windows(scores: Scores, windows: WindowSet, config) -> pd.DataFrame:
     proposals = epoch_proposals(scores, windows, config)
     if proposals.empty:
         return pd.DataFrame(columns=["video_name", "start_frame", "end_frame", "score", "type_idx", "apex_frame"])
-    kept = nms(proposals, {2: config["nms_top_K_micro"], 1: config["nms_top_K_macro"]})
+    kept = nms(proposals, nms_top_k(config))
     # The apex of a kept interval: the frame of highest apex score inside it (proposals keep no apex frame).
     apex_track = stitched(scores.apex, windows)
-    apex = [int(s + np.argmax(apex_track[t][s - 1:max(e, s)])) if e > s else int(s)
+    apex = [int(s + np.argmax(apex_track[t][s - PROPOSAL_FRAME_SHIFT:max(e, s)])) if e > s else int(s)
             for s, e, t in kept[["start_frame", "end_frame", "type_idx"]].to_numpy()]
     return kept.assign(apex_frame=np.asarray(apex, dtype=np.int64))
 
@@ -157,7 +158,7 @@ def spots_table(kept: pd.DataFrame, indices: np.ndarray, recording: Recording) -
     onset, onset_s = map_frames(kept["start_frame"].to_numpy(), indices, recording)
     offset, offset_s = map_frames(kept["end_frame"].to_numpy(), indices, recording)
     apex, _ = map_frames(kept["apex_frame"].to_numpy(), indices, recording)
-    table = pd.DataFrame({"type": [TYPES[int(t)] for t in kept["type_idx"]], "onset_frame": onset,
+    table = pd.DataFrame({"type": [EXPRESSION_TYPES[int(t)] for t in kept["type_idx"]], "onset_frame": onset,
                           "apex_frame": apex, "offset_frame": offset, "onset_s": np.round(onset_s, 4),
                           "offset_s": np.round(offset_s, 4), "score": kept["score"].to_numpy(float)},
                          columns=SPOT_COLUMNS)

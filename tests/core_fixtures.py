@@ -7,9 +7,12 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import torch
 import yaml
 
 from dataset.synthetic_features import write_synthetic_features
+from model.auwgcn import AUWGCN
+from model.scoring import INFERENCE_BATCH, Scores, scores_of_checkpoints
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SUBJECTS = ["subj_a", "subj_b", "subj_c"]
@@ -70,3 +73,12 @@ def make_tiny_dataset(root: Path, epochs: int = 30, epoch_begin: int = 15, secti
     config_path = root / "config.yaml"
     config_path.write_text(yaml.safe_dump({section: values}, sort_keys=False))
     return config_path
+
+
+@torch.no_grad()
+def predict(model: AUWGCN, inputs: torch.Tensor) -> Scores:
+    """The plain reference forward of one checkpoint, which the batched evaluation must equal: eval-mode
+    ``model`` on normalised windows ``(W, 270, 12, 2)``, in chunks of ``INFERENCE_BATCH``."""
+    model.eval()
+    logits = torch.cat([model(chunk) for chunk in inputs.split(INFERENCE_BATCH)])
+    return scores_of_checkpoints(logits[None])[0]

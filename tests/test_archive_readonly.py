@@ -1,4 +1,4 @@
-"""Issue 11.1 / 11.5: a published checkpoint archive is only read (eval.py --checkpoints), foreign results are
+"""A published checkpoint archive is only read (eval.py --checkpoints), foreign results are
 never written over, and --output pointing at a file is one line."""
 from __future__ import annotations
 

@@ -29,8 +29,8 @@ def test_config_that_is_not_utf8(tmp_path):
         load_config("cas(me)^2", path)
 
 
-# Issue 11.3: values that pass their type but cannot work together are refused before any work,
-# in one line naming the key and the file.
+# Values that pass their type but cannot work together are refused before any work (a swapped pair once
+# trained for hours, then failed in evaluation), in one line naming the key and the file.
 @pytest.mark.parametrize("extra, key", [
     ({"micro_left_min_dis": 8}, "'micro_left_min_dis' (8) is above 'micro_left_max_dis' (7)"),
     ({"macro_right_max_dis": 6}, "'macro_right_min_dis' (7) is above 'macro_right_max_dis' (6)"),

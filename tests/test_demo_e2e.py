@@ -25,7 +25,7 @@ def test_demo_pipeline_from_pixels_to_table(tmp_path):
 
 def test_default_demo_spots_micro_expressions(tmp_path):
     """The demo exactly as `bash pipeline.sh` runs it (the mesynth section, only its paths moved):
-    micro TP > 0 and overall F1 >= 0.45 under the paper's protocol (issue 10). About 1.5 min on
+    micro TP > 0 and overall F1 >= 0.45 under the paper's protocol, the demo's promise. About 1.5 min on
     2 cores; the margin is by design (a third of the expressions are micro, DIS MEDIUM), not tuned."""
     result = run_demo_pipeline(tmp_path, timeout=1200)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]

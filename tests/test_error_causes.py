@@ -1,4 +1,4 @@
-"""Issue 11.5: errors keep their cause. A coding error in an extraction worker is a failed video whose
+"""Errors keep their cause. A coding error in an extraction worker is a failed video whose
 traceback is in a log file the one-line reason names; --au-map takes JSON text or @file; one user-error type."""
 from __future__ import annotations
 

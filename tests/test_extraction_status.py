@@ -1,4 +1,4 @@
-"""Issue 11.4: warnings are not failures. Stray entries and handled irregular numbering are listed as warnings
+"""Warnings are not failures. Stray entries and handled irregular numbering are listed as warnings
 (exit 0, exit 1 only with --strict); a skipped video folder or a failed video is still exit 1; dataset.prepare
 goes on when every subject it needs has its features."""
 from __future__ import annotations

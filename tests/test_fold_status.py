@@ -1,4 +1,4 @@
-"""The resume rule: done only for the same request over the same checkpoints (issue 11.2), foreign results refused."""
+"""The resume rule: done only for the same request over the same checkpoints, foreign results refused."""
 from __future__ import annotations
 
 import json

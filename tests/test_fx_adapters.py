@@ -379,7 +379,7 @@ def test_samm_fractional_frames_hand_computed(tmp_path):
         sheet.append([])
     sheet.append(["Subject", "Filename", "Inducement Code", "Onset", "Apex", "Offset", "Duration", "Type",
                   "Action Units", "Notes"])
-    # The values the issue quotes from the V3 release: 566.4 -> 70, 647.6 -> 80, 743.2 -> 92.
+    # Values of the V3 release sheet and of the paper's 25-fps table: 566.4 -> 70, 647.6 -> 80, 743.2 -> 92.
     sheet.append([6, "006_1_1", 1, 566.4000000000001, 647.6, 743.2, 5, "Macro", "4", None])
     sheet.append([6, "006_1_2", 1, 0, -1, 16, 17, "Micro - 1/2", "12", None])  # whole numbers, 0 and -1 kept
     sheet.append([6, "006_1_3", 1, "9.9", "10", 17.0, 17, "Micro - 1/2", "12", None])  # (9.9-1)//8 = 1

@@ -1,4 +1,4 @@
-"""CAS(ME)^3 part A (issue 8, point 4) on look-alikes, and --annotations-only for the official sheets."""
+"""CAS(ME)^3 part A on look-alikes, and --annotations-only for the official sheets."""
 from pathlib import Path
 
 import pandas as pd

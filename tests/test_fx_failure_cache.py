@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from feature_extraction import adapters, batch
+from feature_extraction.adapters import frames
 from feature_extraction.__main__ import main
 from fx_footage import face_frames, write_frames
 
@@ -38,7 +39,7 @@ def argv(tmp_path, *extra):
 def count_decoding(monkeypatch) -> list[str]:
     """Record every frame file read and every video file opened, by path."""
     opened: list[str] = []
-    imread, open_video = adapters.cv2.imread, adapters._open_video
+    imread, open_video = frames.cv2.imread, frames.open_video
 
     def counted_imread(path, *rest):
         opened.append(str(path))
@@ -47,8 +48,8 @@ def count_decoding(monkeypatch) -> list[str]:
     def counted_open(path):
         opened.append(str(path))
         return open_video(path)
-    monkeypatch.setattr(adapters.cv2, "imread", counted_imread)
-    monkeypatch.setattr(adapters, "_open_video", counted_open)
+    monkeypatch.setattr(frames.cv2, "imread", counted_imread)
+    monkeypatch.setattr(frames, "open_video", counted_open)
     return opened
 
 

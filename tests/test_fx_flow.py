@@ -3,7 +3,12 @@ import cv2
 import numpy as np
 import pytest
 
-from feature_extraction.flow import FLOW_METHODS, flow_to_feature_units, make_flow, quantise_flow
+from feature_extraction.flow import FLOW_METHODS, make_flow, quantise_flow, stored_flow, to_feature_units
+
+
+def flow_to_feature_units(flow: np.ndarray, quantise: bool = True) -> np.ndarray:
+    """Flow in px -> feature units as extraction stores and reads them back (codes storage)."""
+    return to_feature_units(stored_flow(flow, quantise))
 
 
 def test_quantise_hand_values():
@@ -45,7 +50,7 @@ def test_unknown_method():
         make_flow("lk")
 
 
-# --------------------------------------------------------------------------- issue 10: storage, TV-L1 sets, keys
+# --------------------------------------------------------------------------- storage, TV-L1 sets, keys
 
 
 def _hand_flow(size=120):
@@ -88,7 +93,7 @@ def test_jpeg95_needs_codes_and_unknown_storage_is_refused():
         stored_flow(_hand_flow(), storage="png")
 
 
-# Hand-written from OpenCV's CPU defaults and dense_flow's GPU defaults (issue 10), not from TVL1_PARAMS.
+# Hand-written from OpenCV's CPU defaults and dense_flow's GPU defaults (the published set), not from TVL1_PARAMS.
 EXPECTED_TVL1 = {
     "opencv-cpu": dict(Tau=0.25, Lambda=0.15, Theta=0.3, ScalesNumber=5, WarpingsNumber=5, Epsilon=0.01,
                        InnerIterations=30, OuterIterations=10, ScaleStep=0.8, Gamma=0.0, MedianFiltering=5),

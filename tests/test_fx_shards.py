@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from feature_extraction import adapters, batch, segments
+from feature_extraction.adapters import frames
 from feature_extraction.__main__ import build_parser, flow_settings, main
 from feature_extraction.batch import parse_shard, select_shard
 from fx_footage import face_frames, write_frames
@@ -93,8 +94,8 @@ def test_cached_rerun_decodes_no_frame(raw, monkeypatch, capsys):
     """Frame counts (SAMM clipping) and features come from the cache: no frame is read or decoded on a rerun."""
     def no_decoding(*_):
         raise AssertionError("a cached video was decoded")
-    monkeypatch.setattr(adapters.cv2, "imread", no_decoding)
-    monkeypatch.setattr(adapters, "_open_video", no_decoding)
+    monkeypatch.setattr(frames.cv2, "imread", no_decoding)
+    monkeypatch.setattr(frames, "open_video", no_decoding)
     monkeypatch.setattr(batch, "FaceLandmarker", no_decoding)  # nothing to extract: no dlib models loaded
     assert main(args(raw, raw / "whole")) == 0
     assert "0 extracted, 3 skipped (cached)" in capsys.readouterr().out

@@ -1,11 +1,12 @@
-"""The megc rule (issue 8, point 1) against a brute-force evaluator and on hand cases."""
+"""The megc rule (the MEGC challenge's spotting evaluator, METHOD.md 8.4) against a brute-force evaluator and
+on hand cases."""
 import numpy as np
 
 from core_fixtures import kept_table, truth_table
 from utils.matching import count_matches, megc_counts, megc_iou, true_positive_flags
 
 def brute_force(kept, truth):
-    """Point 1 of issue 8 read literally, with plain loops: {type: (tp, fp, fn, left_out)}."""
+    """The megc rule read literally, with plain loops: {type: (tp, fp, fn, left_out)}."""
     def iou(p, g):
         len_p, len_g = p[1] - p[0] + 1, g[1] - g[0] + 1
         if len_p <= 0 or len_g <= 0:

@@ -1,4 +1,4 @@
-"""The pooling step's MEGC files (issue 8, point 2) and the megc notes of the pooled report, on hand-made folds."""
+"""The pooling step's MEGC files and the megc notes of the pooled report, on hand-made folds."""
 import json
 
 import pandas as pd

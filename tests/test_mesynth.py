@@ -16,7 +16,7 @@ import pytest
 from dataset.mesynth import generate_dataset
 from dataset.mesynth.au import (AU_MOVES, MIRROR_68, au_directions, displacement_field, gaussian_weights,
                                 landmark_displacements)
-from dataset.mesynth.casme2_stats import DURATION_DECILES, TYPE_MACRO, TYPE_MICRO
+from dataset.mesynth.casme2_stats import DURATION_DECILES, MACRO, MICRO
 from dataset.mesynth.face import random_look
 from dataset.mesynth.generate import COMPLETE_MARKER
 from dataset.mesynth.plan import (EDGE_MARGIN, MIN_GAP, PEAK_PX, Movement, VideoPlan, movement_profile,
@@ -128,7 +128,7 @@ def test_plans_follow_the_paper_statistics_and_never_overlap():
             for m in plan.movements:
                 assert EDGE_MARGIN < m.onset < m.apex < m.offset <= plan.n_frames - EDGE_MARGIN
             for m in plan.expressions:
-                type_idx = TYPE_MACRO if m.kind == "macro" else TYPE_MICRO
+                type_idx = MACRO if m.kind == "macro" else MICRO
                 low, high = DURATION_DECILES[type_idx][0], DURATION_DECILES[type_idx][-1]
                 assert low <= m.offset - m.onset <= high
                 assert PEAK_PX[type_idx][0] <= m.peak_px <= PEAK_PX[type_idx][1]
@@ -230,7 +230,7 @@ def test_casme2_adapter_reads_exactly_the_planted_expressions(demo_dataset):
     assert all(len(v.frame_paths) == 240 for v in videos)
     table = load_annotations("cas(me)^2", demo_dataset / "CAS(ME)^2code_final.xlsx", videos)
     expected = [(f"casme_0{p.folder_number}", f"casme_0{p.folder_number}_{p.code}", m.onset, m.apex, m.offset,
-                 TYPE_MACRO if m.kind == "macro" else TYPE_MICRO, m.au)
+                 MACRO if m.kind == "macro" else MICRO, m.au)
                 for p in plan_dataset(1, 2, 1, 240) for m in p.expressions]
     assert list(table.itertuples(index=False, name=None)) == expected
 

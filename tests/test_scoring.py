@@ -12,19 +12,19 @@ import pandas as pd
 import pytest
 import torch
 
-from core_fixtures import REPO_ROOT, make_tiny_dataset
+from core_fixtures import REPO_ROOT, make_tiny_dataset, predict
 from dataset import segments
 from dataset.targets import normalise_features
 from model.auwgcn import AUWGCN
 from model.evaluation import epoch_proposals, evaluation_workers, proposals_by_epoch
-from model.scoring import (TYPES, Scores, average_scores, batched_scores, build_model, device_error_message,
-                           load_state_dict, predict)
+from model.scoring import (Scores, average_scores, batched_scores, build_model, device_error_message,
+                           load_state_dict)
 from utils.config import load_config
 from utils.errors import UserError
 from utils.layout import FoldLayout
 from utils.matching import count_matches
 from utils.metrics import EPOCH_METRIC_COLUMNS, epoch_metrics_row
-from utils.annotations import read_annotation_table, subject_ground_truth
+from utils.annotations import EXPRESSION_TYPES, read_annotation_table, subject_ground_truth
 from utils.nms import nms
 
 
@@ -50,7 +50,7 @@ def test_batched_scores_equal_per_checkpoint_forward(per_pass):
     for state, got in zip(states, batched):
         expected = predict(build_model(state, Path("x"), torch.device("cpu")), inputs)
         for field in ("start", "end", "apex"):
-            for t in TYPES:
+            for t in EXPRESSION_TYPES:
                 np.testing.assert_allclose(getattr(got, field)[t], getattr(expected, field)[t], rtol=0, atol=2e-6)
 
 
@@ -63,19 +63,20 @@ def test_a_state_that_does_not_fit_is_named():
 
 def test_average_scores_by_hand():
     def make(value_start, value_apex):
-        full = lambda v: {t: np.full((1, 256), v, np.float32) for t in TYPES}  # noqa: E731
+        full = lambda v: {t: np.full((1, 256), v, np.float32) for t in EXPRESSION_TYPES}  # noqa: E731
         return Scores(full(value_start), full(1 - value_start), full(value_apex))
 
     mean = average_scores([make(0.2, 0.9), make(0.4, 0.3), make(0.9, 0.0)])
-    for t in TYPES:
+    for t in EXPRESSION_TYPES:
         np.testing.assert_allclose(mean.start[t], 0.5, atol=1e-7)
         np.testing.assert_allclose(mean.end[t], 0.5, atol=1e-7)
         np.testing.assert_allclose(mean.apex[t], 0.4, atol=1e-7)
     # frame-wise, not a global mean
-    a = Scores({t: np.array([[0.0, 1.0]], np.float32) for t in TYPES}, {t: np.zeros((1, 2), np.float32) for t in TYPES},
-               {t: np.array([[1.0, 0.0]], np.float32) for t in TYPES})
-    b = Scores({t: np.array([[1.0, 1.0]], np.float32) for t in TYPES}, {t: np.ones((1, 2), np.float32) for t in TYPES},
-               {t: np.array([[0.0, 0.0]], np.float32) for t in TYPES})
+    def per_type(*row):
+        return {t: np.array([row], np.float32) for t in EXPRESSION_TYPES}
+
+    a = Scores(per_type(0.0, 1.0), per_type(0.0, 0.0), per_type(1.0, 0.0))
+    b = Scores(per_type(1.0, 1.0), per_type(1.0, 1.0), per_type(0.0, 0.0))
     mean = average_scores([a, b])
     np.testing.assert_array_equal(mean.start[2], [[0.5, 1.0]])
     np.testing.assert_array_equal(mean.apex[1], [[0.5, 0.0]])

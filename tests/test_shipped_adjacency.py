@@ -1,4 +1,4 @@
-"""The shipped SAMM-LV adjacency (issue 8, point 6): the published values, the samm default, read as is."""
+"""The shipped SAMM-LV adjacency: the published values, the samm default, read as is."""
 from pathlib import Path
 
 import numpy as np

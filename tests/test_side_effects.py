@@ -1,4 +1,4 @@
-"""Issue 11.6 / 11.7: library code leaves process-wide state as it found it (deterministic switches, the
+"""Library code leaves process-wide state as it found it (deterministic switches, the
 matplotlib backend), a built adjacency goes to the run folder (never the source tree), and
 adjacency_scope: train keeps the held-out subject's AU labels out of its fold's matrix."""
 from __future__ import annotations

@@ -2,7 +2,6 @@
 and the invariant: spotting a fold's test video with that fold's selected model gives eval.py's nms_csv."""
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +16,8 @@ from core_fixtures import REPO_ROOT, make_tiny_dataset
 from dataset import segments
 from feature_extraction.record import read_record, record_dict, settings_from_record, write_record
 from feature_extraction.video import FEATURE_VERSION, FlowSettings
-from model.scoring import TYPES, Scores
+from model.scoring import Scores
+from utils.annotations import EXPRESSION_TYPES
 from feature_extraction.recording import (Recording, extract_recording, lost_report, lost_stretches, map_frames,
                                           open_recording, resample_indices)
 from model.spotting import (choose_models, ensemble_scores, lost_rows, requested_settings, run_folds, spot_windows,
@@ -90,12 +90,12 @@ def test_a_flag_other_than_the_run_warns_naming_both():
 
 
 def test_face_lost_rows_get_zero_scores():
-    ones = {t: np.ones((2, 256), np.float32) for t in TYPES}
+    ones = {t: np.ones((2, 256), np.float32) for t in EXPRESSION_TYPES}
     windows = windows_of(np.zeros((300, 12, 2), np.float32), "v")
     lost = np.zeros(300, bool)
     lost[[5, 260]] = True
     cleared = zero_rows(Scores(ones, ones, ones, ones), windows, lost)
-    for t in TYPES:
+    for t in EXPRESSION_TYPES:
         assert cleared.apex[t][0, 5] == 0 and cleared.start[t][1, 4] == 0 and cleared.action[t][0, 6] == 1
         assert cleared.apex[t].sum() == 2 * 256 - 2
 
@@ -132,7 +132,8 @@ def test_bad_inputs_give_one_line(tmp_path):
 
 
 def test_spotting_a_test_video_reproduces_eval_nms_csv(tmp_path):
-    """Point 6 on the windows: the fold's selected model, through spot's own path, gives the nms_csv rows."""
+    """Spot applies what eval did, on the windows: the fold's selected model, through spot's own path, gives
+    the nms_csv rows."""
     config_path = make_tiny_dataset(tmp_path, epochs=16, epoch_begin=6)
     output = tmp_path / "run"
     for script in ("train.py", "eval.py"):
@@ -203,9 +204,9 @@ def test_unreadable_frames_of_a_folder_are_face_lost_and_scored_zero(tmp_path):
     assert "\n" not in line and "face lost on 3 of 12 frames" in line
     assert line.endswith("2 unreadable file(s) among them: img5.png, img6.png")
     windows = windows_of(rows, recording.name)
-    ones = {t: np.ones((len(windows.offsets), 256), np.float32) for t in TYPES}
+    ones = {t: np.ones((len(windows.offsets), 256), np.float32) for t in EXPRESSION_TYPES}
     cleared = zero_rows(Scores(ones, ones, ones, ones), windows, lost_rows(lost))
-    for t in TYPES:
+    for t in EXPRESSION_TYPES:
         np.testing.assert_array_equal(np.flatnonzero(cleared.apex[t][0] == 0), [3, 4, 5, 7, 8])
     # hatched in the timeline: one lost frame is a stretch of one frame's duration
     np.testing.assert_allclose(lost_stretches(lost, indices, recording), [(4 / 30, 6 / 30), (8 / 30, 9 / 30)])

@@ -75,7 +75,7 @@ def test_spot_reproduces_eval_nms_and_reports_a_faceless_input(demo_run, tmp_pat
 
 
 def test_corrupt_frames_in_a_folder_are_reported_as_face_lost(demo_run, tmp_path):
-    """Issue 7.7: unreadable frame files partway count as face-lost: spot succeeds and names them."""
+    """Unreadable frame files partway count as face-lost: spot succeeds and names them."""
     root, config = demo_run
     (video,) = sorted((root / "raw" / "rawpic" / "s15").iterdir())
     take = tmp_path / "corrupt_take"

@@ -1,4 +1,4 @@
-"""Issue 7 point 9: a demo model trained here spots one planted macro-expression in a new rendered clip.
+"""A demo model trained here spots one planted macro-expression in a new rendered clip.
 
 The real chain, each stage its own command: the demo generator's plans and renderer (real face photos,
 head drift, jitter, roll, flicker, noise, JPEG, blinks and nods in the training videos) ->

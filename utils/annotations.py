@@ -12,6 +12,20 @@ ANNOTATION_COLUMNS = ("subject", "video_name", "start_frame", "apex_frame", "end
 FRAME_COLUMNS = ("start_frame", "apex_frame", "end_frame")
 NAME_COLUMNS = ("subject", "video_name")
 
+MICRO, MACRO = 2, 1  # type_idx values of the published tables
+# type_idx -> name. Micro first: the order of every per-type loop, table block and column group.
+EXPRESSION_TYPES = {MICRO: "micro", MACRO: "macro"}
+TYPE_INDEX = {name: type_idx for type_idx, name in EXPRESSION_TYPES.items()}
+
+# The 8 per-row label columns of the segment files (FORMATS.md): each type's start, apex, end and action marks.
+LABEL_MARKS = ("start", "apex", "end", "action")
+LABEL_COLUMNS = tuple(f"{name}_{mark}" for name in EXPRESSION_TYPES.values() for mark in LABEL_MARKS)
+
+
+def label_column(type_idx: int, mark: str) -> int:
+    """Index in :data:`LABEL_COLUMNS` of ``mark`` (one of :data:`LABEL_MARKS`) for ``type_idx``."""
+    return LABEL_COLUMNS.index(f"{EXPRESSION_TYPES[type_idx]}_{mark}")
+
 
 def as_names(values, index=None) -> pd.Series:
     """Subject or video names as Python ``str`` in an ``object`` column: the one dtype of names in every table.

@@ -7,6 +7,7 @@ resolved against the config file's folder, so nothing absolute lives in the repo
 """
 from __future__ import annotations
 
+import importlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,12 +86,15 @@ SCHEMA: dict[str, tuple[tuple[type, ...], bool]] = {
     "fps": (_FLOAT, False),
 }
 PATH_KEYS = ("segment_feat_root", "anno_csv", "adjacency", "raw_root", "raw_anno")
-CHOICES = {
-    "matching": ("published", "paper2023", "one-to-one", "megc"),
-    "selection": ("best-on-test", "fixed-epoch", "last-epoch", "inner-cv"),
-    "extraction_flow": ("tvl1", "dis", "farneback"),
-    "raw_layout": ("cas(me)^2", "samm", "cas(me)^3", "generic"),
-    "adjacency_scope": ("all", "train"),
+# Keys whose value names an entry of a registry: (module, registry). Each registry lives in the module that
+# implements its entries, and the CLIs' choices read the same one. Imported only when a section is checked,
+# since most of those modules sit above utils/.
+CHOICE_REGISTRIES = {
+    "matching": ("utils.matching", "MATCHING_RULES"),
+    "selection": ("utils.metrics", "SELECTION_PROTOCOLS"),
+    "extraction_flow": ("feature_extraction.flow", "FLOW_METHODS"),
+    "raw_layout": ("feature_extraction.adapters", "DATASETS"),
+    "adjacency_scope": ("utils.make_coc_matrix", "ADJACENCY_SCOPES"),
 }
 # Keys kept for the published file format whose value this implementation does not vary.
 FIXED = {"SEGMENT_LENTH": 256, "RECEPTIVE_FILED": 15}
@@ -162,8 +166,8 @@ def _validate(section: dict, source: Path, name: str) -> None:
                             f"(the published value)")
         if key in MINIMUM and value < MINIMUM[key]:
             raise UserError(f"{where}: key '{key}' is {value}, must be at least {MINIMUM[key]}")
-        if key in CHOICES and value not in CHOICES[key]:
-            raise UserError(f"{where}: key '{key}' is '{value}', expected one of {', '.join(CHOICES[key])}")
+        if key in CHOICE_REGISTRIES and value not in choices(key):
+            raise UserError(f"{where}: key '{key}' is '{value}', expected one of {', '.join(choices(key))}")
     missing = [key for key, (_, required) in SCHEMA.items() if required and key not in section]
     if missing:
         raise UserError(f"{where}: missing key(s) {', '.join(missing)}")
@@ -207,6 +211,18 @@ def _check_inner_cv(section: dict, where: str) -> None:
     if groups > training_subjects:
         raise UserError(f"{where}: key 'inner_folds' is {groups}, but a fold has only {training_subjects} training "
                         f"subject(s) to split: must be at most {training_subjects}")
+
+
+def choices(key: str) -> tuple[str, ...]:
+    """The accepted values of a :data:`CHOICE_REGISTRIES` key, read from its registry."""
+    module, registry = CHOICE_REGISTRIES[key]
+    return tuple(getattr(importlib.import_module(module), registry))
+
+
+def check_subject(subject: str, subjects: list[str]) -> None:
+    """A fold's subject must be one of the section's ``subject_list``: else a one-line UserError."""
+    if subject not in subjects:
+        raise UserError(f"unknown subject '{subject}' (subject_list: {', '.join(subjects)})")
 
 
 def _parses_as_float(text: str) -> bool:

@@ -20,10 +20,12 @@ import argparse
 import json
 from pathlib import Path
 
-from utils.config import DatasetConfig, load_config
+from utils.config import DatasetConfig, check_subject, load_config
 from utils.errors import UserError, run_cli
 from utils.inner_split import fold_inner_groups, inner_training_subjects
 from utils.layout import FoldLayout, checkpoints_fingerprint
+from utils.matching import MATCHING_RULES
+from utils.metrics import SELECTION_PROTOCOLS, fixed_epoch
 from utils.resume_key import evaluation_key, key_changes, read_training_key, training_key
 
 
@@ -34,8 +36,7 @@ def _mismatches(info: dict, asked: dict) -> list[str]:
 def fold_decision(config: DatasetConfig, output: Path, subject: str, checkpoints_root: Path | None = None,
                   eval_only: bool = False, force: bool = False) -> tuple[str, str]:
     """``(action, reason)`` for one fold; see the module docstring. Raises UserError for a foreign fold."""
-    if subject not in config["subject_list"]:
-        raise UserError(f"unknown subject '{subject}' (subject_list: {', '.join(config['subject_list'])})")
+    check_subject(subject, config["subject_list"])
     layout = FoldLayout.of(output, subject)
     if layout.has_foreign_results():
         raise UserError(f"{layout.best_res}: results this project did not write (no eval_info.json beside it); "
@@ -48,7 +49,7 @@ def fold_decision(config: DatasetConfig, output: Path, subject: str, checkpoints
         return ("evaluate", "FORCE=1, checkpoints kept") if read_only else ("train", "FORCE=1")
 
     asked = {"matching": config["matching"], "selection": config["selection"],
-             "fixed_epoch": config["abfcm_best_epoch"] if config["selection"] == "fixed-epoch" else None,
+             "fixed_epoch": fixed_epoch(config),
              "inner_folds": config["inner_folds"] if config["selection"] == "inner-cv" else None}
     training_changes = [] if read_only else key_changes(read_training_key(layout.logs), training_key(config))
     if not all_checkpoints:
@@ -119,8 +120,8 @@ def main() -> None:
     parser.add_argument("--output", required=True, type=Path)
     parser.add_argument("--subject", required=True)
     parser.add_argument("--checkpoints", default=None, type=Path, help="read-only checkpoint root (an archive)")
-    parser.add_argument("--matching", default=None)
-    parser.add_argument("--selection", default=None)
+    parser.add_argument("--matching", default=None, choices=MATCHING_RULES)
+    parser.add_argument("--selection", default=None, choices=SELECTION_PROTOCOLS)
     parser.add_argument("--seed", type=int, default=None, help="the fold's training seed (default: the config's)")
     parser.add_argument("--eval-only", action="store_true", help="never train")
     parser.add_argument("--force", action="store_true", help="redo the fold")

@@ -21,6 +21,9 @@ from utils.errors import UserError, run_cli
 from utils.io import atomic_path
 
 NUM_ROIS = 12
+# Which annotation rows build a fold's matrix (config key adjacency_scope): all of the table (published), or
+# only the training subjects' (build_adjacency_file's exclude_subject = the held-out one).
+ADJACENCY_SCOPES = ("all", "train")
 # Published mapping (FACS would put AU1 on the inner brow, ROIs 2 and 3).
 PUBLISHED_AU_TO_ROIS: dict[str, tuple[int, ...]] = {
     "1": (0, 1, 4, 5), "2": (2, 3), "12": (8, 10), "14": (8, 10), "25": (9, 11), "26": (9, 11),

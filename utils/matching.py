@@ -13,10 +13,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from utils.annotations import EXPRESSION_TYPES
 from utils.nms import temporal_iou
 
 MATCHING_RULES = ("published", "paper2023", "one-to-one", "megc")
-EXPRESSION_TYPES = (2, 1)  # micro, macro
 _KEPT_COLUMNS = ("video_name", "start_frame", "end_frame", "score", "type_idx")
 _TRUTH_COLUMNS = ("video_name", "start_frame", "end_frame", "type_idx")
 

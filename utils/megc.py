@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from utils.annotations import as_names, read_annotation_table, subject_ground_truth
+from utils.annotations import EXPRESSION_TYPES, as_names, read_annotation_table, subject_ground_truth
 from utils.errors import UserError
 from utils.io import atomic_write_csv
 from utils.layout import FoldLayout
@@ -38,7 +38,6 @@ from utils.nms import read_nms_table
 MEGC_COLUMNS = ["subject", "video", "onset", "offset", "emotion", "type"]
 EMOTION_PLACEHOLDER = "unknown"  # no emotion: every prediction, and a table without an emotion column
 MEGC_FRAMES = ("published", "raw")
-TYPE_NAMES = {2: "micro", 1: "macro"}
 PREDICTIONS_FILE, GROUND_TRUTH_FILE = "megc_predictions.csv", "megc_ground_truth.csv"
 
 
@@ -48,14 +47,14 @@ def _megc_rows(subject: str, rows: pd.DataFrame, shift: int = 0) -> pd.DataFrame
     Types other than 1, 2 are dropped; ``shift`` is added to onset and offset;
     an empty or missing emotion becomes :data:`EMOTION_PLACEHOLDER`.
     """
-    rows = rows[rows["type_idx"].isin(list(TYPE_NAMES))]
+    rows = rows[rows["type_idx"].isin(list(EXPRESSION_TYPES))]
     emotion = (rows["emotion"].astype(object).where(rows["emotion"].notna(), "").astype(str).str.strip()
                if "emotion" in rows.columns else pd.Series("", index=rows.index))
     return pd.DataFrame({"subject": as_names([subject] * len(rows)), "video": as_names(rows["video_name"].astype(str)),
                          "onset": rows["start_frame"].to_numpy(dtype="int64") + shift,
                          "offset": rows["end_frame"].to_numpy(dtype="int64") + shift,
                          "emotion": emotion.where(emotion != "", EMOTION_PLACEHOLDER).to_numpy(dtype=object),
-                         "type": rows["type_idx"].map(TYPE_NAMES).to_numpy()}, columns=MEGC_COLUMNS)
+                         "type": rows["type_idx"].map(EXPRESSION_TYPES).to_numpy()}, columns=MEGC_COLUMNS)
 
 
 def _concat(parts: list[pd.DataFrame]) -> pd.DataFrame:
@@ -112,7 +111,7 @@ def ground_truth_table(anno_csv: Path, subjects: list[str], ratio_scale: int = 1
 def left_out_expressions(predictions: pd.DataFrame, truth: pd.DataFrame) -> dict[str, int]:
     """Per type, the expressions of subjects with no prediction of that type: the evaluator leaves them out."""
     counts = {}
-    for name in TYPE_NAMES.values():
+    for name in EXPRESSION_TYPES.values():
         predicted = set(predictions.loc[predictions["type"] == name, "subject"])
         of_type = truth[truth["type"] == name]
         counts[name] = int((~of_type["subject"].isin(predicted)).sum())

@@ -4,8 +4,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-_TYPE_PREFIX = {2: "micro", 1: "macro"}
-_GROUPS = ("micro", "macro", "all")
+from utils.annotations import EXPRESSION_TYPES
+
+_GROUPS = (*EXPRESSION_TYPES.values(), "all")
 COUNT_COLUMNS = [f"{g}_{c}" for g in _GROUPS for c in ("tp", "n", "m")]
 EPOCH_METRIC_COLUMNS = [f"{g}_{c}" for g in _GROUPS for c in ("precision", "recall", "f1")] + COUNT_COLUMNS + ["epoch"]
 SELECTION_PROTOCOLS = ("best-on-test", "fixed-epoch", "last-epoch", "inner-cv")
@@ -21,11 +22,11 @@ def precision_recall_f1(tp, n, m) -> tuple[float, float, float]:
 
 def _counts_with_all(counts: dict[int, tuple[int, int, int]]) -> dict[str, int]:
     """COUNT_COLUMNS from ``{2: (tp, n, m), 1: (tp, n, m)}``; all = micro + macro."""
-    missing = sorted(set(_TYPE_PREFIX) - set(counts))
+    missing = sorted(set(EXPRESSION_TYPES) - set(counts))
     if missing:
         raise ValueError(f"counts lack expression types {missing} (need 2 = micro and 1 = macro)")
     row = {}
-    for type_idx, prefix in _TYPE_PREFIX.items():
+    for type_idx, prefix in EXPRESSION_TYPES.items():
         row.update(zip((f"{prefix}_tp", f"{prefix}_n", f"{prefix}_m"), (int(v) for v in counts[type_idx])))
     for c in ("tp", "n", "m"):
         row[f"all_{c}"] = row[f"micro_{c}"] + row[f"macro_{c}"]
@@ -47,6 +48,11 @@ def epoch_metrics_row(counts: dict[int, tuple[int, int, int]], epoch: int) -> di
 def empty_counts_row(m_micro: int, m_macro: int) -> dict:
     """best_res.csv row (``COUNT_COLUMNS``) when the chosen epoch has no proposal: TP = N = 0, M kept."""
     return _counts_with_all({2: (0, 0, m_micro), 1: (0, 0, m_macro)})
+
+
+def fixed_epoch(config) -> int | None:
+    """The epoch that fixed-epoch selection takes (config key ``abfcm_best_epoch``); None under any other."""
+    return config["abfcm_best_epoch"] if config["selection"] == "fixed-epoch" else None
 
 
 def select_epoch(epoch_metrics: pd.DataFrame, protocol: str, fixed_epoch: int | None = None,

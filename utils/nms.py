@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from utils.annotations import with_name_columns
+from utils.annotations import EXPRESSION_TYPES, with_name_columns
 from utils.errors import UserError
 
 NMS_COLUMNS = ["video_name", "start_frame", "end_frame", "score", "type_idx"]
@@ -48,6 +48,11 @@ def _group_codes(proposals: pd.DataFrame) -> np.ndarray:
     type_codes, type_values = pd.factorize(proposals["type_idx"], sort=False)
     codes, _ = pd.factorize(video_codes.astype(np.int64) * len(type_values) + type_codes, sort=False)
     return codes
+
+
+def nms_top_k(config) -> dict[int, int]:
+    """``{type_idx: kept intervals per video}`` from the config keys ``nms_top_K_micro`` and ``nms_top_K_macro``."""
+    return {type_idx: config[f"nms_top_K_{name}"] for type_idx, name in EXPRESSION_TYPES.items()}
 
 
 def nms(proposals: pd.DataFrame, top_k: dict[int, int], iou_threshold: float = 0.5) -> pd.DataFrame:

@@ -22,14 +22,18 @@ import pandas as pd
 # switches the backend of the process that imports it (no matplotlib.use()).
 from matplotlib.figure import Figure
 
-from utils.annotations import read_annotation_table, subject_ground_truth
+from utils.annotations import EXPRESSION_TYPES, MACRO, MICRO, read_annotation_table, subject_ground_truth
 from utils.errors import run_cli
+from utils.indexing import PROPOSAL_FRAME_SHIFT
 from utils.io import atomic_path
 from utils.layout import FoldLayout
 from utils.matching import true_positive_flags
 from utils.nms import NMS_COLUMNS, read_nms_table
 
-TYPE_STYLE = {2: ("micro", "tab:orange"), 1: ("macro", "tab:blue")}
+TYPE_COLOURS = {MICRO: "tab:orange", MACRO: "tab:blue"}  # every plot of scores or spans, per type_idx
+# Lanes of a video timeline: ground-truth spans above the scores, spotted spans below, one lane a type.
+TRUTH_LANE = {MICRO: 1.16, MACRO: 1.08}
+SPOT_LANE = {MICRO: -0.22, MACRO: -0.14}
 
 
 def _save(figure, path: Path) -> Path:
@@ -69,17 +73,16 @@ def plot_video_timeline(video: str, scores: dict[int, np.ndarray], frame_shift: 
     """
     figure = Figure(figsize=(14, 3.2))
     axis = figure.subplots()
-    for type_idx, (name, colour) in TYPE_STYLE.items():
-        track = scores[type_idx]
+    for type_idx, name in EXPRESSION_TYPES.items():
+        track, colour = scores[type_idx], TYPE_COLOURS[type_idx]
         axis.plot(np.arange(len(track)) + frame_shift, track, color=colour, linewidth=0.8, label=f"{name} apex score")
-        lane = 1.08 if type_idx == 1 else 1.16
         gt = truth[truth["type_idx"] == type_idx]
         for start, end in gt[["start_frame", "end_frame"]].to_numpy():
             if end > start:
-                axis.broken_barh([(start, end - start)], (lane, 0.06), color=colour, alpha=0.8)
+                axis.broken_barh([(start, end - start)], (TRUTH_LANE[type_idx], 0.06), color=colour, alpha=0.8)
         found = spotted[spotted["type_idx"] == type_idx]
         for (start, end), hit in zip(found[["start_frame", "end_frame"]].to_numpy(), found["matched"].to_numpy()):
-            axis.broken_barh([(start, end - start)], (-0.14 if type_idx == 1 else -0.22, 0.06),
+            axis.broken_barh([(start, end - start)], (SPOT_LANE[type_idx], 0.06),
                              color="tab:green" if hit else "tab:red", alpha=0.9)
     axis.axhline(0.5, color="0.5", linestyle=":", linewidth=0.8)
     axis.set_ylim(-0.26, 1.26)
@@ -97,10 +100,11 @@ def plot_spot_timeline(path: Path, title: str, seconds: np.ndarray, apex: dict[i
     """A spotted recording over seconds: apex (solid) and action (dashed) scores per type (``seconds`` (R,)
     and each track (R,), per feature row), the spotted ``(onset_s, offset_s, type name)`` spans shaded,
     and the face-lost ``(begin_s, end_s)`` stretches (no face found, or the frame unreadable) hatched."""
-    colours = dict(TYPE_STYLE.values())
+    colours = {EXPRESSION_TYPES[t]: colour for t, colour in TYPE_COLOURS.items()}
     figure = Figure(figsize=(12, 3.2))
     axis = figure.add_subplot()
-    for type_idx, (name, colour) in TYPE_STYLE.items():
+    for type_idx, name in EXPRESSION_TYPES.items():
+        colour = TYPE_COLOURS[type_idx]
         axis.plot(seconds, apex[type_idx], color=colour, linewidth=0.9, label=f"{name} apex")
         if action is not None:
             axis.plot(seconds, action[type_idx], color=colour, linewidth=0.7, linestyle="--", alpha=0.7,
@@ -139,8 +143,8 @@ def plot_fold_timelines(output: Path, subject: str, annotations: pd.DataFrame) -
     with np.load(layout.selected_scores) as archive:
         videos = sorted({key.rsplit(":", 1)[0] for key in archive.files})
         for video in videos:
-            scores = {t: archive[f"{video}:{name}"] for t, (name, _) in TYPE_STYLE.items()}
-            written.append(plot_video_timeline(video, scores, info.get("frame_shift", 1),
+            scores = {t: archive[f"{video}:{name}"] for t, name in EXPRESSION_TYPES.items()}
+            written.append(plot_video_timeline(video, scores, info.get("frame_shift", PROPOSAL_FRAME_SHIFT),
                                                truth[truth["video_name"] == video],
                                                spotted[spotted["video_name"] == video],
                                                output / "plots" / "timelines" / subject / f"{video}.png"))

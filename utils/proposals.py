@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from utils.annotations import as_names
+from utils.annotations import TYPE_INDEX, as_names
 from utils.indexing import window_frame_to_video_frame
 
 PROPOSAL_COLUMNS = ["video_name", "start_frame", "end_frame", "start_score", "end_score",
@@ -49,19 +49,16 @@ class ProposalParams:
                 raise ValueError(f"proposal params: need 0 <= {name}_min <= {name}_max, got {low}, {high}")
 
 
-EXPRESSION_TYPE_IDX = {"micro": 2, "macro": 1}
-
-
 def proposal_params_from_config(config, expression: str) -> ProposalParams:
     """ProposalParams of ``expression`` ("micro" or "macro") from a config mapping
     with the published keys (``micro_left_min_dis`` ...). The macro length bound
     is int(macro_average_len * 3 / 2), not macro_max (published behaviour)."""
-    if expression not in EXPRESSION_TYPE_IDX:
+    if expression not in TYPE_INDEX:
         raise ValueError(f"unknown expression type {expression!r}; valid: micro, macro")
     max_len = (config["micro_max"] if expression == "micro"
                else int(config["macro_average_len"] * 3 / 2))
     return ProposalParams(
-        type_idx=EXPRESSION_TYPE_IDX[expression],
+        type_idx=TYPE_INDEX[expression],
         apex_threshold=float(config[f"{expression}_apex_score_threshold"]),
         left_min=int(config[f"{expression}_left_min_dis"]), left_max=int(config[f"{expression}_left_max_dis"]),
         right_min=int(config[f"{expression}_right_min_dis"]), right_max=int(config[f"{expression}_right_max_dis"]),

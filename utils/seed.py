@@ -28,7 +28,8 @@ def seed_everything(seed: int) -> torch.Generator:
 def deterministic_kernels() -> Iterator[None]:
     """Ask torch for deterministic kernels inside the block; the caller's switches are restored after it.
 
-    Library code must not leave process-wide switches changed (issue 11.6).
+    Library code must not leave process-wide switches changed: a caller's own torch settings would change
+    behind its back.
     """
     saved = (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled(),
              torch.backends.cudnn.benchmark)

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dataset.mesynth.casme2_stats import (AU_COMBINATION_COUNTS, DURATION_DECILES, RISE_FRACTION_DECILES, SUBJECT_FOLDER_NUMBERS, TYPE_MACRO,
-                                          TYPE_MICRO, VIDEO_CODES)
+from dataset.mesynth.casme2_stats import (AU_COMBINATION_COUNTS, DURATION_DECILES, MACRO, MICRO, RISE_FRACTION_DECILES,
+                                          SUBJECT_FOLDER_NUMBERS, VIDEO_CODES)
 from dataset.mesynth.face import SubjectLook, random_look
 
 # Expression density of the demo: about 6 per 720 frames (the paper's table has about 2 per
@@ -24,7 +24,7 @@ EXPRESSIONS_PER_FRAME = 6 / 720
 MICRO_SHARE = 1 / 3
 NODS_PER_FRAME = 2 / 720
 FRAMES_PER_BLINK = 100           # people blink every few seconds
-PEAK_PX = {TYPE_MACRO: (2.0, 6.0), TYPE_MICRO: (0.5, 1.5)}  # peak displacement range
+PEAK_PX = {MACRO: (2.0, 6.0), MICRO: (0.5, 1.5)}  # peak displacement range
 NOD_SPAN = (10, 20)              # offset - onset, frames
 NOD_PEAK_PX = (2.0, 5.0)         # vertical head shift at the nod's apex
 BLINK_SPAN = (3, 5)
@@ -35,7 +35,7 @@ EDGE_MARGIN = 10                 # frames kept free at both ends of a video
 # Random streams, so that each quantity depends only on the seed and its own key.
 STREAM_LOOK, STREAM_VIDEOS, STREAM_SCHEDULE, STREAM_NUISANCE = 1, 2, 3, 4
 
-LABELLED_KINDS = {"macro": TYPE_MACRO, "micro": TYPE_MICRO}
+LABELLED_KINDS = {"macro": MACRO, "micro": MICRO}
 
 
 @dataclass(frozen=True)

@@ -23,20 +23,21 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import torch
 import yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO_ROOT))
+sys.path[:0] = [str(REPO_ROOT), str(REPO_ROOT / "tests")]
 
+from core_fixtures import predict  # noqa: E402
 from dataset.segments import test_windows  # noqa: E402
 from dataset.synthetic_features import write_synthetic_features  # noqa: E402
 from dataset.targets import normalise_features  # noqa: E402
 from model.auwgcn import AUWGCN  # noqa: E402
 from model.evaluation import evaluate_fold  # noqa: E402
-from model.scoring import TYPES, load_state_dict, predict  # noqa: E402
+from model.scoring import load_state_dict  # noqa: E402
+from utils.annotations import EXPRESSION_TYPES  # noqa: E402
 from utils.annotations import read_annotation_table, subject_ground_truth  # noqa: E402
 from utils.cli import reuse_freed_memory  # noqa: E402
 from utils.config import load_config  # noqa: E402
@@ -91,7 +92,7 @@ def loop_nms(table: pd.DataFrame, top_k: dict[int, int]) -> pd.DataFrame:
 def loop_counts(kept: pd.DataFrame, truth: pd.DataFrame) -> dict[int, tuple[int, int, int]]:
     """The `published` rule (METHOD.md 8.4), one ground-truth row at a time."""
     counts = {}
-    for type_idx in TYPES:
+    for type_idx in EXPRESSION_TYPES:
         proposals = [row for row in kept.itertuples(index=False) if row.type_idx == type_idx]
         found = set()
         rows = truth[truth["type_idx"] == type_idx]
@@ -124,7 +125,7 @@ def published_style(config, subject: str, checkpoints: dict[int, Path], out: Pat
         for first in range(0, len(windows), PUBLISHED_BATCH):
             batch = slice(first, first + PUBLISHED_BATCH)
             scores = predict(model, torch.from_numpy(normalise_features(windows.features[batch])))
-            for t, name in TYPES.items():
+            for t, name in EXPRESSION_TYPES.items():
                 rows += loop_proposals(scores.start[t], scores.end[t], scores.apex[t], windows.offsets[batch],
                                        windows.video_names[batch], proposal_params_from_config(config, name))
         if not rows:

@@ -30,7 +30,8 @@ sys.path[:0] = [str(TESTS.parent), str(TESTS)]
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
-from feature_extraction.adapters import CASME2_CODES, discover_videos  # noqa: E402
+from feature_extraction.adapters import discover_videos  # noqa: E402
+from feature_extraction.adapters.casme2 import CASME2_CODES  # noqa: E402
 from feature_extraction.batch import extract_all  # noqa: E402
 from feature_extraction.face import FaceLandmarker, to_gray  # noqa: E402
 from feature_extraction.video import STAGES, FlowSettings  # noqa: E402

@@ -43,11 +43,11 @@ from dataset.mesynth.face import PHOTO_NAMES, detect_landmarks, load_photo, rand
 from dataset.mesynth.render import BUMP_SIGMA_PER_FACE_WIDTH  # noqa: E402
 from dataset.mesynth.plan import (MIN_GAP, PEAK_PX, Movement, VideoPlan, _draw_expressions,  # noqa: E402
                                   place_intervals)
-from dataset.mesynth.casme2_stats import TYPE_MACRO, TYPE_MICRO, VIDEO_CODES  # noqa: E402
+from dataset.mesynth.casme2_stats import MACRO, MICRO, VIDEO_CODES  # noqa: E402
 from dataset.mesynth.render import render_video  # noqa: E402
 from feature_extraction.adapters import discover_videos  # noqa: E402
 from feature_extraction.batch import extract_all  # noqa: E402
-from feature_extraction.flow import flow_to_feature_units  # noqa: E402
+from feature_extraction.flow import stored_flow, to_feature_units  # noqa: E402
 from feature_extraction.roi import ROI_LANDMARKS  # noqa: E402
 from feature_extraction.video import FlowSettings  # noqa: E402
 
@@ -106,7 +106,7 @@ def render(root: Path, n_videos: int, n_frames: int, seed: int) -> tuple[list[Vi
 
 def lifted(features: np.ndarray, plan: VideoPlan, moved: list, rng: np.random.Generator) -> dict[str, list[bool]]:
     """Per kind ('micro', 'macro', 'chance'): whether each event (or quiet stretch) is lifted."""
-    zero = flow_to_feature_units(np.zeros(2, np.float32))
+    zero = to_feature_units(stored_flow(np.zeros(2, np.float32)))
     motion = np.abs(features - zero).max(axis=2)  # (rows, 12): the larger component
     rows = np.arange(len(motion)) + 1  # row i holds the flow into 1-based frame i + 1
     near = np.zeros(len(motion), bool)
@@ -181,7 +181,7 @@ def main() -> None:
         for label, key, share, fps, per_frame, short in rows:
             ratio = f"{per_frame / reference[short]:.2f}x" if short in reference else "-"
             print(f"| {label} [{key}] | {share['micro']} | {share['macro']} | {share['chance']} | {fps:.1f} | {ratio} |")
-    print(f"peaks: micro {PEAK_PX[TYPE_MICRO]} px, macro {PEAK_PX[TYPE_MACRO]} px; quiet level: the largest "
+    print(f"peaks: micro {PEAK_PX[MICRO]} px, macro {PEAK_PX[MACRO]} px; quiet level: the largest "
           f"motion per ROI over rows more than {QUIET_MARGIN} frames from any event")
 
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import feature_extraction.video as video
-from feature_extraction import adapters
+from feature_extraction.adapters import frames
 from feature_extraction.adapters import VideoSource, source_fingerprint
 from feature_extraction.video import FlowSettings, VideoResult, load_cached, save_cached
 
@@ -46,7 +46,7 @@ def test_fingerprint_of_frames_follows_names_sizes_contents_and_count(tmp_path):
 
 def test_a_copied_tree_matches_and_both_ends_of_a_file_count(tmp_path):
     """A copy with new modification times (another machine) matches; a change at either end of a big file shows."""
-    block = adapters.FINGERPRINT_BLOCK
+    block = frames.FINGERPRINT_BLOCK
     path = tmp_path / "clip.avi"
     content = bytes(range(256)) * (3 * block // 256)  # three blocks: head, middle, tail
     path.write_bytes(content)

@@ -235,7 +235,7 @@ def run(args: argparse.Namespace) -> int:
             if outcome.status == "failed":
                 tqdm.write(f"FAILED {outcome.video.source_path}: {outcome.reason}", file=sys.stderr)
     elapsed = time.perf_counter() - started
-    write_record(args.out, settings, args.dataset)  # the settings spot.py extracts new recordings with
+    write_record(args.out, settings, args.dataset, args.raw_root)  # the settings spot.py extracts recordings with
     print_summary(outcomes, problems, elapsed)
     failed = any(outcome.status == "failed" for outcome in outcomes) or any(not is_warning(p) for p in problems)
     status = 1 if failed or (args.strict and problems) else 0

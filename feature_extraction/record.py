@@ -4,7 +4,11 @@
 feature_extraction``, copied into each fold's ``logs/`` at training) holds::
 
     {"flow_settings": {<every FlowSettings field>}, "face_detect": "full",
-     "feature_version": 2, "libraries": "opencv=...;dlib=...;model=...", "dataset": "cas(me)^2"}
+     "feature_version": 2, "libraries": "opencv=...;dlib=...;model=...", "dataset": "cas(me)^2",
+     "raw_root": "/data/CASME2"}
+
+``raw_root`` (absolute; None when unknown) says where the frames were read, so that the run report
+can link previews of them; it says nothing about the features, so a fold's resume key leaves it out.
 
 ``libraries`` is :func:`feature_extraction.video.library_key`, the library
 versions the features were computed with (part of a fold's resume key).
@@ -27,16 +31,21 @@ from utils.io import atomic_write_text
 RECORD_NAME = "extraction.json"
 
 
-def record_dict(settings: FlowSettings, dataset: str | None = None) -> dict:
+RAW_ROOT_KEY = "raw_root"
+
+
+def record_dict(settings: FlowSettings, dataset: str | None = None, raw_root: Path | None = None) -> dict:
     """The record of ``settings`` (plain JSON types)."""
     return {"flow_settings": dataclasses.asdict(settings), "face_detect": settings.face_detect,
-            "feature_version": FEATURE_VERSION, "libraries": library_key(), "dataset": dataset}
+            "feature_version": FEATURE_VERSION, "libraries": library_key(), "dataset": dataset,
+            RAW_ROOT_KEY: None if raw_root is None else str(Path(raw_root).resolve())}
 
 
-def write_record(folder: Path, settings: FlowSettings, dataset: str | None = None) -> Path:
+def write_record(folder: Path, settings: FlowSettings, dataset: str | None = None,
+                 raw_root: Path | None = None) -> Path:
     """Write ``<folder>/extraction.json`` atomically; returns its path."""
     path = Path(folder) / RECORD_NAME
-    atomic_write_text(path, json.dumps(record_dict(settings, dataset), indent=2, sort_keys=True) + "\n")
+    atomic_write_text(path, json.dumps(record_dict(settings, dataset, raw_root), indent=2, sort_keys=True) + "\n")
     return path
 
 

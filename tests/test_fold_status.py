@@ -14,7 +14,7 @@ from utils.config import load_config
 from utils.errors import UserError
 from utils.fold_status import fold_decision
 from utils.layout import FoldLayout, checkpoints_fingerprint
-from utils.resume_key import evaluation_key, write_training_key
+from utils.resume_key import evaluation_key, training_key, write_training_key
 
 
 @pytest.fixture()
@@ -184,3 +184,15 @@ def test_evaluate_fold_removes_the_old_eval_info_before_it_counts(config, tmp_pa
     with pytest.raises(Exception):
         evaluate_fold(config, "subj_a", tmp_path / "run", torch.device("cpu"), show_progress=False)
     assert not layout.eval_info.exists()
+
+
+def test_a_moved_raw_tree_keeps_the_fold_done(config):
+    """raw_root says where the frames were read, not what the features are: no key may change with it."""
+    record = Path(config["segment_feat_root"]) / "extraction.json"
+    settings = {"flow_settings": {"method": "dis"}, "libraries": "opencv=5"}
+    record.write_text(json.dumps({**settings, "raw_root": "/data/casme2"}))
+    before = training_key(config), evaluation_key(config)
+    record.write_text(json.dumps({**settings, "raw_root": "/mnt/copy/casme2"}))
+    assert (training_key(config), evaluation_key(config)) == before
+    record.write_text(json.dumps({**settings, "libraries": "opencv=6", "raw_root": "/mnt/copy/casme2"}))
+    assert training_key(config) != before[0] and evaluation_key(config) != before[1]

@@ -1,4 +1,5 @@
 """`python -m feature_extraction` on a tiny generic tree: outputs, cache, failures, exit codes."""
+import json
 import os
 import subprocess
 import sys
@@ -51,6 +52,8 @@ def test_extract_rerun_and_other_flow(tree):
     assert f"{raw / 'subjB' / 'blank'}: no face found on any of its 3 frames" in first.stdout
     assert f"{raw / 'subjB' / 'empty'}: no frame images" in first.stdout
     assert "img005.jpg (cannot be read)" in first.stderr
+    # the record names the raw tree, so the run report can link previews of its frames
+    assert json.loads((out / "extraction.json").read_text())["raw_root"] == str(Path(raw).resolve())
 
     rows = {"vid1": 11, "vid2": 11, "vid3": 9}
     for subject, video in [("subjA", "vid1"), ("subjA", "vid2"), ("subjB", "vid3")]:

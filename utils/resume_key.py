@@ -51,10 +51,14 @@ def file_content(path: str | Path | None) -> str | None:
 
 
 def extraction_record(config: DatasetConfig) -> dict | str:
-    """The features' extraction record as parsed JSON, or ``none`` / ``unreadable``."""
+    """The features' extraction record as parsed JSON, or ``none`` / ``unreadable``; without its ``raw_root``
+    (record.py's RAW_ROOT_KEY), which says where the frames were read, not what the features are."""
     path = Path(config["segment_feat_root"]) / RECORD_FILE
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        record = json.loads(path.read_text(encoding="utf-8"))
+        if isinstance(record, dict):
+            record.pop("raw_root", None)
+        return record
     except FileNotFoundError:
         return "none"
     except (OSError, ValueError):

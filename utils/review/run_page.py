@@ -7,8 +7,9 @@ Per-video counts are ``utils.matching.count_matches`` on the video's rows alone;
 compares only within a video, so they add up to the fold's ``best_res.csv`` (megc leaves out a subject's
 type as a whole, so there the fold's counts are the reference and the page says so).
 
-When a fold's extraction record names the raw tree (keys ``raw_root`` and ``dataset``, and ``fps`` for the
-rate), a video row links to ``previews/<video>.webm`` (written once, then reused).
+When a fold's extraction record names the raw tree (keys ``raw_root`` and ``dataset``, which
+``python -m feature_extraction`` writes; the rate is the fold's config ``fps``, else the record's ``fps``,
+else 30), a video row links to ``previews/<video>.webm`` (written once, then reused).
 
 Contract for other checks: every video row carries ``data-video`` with the video's name.
 """
@@ -95,13 +96,22 @@ def _raw_sources(output: Path, subjects: list[str]) -> tuple[dict, float] | None
     from feature_extraction.record import RECORD_NAME, read_record
 
     for subject in subjects:
-        record = read_record(FoldLayout.of(output, subject).logs / RECORD_NAME)
+        logs = FoldLayout.of(output, subject).logs
+        record = read_record(logs / RECORD_NAME)
         if record and record.get("raw_root") and record.get("dataset") and Path(record["raw_root"]).is_dir():
             from feature_extraction.adapters import discover_videos
 
             videos, _ = discover_videos(record["dataset"], Path(record["raw_root"]))
-            return {v.video_name: v for v in videos}, float(record.get("fps") or 30.0)
+            return {v.video_name: v for v in videos}, _feature_fps(logs, record)
     return None
+
+
+def _feature_fps(logs: Path, record: dict) -> float:
+    """The rate the raw frames are read at (the features' rate): the fold's training config ``fps``."""
+    try:
+        return float(json.loads((logs / "config.txt").read_text()).get("fps") or record.get("fps") or 30.0)
+    except (OSError, ValueError):
+        return float(record.get("fps") or 30.0)
 
 
 def _attach_previews(output: Path, subjects: list[str], videos: list[dict]) -> list[str]:

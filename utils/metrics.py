@@ -7,6 +7,7 @@ import pandas as pd
 from utils.annotations import EXPRESSION_TYPES
 
 _GROUPS = (*EXPRESSION_TYPES.values(), "all")
+SCORE_ROWS = (*EXPRESSION_TYPES.values(), "overall")  # the rows of every pooled table: micro, macro, overall
 COUNT_COLUMNS = [f"{g}_{c}" for g in _GROUPS for c in ("tp", "n", "m")]
 EPOCH_METRIC_COLUMNS = [f"{g}_{c}" for g in _GROUPS for c in ("precision", "recall", "f1")] + COUNT_COLUMNS + ["epoch"]
 SELECTION_PROTOCOLS = ("best-on-test", "fixed-epoch", "last-epoch", "inner-cv")
@@ -112,7 +113,7 @@ def pooled_scores(best_rows: pd.DataFrame) -> pd.DataFrame:
         tp, n, m = (int(sums[f"{g}_{c}"]) for c in ("tp", "n", "m"))
         records.append((tp, n - tp, m - tp, n, m) + precision_recall_f1(tp, n, m))
     return pd.DataFrame(records, columns=["tp", "fp", "fn", "n", "m", "precision", "recall", "f1"],
-                        index=pd.Index(["micro", "macro", "overall"]))
+                        index=pd.Index(SCORE_ROWS))
 
 
 def summed_epoch_metrics(parts: list[tuple[pd.DataFrame, dict[str, int]]], epochs: list[int]) -> pd.DataFrame:

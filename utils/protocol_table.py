@@ -23,11 +23,11 @@ import yaml
 from utils.config import load_config
 from utils.errors import UserError, run_cli
 from utils.io import atomic_write_text
+from utils.metrics import SCORE_ROWS
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 RUNS = (("all", "best-on-test"), ("train", "best-on-test"), ("train", "last-epoch"), ("train", "fixed-epoch"),
         ("train", "inner-cv"))
-TYPES = ("micro", "macro", "overall")
 
 
 def scope_config(dataset: str, config_file: str | None, output: Path, scope: str) -> Path:
@@ -58,11 +58,11 @@ def format_protocol_table(results: dict) -> str:
     """Markdown: one row per protocol and scope, F1 mean ± sd per type."""
     seeds = next(iter(results.values()))["seeds"]
     lines = [f"F1, mean ± sd over seeds {' '.join(seeds)}",
-             "", "| selection | adjacency | " + " | ".join(TYPES) + " |", "|---|---|" + "---|" * len(TYPES)]
+             "", "| selection | adjacency | " + " | ".join(SCORE_ROWS) + " |", "|---|---|" + "---|" * len(SCORE_ROWS)]
     for key, document in results.items():
         selection, scope = key.split(" | ")
         cells = []
-        for t in TYPES:
+        for t in SCORE_ROWS:
             f1 = document["f1"][t]
             cells.append(f"{f1['mean']:.4f}" + (f" ± {f1['std']:.4f}" if f1["std"] is not None else ""))
         lines.append(f"| {selection} | {scope} | " + " | ".join(cells) + " |")

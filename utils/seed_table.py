@@ -17,8 +17,7 @@ import pandas as pd
 
 from utils.errors import UserError, run_cli
 from utils.io import atomic_write_csv, atomic_write_text
-
-TYPES = ("micro", "macro", "overall")
+from utils.metrics import SCORE_ROWS
 
 
 def seed_folder(output: Path, seed: str) -> Path:
@@ -37,16 +36,16 @@ def seed_table(output: Path, seeds: list[str]) -> tuple[pd.DataFrame, dict]:
         used = sorted({str(d.get(key)) for d in documents.values()})
         if len(used) > 1:
             raise UserError(f"{output}: seeds were evaluated with different {key} settings ({', '.join(used)})")
-    f1 = np.array([[documents[s]["scores"][t]["f1"] for s in seeds] for t in TYPES])  # (type, seed)
+    f1 = np.array([[documents[s]["scores"][t]["f1"] for s in seeds] for t in SCORE_ROWS])  # (type, seed)
     mean = f1.mean(axis=1)
-    std = f1.std(axis=1, ddof=1) if len(seeds) > 1 else np.full(len(TYPES), np.nan)
-    table = pd.DataFrame(f1, index=pd.Index(TYPES, name="type"), columns=[f"f1_seed_{s}" for s in seeds])
+    std = f1.std(axis=1, ddof=1) if len(seeds) > 1 else np.full(len(SCORE_ROWS), np.nan)
+    table = pd.DataFrame(f1, index=pd.Index(SCORE_ROWS, name="type"), columns=[f"f1_seed_{s}" for s in seeds])
     table["f1_mean"], table["f1_std"] = mean, std
     first = documents[seeds[0]]
     document = {"matching": first["matching"], "selection": first["selection"], "fixed_epoch": first.get("fixed_epoch"),
                 "seeds": seeds, "subjects": first["subjects"],
                 "f1": {t: {"per_seed": {s: float(v) for s, v in zip(seeds, f1[i])}, "mean": float(mean[i]),
-                           "std": None if np.isnan(std[i]) else float(std[i])} for i, t in enumerate(TYPES)}}
+                           "std": None if np.isnan(std[i]) else float(std[i])} for i, t in enumerate(SCORE_ROWS)}}
     atomic_write_csv(output / "seed_results.csv", table.reset_index())
     atomic_write_text(output / "seed_results.json", json.dumps(document, indent=2) + "\n")
     return table, document

@@ -75,6 +75,7 @@ def write_browser_video(path: Path, frames: Iterable[np.ndarray | None], fps: fl
     return path
 
 
-def write_preview(path: Path, frames: Iterable[np.ndarray | None], fps: float) -> Path:
-    """The review page's preview: ``frames`` at ``fps``, about PREVIEW_HEIGHT pixels high."""
-    return write_browser_video(path, frames, fps, PREVIEW_HEIGHT)
+def write_preview(path: Path, frames: Iterable[np.ndarray | None], fps: float,
+                  height: int = PREVIEW_HEIGHT) -> Path:
+    """A review page's preview: ``frames`` at ``fps``, about ``height`` pixels high (default PREVIEW_HEIGHT)."""
+    return write_browser_video(path, frames, fps, height)

@@ -17,19 +17,21 @@ from __future__ import annotations
 
 import html
 import json
+import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from utils.annotations import subject_ground_truth
+from utils.annotations import EXPRESSION_TYPES, subject_ground_truth
 from utils.layout import FoldLayout
 from utils.matching import count_matches, true_positive_flags
 from utils.metrics import COUNT_COLUMNS, pooled_scores
 from utils.review.flags import truth_found_flags
 from utils.review.page import write_page
 
-TYPE_NAMES = {1: "macro", 2: "micro"}
+RUN_PREVIEW_HEIGHT = 240  # pixels: one preview per test video, so smaller (and 4x cheaper) than a spot page's
 _EMPTY_KEPT = pd.DataFrame(columns=["video_name", "start_frame", "end_frame", "score", "type_idx"])
 
 
@@ -78,13 +80,13 @@ def _fold_videos(output: Path, subject: str, truth_all: pd.DataFrame, ratio_scal
         hit, found = true_positive_flags(mine, gt, rule), truth_found_flags(mine, gt, rule)
         videos.append({
             "video": video, "subject": subject, "epoch": epoch, "frame_shift": int(info.get("frame_shift", 1)),
-            "counts": {TYPE_NAMES[t]: {"tp": tp, "fp": n - tp, "fn": m - tp, "n": n, "m": m}
+            "counts": {EXPRESSION_TYPES[t]: {"tp": tp, "fp": n - tp, "fn": m - tp, "n": n, "m": m}
                        for t, (tp, n, m) in counts.items()},
             "tracks": tracks.get(video, {}),
-            "truth": [{"row": i, "type": TYPE_NAMES[int(r.type_idx)], "start": int(r.start_frame),
+            "truth": [{"row": i, "type": EXPRESSION_TYPES[int(r.type_idx)], "start": int(r.start_frame),
                        "end": int(max(r.end_frame, r.start_frame)), "matched": bool(found[i])}
-                      for i, r in enumerate(gt.itertuples()) if int(r.type_idx) in TYPE_NAMES],
-            "spots": [{"row": i, "type": TYPE_NAMES[int(r.type_idx)], "start": int(r.start_frame),
+                      for i, r in enumerate(gt.itertuples()) if int(r.type_idx) in EXPRESSION_TYPES],
+            "spots": [{"row": i, "type": EXPRESSION_TYPES[int(r.type_idx)], "start": int(r.start_frame),
                        "end": int(r.end_frame), "score": float(r.score), "matched": bool(hit[i])}
                       for i, r in enumerate(mine.itertuples())],
             "preview": None})
@@ -125,19 +127,24 @@ def _attach_previews(output: Path, subjects: list[str], videos: list[dict]) -> l
         return ["No previews: no fold's extraction record names the raw frames (raw_root), so rows show "
                 "their timelines alone."]
     sources, fps = known
-    notes = []
-    for video in videos:
-        source = sources.get(video["video"])
-        if source is None:
-            continue
+
+    def attach(video: dict) -> str | None:
         path = output / "previews" / f"{video['video']}.webm"
         try:
             if not path.is_file():
-                write_preview(path, (image for _, image in iter_frames(source)), fps)
+                frames = (image for _, image in iter_frames(sources[video["video"]]))
+                write_preview(path, frames, fps, RUN_PREVIEW_HEIGHT)
             video["preview"] = f"previews/{path.name}"
         except UserError as error:
-            print(error)
-            notes.append(str(error))
+            return str(error)
+        return None
+
+    wanted = [video for video in videos if video["video"] in sources]
+    # VP8 encoding dominates the pooling step; the encoder releases the GIL, so the videos share the cores.
+    with ThreadPoolExecutor(max_workers=max(1, len(os.sched_getaffinity(0)))) as pool:
+        notes = [note for note in pool.map(attach, wanted) if note]
+    for note in notes:
+        print(note)
     return notes
 
 

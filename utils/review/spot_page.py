@@ -15,9 +15,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from utils.annotations import EXPRESSION_TYPES
 from utils.review.page import write_page
 
-TYPE_NAMES = ("macro", "micro")
+TYPE_NAMES = tuple(EXPRESSION_TYPES.values())
 TRUTH_COLUMNS = ("type", "onset_frame", "apex_frame", "offset_frame", "onset_s", "offset_s", "matched")
 
 

@@ -40,13 +40,15 @@ def chromium():
     shutil.rmtree(profile, ignore_errors=True)
 
 
-# Whole runs (pipeline.sh, real Slurm, trained spot models): marked ``e2e`` so that CI's second pass, under the
+# Whole runs (pipeline.sh, real Slurm, trained models, a real browser): marked ``e2e`` so that CI's second pass, under the
 # oldest pandas requirements.txt allows, repeats only the unit tests and stays within CI's time.
-E2E_MODULES = {"test_demo_e2e", "test_pipeline_e2e", "test_scale_out", "test_spot_e2e", "test_spot_planted"}
+E2E_MODULES = {"test_demo_e2e", "test_pipeline_e2e", "test_scale_out", "test_spot_e2e", "test_spot_planted",
+               "test_slurm_consistency", "test_inner_cv", "test_determinism", "test_rerun_cleanup",
+               "test_review_spot", "test_review_run"}
 
 
 def pytest_configure(config) -> None:
-    config.addinivalue_line("markers", "e2e: a whole run (pipeline.sh, Slurm, a trained spot model); slow")
+    config.addinivalue_line("markers", "e2e: a whole run (pipeline.sh, Slurm, trained models, a browser); slow")
 
 
 def pytest_collection_modifyitems(items) -> None:

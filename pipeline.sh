@@ -12,8 +12,9 @@
 #   DEVICE     cpu | cuda | auto (default: the config's device)
 #   MATCHING   matching rule; SELECTION  epoch selection protocol (eval.py --help lists both); SELECTION=inner-cv
 #              takes each fold's epoch from inner models on its training subjects (needs adjacency_scope: train;
-#              with JOBS > 1 or Slurm they are their own tasks)
+#              with JOBS > 1 or Slurm each fold's K + 1 trainings are their own tasks, then the evaluations)
 #   FINAL=1    after the LOSO: train one model on every subject at the LOSO's epoch, in OUTPUT/final/
+#              (with LAUNCHER=slurm in the pooling job)
 #   MEGC_FRAMES  published (default: as evaluated, +1 shift) | raw: prediction frames of the MEGC files
 #   JOBS       folds trained and evaluated at once (default 1); also the prepare step's workers
 #   THREADS    torch threads per fold (default: cores / JOBS, at least 1); same THREADS -> same bytes
@@ -43,7 +44,7 @@ if [ -z "${THREADS:-}" ] && [ "$LAUNCHER" = local ]; then THREADS=$((cores / JOB
 [ -z "${THREADS:-}" ] || [[ "$THREADS" =~ ^[1-9][0-9]*$ ]] || fail "THREADS must be a positive whole number, not '$THREADS'"
 export PYTHONPATH="$here${PYTHONPATH:+:$PYTHONPATH}" AUWGCN_ROOT="$here"
 FINAL="${FINAL:-0}"
-export PYTHON DATASET CONFIG OUTPUT FORCE EVAL_ONLY SEEDS
+export PYTHON DATASET CONFIG OUTPUT FORCE EVAL_ONLY SEEDS FINAL
 export CHECKPOINTS="${CHECKPOINTS:-}" DEVICE="${DEVICE:-}" MATCHING="${MATCHING:-}" SELECTION="${SELECTION:-}"
 export THREADS="${THREADS:-}"
 MEGC_FRAMES="${MEGC_FRAMES:-published}"
@@ -67,15 +68,19 @@ read -r -a seeds <<< "${SEEDS:--}"
 tasks=()  # "SEED SUBJECT", seeds outer so one seed's folds finish together
 for seed in "${seeds[@]}"; do for subject in "${subjects[@]}"; do tasks+=("$seed $subject"); done; done
 total=${#tasks[@]}
-# inner-cv: every fold's inner models ("SEED SUBJECT GROUP") run as their own tasks before the folds, so
-# that JOBS or Slurm spread them; JOBS=1 leaves them to each fold's evaluation (one process per fold).
-inner_tasks=()
+# inner-cv: every fold's K + 1 trainings ("SEED SUBJECT outer" and "SEED SUBJECT GROUP", the inner models
+# evaluated too) run as their own tasks before the folds' evaluations, so that JOBS or Slurm spread all
+# folds x (K + 1) of them; JOBS=1 leaves the inner models to each fold's evaluation (one process per fold).
+training_tasks=()
 selection="${SELECTION:-$("$PYTHON" -m utils.config "$DATASET" selection --config "$CONFIG")}" \
   || fail "could not read selection of '$DATASET' from $CONFIG"
 if [ "$selection" = inner-cv ] && [ "$EVAL_ONLY" != 1 ] && [ -z "$CHECKPOINTS" ] \
     && { [ "$JOBS" -gt 1 ] || [ "$LAUNCHER" = slurm ]; }; then
   groups="$("$PYTHON" -m utils.config "$DATASET" inner_folds --config "$CONFIG")" || fail "could not read inner_folds"
-  for task in "${tasks[@]}"; do for ((group = 0; group < groups; group++)); do inner_tasks+=("$task $group"); done; done
+  for task in "${tasks[@]}"; do
+    training_tasks+=("$task outer")
+    for ((group = 0; group < groups; group++)); do training_tasks+=("$task $group"); done
+  done
 fi
 
 if [ "$LAUNCHER" = slurm ]; then
@@ -105,7 +110,7 @@ run_tasks() {  # run_tasks SCRIPT TASK...: each "SEED SUBJECT [GROUP]" through u
     fi
     while [ "${#running[@]}" -ge "$JOBS" ]; do reap; done
     [ -z "$failed" ] || break  # the first failing task stops the run: start no more
-    FOLD_LOG="$(run_output "$seed")/pipeline_logs/$subject${group:+.inner$group}.log" \
+    FOLD_LOG="$(run_output "$seed")/pipeline_logs/$subject$(task_log_suffix "$group").log" \
       bash "$here/utils/launch/$script" $task "[$index/$#]" &
     running[$!]="$task"
   done
@@ -115,9 +120,9 @@ run_tasks() {  # run_tasks SCRIPT TASK...: each "SEED SUBJECT [GROUP]" through u
 
 # Local: up to JOBS tasks at once, each with THREADS torch threads. With JOBS > 1 a task's own output
 # goes to <run>/pipeline_logs/<subject>[.inner<group>].log so the terminal keeps one line per event.
-if [ "${#inner_tasks[@]}" -gt 0 ]; then
-  say "${#inner_tasks[@]} inner models (inner-cv), $JOBS at once, $THREADS torch threads each"
-  run_tasks inner.sh "${inner_tasks[@]}"
+if [ "${#training_tasks[@]}" -gt 0 ]; then
+  say "${#training_tasks[@]} trainings (inner-cv: $total folds x $((groups + 1))), $JOBS at once, $THREADS torch threads each"
+  run_tasks training.sh "${training_tasks[@]}"
 fi
 say "$total folds, $JOBS at once, $THREADS torch threads each"
 run_tasks fold.sh "${tasks[@]}"

@@ -10,7 +10,6 @@ of the chosen epoch, for plots).
 from __future__ import annotations
 
 import json
-import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +24,7 @@ from dataset.targets import normalise_features
 from model.scoring import Scores, batched_scores, device_error_message, load_in_background
 from utils.annotations import EXPRESSION_TYPES, as_names, read_annotation_table, subject_ground_truth
 from utils.config import DatasetConfig, check_subject, save_resolved_config
+from utils.cores import usable_cores
 from utils.errors import UserError
 from utils.indexing import SEGMENT_LENGTH, window_frame_to_video_frame
 from utils.io import atomic_path, atomic_write_csv, atomic_write_text
@@ -35,11 +35,6 @@ from utils.metrics import (COUNT_COLUMNS, EPOCH_METRIC_COLUMNS, empty_counts_row
 from utils.nms import NMS_COLUMNS, nms, nms_top_k
 from utils.resume_key import evaluation_key
 from utils.proposals import PROPOSAL_COLUMNS, find_proposals, proposal_params_from_config
-
-
-def evaluation_workers() -> int:
-    """Threads for the per-epoch work (NMS, matching, CSV writing): the cores this process may use."""
-    return max(1, len(os.sched_getaffinity(0)))
 
 
 @dataclass(frozen=True)
@@ -158,7 +153,7 @@ def match_epochs(epochs: list[int], tables: list[pd.DataFrame], held_out: HeldOu
         return EpochResult(epoch, proposals, kept, held_out.counts(kept, config["matching"]))
 
     # Epochs are independent: spread them over the cores we may use.
-    with ThreadPoolExecutor(max_workers=evaluation_workers()) as pool:
+    with ThreadPoolExecutor(max_workers=usable_cores()) as pool:
         return list(pool.map(match, epochs, tables))
 
 
@@ -174,7 +169,7 @@ def write_epochs(layout: FoldLayout, results: list[EpochResult], show_progress: 
         atomic_write_csv(layout.nms_csv(result.epoch), result.kept)
         return epoch_metrics_row(result.counts, result.epoch)
 
-    with ThreadPoolExecutor(max_workers=evaluation_workers()) as pool:
+    with ThreadPoolExecutor(max_workers=usable_cores()) as pool:
         written = list(tqdm(pool.map(write, results), total=len(results), desc=f"eval {layout.root.name}",
                             unit="ckpt", disable=not show_progress, leave=False))
     rows = [row for row in written if row is not None]

@@ -258,3 +258,43 @@ def test_spot_uses_the_final_model_and_gives_the_intervals_of_its_evaluation(tmp
         expected = evaluated.kept[evaluated.kept["video_name"] == video]
         assert spotted[["start_frame", "end_frame", "type_idx"]].to_numpy().tolist() == \
             expected[["start_frame", "end_frame", "type_idx"]].to_numpy().tolist()
+
+
+def test_an_inner_training_killed_for_real_resumes_to_the_same_bytes(tmp_path):
+    """SIGKILL a real ``python -m model.inner_cv`` mid-training; the rerun gives the uninterrupted bytes."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import yaml
+
+    config_path = make_tiny_dataset(tmp_path, epochs=60, epoch_begin=5)
+    values = yaml.safe_load(config_path.read_text())
+    values["tiny"].update(adjacency_scope="train", inner_folds=2)
+    config_path.write_text(yaml.safe_dump(values, sort_keys=False))
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+    def command(output: Path) -> list[str]:
+        return [sys.executable, "-m", "model.inner_cv", "--dataset", "tiny", "--config", str(config_path),
+                "--output", str(output), "--subject", "subj_a", "--group", "1", "--quiet"]
+
+    subprocess.run(command(tmp_path / "whole"), env=env, check=True, capture_output=True, timeout=600)
+    killed = tmp_path / "killed"
+    layout = FoldLayout.of(killed, "subj_a").inner_run(1)
+    process = subprocess.Popen(command(killed), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    while not layout.checkpoint(10).exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    process.send_signal(signal.SIGKILL)
+    assert process.wait(timeout=60) == -signal.SIGKILL, "the training ended before it could be killed"
+    assert 10 <= len(layout.checkpoints()) < 60 and not layout.epoch_metrics.exists()
+    config = load_config("tiny", config_path).with_overrides(selection="inner-cv")
+    assert inner_decision(config, killed, "subj_a", 1)[0] == "train"
+    rerun = subprocess.run(command(killed), env=env, capture_output=True, text=True, timeout=600)
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    assert "trained and evaluated" in rerun.stdout
+    whole = FoldLayout.of(tmp_path / "whole", "subj_a").inner_run(1).root
+    assert _hashes(layout.root) == _hashes(whole) and len(_hashes(whole)) == 60
+    assert layout.epoch_metrics.read_bytes() == (whole / "epoch_metrics.csv").read_bytes()

@@ -172,3 +172,52 @@ def test_checkpoints_archive_is_read_only(tiny, serial_run, tmp_path):
     for subject in SUBJECTS:
         assert (tmp_path / "new" / subject / "best_res.csv").read_bytes() == \
             (serial_run[0] / "seed_1" / subject / "best_res.csv").read_bytes()
+
+
+@pytest.fixture(scope="module")
+def tiny_inner(tmp_path_factory):
+    """inner-cv with K = 2 on the three tiny subjects, and the final model, run one fold at a time."""
+    import yaml
+
+    root = tmp_path_factory.mktemp("inner")
+    config = make_tiny_dataset(root, epochs=12, epoch_begin=6)
+    values = yaml.safe_load(config.read_text())
+    values["tiny"].update(adjacency_scope="train", inner_folds=2, selection="inner-cv")
+    config.write_text(yaml.safe_dump(values, sort_keys=False))
+    env = {"DATASET": "tiny", "CONFIG": str(config), "THREADS": "1", "FINAL": "1", "PYTHON": os.sys.executable}
+    result = run_pipeline({**env, "JOBS": "1", "OUTPUT": str(root / "serial")}, cwd=root)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return root, env
+
+
+def inner_run_files(output: Path) -> dict[str, bytes]:
+    """Checkpoints, tables, matrices and the final model's record: what must not depend on the launcher."""
+    files = {str(path.relative_to(output)): path.read_bytes() for path in sorted(output.rglob("*"))
+             if path.suffix in (".tar", ".csv", ".npy") or path.name == "final_info.json"}
+    return {name: data for name, data in files.items() if not name.startswith(("slurm/", "pipeline_logs/"))}
+
+
+def test_inner_cv_trainings_as_their_own_tasks_give_the_same_bytes(tiny_inner):
+    root, env = tiny_inner
+    serial = inner_run_files(root / "serial")
+    final_epochs = json.loads(serial["final/final_info.json"])["epoch"] + 1  # the final model stops at its epoch
+    assert sum(name.endswith(".tar") for name in serial) == 3 * 3 * 12 + final_epochs  # 3 folds x (K + 1)
+    assert {"subj_a/inner/1/epoch_metrics.csv", "final/final_info.json"} <= set(serial)
+    result = run_pipeline({**env, "JOBS": "2", "OUTPUT": str(root / "parallel")}, cwd=root)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "9 trainings (inner-cv: 3 folds x 3)" in result.stdout
+    assert inner_run_files(root / "parallel") == serial
+    assert (root / "parallel" / "pipeline_logs" / "subj_b.inner1.log").is_file()
+
+
+def test_inner_cv_under_slurm_is_one_training_array_and_the_same_bytes(tiny_inner, slurm_env):
+    root, env = tiny_inner
+    output = root / "slurm"
+    result = run_pipeline({**env, "LAUNCHER": "slurm", "SLURM_WAIT": "1", "OUTPUT": str(output)}, cwd=root,
+                          base=slurm_env)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "9 trainings (inner-cv: 3 folds x 3)" in result.stdout
+    (submission,) = [path for path in (output / "slurm").iterdir() if path.is_dir()]
+    assert (submission / "training_tasks.txt").read_text().splitlines()[:3] == ["- subj_a outer", "- subj_a 0",
+                                                                                "- subj_a 1"]
+    assert inner_run_files(output) == inner_run_files(root / "serial")

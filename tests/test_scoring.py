@@ -16,7 +16,8 @@ from core_fixtures import REPO_ROOT, make_tiny_dataset, predict
 from dataset import segments
 from dataset.targets import normalise_features
 from model.auwgcn import AUWGCN
-from model.evaluation import epoch_proposals, evaluation_workers, proposals_by_epoch
+from model.evaluation import epoch_proposals, proposals_by_epoch
+from utils.cores import usable_cores
 from model.scoring import (Scores, average_scores, batched_scores, build_model, device_error_message,
                            load_state_dict)
 from utils.config import load_config
@@ -92,7 +93,7 @@ def test_device_errors_are_told_apart_from_model_errors():
 
 
 def test_workers_follow_the_available_cores():
-    assert evaluation_workers() == len(os.sched_getaffinity(0))
+    assert usable_cores() == len(os.sched_getaffinity(0))
 
 
 def test_evaluation_matches_a_per_checkpoint_loop_and_keeps_thread_settings(tmp_path):

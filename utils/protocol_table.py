@@ -1,13 +1,15 @@
 """What test-label selection is worth: the pooled F1 of each epoch-selection protocol, side by side.
 
-python -m utils.protocol_table --dataset D --output DIR [--config FILE] [--seeds 1 2 3] [--jobs N]
+python -m utils.protocol_table --dataset D --output DIR [--config FILE] [--seeds 1 2 3] [--jobs N] [--threads T]
 
 Runs ``pipeline.sh`` once per adjacency scope and protocol, over the same seeds: with
 ``adjacency_scope: all`` best-on-test (the paper's protocol); with ``adjacency_scope: train`` best-on-test,
 last-epoch, fixed-epoch (``abfcm_best_epoch``) and inner-cv. The protocols of one scope share their fold
 trainings (a protocol change only re-evaluates; inner-cv adds its inner models). Each run's
 ``seed_results.json`` (mean and sample sd over the seeds) is kept in ``DIR/protocols.json``; the table is
-printed and written to ``DIR/protocol_table.md``. Runs go to ``DIR/adjacency_<scope>/``.
+printed and written to ``DIR/protocol_table.md``. Runs go to ``DIR/adjacency_<scope>/``. Every run uses
+the same ``THREADS`` (default: cores / jobs), which the table names: another thread count moves the numbers
+like another seed (docs/cluster.md).
 """
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from pathlib import Path
 import yaml
 
 from utils.config import load_config
+from utils.cores import usable_cores
 from utils.errors import UserError, run_cli
 from utils.io import atomic_write_text
 from utils.metrics import SCORE_ROWS
@@ -39,27 +42,30 @@ def scope_config(dataset: str, config_file: str | None, output: Path, scope: str
     return path
 
 
-def run_protocols(dataset: str, config_file: str | None, output: Path, seeds: list[str], jobs: int) -> dict:
-    results = {}
+def run_protocols(dataset: str, config_file: str | None, output: Path, seeds: list[str], jobs: int,
+                  threads: int) -> dict:
+    results = {"threads": threads, "runs": {}}
     for scope, selection in RUNS:
         run = output / f"adjacency_{scope}"
         env = {**os.environ, "DATASET": dataset, "CONFIG": str(scope_config(dataset, config_file, output, scope)),
                "OUTPUT": str(run), "SELECTION": selection, "SEEDS": " ".join(seeds), "JOBS": str(jobs),
+               "THREADS": str(threads),
                "PYTHON": os.environ.get("PYTHON", sys.executable)}
         print(f"[protocol table] {selection}, adjacency_scope {scope}", flush=True)
         if subprocess.run(["bash", str(REPO_ROOT / "pipeline.sh")], env=env).returncode != 0:
             raise UserError(f"{run}: pipeline.sh failed for selection {selection} (see above)")
-        results[f"{selection} | {scope}"] = json.loads((run / "seed_results.json").read_text())
+        results["runs"][f"{selection} | {scope}"] = json.loads((run / "seed_results.json").read_text())
     atomic_write_text(output / "protocols.json", json.dumps(results, indent=2) + "\n")
     return results
 
 
 def format_protocol_table(results: dict) -> str:
     """Markdown: one row per protocol and scope, F1 mean ± sd per type."""
-    seeds = next(iter(results.values()))["seeds"]
-    lines = [f"F1, mean ± sd over seeds {' '.join(seeds)}",
+    runs = results["runs"]
+    seeds = next(iter(runs.values()))["seeds"]
+    lines = [f"F1, mean ± sd over seeds {' '.join(seeds)} (THREADS={results['threads']})",
              "", "| selection | adjacency | " + " | ".join(SCORE_ROWS) + " |", "|---|---|" + "---|" * len(SCORE_ROWS)]
-    for key, document in results.items():
+    for key, document in runs.items():
         selection, scope = key.split(" | ")
         cells = []
         for t in SCORE_ROWS:
@@ -76,10 +82,15 @@ def main() -> None:
     parser.add_argument("--output", required=True, type=Path)
     parser.add_argument("--seeds", nargs="+", default=["1", "2", "3"])
     parser.add_argument("--jobs", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=None, help="torch threads per fold (default: cores / jobs)")
     args = parser.parse_args()
+    if args.jobs < 1 or (args.threads is not None and args.threads < 1):
+        parser.error("--jobs and --threads must be at least 1")
+    threads = args.threads or max(1, usable_cores() // args.jobs)
 
     def run() -> None:
-        table = format_protocol_table(run_protocols(args.dataset, args.config, args.output, args.seeds, args.jobs))
+        table = format_protocol_table(run_protocols(args.dataset, args.config, args.output, args.seeds, args.jobs,
+                                                    threads))
         atomic_write_text(args.output / "protocol_table.md", table + "\n")
         print(table)
 

@@ -9,3 +9,5 @@ checkpoints_root() {
   [ -n "${CHECKPOINTS:-}" ] || return 0
   if [ "$1" = - ]; then printf '%s' "$CHECKPOINTS"; else printf '%s/seed_%s' "$CHECKPOINTS" "$1"; fi
 }
+# task_log_suffix GROUP -> "" for a fold's own task ("" or outer), ".inner<k>" for inner model k
+task_log_suffix() { case "${1:-outer}" in outer) ;; *) printf '.inner%s' "$1" ;; esac; }

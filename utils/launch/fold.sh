@@ -4,6 +4,8 @@
 #
 # fold.sh SEED SUBJECT LABEL    SEED "-" = the config's seed. Environment as set by pipeline.sh;
 # FOLD_LOG=FILE sends train/eval output to FILE (parallel runs) and prints its tail on failure.
+# TRAIN_ONLY=1 stops after training (inner-cv's training tasks: the fold is evaluated once its inner
+# models are done).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 source "$here/utils/launch/common.sh"
@@ -50,13 +52,16 @@ decision="$("$PYTHON" -m utils.fold_status "${common[@]}" ${status_flags[@]+"${s
   ${MATCHING:+--matching "$MATCHING"} ${SELECTION:+--selection "$SELECTION"})" \
   || fail "fold $name: could not decide what it needs (see above)"
 action="${decision%%$'\t'*}" reason="${decision#*$'\t'}"
+train_only="${TRAIN_ONLY:-0}"
 case "$action" in
   done) say "$label $name: $reason"; exit 0 ;;
   train) say "$label $name: training ($reason)"
     step training "$PYTHON" "$here/train.py" "${common[@]}" ${run_flags[@]+"${run_flags[@]}"} \
       ${train_flags[@]+"${train_flags[@]}"}
+    [ "$train_only" != 1 ] || { say "$label $name: trained"; exit 0; }
     say "$label $name: evaluating" ;;
-  evaluate) say "$label $name: evaluating, checkpoints kept ($reason)" ;;
+  evaluate) [ "$train_only" != 1 ] || { say "$label $name: trained already"; exit 0; }
+    say "$label $name: evaluating, checkpoints kept ($reason)" ;;
   *) fail "fold $name: unexpected decision '$decision'" ;;
 esac
 step evaluating "$PYTHON" "$here/eval.py" "${common[@]}" ${run_flags[@]+"${run_flags[@]}"} \

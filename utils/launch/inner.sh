@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One inner model of one fold (selection inner-cv): trained when needed, then evaluated on its group
 # (python -m model.inner_cv, which follows the fold resume rule). Run as its own task by pipeline.sh
-# (JOBS > 1) and by the Slurm inner array, before the folds' own tasks, which then find it done.
+# (JOBS > 1) and by the Slurm training array through training.sh, before the folds' evaluation tasks,
+# which then find it done.
 #
 # inner.sh SEED SUBJECT GROUP LABEL    environment as for fold.sh (FOLD_LOG, THREADS, QUIET)
 set -euo pipefail

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Slurm job after the fold array (afterany): checks the extraction and every task succeeded, then pools and
-# plots. slurm_pool.sh SUBMISSION_DIR N_TASKS SUBJECT...   Writes SUBMISSION_DIR/pool.rc last (0 = table
+# plots, then with FINAL=1 trains the final model (utils/launch/final.sh). slurm_pool.sh SUBMISSION_DIR N_TASKS SUBJECT...   Writes SUBMISSION_DIR/pool.rc last (0 = table
 # written). A failed pooling removes the run's earlier final_results.* / seed_results.*: no stale table
 # is left to be read as this run's.
 set -uo pipefail
@@ -32,5 +32,6 @@ if [ "${#failed[@]}" -gt 0 ]; then
   printf '[pipeline] error: fold failed: %s\n' "${failed[@]}" | tee "$dir/failed.txt" >&2
   finish 1
 fi
-bash "$here/utils/launch/pool.sh" "$@"
-finish $?
+bash "$here/utils/launch/pool.sh" "$@" || finish $?
+[ "${FINAL:-0}" != 1 ] || bash "$here/utils/launch/final.sh" "$@" || finish $?
+finish 0

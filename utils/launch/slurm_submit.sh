@@ -1,6 +1,6 @@
 # LAUNCHER=slurm part of pipeline.sh (sourced; uses its tasks, subjects, total): one array task per fold
 # that is not done yet, by the same rule as a local run (utils.fold_status), then a pooling job after
-# the array. Prints the job ids; SLURM_WAIT=1 waits for the pooled table (at most SLURM_WAIT_S seconds
+# the array. Under inner-cv a training array of those folds x (K + 1) trainings runs first. Prints the job ids; SLURM_WAIT=1 waits for the pooled table (at most SLURM_WAIT_S seconds
 # when set). Always exits. pipeline.sh has checked that sbatch is on PATH before any local work.
 #
 # One submission at a time per run folder: OUTPUT/slurm/run.lock holds the job ids of the last one. A
@@ -99,16 +99,20 @@ if [ -n "${EXTRACT_SHARDS:-}" ] && [ "$EVAL_ONLY" != 1 ] && [ -z "$CHECKPOINTS" 
   fold_after=(--dependency="afterany:$prepare_id")
   say "submitted extraction array $prepare_id: $EXTRACT_SHARDS shards"
 fi
-if [ "${#inner_tasks[@]}" -gt 0 ] && [ "$todo" -gt 0 ]; then  # inner-cv: the folds' inner models first
-  while read -r task; do for ((group = 0; group < groups; group++)); do echo "$task $group"; done
-  done < "$submission/tasks.txt" > "$submission/inner_tasks.txt"
-  n_inner="$(wc -l < "$submission/inner_tasks.txt")"
-  inner_id="$(sbatch --parsable --job-name=auwgcn-inner --array="0-$((n_inner - 1))" ${fold_after[@]+"${fold_after[@]}"} \
-    --output="$submission/inner_%A_%a.out" ${sbatch_args[@]+"${sbatch_args[@]}"} \
-    "$here/utils/launch/slurm_inner.sh" "$submission/inner_tasks.txt")" || fail "sbatch refused the inner array (see above)"
-  inner_id="${inner_id%%;*}"
-  fold_after=(--dependency="afterany:$inner_id")  # a failed inner task is redone, named, by its fold's task
-  say "submitted inner array $inner_id: $n_inner inner models (inner-cv)"
+if [ "${#training_tasks[@]}" -gt 0 ] && [ "$todo" -gt 0 ]; then  # inner-cv: folds x (K + 1) trainings first
+  while read -r task; do
+    echo "$task outer"
+    for ((group = 0; group < groups; group++)); do echo "$task $group"; done
+  done < "$submission/tasks.txt" > "$submission/training_tasks.txt"
+  n_training="$(wc -l < "$submission/training_tasks.txt")"
+  training_id="$(sbatch --parsable --job-name=auwgcn-train --array="0-$((n_training - 1))" ${fold_after[@]+"${fold_after[@]}"} \
+    --output="$submission/training_%A_%a.out" ${sbatch_args[@]+"${sbatch_args[@]}"} \
+    "$here/utils/launch/slurm_training.sh" "$submission/training_tasks.txt")" \
+    || fail "sbatch refused the training array (see above)"
+  training_id="${training_id%%;*}"
+  remember "$training_id"
+  fold_after=(--dependency="afterany:$training_id")  # a failed training is redone, named, by its fold's task
+  say "submitted training array $training_id: $n_training trainings (inner-cv: $todo folds x $((groups + 1)))"
 fi
 pool_after=()
 if [ "$todo" -gt 0 ]; then

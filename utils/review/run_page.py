@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import html
 import json
-import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -25,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from utils.annotations import EXPRESSION_TYPES, subject_ground_truth
+from utils.cores import usable_cores
 from utils.layout import FoldLayout
 from utils.matching import count_matches, true_positive_flags
 from utils.metrics import COUNT_COLUMNS, pooled_scores
@@ -141,7 +141,7 @@ def _attach_previews(output: Path, subjects: list[str], videos: list[dict]) -> l
 
     wanted = [video for video in videos if video["video"] in sources]
     # VP8 encoding dominates the pooling step; the encoder releases the GIL, so the videos share the cores.
-    with ThreadPoolExecutor(max_workers=max(1, len(os.sched_getaffinity(0)))) as pool:
+    with ThreadPoolExecutor(max_workers=usable_cores()) as pool:
         notes = [note for note in pool.map(attach, wanted) if note]
     for note in notes:
         print(note)

@@ -1,0 +1,24 @@
+"""The protocol table's layout: one row per protocol and scope, F1 mean ± sd per type, the thread count named."""
+from __future__ import annotations
+
+from utils.protocol_table import RUNS, format_protocol_table
+
+
+def _document(f1: dict[str, tuple[float, float | None]]) -> dict:
+    return {"seeds": ["1", "2"], "f1": {t: {"mean": mean, "std": std} for t, (mean, std) in f1.items()}}
+
+
+def test_rows_follow_the_runs_with_hand_values():
+    runs = {"best-on-test | all": _document({"micro": (0.5, 0.125), "macro": (0.25, None), "overall": (1 / 3, 0.0)}),
+            "inner-cv | train": _document({"micro": (0.0, 0.0), "macro": (0.75, 0.05), "overall": (0.6, 0.01)})}
+    lines = format_protocol_table({"threads": 1, "runs": runs}).splitlines()
+    assert lines[0] == "F1, mean ± sd over seeds 1 2 (THREADS=1)"
+    assert lines[2] == "| selection | adjacency | micro | macro | overall |"
+    assert lines[4] == "| best-on-test | all | 0.5000 ± 0.1250 | 0.2500 | 0.3333 ± 0.0000 |"
+    assert lines[5] == "| inner-cv | train | 0.0000 ± 0.0000 | 0.7500 ± 0.0500 | 0.6000 ± 0.0100 |"
+    assert len(lines) == 6
+
+
+def test_the_runs_cover_every_protocol_with_best_on_test_both_ways():
+    assert set(RUNS) == {("all", "best-on-test"), ("train", "best-on-test"), ("train", "last-epoch"),
+                         ("train", "fixed-epoch"), ("train", "inner-cv")}

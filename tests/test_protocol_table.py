@@ -22,3 +22,16 @@ def test_rows_follow_the_runs_with_hand_values():
 def test_the_runs_cover_every_protocol_with_best_on_test_both_ways():
     assert set(RUNS) == {("all", "best-on-test"), ("train", "best-on-test"), ("train", "last-epoch"),
                          ("train", "fixed-epoch"), ("train", "inner-cv")}
+
+
+def test_the_plot_has_one_bar_per_run_and_type(tmp_path):
+    from matplotlib.image import imread
+
+    from utils.plots import plot_protocol_table
+
+    runs = {"best-on-test | all": _document({"micro": (0.5, 0.1), "macro": (0.25, None), "overall": (0.4, 0.0)}),
+            "inner-cv | train": _document({"micro": (0.0, 0.0), "macro": (0.75, 0.05), "overall": (0.6, 0.01)})}
+    path = plot_protocol_table(tmp_path / "table.png", runs, "title")
+    image = imread(path)
+    assert image.ndim == 3 and image.shape[1] > image.shape[0] > 100
+    assert not list(tmp_path.glob(".*.tmp"))  # written through a temporary name

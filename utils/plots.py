@@ -8,7 +8,8 @@ python -m utils.plots --dataset D --output DIR --subjects S1 S2 ... [--config FI
   (micro, macro), the ground-truth intervals and the spotted intervals (green when
   counted as true positives under the fold's matching rule, red otherwise).
 
-Also spot.py's ``timeline.png`` of a new recording (:func:`plot_spot_timeline`).
+Also spot.py's ``timeline.png`` of a new recording (:func:`plot_spot_timeline`) and the protocol table's
+bars (:func:`plot_protocol_table`).
 """
 from __future__ import annotations
 
@@ -63,6 +64,27 @@ def plot_f1_by_epoch(output: Path, subjects: list[str]) -> Path | None:
     axes[0].set_ylabel("F1 (per fold, on its test subject)")
     axes[0].legend(loc="upper left")
     return _save(figure, output / "plots" / "f1_by_epoch.png")
+
+
+def plot_protocol_table(path: Path, runs: dict[str, dict], title: str) -> Path:
+    """Grouped bars of a protocol table (utils.protocol_table): per type, one bar a protocol and scope, the
+    mean F1 over seeds with its sample sd as an error bar. ``runs``: ``"selection | scope"`` -> seed_results.json."""
+    types = ("micro", "macro", "overall")
+    figure = Figure(figsize=(9, 3.6))
+    axis = figure.subplots()
+    width = 0.8 / len(runs)
+    for i, (name, document) in enumerate(runs.items()):
+        means = [document["f1"][t]["mean"] for t in types]
+        sds = [document["f1"][t]["std"] or 0.0 for t in types]
+        axis.bar(np.arange(len(types)) + (i - (len(runs) - 1) / 2) * width, means, width, yerr=sds, capsize=3,
+                 label=name.replace(" | ", ", adjacency "), hatch="//" if name.startswith("best-on-test") else None)
+    axis.set_xticks(np.arange(len(types)), types)
+    axis.set_ylim(0, 1)
+    axis.set_ylabel("pooled F1 (mean ± sd over seeds)")
+    axis.set_title(title)
+    axis.grid(axis="y", alpha=0.3)
+    axis.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    return _save(figure, path)
 
 
 def plot_video_timeline(video: str, scores: dict[int, np.ndarray], frame_shift: int, truth: pd.DataFrame,

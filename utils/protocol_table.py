@@ -7,9 +7,9 @@ Runs ``pipeline.sh`` once per adjacency scope and protocol, over the same seeds:
 last-epoch, fixed-epoch (``abfcm_best_epoch``) and inner-cv. The protocols of one scope share their fold
 trainings (a protocol change only re-evaluates; inner-cv adds its inner models). Each run's
 ``seed_results.json`` (mean and sample sd over the seeds) is kept in ``DIR/protocols.json``; the table is
-printed and written to ``DIR/protocol_table.md``. Runs go to ``DIR/adjacency_<scope>/``. Every run uses
-the same ``THREADS`` (default: cores / jobs), which the table names: another thread count moves the numbers
-like another seed (docs/cluster.md).
+printed and written to ``DIR/protocol_table.md``, and drawn in ``DIR/protocol_table.png``. Runs go to
+``DIR/adjacency_<scope>/``. Every run uses the same ``THREADS`` (default: cores / jobs), which the table
+names: another thread count moves the numbers like another seed (docs/cluster.md).
 """
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ from utils.cores import usable_cores
 from utils.errors import UserError, run_cli
 from utils.io import atomic_write_text
 from utils.metrics import SCORE_ROWS
+from utils.plots import plot_protocol_table
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 RUNS = (("all", "best-on-test"), ("train", "best-on-test"), ("train", "last-epoch"), ("train", "fixed-epoch"),
@@ -89,10 +90,11 @@ def main() -> None:
     threads = args.threads or max(1, usable_cores() // args.jobs)
 
     def run() -> None:
-        table = format_protocol_table(run_protocols(args.dataset, args.config, args.output, args.seeds, args.jobs,
-                                                    threads))
+        results = run_protocols(args.dataset, args.config, args.output, args.seeds, args.jobs, threads)
+        table = format_protocol_table(results)
         atomic_write_text(args.output / "protocol_table.md", table + "\n")
         print(table)
+        print(f"plot: {plot_protocol_table(args.output / 'protocol_table.png', results['runs'], table.splitlines()[0])}")
 
     run_cli(run)
 

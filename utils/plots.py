@@ -75,7 +75,7 @@ def plot_protocol_table(path: Path, runs: dict[str, dict], title: str) -> Path:
     width = 0.8 / len(runs)
     for i, (name, document) in enumerate(runs.items()):
         means = [document["f1"][t]["mean"] for t in types]
-        sds = [document["f1"][t]["std"] or 0.0 for t in types]
+        sds = [np.nan if document["f1"][t]["std"] is None else document["f1"][t]["std"] for t in types]  # 1 seed: none
         axis.bar(np.arange(len(types)) + (i - (len(runs) - 1) / 2) * width, means, width, yerr=sds, capsize=3,
                  label=name.replace(" | ", ", adjacency "), hatch="//" if name.startswith("best-on-test") else None)
     axis.set_xticks(np.arange(len(types)), types)

@@ -77,10 +77,7 @@ selection="${SELECTION:-$("$PYTHON" -m utils.config "$DATASET" selection --confi
 if [ "$selection" = inner-cv ] && [ "$EVAL_ONLY" != 1 ] && [ -z "$CHECKPOINTS" ] \
     && { [ "$JOBS" -gt 1 ] || [ "$LAUNCHER" = slurm ]; }; then
   groups="$("$PYTHON" -m utils.config "$DATASET" inner_folds --config "$CONFIG")" || fail "could not read inner_folds"
-  for task in "${tasks[@]}"; do
-    training_tasks+=("$task outer")
-    for ((group = 0; group < groups; group++)); do training_tasks+=("$task $group"); done
-  done
+  for task in "${tasks[@]}"; do mapfile -t -O "${#training_tasks[@]}" training_tasks < <(fold_trainings "$task" "$groups"); done
 fi
 
 if [ "$LAUNCHER" = slurm ]; then

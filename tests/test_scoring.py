@@ -17,10 +17,10 @@ from dataset import segments
 from dataset.targets import normalise_features
 from model.auwgcn import AUWGCN
 from model.evaluation import epoch_proposals, proposals_by_epoch
-from utils.cores import usable_cores
 from model.scoring import (Scores, average_scores, batched_scores, build_model, device_error_message,
                            load_state_dict)
 from utils.config import load_config
+from utils.cores import usable_cores
 from utils.errors import UserError
 from utils.layout import FoldLayout
 from utils.matching import count_matches

@@ -29,6 +29,7 @@ from utils.indexing import PROPOSAL_FRAME_SHIFT
 from utils.io import atomic_path
 from utils.layout import FoldLayout
 from utils.matching import true_positive_flags
+from utils.metrics import SCORE_ROWS
 from utils.nms import NMS_COLUMNS, read_nms_table
 
 TYPE_COLOURS = {MICRO: "tab:orange", MACRO: "tab:blue"}  # every plot of scores or spans, per type_idx
@@ -69,7 +70,7 @@ def plot_f1_by_epoch(output: Path, subjects: list[str]) -> Path | None:
 def plot_protocol_table(path: Path, runs: dict[str, dict], title: str) -> Path:
     """Grouped bars of a protocol table (utils.protocol_table): per type, one bar a protocol and scope, the
     mean F1 over seeds with its sample sd as an error bar. ``runs``: ``"selection | scope"`` -> seed_results.json."""
-    types = ("micro", "macro", "overall")
+    types = SCORE_ROWS
     figure = Figure(figsize=(9, 3.6))
     axis = figure.subplots()
     width = 0.8 / len(runs)

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Slurm job after the fold array (afterany): checks the extraction and every task succeeded, then pools and
-# plots, then with FINAL=1 trains the final model (utils/launch/final.sh). slurm_pool.sh SUBMISSION_DIR N_TASKS SUBJECT...   Writes SUBMISSION_DIR/pool.rc last (0 = table
-# written). A failed pooling removes the run's earlier final_results.* / seed_results.*: no stale table
-# is left to be read as this run's.
+# plots, then with FINAL=1 trains the final model (utils/launch/final.sh).
+# slurm_pool.sh SUBMISSION_DIR N_TASKS SUBJECT...   Writes SUBMISSION_DIR/pool.rc last (0 = table written).
+# A failed pooling removes the run's earlier final_results.* / seed_results.*: no stale table is left to
+# be read as this run's.
 set -uo pipefail
 dir="$1" n="$2"; shift 2
 here="$AUWGCN_ROOT"  # Slurm runs a copy of this script: the repository comes from pipeline.sh

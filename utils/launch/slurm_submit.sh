@@ -1,7 +1,7 @@
 # LAUNCHER=slurm part of pipeline.sh (sourced; uses its tasks, subjects, total): one array task per fold
 # that is not done yet, by the same rule as a local run (utils.fold_status), then a pooling job after
-# the array. Under inner-cv a training array of those folds x (K + 1) trainings runs first. Prints the job ids; SLURM_WAIT=1 waits for the pooled table (at most SLURM_WAIT_S seconds
-# when set). Always exits. pipeline.sh has checked that sbatch is on PATH before any local work.
+# the array. Under inner-cv a training array of those folds x (K + 1) trainings runs first. Prints the
+# job ids; SLURM_WAIT=1 waits for the pooled table (at most SLURM_WAIT_S seconds when set). Always exits. pipeline.sh has checked that sbatch is on PATH before any local work.
 #
 # One submission at a time per run folder: OUTPUT/slurm/run.lock holds the job ids of the last one. A
 # rerun while any of them is still queued or running submits nothing and names them; the lock is stale
@@ -100,10 +100,7 @@ if [ -n "${EXTRACT_SHARDS:-}" ] && [ "$EVAL_ONLY" != 1 ] && [ -z "$CHECKPOINTS" 
   say "submitted extraction array $prepare_id: $EXTRACT_SHARDS shards"
 fi
 if [ "${#training_tasks[@]}" -gt 0 ] && [ "$todo" -gt 0 ]; then  # inner-cv: folds x (K + 1) trainings first
-  while read -r task; do
-    echo "$task outer"
-    for ((group = 0; group < groups; group++)); do echo "$task $group"; done
-  done < "$submission/tasks.txt" > "$submission/training_tasks.txt"
+  while read -r task; do fold_trainings "$task" "$groups"; done < "$submission/tasks.txt" > "$submission/training_tasks.txt"
   n_training="$(wc -l < "$submission/training_tasks.txt")"
   training_id="$(sbatch --parsable --job-name=auwgcn-train --array="0-$((n_training - 1))" ${fold_after[@]+"${fold_after[@]}"} \
     --output="$submission/training_%A_%a.out" ${sbatch_args[@]+"${sbatch_args[@]}"} \

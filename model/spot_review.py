@@ -1,6 +1,7 @@
 """The review outputs of one spotted input, from what the spot step already has: ``spots.eaf`` always, and unless
 ``--no-report`` a browser-playable ``preview.webm`` and ``report.html`` (utils/review/spot_page.py), with the
-input's ground truth from ``--anno`` when it is one of the table's videos.
+input's ground truth from ``--anno`` (read once, before any output is written) when it is one of the table's
+videos.
 
 Ground truth is matched in the model's frames (the annotation table's, the dataset rate: as evaluation matches)
 and shown in the input's numbering and seconds through the spot step's own frame mapping.
@@ -9,13 +10,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from utils.annotations import EXPRESSION_TYPES
+from utils.annotations import EXPRESSION_TYPES, read_annotation_table
 from feature_extraction.recording import Recording, iter_resampled, lost_stretches, map_frames
 from model.spotting import stitched
 from utils.errors import UserError
@@ -43,9 +43,30 @@ class SpotOutcome:
     unreadable: np.ndarray
 
 
-def table_video_names(path: Path) -> list[str]:
-    """Names the dataset layouts give the recording at ``path``: its own, CAS(ME)^2's and SAMM-LV's."""
-    name = path.name if path.is_dir() else path.stem
+@dataclass(frozen=True)
+class GroundTruth:
+    """``--anno`` as read once per command, before any output is written (it may be an output of an earlier spot,
+    a ``spots.eaf`` corrected in ELAN): its ``table`` in the model's frames, or the one ``problem`` line."""
+
+    path: Path
+    table: pd.DataFrame | None
+    problem: str | None = None
+
+
+def read_ground_truth(anno: Path | None, model_fps: float) -> GroundTruth | None:
+    """``anno`` read at ``model_fps`` (an EAF's times become the model's frames; a table is in them already);
+    None without ``anno``. A file that cannot be read is a GroundTruth with its problem, printed here once."""
+    if anno is None:
+        return None
+    try:
+        return GroundTruth(Path(anno), read_annotation_table(anno, fps=model_fps))
+    except UserError as error:
+        print(error)
+        return GroundTruth(Path(anno), None, str(error))
+
+
+def table_video_names(name: str) -> list[str]:
+    """Names the dataset layouts give a recording named ``name``: its own, CAS(ME)^2's and SAMM-LV's."""
     names = [name]
     casme = _CASME2_FOLDER.match(name)
     if casme:
@@ -56,21 +77,20 @@ def table_video_names(path: Path) -> list[str]:
     return names
 
 
-@lru_cache(maxsize=4)
-def _annotations(path: str, fps: float) -> pd.DataFrame:
-    from utils.annotations import read_annotation_table
-
-    return read_annotation_table(path, fps=fps)
-
-
-def input_truth(anno: Path, recording: Recording, model_fps: float) -> tuple[pd.DataFrame | None, str | None]:
-    """``(the input's rows of the annotation table or EAF, None)`` or ``(None, one-line notice)``."""
-    table = _annotations(str(anno), float(model_fps))
-    names = table_video_names(Path(recording.path))
-    rows = table[table["video_name"].isin(names)].reset_index(drop=True)
+def input_truth(truth: GroundTruth, recording: Recording) -> tuple[pd.DataFrame | None, str | None]:
+    """``(the recording's rows of the ground truth, None)`` or ``(None, one-line notice)``."""
+    if truth.table is None:
+        return None, truth.problem
+    names = table_video_names(recording.name)
+    rows = truth.table[truth.table["video_name"].isin(names)].reset_index(drop=True)
     if rows.empty:
-        return None, f"{anno}: no ground truth for {recording.path} (looked for video {', '.join(names)})"
+        return None, f"{truth.path}: no ground truth for {recording.path} (looked for video {', '.join(names)})"
     return rows, None
+
+
+def frame_seconds(numbers, recording: Recording) -> np.ndarray:
+    """The input's own frame numbers (those of spots.csv) -> their start in the input's seconds."""
+    return np.searchsorted(np.asarray(recording.numbers), np.asarray(numbers, dtype=np.int64)) / recording.source_fps
 
 
 def truth_lane(rows: pd.DataFrame, outcome: SpotOutcome, rule: str) -> tuple[pd.DataFrame, np.ndarray]:
@@ -98,9 +118,10 @@ def truth_lane(rows: pd.DataFrame, outcome: SpotOutcome, rule: str) -> tuple[pd.
     return lane, joined["matched"].fillna(False).to_numpy(dtype=bool)
 
 
-def review_of(outcome: SpotOutcome, config, truth: pd.DataFrame | None, spot_matched, video: str | None,
-              notes: list[str]) -> SpotReview:
-    """The spot page's data: tracks per feature row (row r starts at resampled frame r), in the input's seconds."""
+def review_of(outcome: SpotOutcome, config, spots: pd.DataFrame, truth: pd.DataFrame | None, spot_matched,
+              video: str | None, notes: list[str]) -> SpotReview:
+    """The spot page's data: tracks per feature row (row r starts at resampled frame r), in the input's seconds;
+    ``spots``: the spots.csv table with ``apex_s``."""
     recording, indices = outcome.recording, outcome.indices
     n_rows = len(indices) - 1
     tracks = {kind: {EXPRESSION_TYPES[t]: track[:n_rows] for t, track in stitched(values, outcome.windows).items()}
@@ -112,40 +133,43 @@ def review_of(outcome: SpotOutcome, config, truth: pd.DataFrame | None, spot_mat
         duration=recording.n_frames / recording.source_fps, times=indices[:n_rows] / recording.source_fps,
         start=tracks["start"], apex=tracks["apex"], end=tracks["end"],
         thresholds={name: float(config[f"{name}_apex_score_threshold"]) for name in EXPRESSION_TYPES.values()},
-        spots=outcome.table, lost=lost_stretches(lost_only, indices, recording),
+        spots=spots, lost=lost_stretches(lost_only, indices, recording),
         unreadable=lost_stretches(outcome.unreadable, indices, recording), spot_matched=spot_matched,
         truth=truth, video=video, notes=notes, matching=config["matching"])
 
 
-def write_review(folder: Path, outcome: SpotOutcome, config, anno: Path | None = None,
-                 report: bool = True) -> list[Path]:
+def write_review(folder: Path, outcome: SpotOutcome, config, truth: GroundTruth | None = None,
+                 report: bool = True, shown: Path | None = None) -> list[Path]:
     """``spots.eaf``, and with ``report`` ``preview.webm`` and ``report.html``, under ``folder``; returns what was
-    written. A problem with ``anno`` or the preview is printed as one line naming the file; the rest is written."""
+    written. ``truth``: ``--anno`` as read before any output was written. A problem with it or the preview is one
+    printed line naming the file, as it will be found: under ``shown`` (default ``folder``), where ``folder`` is
+    the staging folder of the input's output set; the rest is written."""
     from feature_extraction.preview import write_preview
     from utils.elan import write_spots_eaf
 
     recording = outcome.recording
-    written = [write_spots_eaf(folder / "spots.eaf", outcome.table, Path(recording.path), recording.source_fps)]
+    spots = outcome.table.assign(apex_s=frame_seconds(outcome.table["apex_frame"], recording))
+    written = [write_spots_eaf(folder / "spots.eaf", spots, Path(recording.path), recording.name,
+                               recording.source_fps)]
     if not report:
         return written
-    notes, truth, spot_matched, video = [], None, None, None
-    if anno is not None:
-        try:
-            rows, notice = input_truth(Path(anno), recording, float(config.get("fps", recording.source_fps)))
-        except UserError as error:
-            rows, notice = None, str(error)
+    notes, lane, spot_matched, video = [], None, None, None
+    if truth is not None:
+        rows, notice = input_truth(truth, recording)
         if notice:
-            print(notice)
+            if truth.table is not None:  # an unreadable file was said once, when it was read
+                print(notice)
             notes.append(notice)
         else:
-            truth, spot_matched = truth_lane(rows, outcome, config["matching"])
+            lane, spot_matched = truth_lane(rows, outcome, config["matching"])
     try:
         frames = (image for _, image in iter_resampled(recording, np.arange(recording.n_frames)))
         written.append(write_preview(folder / "preview.webm", frames, recording.source_fps))
         video = "preview.webm"
     except UserError as error:
-        print(f"{error}; report.html is written without video")
-        notes.append(f"No video: {error}")
+        problem = str(error).replace(str(folder), str(shown or folder))
+        print(f"{problem}; report.html is written without video")
+        notes.append(f"No video: {problem}")
     written.append(write_spot_page(folder / "report.html",
-                                   review_of(outcome, config, truth, spot_matched, video, notes)))
+                                   review_of(outcome, config, spots, lane, spot_matched, video, notes)))
     return written

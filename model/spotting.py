@@ -30,7 +30,8 @@ from utils.indexing import PROPOSAL_FRAME_SHIFT, SEGMENT_LENGTH, cut_window, win
 from utils.io import atomic_write_csv, atomic_write_text
 from utils.layout import FoldLayout
 from utils.nms import nms, nms_top_k
-from utils.spot_outputs import check_writable, error_log, output_folders, remove_stale
+from utils.spot_outputs import (EAF_DIGEST_KEY, EAF_NAME, check_writable, error_log, file_digest, output_folders,
+                                output_set)
 
 SPOT_COLUMNS = ["type", "onset_frame", "apex_frame", "offset_frame", "onset_s", "offset_s", "score"]
 _LAST_INTEGER = re.compile(r"(\d+)(?!.*\d)")  # a subject name's number (casme_015 -> 15)
@@ -282,27 +283,38 @@ def distinct_inputs(inputs: list[Path]) -> list[Path]:
     return list(seen)
 
 
-def write_outputs(folder: Path, table: pd.DataFrame, meta: dict, scores: Scores, windows: WindowSet,
-                  indices: np.ndarray, recording: Recording, lost_frames: np.ndarray) -> list[Path]:
-    """``spots.csv``, ``timeline.png`` and ``spots.json`` under ``folder``, each written atomically, after the
-    earlier outputs this run does not rewrite are removed (:func:`utils.spot_outputs.remove_stale`). ``spots.json`` comes last:
-    it names the input the folder belongs to."""
+def write_outputs(folder: Path, outcome, meta: dict, job: SpotJob) -> list[Path]:
+    """Every output of one input (``outcome``: a model.spot_review.SpotOutcome), written into a staging folder
+    and swapped into ``folder`` as a set (:func:`utils.spot_outputs.output_set`): ``spots.csv``, ``timeline.png``,
+    the review outputs (model/spot_review.py), ``annotated.webm`` when asked, and ``spots.json`` with the digest
+    of the ``spots.eaf`` written. Returns the files as they lie in ``folder``."""
+    from feature_extraction.recording import write_annotated_video
+    from model.spot_review import write_review  # the review page builds on this module
     from utils.plots import plot_spot_timeline
 
-    remove_stale(folder)
-    atomic_write_csv(folder / "spots.csv", table)
+    recording, indices, table = outcome.recording, outcome.indices, outcome.table
     n_rows = len(indices) - 1
     seconds = indices[:n_rows] / recording.source_fps  # feature row r starts at resampled frame r
 
     def per_row(values):
-        return None if values is None else {t: track[:n_rows] for t, track in stitched(values, windows).items()}
+        return None if values is None else {t: track[:n_rows] for t, track in stitched(values, outcome.windows).items()}
 
-    plot_spot_timeline(folder / "timeline.png", recording.name, seconds, per_row(scores.apex), per_row(scores.action),
-                       list(zip(table["onset_s"], table["offset_s"], table["type"])),
-                       lost_stretches(lost_frames, indices, recording))
-    atomic_write_text(folder / "spots.json", json.dumps({**meta, "spots": table.to_dict(orient="records")},
-                                                        indent=2) + "\n")
-    return [folder / "spots.csv", folder / "timeline.png", folder / "spots.json"]
+    with output_set(folder) as staging:
+        written = [atomic_write_csv(staging / "spots.csv", table)]
+        written.append(plot_spot_timeline(staging / "timeline.png", recording.name,
+                                          recording.n_frames / recording.source_fps, seconds,
+                                          per_row(outcome.scores.apex), per_row(outcome.scores.action),
+                                          list(zip(table["onset_s"], table["offset_s"], table["type"])),
+                                          lost_stretches(outcome.lost_frames, indices, recording)))
+        written += write_review(staging, outcome, job.config, job.anno, job.report, shown=folder)
+        if job.video:
+            intervals = [(row.onset_frame, row.offset_frame, f"{row.type.upper()} {row.score:.2f}")
+                         for row in table.itertuples()]
+            written.append(write_annotated_video(staging / "annotated.webm", recording, intervals, job.landmarker))
+        written.append(atomic_write_text(staging / "spots.json", json.dumps(
+            {**meta, EAF_DIGEST_KEY: file_digest(staging / EAF_NAME), "spots": table.to_dict(orient="records")},
+            indent=2) + "\n"))
+    return [folder / Path(path).name for path in written]
 
 
 # --------------------------------------------------------------------------- the command
@@ -342,7 +354,7 @@ class SpotJob:
     out: Path
     fps: float | None
     video: bool
-    anno: Path | None
+    anno: object  # model.spot_review.GroundTruth: --anno as read before any output was written, or None
     report: bool
 
     @property
@@ -379,6 +391,9 @@ def spot_inputs(options: SpotOptions, landmarker=None) -> int:
     settings, warning = requested_settings(settings, options.flow, options.face_detect)
     if warning:
         print(warning)
+    from model.spot_review import read_ground_truth  # the review page builds on this module
+
+    truth = read_ground_truth(options.anno, float(config.get("fps", 30)))  # before any output: it may be one
     out = options.out if options.out is not None else Path(options.run) / "spots"
     check_writable(out, default=options.out is None)
     inputs = distinct_inputs(list(options.inputs))
@@ -389,7 +404,7 @@ def spot_inputs(options: SpotOptions, landmarker=None) -> int:
 
         landmarker = FaceLandmarker()
     job = SpotJob(models, folds, settings, config, device, landmarker, Path(options.run), out, options.fps,
-                  options.video, options.anno, options.report)
+                  options.video, truth, options.report)
     folders = output_folders([str(path) for path in inputs], [recording_name(path) for path in inputs], out)
     outcomes = [attempt(path, folder, job) for path, folder in zip(inputs, folders)]
     return summarise(outcomes)
@@ -439,7 +454,6 @@ def subject_of_input(path: Path, subject: str) -> bool:
 def spot_one(path: Path, folder: Path, job: SpotJob) -> pd.DataFrame:
     """One input (a full path) -> its spots table, written under ``folder``."""
     from feature_extraction.record import record_dict
-    from feature_extraction.recording import write_annotated_video
 
     recording = open_recording(path, job.fps, job.dataset_fps)
     seen = [s for s in job.folds if subject_of_input(Path(path), s)]
@@ -460,13 +474,8 @@ def spot_one(path: Path, folder: Path, job: SpotJob) -> pd.DataFrame:
             "extraction": record_dict(job.settings), "input_fps": recording.source_fps,
             "model_fps": job.dataset_fps, "frames": recording.n_frames, "face_lost_frames": int(lost_frames.sum()),
             "unreadable_frames": own_frames(np.flatnonzero(unreadable), indices, recording)[0]}
-    write_outputs(folder, table, meta, scores, windows, indices, recording, lost_frames)
-    from model.spot_review import SpotOutcome, write_review  # the review page builds on this module
+    from model.spot_review import SpotOutcome  # the review page builds on this module
 
-    write_review(folder, SpotOutcome(recording, indices, scores, windows, kept, table, lost_frames, unreadable),
-                 job.config, job.anno, job.report)
-    if job.video:
-        intervals = [(row.onset_frame, row.offset_frame, f"{row.type.upper()} {row.score:.2f}")
-                     for row in table.itertuples()]
-        write_annotated_video(folder / "annotated.webm", recording, intervals, job.landmarker)
+    write_outputs(folder, SpotOutcome(recording, indices, scores, windows, kept, table, lost_frames, unreadable),
+                  meta, job)
     return table

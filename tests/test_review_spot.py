@@ -14,11 +14,12 @@ import pandas as pd
 import pytest
 
 from model.scoring import Scores
-from model.spot_review import SpotOutcome, write_review
+from model.spot_review import SpotOutcome, read_ground_truth, write_review
 from feature_extraction.recording import open_recording, resample_indices
 from model.spotting import spots_table, windows_of
+from utils.annotations import read_annotation_table
 from utils.config import load_config
-from utils.elan import read_eaf_table
+from utils.review.spot_page import SpotReview, write_spot_page
 
 FPS, N_FRAMES = 30.0, 120
 # Model-frame proposals (1-based, equal rates so they are also the input's frames): NMS order.
@@ -63,7 +64,7 @@ def written(tmp_path):
     folder = tmp_path / "spots" / "clip"
     folder.mkdir(parents=True)
     outcome.table.to_csv(folder / "spots.csv", index=False)
-    paths = write_review(folder, outcome, load_config("cas(me)^2"), anno)
+    paths = write_review(folder, outcome, load_config("cas(me)^2"), read_ground_truth(anno, FPS))
     return folder, outcome, paths
 
 
@@ -100,7 +101,7 @@ def test_spot_outputs_are_written_and_matched(written):
     capture.release()
     # Spots sorted by onset: macro 10-30 (matches truth 10-31, tIoU 20/21), micro 50-60, macro 80-100: no truth.
     assert outcome.table["onset_frame"].tolist() == [10, 50, 80]
-    back = read_eaf_table(folder / "spots.eaf")
+    back = read_annotation_table(folder / "spots.eaf")
     got = back.sort_values(["start_frame", "type_idx"])[["start_frame", "apex_frame", "end_frame"]].to_numpy()
     assert got.tolist() == outcome.table[["onset_frame", "apex_frame", "offset_frame"]].to_numpy().tolist()
 
@@ -156,7 +157,7 @@ def test_an_input_not_in_the_table_gets_a_notice_and_no_lane(tmp_path, capsys):
     outcome = _outcome(tmp_path)
     anno = tmp_path / "anno.csv"
     TRUTH.assign(video_name="another").to_csv(anno, index=False)
-    write_review(tmp_path / "out", outcome, load_config("cas(me)^2"), anno)
+    write_review(tmp_path / "out", outcome, load_config("cas(me)^2"), read_ground_truth(anno, FPS))
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 1 and str(anno) in lines[0] and "no ground truth" in lines[0]
     page = (tmp_path / "out" / "report.html").read_text()
@@ -168,7 +169,7 @@ def test_an_unreadable_anno_is_one_line_and_the_rest_is_written(tmp_path, capsys
     outcome = _outcome(tmp_path)
     anno = tmp_path / ("bad.eaf" if content.startswith("<") else "bad.csv")
     anno.write_text(content)
-    paths = write_review(tmp_path / "out", outcome, load_config("cas(me)^2"), anno)
+    paths = write_review(tmp_path / "out", outcome, load_config("cas(me)^2"), read_ground_truth(anno, FPS))
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"{anno}: ")
     assert [p.name for p in paths] == ["spots.eaf", "preview.webm", "report.html"]
@@ -210,8 +211,129 @@ def test_an_input_with_no_interval_still_gets_its_page_and_truth(tmp_path):
                           outcome.unreadable)
     anno = tmp_path / "anno.csv"
     TRUTH.to_csv(anno, index=False)
-    paths = write_review(tmp_path / "out", outcome, load_config("cas(me)^2"), anno)
+    paths = write_review(tmp_path / "out", outcome, load_config("cas(me)^2"), read_ground_truth(anno, FPS))
     assert [p.name for p in paths] == ["spots.eaf", "preview.webm", "report.html"]
     page = (tmp_path / "out" / "report.html").read_text()
     assert '"spots":[]' in page and page.count('"matched":false') == 3
-    assert read_eaf_table(tmp_path / "out" / "spots.eaf").empty
+    assert read_annotation_table(tmp_path / "out" / "spots.eaf").empty
+
+
+# --------------------------------------------------------------------------- an interview's length
+
+HOUR_FPS, HOUR_S = 25.0, 3600.0
+
+
+def _hour_review(folder: Path) -> SpotReview:
+    """A 60-minute recording at 25 fps as the spot step would describe it: score tracks for every feature row,
+    one interval every 30 s (macro 2 s, micro 0.4 s, alternating), a ground truth for some, a face lost for 10 s
+    at 30:00, and a 1-fps preview (seeking is by seconds, so its rate does not matter to the page)."""
+    writer = cv2.VideoWriter(str(folder / "preview.webm"), cv2.VideoWriter_fourcc(*"VP80"), 1.0, (32, 24))
+    for second in range(int(HOUR_S)):
+        writer.write(np.full((24, 32, 3), second % 256, np.uint8))
+    writer.release()
+    times = np.arange(int(HOUR_S * HOUR_FPS) - 1) / HOUR_FPS
+    onsets = np.arange(15.0, HOUR_S, 30.0)
+    types = np.where(np.arange(len(onsets)) % 2 == 0, "macro", "micro")
+    lengths = np.where(types == "macro", 2.0, 0.4)
+    frames = np.round(onsets * HOUR_FPS).astype(int) + 1
+    ends = frames + np.round(lengths * HOUR_FPS).astype(int) - 1
+    spots = pd.DataFrame({"type": types, "onset_frame": frames, "apex_frame": frames + 3, "offset_frame": ends,
+                          "onset_s": onsets, "apex_s": onsets + 3 / HOUR_FPS, "offset_s": (ends - 1) / HOUR_FPS,
+                          "score": np.linspace(0.2, 0.9, len(onsets))})
+    truth = spots.iloc[::7].assign(matched=True)[["type", "onset_frame", "apex_frame", "offset_frame", "onset_s",
+                                                  "offset_s", "matched"]].reset_index(drop=True)
+    wave = {name: 0.5 + 0.4 * np.sin(times / period) for name, period in (("macro", 7.0), ("micro", 3.0))}
+    return SpotReview(name="interview", input_path=str(folder / "interview.mp4"), fps=HOUR_FPS, duration=HOUR_S,
+                      times=times, start=wave, apex=wave, end=wave, thresholds={"macro": 0.5, "micro": 0.5},
+                      spots=spots, lost=[(1800.0, 1810.0)], spot_matched=np.ones(len(spots), bool), truth=truth,
+                      video="preview.webm", matching="published")
+
+
+def _view(driver) -> tuple[float, float]:
+    begin, end = driver.execute_script("return document.getElementById('timeline').dataset.view").split()
+    return float(begin), float(end)
+
+
+def _bar(driver, row: int):
+    return driver.find_element("css selector", f"#timeline rect[data-spot='{row}']")
+
+
+def _inside_plot(driver, element) -> bool:
+    """Whether ``element`` is drawn within the timeline's plot area, at least 3 px wide (seen, not a sliver)."""
+    return driver.execute_script("""
+        const bar = arguments[0].getBoundingClientRect(), clip = document.querySelector('#timeline rect.plot-area')
+          .getBoundingClientRect();
+        return bar.width >= 3 && bar.left >= clip.left - 1 && bar.right <= clip.right + 1;""", element)
+
+
+def test_a_60_minute_recording_zooms_pans_and_steps_through_its_intervals(tmp_path, chromium):
+    from browser import console_errors
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    folder = tmp_path / "spots" / "interview"
+    folder.mkdir(parents=True)
+    review = _hour_review(folder)
+    write_spot_page(folder / "report.html", review)
+    moved = tmp_path / "elsewhere" / "interview"  # the page and its preview go together, and keep working
+    moved.parent.mkdir()
+    folder.rename(moved)
+    driver = chromium
+    console_errors(driver)
+    driver.get((moved / "report.html").as_uri())
+    assert _wait(driver, "return document.querySelector('video').readyState >= 2"), "the preview never loaded"
+    assert abs(driver.execute_script("return document.querySelector('video').duration") - HOUR_S) <= 1
+    n = len(review.spots)
+    assert len(driver.find_elements("css selector", "#timeline [data-spot]")) == n
+    assert len(driver.find_elements("css selector", "#overview .bar")) == n  # the whole hour, every interval
+    assert _view(driver) == (0.0, 120.0)  # opens on its first two minutes: intervals are bars, not slivers
+    assert _inside_plot(driver, _bar(driver, 1)) and not _inside_plot(driver, _bar(driver, 4))  # micro at 0:45
+    _screenshot(driver, "spot_report_hour.png", tmp_path)
+    body = driver.find_element("tag name", "body")
+    body.send_keys("+")
+    assert _view(driver) == (30.0, 90.0)
+    body.send_keys("0")
+    assert _view(driver) == (0.0, HOUR_S)
+    body.send_keys("n")  # to the first interval: zoomed until it is seen
+    assert _wait(driver, f"return Math.abs(document.querySelector('video').currentTime - {review.spots['onset_s'][0]}) < 0.05")
+    assert _view(driver)[1] - _view(driver)[0] < 60 and _inside_plot(driver, _bar(driver, 0))
+
+    # The last interval (59:45) from the table, then back with the button: each comes into view and is sought.
+    driver.find_elements("css selector", "#spots-table tr[data-spot]")[n - 1].click()
+    for index in (n - 1, n - 2):
+        onset = review.spots["onset_s"][index]
+        assert _wait(driver, f"return Math.abs(document.querySelector('video').currentTime - {onset}) < 0.05"), index
+        assert _inside_plot(driver, _bar(driver, index)), index
+        driver.find_element("id", "prev-spot").click()
+
+    # The wheel zooms around the pointer: the time under it stays put.
+    svg = driver.find_element("css selector", "#timeline svg")
+    before = _view(driver)
+    under = driver.execute_script("""
+        const svg = arguments[0], box = svg.querySelector('rect.plot-area').getBoundingClientRect();
+        const x = box.left + box.width * 0.25, y = box.top + 20;
+        svg.dispatchEvent(new WheelEvent('wheel', {clientX: x, clientY: y, deltaY: -400, bubbles: true, cancelable: true}));
+        return x;""", svg)
+    after = _view(driver)
+    assert after[1] - after[0] < 0.5 * (before[1] - before[0])
+    at = lambda view: view[0] + 0.25 * (view[1] - view[0])  # noqa: E731 - the time a quarter into the plot
+    assert abs(at(after) - at(before)) < 0.01 * (before[1] - before[0]), (before, after, under)
+
+    # Dragging pans: content dragged left shows later seconds, by the dragged distance.
+    before = _view(driver)
+    width = driver.execute_script("return document.querySelector('#timeline rect.plot-area').getBoundingClientRect().width")
+    ActionChains(driver).move_to_element(svg).click_and_hold().move_by_offset(-200, 0).release().perform()
+    after = _view(driver)
+    assert after[1] - after[0] == pytest.approx(before[1] - before[0], abs=1e-3)
+    assert after[0] - before[0] == pytest.approx(200 / width * (before[1] - before[0]), rel=0.05)
+
+    # The overview: a click three quarters along goes to 45:00, and the view centres there.
+    overview = driver.find_element("css selector", "#overview svg")
+    offset = driver.execute_script("""
+        const plot = document.querySelector('#overview rect.plot-area').getBoundingClientRect();
+        const svg = arguments[0].getBoundingClientRect();
+        return plot.left + 0.75 * plot.width - (svg.left + svg.width / 2);""", overview)
+    ActionChains(driver).move_to_element_with_offset(overview, round(offset), 0).click().perform()
+    assert _wait(driver, "return Math.abs(document.querySelector('video').currentTime - 2700) < 3")
+    view = _view(driver)
+    assert abs((view[0] + view[1]) / 2 - 2700) < 3
+    assert console_errors(driver) == []

@@ -1,4 +1,5 @@
-"""spot.py's inputs and outputs: output folders that never collide, reruns without stale files, one failing
+"""spot.py's inputs and outputs: output folders that never collide, reruns without stale files, outputs replaced
+as a set, an edited spots.eaf read before anything is written and never lost, any name spotted, one failing
 input among others, a writable --out checked first, frame rates and --folds checked, and the run's own
 config section and extraction record applied (never the current features folder's record).
 
@@ -8,6 +9,8 @@ from __future__ import annotations
 import errno
 import json
 import math
+import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -23,6 +26,7 @@ from core_fixtures import REPO_ROOT
 from feature_extraction.record import write_record
 from feature_extraction.recording import frame_rate, open_recording, recording_name
 from feature_extraction.video import FlowSettings
+from model import spot_review
 from model.auwgcn import AUWGCN
 from model.spotting import SpotOptions, fold_list, run_dataset, spot_inputs
 from test_bad_inputs import assert_one_line_error
@@ -141,6 +145,94 @@ def test_a_dot_input_gets_a_named_folder(setup, tmp_path, monkeypatch):
     out = tmp_path / "spots"
     assert _spot(run, config, [Path(".")], out) == 0
     assert json.loads((out / "take" / "spots.json").read_text())["input"] == str(take.resolve())
+
+
+# --------------------------------------------------------------------------- what the user edits
+
+
+def _page_data(folder: Path) -> dict:
+    page = (folder / "report.html").read_text(encoding="utf-8")
+    return json.loads(re.search(r'<script type="application/json" id="review-data">(.*?)</script>', page, re.S).group(1))
+
+
+def test_an_edited_eaf_given_as_anno_is_read_first_and_kept(setup, tmp_path, capsys):
+    """spot, correct spots.eaf in ELAN, spot again with it as --anno: the page shows the correction as the
+    ground truth, the corrected file is kept beside the model's new spots.eaf, and the rerun says so."""
+    from pympi.Elan import Eaf
+
+    _, run, config = setup
+    (take,) = _takes(tmp_path, "take")
+    out = tmp_path / "spots"
+    assert _spot(run, config, [take], out) == 0
+    folder = out / "take"
+    eaf, model_eaf = folder / "spots.eaf", (folder / "spots.eaf").read_bytes()
+    spotted = len(json.loads((folder / "spots.json").read_text())["spots"])
+    corrected = Eaf(str(eaf))  # a person adds an expression at 100-400 ms (frames 4-12 at 30 fps) and saves
+    corrected.add_annotation("macro", 100, 400, "")
+    corrected.to_file(str(tmp_path / "saved.eaf"))
+    os.replace(tmp_path / "saved.eaf", eaf)
+    edited = eaf.read_bytes()
+    capsys.readouterr()
+
+    assert _spot(run, config, [take], out, anno=eaf) == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert f"{eaf}: changed since spot wrote it (edited in ELAN?): kept as spots.edited-1.eaf; spots.eaf is " \
+           "spot's own again" in printed
+    assert (folder / "spots.edited-1.eaf").read_bytes() == edited
+    assert eaf.read_bytes() == model_eaf  # the model's, byte for byte what the first spot wrote
+    truth = _page_data(folder)["truth"]
+    assert len(truth) == spotted + 1
+    assert ("macro", 4, 12) in [(t["type"], t["onset_frame"], t["offset_frame"]) for t in truth]
+
+    # spot's own spots.eaf is replaced without a word; the kept correction stays.
+    assert _spot(run, config, [take], out, anno=folder / "spots.edited-1.eaf") == 0
+    assert "changed since spot wrote it" not in capsys.readouterr().out
+    assert sorted(p.name for p in folder.glob("spots*.eaf")) == ["spots.eaf", "spots.edited-1.eaf"]
+    assert len(_page_data(folder)["truth"]) == spotted + 1
+
+
+def _snapshot(folder: Path) -> dict[str, tuple[bytes, int]]:
+    """Each file's bytes and inode: a file written again, even with the same bytes, is another inode."""
+    return {p.name: (p.read_bytes(), p.stat().st_ino) for p in sorted(folder.iterdir())}
+
+
+@pytest.mark.parametrize("failing", ["timeline", "page"])
+def test_a_rerun_that_fails_halfway_leaves_the_earlier_set_whole(setup, tmp_path, monkeypatch, capsys, failing):
+    """The plot fails after spots.csv is written, or the page after the table, the plot, the EAF and the
+    preview: the folder keeps the earlier set, file for file, and the user's own file."""
+    import utils.plots
+
+    _, run, config = setup
+    (take,) = _takes(tmp_path, "take")
+    out = tmp_path / "spots"
+    assert _spot(run, config, [take], out) == 0
+    folder = out / "take"
+    (folder / "notes.txt").write_text("the user's own")
+    before = _snapshot(folder)
+    assert {"spots.csv", "spots.json", "spots.eaf", "timeline.png", "preview.webm", "report.html"} < set(before)
+    name = {"timeline": "timeline.png", "page": "report.html"}[failing]
+
+    def full_disk(path, *rest):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    if failing == "timeline":
+        monkeypatch.setattr(utils.plots, "plot_spot_timeline", full_disk)
+    else:
+        monkeypatch.setattr(spot_review, "write_spot_page", full_disk)
+    assert _spot(run, config, [take], out, video=True) == 1
+    assert _snapshot(folder) == before
+    assert not [p.name for p in out.iterdir() if p.name.startswith(".")]  # no staging folder left behind
+    (failed,) = [line for line in capsys.readouterr().out.splitlines() if line.startswith("FAILED")]
+    assert f"No space left on device: '{folder / name}'" in failed  # named where it would have been
+
+
+def test_a_name_with_dollar_signs_is_spotted_and_plotted_literally(setup, tmp_path):
+    _, run, config = setup
+    (take,) = _takes(tmp_path, "a$\\x$b")
+    out = tmp_path / "spots"
+    assert _spot(run, config, [take], out, report=False) == 0
+    assert sorted(p.name for p in (out / take.name).iterdir()) == ["spots.csv", "spots.eaf", "spots.json",
+                                                                    "timeline.png"]
 
 
 # --------------------------------------------------------------------------- keeps going

@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from utils.elan import EafIntervals, read_eaf
 from utils.errors import UserError
 
 ANNOTATION_COLUMNS = ("subject", "video_name", "start_frame", "apex_frame", "end_frame", "type_idx", "au")
@@ -56,9 +57,7 @@ def read_annotation_table(path: str | Path, fps: float | None = None) -> pd.Data
     """
     path = Path(path)
     if path.suffix.lower() == ".eaf":
-        from utils.elan import read_eaf_table
-
-        return read_eaf_table(path, fps)
+        return eaf_table(read_eaf(path, fps))
     if not path.is_file():
         raise UserError(f"{path}: annotation file not found")
     try:
@@ -74,6 +73,17 @@ def read_annotation_table(path: str | Path, fps: float | None = None) -> pd.Data
             row = int(values.isna().to_numpy().argmax()) if values.isna().any() else int((values % 1 != 0).argmax())
             raise UserError(f"{path}: column '{column}' must hold integers (data row {row + 1})")
         table[column] = values.astype("int64")
+    return with_name_columns(table)
+
+
+def eaf_table(eaf: EafIntervals) -> pd.DataFrame:
+    """An EAF's intervals (utils/elan.py) as the paper's table: ANNOTATION_COLUMNS, ``au`` empty."""
+    rows = [(eaf.subject, eaf.video_name, onset, apex, offset, TYPE_INDEX[tier], "")
+            for tier, onset, apex, offset in eaf.intervals]
+    table = pd.DataFrame(rows, columns=list(ANNOTATION_COLUMNS))
+    for column in (*FRAME_COLUMNS, "type_idx"):
+        table[column] = table[column].astype("int64")
+    table["au"] = table["au"].astype("str")
     return with_name_columns(table)
 
 

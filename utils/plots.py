@@ -8,8 +8,12 @@ python -m utils.plots --dataset D --output DIR --subjects S1 S2 ... [--config FI
   (micro, macro), the ground-truth intervals and the spotted intervals (green when
   counted as true positives under the fold's matching rule, red otherwise).
 
-Also spot.py's ``timeline.png`` of a new recording (:func:`plot_spot_timeline`) and the protocol table's
-bars (:func:`plot_protocol_table`).
+Also spot.py's ``timeline.png`` of a new recording (:func:`plot_spot_timeline`, in rows of
+:data:`TIMELINE_ROW_SECONDS` so that a printed hour stays readable) and the protocol table's bars
+(:func:`plot_protocol_table`).
+
+Every text is drawn as written: names come from users (``a$\\x$b`` is a valid file name), and matplotlib would
+otherwise parse text between dollar signs as a formula.
 """
 from __future__ import annotations
 
@@ -22,6 +26,8 @@ import pandas as pd
 # Figure objects without pyplot: they render to files with no backend, so importing this module never
 # switches the backend of the process that imports it (no matplotlib.use()).
 from matplotlib.figure import Figure
+from matplotlib.text import Text
+from matplotlib.ticker import FuncFormatter, MultipleLocator
 
 from utils.annotations import EXPRESSION_TYPES, MACRO, MICRO, read_annotation_table, subject_ground_truth
 from utils.errors import run_cli
@@ -36,11 +42,17 @@ TYPE_COLOURS = {MICRO: "tab:orange", MACRO: "tab:blue"}  # every plot of scores 
 # Lanes of a video timeline: ground-truth spans above the scores, spotted spans below, one lane a type.
 TRUTH_LANE = {MICRO: 1.16, MACRO: 1.08}
 SPOT_LANE = {MICRO: -0.22, MACRO: -0.14}
+# timeline.png: seconds a row shows. At 2 minutes a 0.3-s micro-expression is still 2 px wide, and an hour
+# prints as 30 rows.
+TIMELINE_ROW_SECONDS = 120.0
 
 
-def _save(figure, path: Path) -> Path:
+def _save(figure, path: Path, dpi: int = 110) -> Path:
+    """``figure`` as a PNG at ``path`` (atomic), every text drawn literally (no math text: see the module)."""
+    for text in figure.findobj(Text):
+        text.set_parse_math(False)
     with atomic_path(path) as tmp:
-        figure.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
+        figure.savefig(tmp, format="png", dpi=dpi, bbox_inches="tight")
     return path
 
 
@@ -117,36 +129,61 @@ def plot_video_timeline(video: str, scores: dict[int, np.ndarray], frame_shift: 
     return _save(figure, path)
 
 
-def plot_spot_timeline(path: Path, title: str, seconds: np.ndarray, apex: dict[int, np.ndarray],
+def timeline_rows(duration: float, row_seconds: float = TIMELINE_ROW_SECONDS) -> list[tuple[float, float]]:
+    """``(begin, end)`` seconds of each row of a spot timeline: one row for a recording up to ``row_seconds``
+    long, else rows of ``row_seconds`` each, on one scale (the last row may end after the recording)."""
+    if duration <= row_seconds:
+        return [(0.0, max(float(duration), 1e-3))]
+    return [(k * row_seconds, (k + 1) * row_seconds) for k in range(int(np.ceil(duration / row_seconds)))]
+
+
+def _clock(seconds: float, _position=None) -> str:
+    """``m:ss``, or ``h:mm:ss`` from an hour on."""
+    whole = int(round(seconds))
+    hours, minutes, rest = whole // 3600, whole // 60 % 60, whole % 60
+    return f"{hours}:{minutes:02d}:{rest:02d}" if hours else f"{minutes}:{rest:02d}"
+
+
+def plot_spot_timeline(path: Path, title: str, duration: float, seconds: np.ndarray, apex: dict[int, np.ndarray],
                        action: dict[int, np.ndarray] | None, spans: list[tuple[float, float, str]],
                        lost: list[tuple[float, float]]) -> Path:
-    """A spotted recording over seconds: apex (solid) and action (dashed) scores per type (``seconds`` (R,)
-    and each track (R,), per feature row), the spotted ``(onset_s, offset_s, type name)`` spans shaded,
-    and the face-lost ``(begin_s, end_s)`` stretches (no face found, or the frame unreadable) hatched."""
+    """A spotted recording of ``duration`` seconds, in rows (:func:`timeline_rows`): apex (solid) and action
+    (dashed) scores per type (``seconds`` (R,) and each track (R,), per feature row), the spotted
+    ``(onset_s, offset_s, type name)`` spans shaded, and the face-lost ``(begin_s, end_s)`` stretches (no face
+    found, or the frame unreadable) hatched."""
     colours = {EXPRESSION_TYPES[t]: colour for t, colour in TYPE_COLOURS.items()}
-    figure = Figure(figsize=(12, 3.2))
-    axis = figure.add_subplot()
-    for type_idx, name in EXPRESSION_TYPES.items():
-        colour = TYPE_COLOURS[type_idx]
-        axis.plot(seconds, apex[type_idx], color=colour, linewidth=0.9, label=f"{name} apex")
-        if action is not None:
-            axis.plot(seconds, action[type_idx], color=colour, linewidth=0.7, linestyle="--", alpha=0.7,
-                      label=f"{name} action")
-    for begin, end, name in spans:
-        axis.axvspan(begin, end, color=colours[name], alpha=0.25)
-    for number, (begin, end) in enumerate(lost):
-        axis.axvspan(begin, end, facecolor="none", edgecolor="0.3", hatch="//",
-                     label="face lost / unreadable" if number == 0 else None)
-    axis.axhline(0.5, color="0.5", linestyle=":", linewidth=0.8)
-    axis.set_ylim(-0.02, 1.02)
-    axis.set_xlabel("time (s)")
-    axis.set_ylabel("score")
-    axis.set_title(f"{title}: apex/action scores, spotted intervals shaded (orange micro, blue macro)")
-    axis.legend(loc="upper right", fontsize=7, ncol=3)
-    figure.tight_layout()
-    with atomic_path(path) as tmp:
-        figure.savefig(tmp, dpi=80, format="png")
-    return path
+    rows = timeline_rows(duration)
+    # Laid out when saved: after _save has made every text literal (laying out measures the texts).
+    figure = Figure(figsize=(12, 3.2 if len(rows) == 1 else 0.6 + 1.3 * len(rows)), layout="constrained")
+    axes = np.atleast_1d(figure.subplots(len(rows), 1, squeeze=False)[:, 0])
+    for row, (axis, (begin, end)) in enumerate(zip(axes, rows)):
+        first, last = np.searchsorted(seconds, [begin, end])
+        shown = slice(max(first - 1, 0), last + 1)  # one sample beyond each end: the line reaches the row's edges
+        for type_idx, name in EXPRESSION_TYPES.items():
+            colour = TYPE_COLOURS[type_idx]
+            axis.plot(seconds[shown], apex[type_idx][shown], color=colour, linewidth=0.9, label=f"{name} apex")
+            if action is not None:
+                axis.plot(seconds[shown], action[type_idx][shown], color=colour, linewidth=0.7, linestyle="--",
+                          alpha=0.7, label=f"{name} action")
+        for onset, offset, name in spans:
+            if onset < end and offset >= begin:
+                axis.axvspan(onset, offset, color=colours[name], alpha=0.25)
+        for number, (lost_begin, lost_end) in enumerate(lost):
+            if lost_begin < end and lost_end > begin:
+                axis.axvspan(lost_begin, lost_end, facecolor="none", edgecolor="0.3", hatch="//",
+                             label="face lost / unreadable" if number == 0 else None)
+        axis.axhline(0.5, color="0.5", linestyle=":", linewidth=0.8)
+        axis.set_xlim(begin, end)
+        axis.set_ylim(-0.02, 1.02)
+        axis.set_ylabel("score")
+        if len(rows) > 1:
+            axis.xaxis.set_major_locator(MultipleLocator(TIMELINE_ROW_SECONDS / 8))
+            axis.xaxis.set_major_formatter(FuncFormatter(_clock))
+        if row == 0:
+            axis.set_title(f"{title}: apex/action scores, spotted intervals shaded (orange micro, blue macro)")
+            axis.legend(loc="upper right", fontsize=7, ncol=3)
+    axes[-1].set_xlabel("time (s)" if len(rows) == 1 else "time (m:ss)")
+    return _save(figure, path, dpi=80)
 
 
 def plot_fold_timelines(output: Path, subject: str, annotations: pd.DataFrame) -> list[Path]:

@@ -1,21 +1,37 @@
-"""The output folders of spot.py under ``--out``: one per input, never shared, found again on a rerun.
+"""The output folders of spot.py under ``--out``: one per input, never shared, found again on a rerun, and
+replaced as a set.
 
 ``<out>/<name>/`` or ``<out>/<name>-N/`` holds an input's ``spots.csv``, ``timeline.png``, ``spots.json``
-(which records the input's full path under ``input``), ``spots.eaf``, unless skipped ``report.html`` and
-``preview.webm``, and when asked ``annotated.webm``; ``<out>/logs/<folder name>.log`` the traceback of an input that met an internal error.
+(which records the input's full path under ``input`` and the SHA-256 of the ``spots.eaf`` it wrote under
+``spots_eaf_sha256``), ``spots.eaf``, unless skipped ``report.html`` and ``preview.webm``, and when asked
+``annotated.webm``; ``<out>/logs/<folder name>.log`` the traceback of an input that met an internal error.
+
+A spot writes an input's outputs into a hidden staging folder beside its folder (:func:`output_set`) and swaps
+them in only when all are written, so a spot that fails halfway leaves the earlier set whole. Every other file
+in the folder is the user's and stays. A ``spots.eaf`` whose bytes are no longer those spot wrote (corrected in
+ELAN) is kept as ``spots.edited-<n>.eaf`` (the first free n) before the new set comes in, and the rerun says so.
 """
 from __future__ import annotations
 
+import fnmatch
 import glob
+import hashlib
 import json
 import os
+import shutil
 import tempfile
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from utils.errors import UserError
 
-# Outputs of an earlier spot of the same input that a run may not write again: removed before writing.
-STALE_OUTPUTS = ("annotated.*", "report.html", "preview.*")
+# What a spot writes into an input's folder: replaced as a set on a rerun (anything else there is the user's).
+SPOT_OUTPUTS = ("spots.csv", "spots.json", "spots.eaf", "timeline.png", "report.html", "preview.*", "annotated.*")
+EAF_NAME = "spots.eaf"
+EAF_DIGEST_KEY = "spots_eaf_sha256"  # in spots.json: the digest of the spots.eaf spot wrote beside it
+EDITED_EAF = "spots.edited-{}.eaf"
 # Under --out: the traceback logs (so no input's folder may be named so).
 ERROR_LOGS = "logs"
 
@@ -67,12 +83,87 @@ def output_folders(inputs: list[str], names: list[str], out: Path) -> list[Path]
     return folders
 
 
-def remove_stale(folder: Path) -> None:
-    """Create ``folder`` if needed and remove the earlier outputs there that this run may not rewrite."""
-    folder.mkdir(parents=True, exist_ok=True)
-    for pattern in STALE_OUTPUTS:
-        for stale in folder.glob(pattern):
-            stale.unlink()
+def file_digest(path: Path) -> str:
+    """SHA-256 of the file at ``path``, in hex."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def _recorded_digest(folder: Path) -> str | None:
+    try:
+        return str(json.loads((folder / "spots.json").read_text(encoding="utf-8"))[EAF_DIGEST_KEY])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def keep_edited_eaf(folder: Path) -> Path | None:
+    """Rename ``folder/spots.eaf`` to ``spots.edited-<n>.eaf`` when it is not what spot wrote there (its digest
+    differs from the one ``spots.json`` records, or none is recorded); print one line saying so. Returns the
+    new path, or None when there was nothing to keep."""
+    eaf = folder / EAF_NAME
+    if not eaf.is_file() or _recorded_digest(folder) == file_digest(eaf):
+        return None
+    number = 1
+    while (folder / EDITED_EAF.format(number)).exists():
+        number += 1
+    kept = folder / EDITED_EAF.format(number)
+    os.rename(eaf, kept)
+    print(f"{eaf}: changed since spot wrote it (edited in ELAN?): kept as {kept.name}; spots.eaf is spot's own again")
+    return kept
+
+
+def _is_spot_output(name: str) -> bool:
+    return any(fnmatch.fnmatchcase(name, pattern) for pattern in SPOT_OUTPUTS)
+
+
+def _sibling(folder: Path, role: str) -> Path:
+    """A hidden, unused name beside ``folder`` (``.<name>.<random>.<role>``); no output folder starts with a dot
+    followed by its own name and a random part, so :func:`output_folders` never picks one."""
+    return folder.parent / f".{folder.name}.{uuid.uuid4().hex[:12]}.{role}"
+
+
+def swap_in(staging: Path, folder: Path) -> None:
+    """Make the outputs in ``staging`` the outputs of ``folder``: an edited ``spots.eaf`` is kept first
+    (:func:`keep_edited_eaf`), the folder's other files that are not spot outputs move over, the earlier
+    outputs go. ``staging`` is gone afterwards."""
+    if not folder.exists():
+        os.rename(staging, folder)
+        return
+    keep_edited_eaf(folder)
+    earlier = _sibling(folder, "old")
+    os.rename(folder, earlier)
+    try:
+        os.rename(staging, folder)
+    except OSError:
+        os.rename(earlier, folder)
+        raise
+    for entry in earlier.iterdir():
+        if not _is_spot_output(entry.name):
+            os.rename(entry, folder / entry.name)
+    shutil.rmtree(earlier)
+
+
+@contextmanager
+def output_set(folder: Path) -> Iterator[Path]:
+    """Yield an empty staging folder beside ``folder`` to write an input's outputs into; when the block succeeds
+    they replace ``folder``'s outputs as a set (:func:`swap_in`). When it fails, the staging folder is removed and
+    ``folder`` is as it was; a UserError or OSError naming a staged file names it as it would have been in
+    ``folder``."""
+    staging = _sibling(folder, "new")
+    staging.parent.mkdir(parents=True, exist_ok=True)
+    staging.mkdir()  # a plain mkdir, so the folder gets the usual permissions once it is swapped in
+    try:
+        try:
+            yield staging
+        except UserError as error:
+            raise UserError(str(error).replace(str(staging), str(folder))) from None
+        except OSError as error:
+            if error.filename is None:
+                raise
+            raise type(error)(error.errno, error.strerror,
+                              str(error.filename).replace(str(staging), str(folder))) from None
+        swap_in(staging, folder)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def error_log(out: Path, folder: Path) -> Path:

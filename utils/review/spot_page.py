@@ -2,9 +2,14 @@
 probabilities with the thresholds, spotted intervals, ground truth and face-lost stretches, and the table of
 intervals. Built from a :class:`SpotReview`, the data the spot step already has.
 
-Contract for other checks: one ``<video>``; every interval element (timeline bar, table row) carries
+For recordings of an interview's length the timeline zooms and pans (wheel, drag, buttons, keys + - 0), an
+overview strip above it shows the whole recording with the part in view boxed, and buttons and keys n / p move
+between the intervals.
+
+Contract for other checks: one ``<video>``; every interval element of the timeline and the table carries
 ``data-spot`` = its ``spots.csv`` row (from 0); every ground-truth bar carries ``data-truth`` = its row in the
-recording's ground truth (from 0).
+recording's ground truth (from 0); ``#timeline`` carries ``data-view`` = the seconds in view, ``"<begin> <end>"``;
+the overview's marks are in ``#overview`` and carry no ``data-spot``.
 """
 from __future__ import annotations
 
@@ -64,7 +69,7 @@ def page_data(review: SpotReview) -> dict:
         spots.append({"row": row, "type": str(spot.type), "onset_frame": int(spot.onset_frame),
                       "apex_frame": int(spot.apex_frame), "offset_frame": int(spot.offset_frame),
                       "onset_s": float(spot.onset_s), "offset_s": float(spot.offset_s),
-                      "apex_s": float(spot.onset_s) + (int(spot.apex_frame) - int(spot.onset_frame)) / review.fps,
+                      "apex_s": float(spot.apex_s),
                       "score": float(spot.score),
                       "matched": None if review.spot_matched is None else bool(review.spot_matched[row])})
     truth = None
@@ -97,8 +102,19 @@ def page_body(review: SpotReview) -> str:
 <span class="legend"><span><i class="swatch type-macro"></i>macro</span><span><i class="swatch type-micro"></i>micro</span>
 <span><i class="swatch lost"></i>face lost</span><span><i class="swatch unreadable"></i>unreadable</span>
 <span>dashed lines: apex thresholds; &#10003; matched, &#10007; not</span></span>
-<span class="meta">click an interval to go to its onset; keys n / p: next / previous interval</span>
 </div>
+<div class="controls">
+<button type="button" id="prev-spot" title="previous interval (key p)">&#9664; previous</button>
+<button type="button" id="next-spot" title="next interval (key n)">next &#9654;</button>
+<span class="meta" id="spot-position"></span>
+<button type="button" id="zoom-in" title="zoom in (key +)">+</button>
+<button type="button" id="zoom-out" title="zoom out (key -)">&minus;</button>
+<button type="button" id="zoom-all" title="the whole recording (key 0)">whole</button>
+<span class="meta" id="view-range"></span>
+</div>
+<p class="meta">The strip shows the whole recording: click it to go there, drag its box to pan. Below it, wheel or
++ / - zoom and dragging pans; click an interval to go to its onset, or anywhere else to go to that time.</p>
+<div class="timeline overview" id="overview"></div>
 <div class="timeline" id="timeline"></div>
 <h2>Intervals</h2>
 <table id="spots-table"><thead><tr><th class="text">type</th><th>onset</th><th>apex</th><th>offset</th>

@@ -13,7 +13,6 @@ ELAN) is kept as ``spots.edited-<n>.eaf`` (the first free n) before the new set 
 """
 from __future__ import annotations
 
-import fnmatch
 import glob
 import hashlib
 import json
@@ -27,8 +26,10 @@ from pathlib import Path
 
 from utils.errors import UserError
 
-# What a spot writes into an input's folder: replaced as a set on a rerun (anything else there is the user's).
-SPOT_OUTPUTS = ("spots.csv", "spots.json", "spots.eaf", "timeline.png", "report.html", "preview.*", "annotated.*")
+# The files a spot writes into an input's folder, replaced as a set on a rerun; anything else there is the user's.
+# annotated.mp4: what --video wrote before it wrote WebM.
+SPOT_OUTPUTS = frozenset({"spots.csv", "spots.json", "spots.eaf", "timeline.png", "report.html", "preview.webm",
+                          "annotated.webm", "annotated.mp4"})
 EAF_NAME = "spots.eaf"
 EAF_DIGEST_KEY = "spots_eaf_sha256"  # in spots.json: the digest of the spots.eaf spot wrote beside it
 EDITED_EAF = "spots.edited-{}.eaf"
@@ -111,10 +112,6 @@ def keep_edited_eaf(folder: Path) -> Path | None:
     return kept
 
 
-def _is_spot_output(name: str) -> bool:
-    return any(fnmatch.fnmatchcase(name, pattern) for pattern in SPOT_OUTPUTS)
-
-
 def _sibling(folder: Path, role: str) -> Path:
     """A hidden, unused name beside ``folder`` (``.<name>.<random>.<role>``); no output folder starts with a dot
     followed by its own name and a random part, so :func:`output_folders` never picks one."""
@@ -137,7 +134,7 @@ def swap_in(staging: Path, folder: Path) -> None:
         os.rename(earlier, folder)
         raise
     for entry in earlier.iterdir():
-        if not _is_spot_output(entry.name):
+        if not (entry.name in SPOT_OUTPUTS and entry.is_file()):
             os.rename(entry, folder / entry.name)
     shutil.rmtree(earlier)
 
@@ -160,7 +157,7 @@ def output_set(folder: Path) -> Iterator[Path]:
             if error.filename is None:
                 raise
             raise type(error)(error.errno, error.strerror,
-                              str(error.filename).replace(str(staging), str(folder))) from None
+                              str(error.filename).replace(str(staging), str(folder))) from error
         swap_in(staging, folder)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

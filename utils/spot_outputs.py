@@ -13,6 +13,7 @@ import tempfile
 from pathlib import Path
 
 from utils.errors import UserError
+from utils.names import check_path_name
 
 # Outputs of an earlier spot of the same input that a run may not write again: removed before writing.
 STALE_OUTPUTS = ("annotated.*", "report.html", "preview.*")
@@ -52,6 +53,7 @@ def output_folders(inputs: list[str], names: list[str], out: Path) -> list[Path]
     taken = {out / ERROR_LOGS}
     folders = []
     for path, name in zip(inputs, names):
+        check_path_name(name, path, "input name")
         numbered = [p for p in out.glob(f"{glob.escape(name)}-*") if p.name[len(name) + 1:].isdigit()]
         candidates = [out / name, *sorted(numbered, key=lambda p: int(p.name[len(name) + 1:]))]
         folder = next((c for c in candidates if c not in taken and recorded_input(c) == path), None)

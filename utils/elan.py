@@ -26,11 +26,11 @@ from urllib.parse import unquote, urlparse
 import numpy as np
 import pandas as pd
 
-from utils.annotations import ANNOTATION_COLUMNS
+from utils.annotations import ANNOTATION_COLUMNS, MACRO, MICRO
 from utils.errors import UserError
 from utils.io import atomic_path
 
-EAF_TIERS = {"macro": 1, "micro": 2}  # tier name -> type_idx of the annotation table
+EAF_TIERS = {"macro": MACRO, "micro": MICRO}  # tier name -> type_idx of the annotation table
 FRAME_RATE_PROPERTY = "frame_rate"
 _APEX_PROPERTY = re.compile(r"^apex (macro|micro) (\d+)-(\d+)$")
 _MIME_TYPES = {".mp4": "video/mp4", ".webm": "video/webm", ".avi": "video/x-msvideo", ".mov": "video/quicktime",

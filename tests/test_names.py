@@ -136,3 +136,21 @@ def test_a_run_report_preview_is_not_written_for_an_escaping_name(tmp_path, deep
     assert videos[0]["preview"] is None and _files(tmp_path) == before
     assert len(notes) == 1 and notes[0].startswith(f"{deep / 'previews'}: video name '../../../x'")
     assert capsys.readouterr().out.strip() == notes[0]
+
+
+def test_the_run_timelines_refuse_an_escaping_video_name(tmp_path, deep):
+    """A timeline is named after the video names the segment files store (a foreign archive's too)."""
+    import json
+
+    from utils.layout import FoldLayout
+    from utils.plots import plot_fold_timelines
+
+    layout = FoldLayout.of(deep, "s")
+    layout.root.mkdir()
+    layout.eval_info.write_text(json.dumps({"selected_epoch": 3, "matching": "published"}))
+    np.savez(layout.selected_scores, **{f"{ESCAPING}:{t}": np.zeros(300, np.float32) for t in ("micro", "macro")})
+    truth = pd.DataFrame(columns=["subject", "video_name", "start_frame", "apex_frame", "end_frame", "type_idx", "au"])
+    before = _files(tmp_path)
+    with pytest.raises(UserError, match=rf"^{layout.selected_scores}: video name '\.\./\.\./\.\./x'"):
+        plot_fold_timelines(deep, "s", truth)
+    assert _files(tmp_path) == before

@@ -12,13 +12,13 @@ from pathlib import Path
 
 import numpy as np
 
-from utils.annotations import EXPRESSION_TYPES, label_column
+from utils.annotations import EXPRESSION_TYPES, LABEL_COLUMNS, label_column
 from utils.config import check_subject
 from utils.errors import UserError
-from utils.indexing import WINDOW_ROWS, parse_window_file_name
+from utils.indexing import FEATURE_ROW_SHAPE, WINDOW_ROWS, parse_window_file_name
 
-FEATURE_SHAPE = (WINDOW_ROWS, 12, 2)
-LABEL_SHAPE = (WINDOW_ROWS, 8)
+WINDOW_FEATURE_SHAPE = (WINDOW_ROWS, *FEATURE_ROW_SHAPE)  # one segment file's 'feature': (270, 12, 2)
+WINDOW_LABEL_SHAPE = (WINDOW_ROWS, len(LABEL_COLUMNS))  # and its 'label': (270, 8)
 ACTION_COLUMNS = [label_column(type_idx, "action") for type_idx in EXPRESSION_TYPES]
 
 
@@ -62,10 +62,10 @@ def load_window(path: Path) -> tuple[np.ndarray, np.ndarray, str]:
         raise
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as error:
         raise UserError(f"{path}: not a readable npz segment file ({error})") from None
-    if feature.shape != FEATURE_SHAPE or not np.issubdtype(feature.dtype, np.floating):
-        raise UserError(f"{path}: 'feature' must be float {FEATURE_SHAPE}, got {feature.dtype} {feature.shape}")
-    if label.shape != LABEL_SHAPE or not np.issubdtype(label.dtype, np.number):
-        raise UserError(f"{path}: 'label' must be numeric {LABEL_SHAPE}, got {label.dtype} {label.shape}")
+    if feature.shape != WINDOW_FEATURE_SHAPE or not np.issubdtype(feature.dtype, np.floating):
+        raise UserError(f"{path}: 'feature' must be float {WINDOW_FEATURE_SHAPE}, got {feature.dtype} {feature.shape}")
+    if label.shape != WINDOW_LABEL_SHAPE or not np.issubdtype(label.dtype, np.number):
+        raise UserError(f"{path}: 'label' must be numeric {WINDOW_LABEL_SHAPE}, got {label.dtype} {label.shape}")
     if video_name is None:
         video_name = parse_window_file_name(path.name)[0]
     return feature.astype(np.float32), label.astype(np.int32), video_name

@@ -16,10 +16,12 @@ import pandas as pd
 from tqdm import tqdm
 
 from feature_extraction.segments import frame_labels, write_annotation_csv, write_video_segments
-from utils.annotations import read_annotation_table
+from utils.annotations import MACRO, MICRO, NAME_COLUMNS, read_annotation_table
+from utils.indexing import FEATURE_ROW_SHAPE
+from utils.names import check_path_name
 
 # Which ROIs move and how much (feature units, about px / 20), per type.
-MOTION = {2: (np.array([0, 1, 4, 5]), 0.06), 1: (np.array([8, 9, 10, 11]), 0.25)}
+MOTION = {MICRO: (np.array([0, 1, 4, 5]), 0.06), MACRO: (np.array([8, 9, 10, 11]), 0.25)}
 
 
 def video_lengths(annotations: pd.DataFrame, min_rows: int, rng: np.random.Generator) -> dict[str, int]:
@@ -31,7 +33,7 @@ def video_lengths(annotations: pd.DataFrame, min_rows: int, rng: np.random.Gener
 
 def synthetic_video_features(n_rows: int, rows: pd.DataFrame, rng: np.random.Generator) -> np.ndarray:
     """``(n_rows, 12, 2)`` float32: noise plus a sine bump on the type's ROIs over each [start, end]."""
-    features = rng.normal(0.0, 0.02, size=(n_rows, 12, 2)).astype(np.float32)
+    features = rng.normal(0.0, 0.02, size=(n_rows, *FEATURE_ROW_SHAPE)).astype(np.float32)
     for start, end, type_idx in rows[["start_frame", "end_frame", "type_idx"]].to_numpy():
         if type_idx not in MOTION or start <= 0 or end <= start:
             continue
@@ -43,8 +45,15 @@ def synthetic_video_features(n_rows: int, rows: pd.DataFrame, rng: np.random.Gen
 
 
 def write_synthetic_features(out_root: Path, annotations: pd.DataFrame, seed: int = 0, min_rows: int = 2000,
-                             show_progress: bool = False) -> dict[str, int]:
-    """Write ``train/`` and ``test/`` segment files and ``annotations.csv`` for every annotated video."""
+                             show_progress: bool = False, source: str | Path = "annotation table") -> dict[str, int]:
+    """Write ``train/`` and ``test/`` segment files and ``annotations.csv`` for every annotated video.
+
+    Every subject and video name becomes a folder or file name: one that cannot (``../x``) is refused in one
+    line naming ``source`` (the sheet the table came from) before anything is written.
+    """
+    for column in NAME_COLUMNS:
+        for name in annotations[column].unique():
+            check_path_name(name, source, column)
     rng = np.random.default_rng(seed)
     lengths = video_lengths(annotations, min_rows, rng)
     by_video = dict(tuple(annotations.groupby("video_name", sort=True)))
@@ -56,18 +65,18 @@ def write_synthetic_features(out_root: Path, annotations: pd.DataFrame, seed: in
     return lengths
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Write a synthetic feature archive for an annotation table.")
     parser.add_argument("--anno", required=True, type=Path)
     parser.add_argument("--out", required=True, type=Path)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--min-rows", type=int, default=2000)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     from utils.errors import run_cli
 
     def run() -> None:
         lengths = write_synthetic_features(args.out, read_annotation_table(args.anno), args.seed, args.min_rows,
-                                           show_progress=True)
+                                           show_progress=True, source=args.anno)
         print(f"wrote {len(lengths)} videos, {sum(lengths.values())} rows to {args.out}")
 
     run_cli(run)

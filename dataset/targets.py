@@ -74,7 +74,7 @@ def _apex_targets(labels: np.ndarray, type_idx: int, radius: int, corrected: boo
 def build_targets(labels: np.ndarray, normal_range: dict[int, int], corrected: bool = False) -> dict[str, np.ndarray]:
     """``labels (W, 270, 8)`` -> ``{micro,macro}_{classes,apex,action}``, each ``(W, 256)``.
 
-    ``normal_range``: radius r per type, ``{2: micro_normal_range, 1: macro_normal_range}``.
+    ``normal_range``: radius r per type, ``{MICRO: micro_normal_range, MACRO: macro_normal_range}``.
     """
     targets = {}
     for type_idx, name in EXPRESSION_TYPES.items():

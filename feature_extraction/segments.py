@@ -12,10 +12,10 @@ import numpy as np
 import pandas as pd
 
 from utils.annotations import ANNOTATION_COLUMNS, EXPRESSION_TYPES, LABEL_COLUMNS, label_column
-from utils.indexing import cut_window, parse_window_file_name, window_file_name, window_offsets
+from utils.indexing import (FEATURE_ROW_SHAPE, NUM_ROIS, cut_window, parse_window_file_name, window_file_name,
+                            window_offsets)
 from utils.io import atomic_write_bytes
-
-FEATURE_SHAPE = (12, 2)
+from utils.names import check_path_name
 
 
 def frame_labels(n_rows: int, annotations: pd.DataFrame) -> np.ndarray:
@@ -79,13 +79,14 @@ def write_video_segments(out_root: Path, subject: str, video_name: str, features
     rows no longer reach: the video got shorter) are deleted, see
     :func:`remove_stale_segments`.
     """
-    if features.ndim != 3 or features.shape[1:] != FEATURE_SHAPE:
-        raise ValueError(f"{video_name}: features have shape {features.shape}, expected (R, 12, 2)")
+    if features.ndim != 3 or features.shape[1:] != FEATURE_ROW_SHAPE:
+        raise ValueError(f"{video_name}: features have shape {features.shape}, expected (R, {NUM_ROIS}, 2)")
     if labels.shape != (features.shape[0], len(LABEL_COLUMNS)):
         raise ValueError(f"{video_name}: labels have shape {labels.shape}, expected ({features.shape[0]}, 8)")
+    check_path_name(video_name, out_root, "video name")
     features = features.astype(np.float32, copy=False)
     labels = labels.astype(np.int32, copy=False)
-    folders = [Path(out_root) / split / subject for split in ("train", "test")]
+    folders = split_folders(out_root, subject)
     for folder in folders:
         folder.mkdir(parents=True, exist_ok=True)
     written = []
@@ -101,6 +102,13 @@ def write_video_segments(out_root: Path, subject: str, video_name: str, features
     return written
 
 
+def split_folders(out_root: Path, subject: str) -> list[Path]:
+    """``<out_root>/train/<subject>`` and ``<out_root>/test/<subject>``; a one-line UserError naming ``out_root``
+    when ``subject`` is not a plain folder name (:func:`utils.names.check_path_name`)."""
+    check_path_name(subject, out_root, "subject name")
+    return [Path(out_root) / split / subject for split in ("train", "test")]
+
+
 def remove_stale_segments(out_root: Path, subject: str, video_name: str, keep) -> list[Path]:
     """Delete ``video_name``'s window files in ``<out_root>/{train,test}/<subject>/`` not named in ``keep``.
 
@@ -108,9 +116,10 @@ def remove_stale_segments(out_root: Path, subject: str, video_name: str, keep) -
     gives exactly ``video_name`` (``vid_1`` does not own ``vid_10_0000.npz``);
     other files are left alone. Returns the deleted paths.
     """
+    check_path_name(video_name, out_root, "video name")
     keep = set(keep)
     removed = []
-    for folder in (Path(out_root) / split / subject for split in ("train", "test")):
+    for folder in split_folders(out_root, subject):
         if not folder.is_dir():
             continue
         for path in folder.iterdir():

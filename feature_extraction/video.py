@@ -47,7 +47,9 @@ from feature_extraction.face import DETECT_MODES, Box, FaceLandmarker, crop, lan
 from feature_extraction.flow import (DEFAULT_DIS_PRESET, DEFAULT_FLOW, DEFAULT_TVL1_PARAMS, DIS_PRESETS, FLOW_METHODS,
                                     FLOW_STORAGES, TVL1_PARAMS, make_flow, stored_flow, to_feature_units)
 from feature_extraction.roi import roi_features
+from utils.indexing import FEATURE_ROW_SHAPE
 from utils.io import atomic_write_bytes
+from utils.names import check_path_name
 
 FLOW_CHUNK = 32  # flow frames held before their ROI features are computed in one batch
 STAGES = ("decode", "face_box", "gray_crop", "landmarks", "flow", "quantise", "roi")
@@ -308,8 +310,11 @@ def extract_video(open_frames: Callable[[], Frames], settings: FlowSettings, lan
 
 
 def cache_path(out_root: Path, subject: str, video_name: str) -> Path:
-    """``<out_root>/cache/<subject>/<video_name>.npz``."""
-    return Path(out_root) / "cache" / subject / f"{video_name}.npz"
+    """``<out_root>/cache/<subject>/<video_name>.npz``; a one-line UserError for a name that is no plain file name."""
+    folder = Path(out_root) / "cache"
+    check_path_name(subject, folder, "subject name")
+    check_path_name(video_name, folder, "video name")
+    return folder / subject / f"{video_name}.npz"
 
 
 def library_key() -> str:
@@ -418,6 +423,6 @@ def load_cached(path: Path, settings: FlowSettings, source: str) -> VideoResult 
     # ValueError, KeyError, ...), the video is extracted again rather than the run stopped.
     except Exception:
         return None
-    if result.features.shape != (result.n_frames - 1, 12, 2):
+    if result.features.shape != (result.n_frames - 1, *FEATURE_ROW_SHAPE):
         return None
     return result

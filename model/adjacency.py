@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from utils.errors import UserError
+from utils.indexing import NUM_ROIS
 from utils.make_coc_matrix import build_adjacency_file
 
 
@@ -29,8 +30,8 @@ def read_adjacency(path: Path) -> np.ndarray:
         matrix = np.load(path, allow_pickle=False)
     except (OSError, ValueError) as error:
         raise UserError(f"{path}: not a readable .npy adjacency ({error})") from None
-    if matrix.shape != (12, 12):
-        raise UserError(f"{path}: adjacency must be 12 x 12, got {matrix.shape}")
+    if matrix.shape != (NUM_ROIS, NUM_ROIS):
+        raise UserError(f"{path}: adjacency must be {NUM_ROIS} x {NUM_ROIS}, got {matrix.shape}")
     return matrix.astype(np.float32)
 
 

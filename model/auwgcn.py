@@ -16,16 +16,17 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-NUM_NODES = 12
-IN_CHANNELS = 2
+from utils.annotations import MACRO, MICRO
+from utils.indexing import NUM_ROIS, ROI_CHANNELS
+
 GRAPH_CHANNELS = 16
 HIDDEN_CHANNELS = 64
 NUM_OUTPUTS = 10
 
-# Output channel layout, shared by losses and evaluation. Micro is type_idx 2, macro 1.
-CLASS_CHANNELS = {2: slice(0, 3), 1: slice(3, 6)}  # start, end, none
-APEX_CHANNEL = {2: 6, 1: 7}
-ACTION_CHANNEL = {2: 8, 1: 9}
+# Output channel layout, shared by losses and evaluation, per type_idx.
+CLASS_CHANNELS = {MICRO: slice(0, 3), MACRO: slice(3, 6)}  # start, end, none
+APEX_CHANNEL = {MICRO: 6, MACRO: 7}
+ACTION_CHANNEL = {MICRO: 8, MACRO: 9}
 
 
 class GraphConvolution(nn.Module):
@@ -69,13 +70,13 @@ class GraphEmbedding(nn.Module):
 
     def __init__(self, adjacency: torch.Tensor):
         super().__init__()
-        self.gc1 = GraphConvolution(IN_CHANNELS, GRAPH_CHANNELS, adjacency)
+        self.gc1 = GraphConvolution(ROI_CHANNELS, GRAPH_CHANNELS, adjacency)
         self.bn1 = nn.BatchNorm1d(GRAPH_CHANNELS)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         hidden = self.gc1(features)                                   # (B, 192, T)
         batch, _, frames = hidden.shape
-        per_node = hidden.reshape(batch * NUM_NODES, GRAPH_CHANNELS, frames)  # BN stats over (B, nodes, T)
+        per_node = hidden.reshape(batch * NUM_ROIS, GRAPH_CHANNELS, frames)  # BN stats over (B, nodes, T)
         return torch.relu_(self.bn1(per_node)).reshape(batch, -1, frames)
 
 
@@ -94,11 +95,11 @@ class AUWGCN(nn.Module):
     def __init__(self, adjacency: torch.Tensor | np.ndarray):
         super().__init__()
         adjacency = torch.as_tensor(np.asarray(adjacency, dtype=np.float32))
-        if adjacency.shape != (NUM_NODES, NUM_NODES):
-            raise ValueError(f"adjacency must be {NUM_NODES}x{NUM_NODES}, got {tuple(adjacency.shape)}")
+        if adjacency.shape != (NUM_ROIS, NUM_ROIS):
+            raise ValueError(f"adjacency must be {NUM_ROIS}x{NUM_ROIS}, got {tuple(adjacency.shape)}")
         self.graph_embedding = nn.Sequential(GraphEmbedding(adjacency))
         self._sequential = nn.Sequential(
-            *_conv_block(NUM_NODES * GRAPH_CHANNELS, HIDDEN_CHANNELS, kernel=1, padding=0, dilation=1),
+            *_conv_block(NUM_ROIS * GRAPH_CHANNELS, HIDDEN_CHANNELS, kernel=1, padding=0, dilation=1),
             *_conv_block(HIDDEN_CHANNELS, HIDDEN_CHANNELS, kernel=3, padding=1, dilation=1),
             *_conv_block(HIDDEN_CHANNELS, HIDDEN_CHANNELS, kernel=3, padding=2, dilation=2),
         )
@@ -139,9 +140,9 @@ def eval_convolutions(model: AUWGCN) -> list[PlainConv]:
     with one pass over the activations per layer instead of three.
     """
     graph = model.graph_embedding[0]
-    scale, shift = (v.repeat(NUM_NODES) for v in _batchnorm_scale_shift(graph.bn1))  # node-major channels
+    scale, shift = (v.repeat(NUM_ROIS) for v in _batchnorm_scale_shift(graph.bn1))  # node-major channels
     layers = [PlainConv(graph.gc1.folded_weight() * scale[:, None, None],
-                        graph.gc1.bias.repeat(NUM_NODES) * scale + shift, 1, 0, True)]
+                        graph.gc1.bias.repeat(NUM_ROIS) * scale + shift, 1, 0, True)]
     blocks = list(model._sequential)
     for conv, norm in zip(blocks[0::3], blocks[1::3]):
         scale, shift = _batchnorm_scale_shift(norm)

@@ -22,7 +22,7 @@ from tqdm import tqdm
 from dataset.segments import WindowSet, concatenate, test_windows
 from dataset.targets import normalise_features
 from model.scoring import Scores, batched_scores, device_error_message, load_in_background
-from utils.annotations import EXPRESSION_TYPES, as_names, read_annotation_table, subject_ground_truth
+from utils.annotations import EXPRESSION_TYPES, MACRO, MICRO, as_names, read_annotation_table, subject_ground_truth
 from utils.config import DatasetConfig, check_subject, save_resolved_config
 from utils.cores import usable_cores
 from utils.errors import UserError
@@ -30,8 +30,8 @@ from utils.indexing import SEGMENT_LENGTH, window_frame_to_video_frame
 from utils.io import atomic_path, atomic_write_csv, atomic_write_text
 from utils.layout import FoldLayout, checkpoints_fingerprint
 from utils.matching import count_matches
-from utils.metrics import (COUNT_COLUMNS, EPOCH_METRIC_COLUMNS, empty_counts_row, epoch_metrics_row,
-                           fixed_epoch, select_epoch)
+from utils.metrics import (COUNT_COLUMNS, EPOCH_METRIC_COLUMNS, empty_counts_row, epoch_metrics_row, epoch_row,
+                           fixed_epoch, protocol_epoch)
 from utils.nms import NMS_COLUMNS, nms, nms_top_k
 from utils.resume_key import evaluation_key
 from utils.proposals import PROPOSAL_COLUMNS, find_proposals, proposal_params_from_config
@@ -52,7 +52,7 @@ class HeldOut:
     truth: dict[str, pd.DataFrame]
 
     def counts(self, kept: pd.DataFrame, matching: str) -> dict[int, tuple[int, int, int]]:
-        """``{2: (tp, n, m), 1: (tp, n, m)}`` of the NMS output ``kept``, summed over the subjects."""
+        """``{MICRO: (tp, n, m), MACRO: (tp, n, m)}`` of the NMS output ``kept``, summed over the subjects."""
         totals = {t: (0, 0, 0) for t in EXPRESSION_TYPES}
         for subject in self.subjects:
             own = kept if len(self.subjects) == 1 else kept[kept["video_name"].isin(self.videos[subject])]
@@ -193,13 +193,16 @@ def video_apex_scores(scores: Scores, windows: WindowSet) -> dict[str, np.ndarra
     return stitched
 
 
-def _selection_note(selection: str, wanted_epoch: int | None, checkpoints: dict[int, Path],
-                    chosen: int | None) -> str | None:
+def _selection_note(selection: str, chosen_epoch: int | None, checkpoints: dict[int, Path],
+                    chosen_row: pd.Series | None) -> str | None:
     """Why best_res.csv holds zeros, when it does."""
-    if chosen is not None:
+    if chosen_row is not None:
         return None
-    if selection == "fixed-epoch" and wanted_epoch not in checkpoints:
-        return f"epoch {wanted_epoch} (abfcm_best_epoch) has no checkpoint from epoch_begin on: TP and N counted as 0"
+    if chosen_epoch is None:
+        return "no epoch has a proposal: TP and N counted as 0, M kept"
+    if chosen_epoch not in checkpoints:
+        key = " (abfcm_best_epoch)" if selection == "fixed-epoch" else ""
+        return f"epoch {chosen_epoch}{key} has no checkpoint from epoch_begin on: TP and N counted as 0"
     return "the selected epoch has no proposal: TP and N counted as 0, M kept"
 
 
@@ -209,23 +212,29 @@ def select_and_write(config: DatasetConfig, layout: FoldLayout, held_out: HeldOu
 
     ``inner``: the inner cross-validation's result (model/inner_cv.py), needed by ``inner-cv``, whose
     epoch it gives; the held-out labels then only count that epoch's TP, FP and FN.
+
+    eval_info's ``selected_epoch`` is the epoch the protocol chose, also when it has no proposal (best_res
+    then counts TP 0, N 0 and M); it is None only under best-on-test when no epoch has a proposal.
+    ``selected_scores.npz`` holds that epoch's scores whenever it has a checkpoint.
     """
     matching, selection = config["matching"], config["selection"]
     if selection == "inner-cv" and inner is None:
         raise ValueError("selection 'inner-cv' needs the inner cross-validation's result")
     wanted = inner["selected_epoch"] if selection == "inner-cv" else config["abfcm_best_epoch"]
-    chosen = select_epoch(metrics, selection, wanted, last_epoch=max(checkpoints))
+    chosen_epoch = protocol_epoch(metrics, selection, wanted, last_epoch=max(checkpoints))
+    chosen = epoch_row(metrics, chosen_epoch)
     empty = held_out.counts_without_proposals(matching)
     if chosen is None:
-        best = empty_counts_row(empty[2][2], empty[1][2])
-        chosen_epoch = None
+        best = empty_counts_row(empty[MICRO][2], empty[MACRO][2])
     else:
         best = {column: int(chosen[column]) for column in COUNT_COLUMNS}
-        chosen_epoch = int(chosen["epoch"])
+    if chosen_epoch in checkpoints:
         apex = dict(zip(checkpoints, scores))[chosen_epoch]
         with atomic_path(layout.selected_scores) as tmp:
             with open(tmp, "wb") as handle:
                 np.savez(handle, **video_apex_scores(apex, held_out.windows))
+    else:  # an earlier evaluation's scores are not this epoch's
+        layout.selected_scores.unlink(missing_ok=True)
     atomic_write_csv(layout.best_res, pd.DataFrame([best], columns=COUNT_COLUMNS))
     info = {"subject": held_out.subjects[0] if len(held_out.subjects) == 1 else list(held_out.subjects),
             "matching": matching, "selection": selection, "selected_epoch": chosen_epoch,
@@ -236,7 +245,7 @@ def select_and_write(config: DatasetConfig, layout: FoldLayout, held_out: HeldOu
             "epochs_evaluated": len(checkpoints), "epochs_with_proposals": len(metrics),
             "frame_shift": int(window_frame_to_video_frame(0, 0)),
             "tie_rule": "earliest epoch among equal all_f1" if selection == "best-on-test" else None,
-            "note": _selection_note(selection, wanted, checkpoints, chosen_epoch),
+            "note": _selection_note(selection, chosen_epoch, checkpoints, chosen),
             "m_without_proposals": {name: empty[t][2] for t, name in EXPRESSION_TYPES.items()},
             "evaluation_key": evaluation_key(config)}
     if selection == "last-epoch":

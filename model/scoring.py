@@ -28,7 +28,7 @@ from model.auwgcn import (ACTION_CHANNEL, APEX_CHANNEL, AUWGCN, CLASS_CHANNELS, 
                           frames_as_channels)
 from utils.annotations import EXPRESSION_TYPES
 from utils.errors import UserError
-from utils.indexing import middle
+from utils.indexing import NUM_ROIS, middle
 
 INFERENCE_BATCH = 32
 # Checkpoint x window passes run as one grouped computation: bounds the live activations (~0.3 MB a pass) to ~300 MB.
@@ -63,7 +63,7 @@ def load_state_dict(path: Path) -> dict[str, torch.Tensor]:
 
 def build_model(state: dict[str, torch.Tensor], path: Path, device: torch.device) -> AUWGCN:
     """An eval-mode AUWGCN holding ``state`` (strict); a state that does not fit is a UserError naming ``path``."""
-    return load_into(AUWGCN(state.get(ADJACENCY_KEY, torch.eye(12))), state, path).to(device).eval()
+    return load_into(AUWGCN(state.get(ADJACENCY_KEY, torch.eye(NUM_ROIS))), state, path).to(device).eval()
 
 
 def load_into(model: AUWGCN, state: dict[str, torch.Tensor], path: Path) -> AUWGCN:

@@ -13,6 +13,7 @@ from dataset.targets import build_targets, normalise_features
 from model.adjacency import load_adjacency
 from model.auwgcn import AUWGCN, decay_parameter_groups
 from model.losses import LossConfig, loss_terms, total_loss
+from utils.annotations import MACRO, MICRO
 from utils.config import DatasetConfig, save_resolved_config
 from utils.errors import UserError
 from utils.indexing import middle
@@ -66,7 +67,7 @@ def _train_model(config: DatasetConfig, layout: FoldLayout, windows: WindowSet, 
     copy_record(Path(config["segment_feat_root"]), layout.logs)
     write_training_key(config, layout.logs)
 
-    normal_range = {2: config["micro_normal_range"], 1: config["macro_normal_range"]}
+    normal_range = {MICRO: config["micro_normal_range"], MACRO: config["macro_normal_range"]}
     targets = {key: torch.from_numpy(value).to(device)
                for key, value in build_targets(windows.labels, normal_range, config["corrected_targets"]).items()}
     inputs = torch.from_numpy(normalise_features(windows.features)).to(device)

@@ -1,7 +1,13 @@
 """The protocol table's layout: one row per protocol and scope, F1 mean ± sd per type, the thread count named."""
 from __future__ import annotations
 
-from utils.protocol_table import RUNS, format_protocol_table
+import pytest
+import yaml
+
+from core_fixtures import REPO_ROOT
+from utils.config import load_config
+from utils.metrics import SELECTION_PROTOCOLS
+from utils.protocol_table import RUNS, format_protocol_table, scope_config
 
 
 def _document(f1: dict[str, tuple[float, float | None]]) -> dict:
@@ -19,9 +25,20 @@ def test_rows_follow_the_runs_with_hand_values():
     assert len(lines) == 6
 
 
-def test_the_runs_cover_every_protocol_with_best_on_test_both_ways():
-    assert set(RUNS) == {("all", "best-on-test"), ("train", "best-on-test"), ("train", "last-epoch"),
-                         ("train", "fixed-epoch"), ("train", "inner-cv")}
+@pytest.mark.parametrize("own_selection", ["inner-cv", "last-epoch"])
+def test_every_run_gets_a_config_it_accepts(tmp_path, own_selection):
+    """Whatever the section's own selection (inner-cv refuses adjacency_scope all), each run's config loads
+    under the run's scope and protocol, and together the runs cover every protocol."""
+    section = yaml.safe_load((REPO_ROOT / "config.yaml").read_text())["cas(me)^2"]
+    section.update(selection=own_selection, adjacency=None, adjacency_scope="train")
+    given = tmp_path / "config.yaml"
+    given.write_text(yaml.safe_dump({"ds": section}))
+    for scope, selection in RUNS:
+        config = load_config("ds", scope_config("ds", str(given), tmp_path / "table", scope)).with_overrides(
+            selection=selection)
+        assert (config["adjacency_scope"], config["selection"], config["adjacency"]) == (scope, selection, None)
+        assert config["subject_list"] == section["subject_list"]
+    assert {selection for _, selection in RUNS} == set(SELECTION_PROTOCOLS)
 
 
 def test_the_plot_has_one_bar_per_run_and_type(tmp_path):

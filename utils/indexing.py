@@ -23,6 +23,10 @@ RECEPTIVE_FIELD = 15
 PAD = RECEPTIVE_FIELD // 2  # 7 rows of context on each side
 WINDOW_ROWS = SEGMENT_LENGTH + 2 * PAD  # 270
 PROPOSAL_FRAME_SHIFT = 1  # published: window frame t -> video frame t + offset + 1
+# A feature row (METHOD.md 2.4): per facial region of interest (one graph node each), its (x, y) motion.
+NUM_ROIS = 12
+ROI_CHANNELS = 2
+FEATURE_ROW_SHAPE = (NUM_ROIS, ROI_CHANNELS)
 
 _WINDOW_NAME = re.compile(r"^(?P<video>.+)_(?P<offset>\d{4,5})\.npz$")
 

@@ -18,9 +18,9 @@ import numpy as np
 import pandas as pd
 
 from utils.errors import UserError, run_cli
+from utils.indexing import NUM_ROIS
 from utils.io import atomic_path
 
-NUM_ROIS = 12
 # Which annotation rows build a fold's matrix (config key adjacency_scope): all of the table (published), or
 # only the training subjects' (build_adjacency_file's exclude_subject = the held-out one).
 ADJACENCY_SCOPES = ("all", "train")

@@ -1,10 +1,13 @@
 """Precision / recall / F1, per-epoch rows, epoch selection and pooled scores (METHOD.md 8.5-8.7)."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
-from utils.annotations import EXPRESSION_TYPES
+from utils.annotations import EXPRESSION_TYPES, MACRO, MICRO
+from utils.errors import UserError
 
 _GROUPS = (*EXPRESSION_TYPES.values(), "all")
 SCORE_ROWS = (*EXPRESSION_TYPES.values(), "overall")  # the rows of every pooled table: micro, macro, overall
@@ -22,10 +25,10 @@ def precision_recall_f1(tp, n, m) -> tuple[float, float, float]:
 
 
 def _counts_with_all(counts: dict[int, tuple[int, int, int]]) -> dict[str, int]:
-    """COUNT_COLUMNS from ``{2: (tp, n, m), 1: (tp, n, m)}``; all = micro + macro."""
+    """COUNT_COLUMNS from ``{MICRO: (tp, n, m), MACRO: (tp, n, m)}``; all = micro + macro."""
     missing = sorted(set(EXPRESSION_TYPES) - set(counts))
     if missing:
-        raise ValueError(f"counts lack expression types {missing} (need 2 = micro and 1 = macro)")
+        raise ValueError(f"counts lack expression types {missing} (need {MICRO} = micro and {MACRO} = macro)")
     row = {}
     for type_idx, prefix in EXPRESSION_TYPES.items():
         row.update(zip((f"{prefix}_tp", f"{prefix}_n", f"{prefix}_m"), (int(v) for v in counts[type_idx])))
@@ -48,7 +51,7 @@ def epoch_metrics_row(counts: dict[int, tuple[int, int, int]], epoch: int) -> di
 
 def empty_counts_row(m_micro: int, m_macro: int) -> dict:
     """best_res.csv row (``COUNT_COLUMNS``) when the chosen epoch has no proposal: TP = N = 0, M kept."""
-    return _counts_with_all({2: (0, 0, m_micro), 1: (0, 0, m_macro)})
+    return _counts_with_all({MICRO: (0, 0, m_micro), MACRO: (0, 0, m_macro)})
 
 
 def fixed_epoch(config) -> int | None:
@@ -56,17 +59,17 @@ def fixed_epoch(config) -> int | None:
     return config["abfcm_best_epoch"] if config["selection"] == "fixed-epoch" else None
 
 
-def select_epoch(epoch_metrics: pd.DataFrame, protocol: str, fixed_epoch: int | None = None,
-                 last_epoch: int | None = None) -> pd.Series | None:
-    """The epoch_metrics row chosen by ``protocol``, or None when that row is absent.
+def protocol_epoch(epoch_metrics: pd.DataFrame, protocol: str, fixed_epoch: int | None = None,
+                   last_epoch: int | None = None) -> int | None:
+    """The epoch ``protocol`` chooses, whether or not it has a row (proposals) in ``epoch_metrics``.
 
     best-on-test: highest all_f1, the earliest epoch on ties (the published
-    pick depends on an unstable sort); fixed-epoch: the row of ``fixed_epoch``;
-    inner-cv: the row of ``fixed_epoch``, here the epoch the inner cross-validation chose
-    (model/inner_cv.py), so the held-out labels only count it;
-    last-epoch: the row of ``last_epoch`` (the final checkpoint; None when it
-    has no row, so the pick never depends on the test outputs), or, when
-    ``last_epoch`` is not given, the row with the highest epoch number present.
+    pick depends on an unstable sort), None when the table is empty (no epoch
+    had a proposal); fixed-epoch: ``fixed_epoch``; inner-cv: ``fixed_epoch``,
+    here the epoch the inner cross-validation chose (model/inner_cv.py), so the
+    held-out labels only count it; last-epoch: ``last_epoch`` (the final
+    checkpoint, so the pick never depends on the test outputs), or, when it is
+    not given, the highest epoch number in the table (None when empty).
     """
     if protocol not in SELECTION_PROTOCOLS:
         raise ValueError(f"unknown selection protocol {protocol!r}; valid: {', '.join(SELECTION_PROTOCOLS)}")
@@ -76,22 +79,44 @@ def select_epoch(epoch_metrics: pd.DataFrame, protocol: str, fixed_epoch: int | 
     missing = [c for c in needed if c not in epoch_metrics.columns]
     if missing:
         raise ValueError(f"epoch metrics table lacks columns {missing}")
+    if protocol in ("fixed-epoch", "inner-cv"):
+        return int(fixed_epoch)
+    if protocol == "last-epoch" and last_epoch is not None:
+        return int(last_epoch)
     if epoch_metrics.empty:
         return None
     epochs = epoch_metrics["epoch"].to_numpy()
-    if protocol == "best-on-test":
-        f1 = epoch_metrics["all_f1"].to_numpy(dtype=np.float64)
-        index = np.lexsort((epochs, -f1))[0]  # highest F1, then smallest epoch
-    else:
-        wanted = last_epoch if protocol == "last-epoch" else fixed_epoch
-        if wanted is None:  # last-epoch without the final checkpoint's number: the highest epoch with a row
-            index = int(np.argmax(epochs))
-        else:
-            hits = np.flatnonzero(epochs == wanted)
-            if hits.size == 0:
-                return None
-            index = hits[0]
-    return epoch_metrics.iloc[index].copy()
+    if protocol == "last-epoch":  # without the final checkpoint's number: the highest epoch with a row
+        return int(epochs.max())
+    f1 = epoch_metrics["all_f1"].to_numpy(dtype=np.float64)
+    return int(epochs[np.lexsort((epochs, -f1))[0]])  # highest F1, then smallest epoch
+
+
+def epoch_row(epoch_metrics: pd.DataFrame, epoch: int | None) -> pd.Series | None:
+    """The row of ``epoch`` in ``epoch_metrics``; None when it has none (no proposal then) or ``epoch`` is None."""
+    hits = np.flatnonzero(epoch_metrics["epoch"].to_numpy() == epoch) if epoch is not None else []
+    return epoch_metrics.iloc[hits[0]].copy() if len(hits) else None
+
+
+def select_epoch(epoch_metrics: pd.DataFrame, protocol: str, fixed_epoch: int | None = None,
+                 last_epoch: int | None = None) -> pd.Series | None:
+    """The epoch_metrics row of the epoch ``protocol`` chooses (:func:`protocol_epoch`), or None when that
+    epoch has no row (no proposal) or none was chosen."""
+    return epoch_row(epoch_metrics, protocol_epoch(epoch_metrics, protocol, fixed_epoch, last_epoch))
+
+
+def read_epoch_metrics(path: Path) -> pd.DataFrame:
+    """A fold's ``epoch_metrics.csv`` (one row per epoch with proposals, ``EPOCH_METRIC_COLUMNS``; the counts
+    and ``epoch`` are what readers use). Raises :class:`UserError` naming the file when it cannot be read or
+    lacks one of those columns."""
+    try:
+        table = pd.read_csv(path)
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+        raise UserError(f"{path}: not a readable epoch metrics table ({str(error).splitlines()[0]})") from None
+    missing = [c for c in (*COUNT_COLUMNS, "epoch") if c not in table.columns]
+    if missing:
+        raise UserError(f"{path}: epoch metrics table lacks column(s) {', '.join(missing)}")
+    return table
 
 
 def pooled_scores(best_rows: pd.DataFrame) -> pd.DataFrame:
@@ -124,16 +149,17 @@ def summed_epoch_metrics(parts: list[tuple[pd.DataFrame, dict[str, int]]], epoch
     table (it had no proposal there) counts TP 0, N 0 and that M, as best_res.csv does for such an epoch.
     Returns one row per epoch of ``epochs`` (``EPOCH_METRIC_COLUMNS``).
     """
-    totals = np.zeros((len(epochs), 2, 3), dtype=np.int64)  # (epoch, micro/macro, tp/n/m)
+    names = list(EXPRESSION_TYPES.values())
+    totals = np.zeros((len(epochs), len(names), 3), dtype=np.int64)  # (epoch, type, tp/n/m)
     position = {epoch: i for i, epoch in enumerate(epochs)}
     for table, m_without in parts:
         counts = np.zeros_like(totals)
-        for t, prefix in enumerate(("micro", "macro")):
-            counts[:, t, 2] = m_without[prefix]
+        for t, name in enumerate(names):
+            counts[:, t, 2] = m_without[name]
         rows = table[table["epoch"].isin(epochs)]
         where = rows["epoch"].map(position).to_numpy(dtype=np.int64)
-        for t, prefix in enumerate(("micro", "macro")):
-            counts[where, t] = rows[[f"{prefix}_tp", f"{prefix}_n", f"{prefix}_m"]].to_numpy(dtype=np.int64)
+        for t, name in enumerate(names):
+            counts[where, t] = rows[[f"{name}_tp", f"{name}_n", f"{name}_m"]].to_numpy(dtype=np.int64)
         totals += counts
-    return pd.DataFrame([epoch_metrics_row({2: tuple(totals[i, 0]), 1: tuple(totals[i, 1])}, epoch)
+    return pd.DataFrame([epoch_metrics_row({t: tuple(totals[i, k]) for k, t in enumerate(EXPRESSION_TYPES)}, epoch)
                          for i, epoch in enumerate(epochs)], columns=EPOCH_METRIC_COLUMNS)

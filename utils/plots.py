@@ -36,6 +36,7 @@ from utils.io import atomic_path
 from utils.layout import FoldLayout
 from utils.matching import true_positive_flags
 from utils.metrics import SCORE_ROWS
+from utils.names import check_path_name
 from utils.nms import NMS_COLUMNS, read_nms_table
 
 TYPE_COLOURS = {MICRO: "tab:orange", MACRO: "tab:blue"}  # every plot of scores or spans, per type_idx
@@ -203,6 +204,7 @@ def plot_fold_timelines(output: Path, subject: str, annotations: pd.DataFrame) -
     with np.load(layout.selected_scores) as archive:
         videos = sorted({key.rsplit(":", 1)[0] for key in archive.files})
         for video in videos:
+            check_path_name(video, layout.selected_scores, "video name")  # from the segment files' video_name
             scores = {t: archive[f"{video}:{name}"] for t, name in EXPRESSION_TYPES.items()}
             written.append(plot_video_timeline(video, scores, info.get("frame_shift", PROPOSAL_FRAME_SHIFT),
                                                truth[truth["video_name"] == video],

@@ -35,11 +35,18 @@ RUNS = (("all", "best-on-test"), ("train", "best-on-test"), ("train", "last-epoc
 
 
 def scope_config(dataset: str, config_file: str | None, output: Path, scope: str) -> Path:
-    """A config file holding the section with ``adjacency_scope: scope`` (paths already resolved)."""
-    values = dict(load_config(dataset, config_file).values, adjacency=None, adjacency_scope=scope)
+    """A config file holding the section with ``adjacency_scope: scope`` (paths already resolved), checked by
+    loading it back.
+
+    Its ``selection`` is best-on-test, which every scope accepts: each run gives its own through
+    ``SELECTION``, and a section whose own selection is inner-cv would be refused under scope ``all``.
+    """
+    values = dict(load_config(dataset, config_file).values, adjacency=None, adjacency_scope=scope,
+                  selection="best-on-test")
     path = output / f"config_adjacency_{scope}.yaml"
     output.mkdir(parents=True, exist_ok=True)
     atomic_write_text(path, yaml.safe_dump({dataset: values}, sort_keys=False))
+    load_config(dataset, path)
     return path
 
 

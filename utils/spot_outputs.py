@@ -25,6 +25,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from utils.errors import UserError
+from utils.names import check_path_name
 
 # The files a spot writes into an input's folder, replaced as a set on a rerun; anything else there is the user's.
 # annotated.mp4: what --video wrote before it wrote WebM.
@@ -69,6 +70,7 @@ def output_folders(inputs: list[str], names: list[str], out: Path) -> list[Path]
     taken = {out / ERROR_LOGS}
     folders = []
     for path, name in zip(inputs, names):
+        check_path_name(name, path, "input name")
         numbered = [p for p in out.glob(f"{glob.escape(name)}-*") if p.name[len(name) + 1:].isdigit()]
         candidates = [out / name, *sorted(numbered, key=lambda p: int(p.name[len(name) + 1:]))]
         folder = next((c for c in candidates if c not in taken and recorded_input(c) == path), None)

@@ -24,6 +24,7 @@ from feature_extraction.adapters.frames import (TreeWarning, UnopenableVideo, Vi
 from feature_extraction.adapters.sheets import annotation_frame, check_subjects
 from utils.annotations import read_annotation_table
 from utils.errors import UserError
+from utils.names import check_path_name
 
 # The raw layouts, by the name the CLI's --dataset and the config's raw_layout use.
 ADAPTERS = {"cas(me)^2": casme2, "samm": samm, "cas(me)^3": casme3, "generic": generic}
@@ -39,7 +40,9 @@ def discover_videos(dataset: str, raw_root: Path) -> tuple[list[VideoSource], li
     folder without frames, with frame names that break the frame-folder rule
     (:func:`~feature_extraction.adapters.frames.ordered_frames`), with an
     unknown CAS(ME)^2 code, or a name that fits no layout is skipped and
-    reported; so is a second video with an already-seen ``video_name``.
+    reported; so is a second video with an already-seen ``video_name``, and
+    a video whose subject or video name cannot name a file (``a\\b``, see
+    :func:`utils.names.check_path_name`): every output path is built from them.
     Raises ``FileNotFoundError`` when ``raw_root`` does not exist and
     ``ValueError`` when it is empty, not a folder, or holds no video at all.
     """
@@ -52,7 +55,7 @@ def discover_videos(dataset: str, raw_root: Path) -> tuple[list[VideoSource], li
     if not visible_entries(raw_root):
         raise UserError(f"{raw_root}: raw dataset folder is empty")
     found, problems = ADAPTERS[dataset].discover(raw_root)
-    videos, duplicates = _drop_duplicate_names(found)
+    videos, duplicates = _drop_duplicate_names(_drop_unusable_names(found, problems))
     problems += duplicates
     if not videos:
         detail = f" ({problems[0]}{' ...' if len(problems) > 1 else ''})" if problems else ""
@@ -63,6 +66,20 @@ def discover_videos(dataset: str, raw_root: Path) -> tuple[list[VideoSource], li
 def _check_dataset(dataset: str) -> None:
     if dataset not in DATASETS:
         raise UserError(f"unknown dataset {dataset!r}; expected one of {', '.join(DATASETS)}")
+
+
+def _drop_unusable_names(videos: list[VideoSource], problems: list[str]) -> list[VideoSource]:
+    """The videos whose subject and video name are plain file names; a problem line for each other one."""
+    usable = []
+    for video in videos:
+        try:
+            check_path_name(video.subject, video.source_path, "subject name")
+            check_path_name(video.video_name, video.source_path, "video name")
+        except UserError as error:
+            problems.append(f"{error}; skipped")
+            continue
+        usable.append(video)
+    return usable
 
 
 def _drop_duplicate_names(videos: list[VideoSource]) -> tuple[list[VideoSource], list[str]]:

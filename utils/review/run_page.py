@@ -7,9 +7,16 @@ Per-video counts are ``utils.matching.count_matches`` on the video's rows alone;
 compares only within a video, so they add up to the fold's ``best_res.csv`` (megc leaves out a subject's
 type as a whole, so there the fold's counts are the reference and the page says so).
 
+F1 by epoch counts as the evaluation and ``final_info.json`` do (utils.metrics.summed_epoch_metrics): over the
+epochs any fold has proposals in, an epoch without proposals in a fold counts TP 0, N 0 and that fold's M (as
+the evaluation records it in ``m_without_proposals``: the fold's rule counting no proposal against its ground
+truth), for the fold's own line and for the pooled one.
+
+Tables are read with the evaluation's readers, so names stay text (a video named ``001`` stays ``001``).
+
 When a fold's extraction record names the raw tree (keys ``raw_root`` and ``dataset``, which
 ``python -m feature_extraction`` writes; the rate is the fold's config ``fps``, else the record's ``fps``,
-else 30), a video row links to ``previews/<video>.webm`` (written once, then reused).
+else 30), a video row links to ``previews/<video>.webm`` (written once, then reused; the link URL-encoded).
 
 Contract for other checks: every video row carries ``data-video`` with the video's name.
 """
@@ -19,62 +26,72 @@ import html
 import json
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from urllib.parse import quote
 
 import numpy as np
 import pandas as pd
 
 from utils.annotations import EXPRESSION_TYPES, subject_ground_truth
 from utils.cores import usable_cores
+from utils.errors import UserError
 from utils.layout import FoldLayout
 from utils.matching import count_matches, true_positive_flags
-from utils.metrics import COUNT_COLUMNS, pooled_scores
+from utils.metrics import read_epoch_metrics, summed_epoch_metrics
+from utils.names import check_path_name
+from utils.nms import NMS_COLUMNS, read_nms_table
 from utils.review.flags import truth_found_flags
 from utils.review.page import write_page
 
 RUN_PREVIEW_HEIGHT = 240  # pixels: one preview per test video, so smaller (and 4x cheaper) than a spot page's
-_EMPTY_KEPT = pd.DataFrame(columns=["video_name", "start_frame", "end_frame", "score", "type_idx"])
+F1_GROUPS = ("micro", "macro", "all")  # the curves drawn, by their epoch_metrics.csv prefix
 
 
-def _f1_by_epoch(output: Path, subjects: list[str]) -> dict:
-    """Per fold and pooled (counts summed over the folds that have the epoch): F1 per epoch, by group."""
-    folds, tables = {}, []
-    for subject in subjects:
-        path = FoldLayout.of(output, subject).epoch_metrics
-        if path.is_file():
-            table = pd.read_csv(path)
-            tables.append(table)
-            folds[subject] = {"epochs": table["epoch"].astype(int).tolist(),
-                              **{g: table[f"{g}_f1"].astype(float).round(4).tolist() for g in ("micro", "macro", "all")}}
-    pooled = {"epochs": [], "micro": [], "macro": [], "all": []}
-    if tables:
-        summed = pd.concat(tables)[["epoch", *COUNT_COLUMNS]].groupby("epoch").sum()
-        pooled["epochs"] = summed.index.astype(int).tolist()
-        for epoch in summed.index:
-            scores = pooled_scores(summed.loc[[epoch], COUNT_COLUMNS])
-            for group, name in (("micro", "micro"), ("macro", "macro"), ("all", "overall")):
-                pooled[group].append(round(float(scores.loc[name, "f1"]), 4))
-    return {"folds": folds, "pooled": pooled}
+def _eval_info(output: Path, subject: str) -> dict:
+    """The fold's eval_info.json (utils.final_results has checked that it is there and JSON)."""
+    return json.loads(FoldLayout.of(output, subject).eval_info.read_text())
 
 
-def _fold_videos(output: Path, subject: str, truth_all: pd.DataFrame, ratio_scale: int) -> list[dict]:
+def _rule(info: dict) -> str:
+    return info.get("matching", "published")
+
+
+def _f1_by_epoch(output: Path, folds: dict[str, tuple[dict, pd.DataFrame]]) -> dict:
+    """F1 per epoch, by group, per fold and pooled over the folds, over the epochs any fold has proposals in;
+    every count by utils.metrics.summed_epoch_metrics, the rule of the evaluation and final_info.json.
+    ``folds``: per subject, its eval_info and ground truth."""
+    parts = {}
+    for subject, (info, truth) in folds.items():
+        layout = FoldLayout.of(output, subject)
+        if layout.epoch_metrics.is_file():
+            without = count_matches(pd.DataFrame(columns=NMS_COLUMNS), truth, _rule(info))
+            parts[subject] = (read_epoch_metrics(layout.epoch_metrics),
+                              {EXPRESSION_TYPES[t]: m for t, (_, _, m) in without.items()})
+    epochs = sorted({int(e) for table, _ in parts.values() for e in table["epoch"]})
+
+    def curves(summed: pd.DataFrame) -> dict:
+        return {"epochs": epochs, **{g: summed[f"{g}_f1"].astype(float).round(4).tolist() for g in F1_GROUPS}}
+
+    return {"folds": {s: curves(summed_epoch_metrics([part], epochs)) for s, part in parts.items()},
+            "pooled": curves(summed_epoch_metrics(list(parts.values()), epochs))}
+
+
+def _fold_videos(output: Path, subject: str, info: dict, truth: pd.DataFrame) -> list[dict]:
     """The fold's test videos at its selected epoch: counts per type, tracks, truth and kept proposals."""
     layout = FoldLayout.of(output, subject)
-    info = json.loads(layout.eval_info.read_text()) if layout.eval_info.is_file() else {}
-    epoch, rule = info.get("selected_epoch"), info.get("matching", "published")
-    truth = subject_ground_truth(truth_all, subject, ratio_scale)
-    kept = _EMPTY_KEPT
+    epoch, rule = info.get("selected_epoch"), _rule(info)
+    kept = pd.DataFrame(columns=NMS_COLUMNS)
     if epoch is not None and layout.nms_csv(epoch).is_file():
-        kept = pd.read_csv(layout.nms_csv(epoch))
+        kept = read_nms_table(layout.nms_csv(epoch))
     tracks = {}
     if epoch is not None and layout.selected_scores.is_file():
         with np.load(layout.selected_scores) as archive:
             for key in archive.files:
                 video, name = key.rsplit(":", 1)
                 tracks.setdefault(video, {})[name] = np.round(archive[key].astype(np.float64), 3).tolist()
-    names = sorted(set(tracks) | set(truth["video_name"]) | set(kept["video_name"].astype(str)))
+    names = sorted(set(tracks) | set(truth["video_name"]) | set(kept["video_name"]))
     videos = []
     for video in names:
-        mine = kept[kept["video_name"].astype(str) == video].reset_index(drop=True)
+        mine = kept[kept["video_name"] == video].reset_index(drop=True)
         gt = truth[truth["video_name"] == video].reset_index(drop=True)
         counts = count_matches(mine, gt, rule)
         hit, found = true_positive_flags(mine, gt, rule), truth_found_flags(mine, gt, rule)
@@ -120,7 +137,6 @@ def _attach_previews(output: Path, subjects: list[str], videos: list[dict]) -> l
     """Link ``previews/<video>.webm`` (writing the missing ones) where the raw frames are known; the notes."""
     from feature_extraction.adapters import iter_frames
     from feature_extraction.preview import write_preview
-    from utils.errors import UserError
 
     known = _raw_sources(output, subjects)
     if known is None:
@@ -129,12 +145,13 @@ def _attach_previews(output: Path, subjects: list[str], videos: list[dict]) -> l
     sources, fps = known
 
     def attach(video: dict) -> str | None:
-        path = output / "previews" / f"{video['video']}.webm"
+        folder = output / "previews"
         try:
+            path = folder / f"{check_path_name(video['video'], folder, 'video name')}.webm"
             if not path.is_file():
                 frames = (image for _, image in iter_frames(sources[video["video"]]))
                 write_preview(path, frames, fps, RUN_PREVIEW_HEIGHT)
-            video["preview"] = f"previews/{path.name}"
+            video["preview"] = f"{folder.name}/{quote(path.name)}"  # '#', '?' and '%' are literal in a file name
         except UserError as error:
             return str(error)
         return None
@@ -174,7 +191,8 @@ def write_run_page(output: Path, subjects: list[str], table: pd.DataFrame, docum
     """Write ``<output>/report.html`` (atomically) from the pooled ``table`` and ``document`` of
     utils/final_results.py and the annotation table the folds were evaluated with."""
     output = Path(output)
-    videos = [v for s in subjects for v in _fold_videos(output, s, annotations, ratio_scale)]
+    folds = {s: (_eval_info(output, s), subject_ground_truth(annotations, s, ratio_scale)) for s in subjects}
+    videos = [v for s, (info, truth) in folds.items() for v in _fold_videos(output, s, info, truth)]
     notes = _attach_previews(output, subjects, videos)
     if document["matching"] == "megc":
         notes.append("megc leaves out a subject's type with no prediction as a whole: per-video counts need not add "
@@ -196,5 +214,5 @@ selection: {html.escape(str(document['selection']))}</p>
 <table id="videos"><thead><tr><th class="text">video</th><th class="text">subject</th><th>epoch</th>
 <th>micro TP</th><th>micro FP</th><th>micro FN</th><th>macro TP</th><th>macro FP</th><th>macro FN</th>
 <th>errors</th><th class="text">timeline (frames)</th></tr></thead><tbody>{_video_rows(videos)}</tbody></table>"""
-    data = {"videos": videos, "f1_by_epoch": _f1_by_epoch(output, subjects), "matching": document["matching"]}
+    data = {"videos": videos, "f1_by_epoch": _f1_by_epoch(output, folds), "matching": document["matching"]}
     return write_page(output / "report.html", "LOSO run report", body, data, ["timeline.js", "run_page.js"])

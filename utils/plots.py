@@ -46,6 +46,7 @@ SPOT_LANE = {MICRO: -0.22, MACRO: -0.14}
 # timeline.png: seconds a row shows. At 2 minutes a 0.3-s micro-expression is still 2 px wide, and an hour
 # prints as 30 rows.
 TIMELINE_ROW_SECONDS = 120.0
+TIMELINE_WIDTH_INCHES = 12.0  # a landscape page
 
 
 def _save(figure, path: Path, dpi: int = 110) -> Path:
@@ -155,7 +156,8 @@ def plot_spot_timeline(path: Path, title: str, duration: float, seconds: np.ndar
     colours = {EXPRESSION_TYPES[t]: colour for t, colour in TYPE_COLOURS.items()}
     rows = timeline_rows(duration)
     # Laid out when saved: after _save has made every text literal (laying out measures the texts).
-    figure = Figure(figsize=(12, 3.2 if len(rows) == 1 else 0.6 + 1.3 * len(rows)), layout="constrained")
+    height = 3.2 if len(rows) == 1 else 0.6 + 1.3 * len(rows)
+    figure = Figure(figsize=(TIMELINE_WIDTH_INCHES, height), layout="constrained")
     axes = np.atleast_1d(figure.subplots(len(rows), 1, squeeze=False)[:, 0])
     for row, (axis, (begin, end)) in enumerate(zip(axes, rows)):
         first, last = np.searchsorted(seconds, [begin, end])

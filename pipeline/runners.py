@@ -1,0 +1,148 @@
+"""Running a graph: in this process (JOBS=1) or on a local pool of processes (JOBS > 1), each running the one
+generic task entry (``python -m pipeline.task``, as Slurm's array tasks do). Both ask the decision of
+pipeline/graph.py before starting a task: a done task starts nothing, not even a process.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import traceback
+from datetime import datetime
+from pathlib import Path
+
+from utils.errors import UserError
+from utils.io import atomic_write_text
+
+from pipeline.graph import Decider, Task, TaskFailed, execute, label
+from pipeline.request import REPO_ROOT, Request
+
+LOG_TAIL = 15  # lines of a failed task's log shown on the terminal
+
+
+def say(message: str) -> None:
+    print(f"[pipeline {datetime.now():%H:%M:%S}] {message}", flush=True)
+
+
+def fail_line(message: str) -> None:
+    print(f"[pipeline] error: {message}", file=sys.stderr, flush=True)
+
+
+def use_threads(threads: int) -> None:
+    """Every training and evaluation of a run uses the same torch thread count: the same count, the same bytes."""
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+def run_one(decider: Decider, task_id: str, prefix: str = "") -> tuple[int, str]:
+    """Bring one task up to date in this process; ``(exit status, one line)``. 0: done (now or before); 2: a
+    user error (bad input, a task it needs not done); 1: anything else (its traceback is printed first)."""
+    task = decider.tasks[task_id]
+    try:
+        status = decider.status(task_id)
+        if status.state != "done":
+            say(f"{prefix}{label(task)} ({status.reason})")
+        started = time.monotonic()
+        found = execute(decider, task_id)
+    except UserError as error:
+        return 2, f"{label(task)} failed: {error}"
+    except TaskFailed as error:
+        return 1, str(error)
+    except Exception as error:  # a bug, most likely: the whole traceback, then its one line
+        traceback.print_exc()
+        return 1, f"{label(task)} failed: internal error (likely a bug) {type(error).__name__}: {error}"
+    if found.state == "done":
+        say(f"{prefix}{label(task)}: done before, skipped (FORCE=1 redoes it)")
+    else:
+        say(f"{prefix}{label(task)}: finished in {time.monotonic() - started:.0f} s")
+    return 0, "done"
+
+
+def graph_document(request: Request, tasks: dict[str, Task], waves: list[list[str]] | None = None) -> dict:
+    document = {"request": request.to_json(), "tasks": [task.to_json() for task in tasks.values()]}
+    if waves is not None:
+        document["waves"] = waves
+    return document
+
+
+def write_graph(path: Path, request: Request, tasks: dict[str, Task], waves: list[list[str]] | None = None) -> Path:
+    return atomic_write_text(path, json.dumps(graph_document(request, tasks, waves), indent=1) + "\n")
+
+
+def run_inline(decider: Decider) -> int:
+    """Every task in graph order, in this process; the first failure stops the run (finished tasks are kept)."""
+    use_threads(decider.run.request.threads)
+    ids = list(decider.tasks)
+    for index, task_id in enumerate(ids, 1):
+        code, line = run_one(decider, task_id, f"[{index}/{len(ids)}] ")
+        if code:
+            fail_line(f"{line}; fix it and rerun: finished tasks are kept")
+            return 1
+    return 0
+
+
+def _tail(log: Path, name: str) -> None:
+    try:
+        lines = log.read_text(errors="replace").splitlines()[-LOG_TAIL:]
+    except OSError:
+        return
+    for line in lines:
+        print(f"[{name}] {line}", file=sys.stderr)
+
+
+def run_pool(decider: Decider, graph_file: Path) -> int:
+    """Up to JOBS tasks at once, each a ``python -m pipeline.task`` process with its output in
+    ``<run>/pipeline_logs/<task>.log``; a task starts once the tasks it reads are done, and only when the decision
+    says it is not done. The first failure starts no more tasks; the running ones finish."""
+    run = decider.run
+    jobs = run.request.jobs
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))}
+    waiting = list(decider.tasks)
+    finished: set[str] = set()
+    running: dict[str, tuple[subprocess.Popen, Path]] = {}
+    failed: list[tuple[str, str]] = []
+    while waiting or running:
+        for task_id in list(waiting):
+            if failed or len(running) >= jobs:
+                break
+            task = decider.tasks[task_id]
+            if not set(task.deps) <= finished:
+                continue
+            waiting.remove(task_id)
+            status = decider.status(task_id)
+            if status.state == "done":
+                say(f"{label(task)}: done before, skipped (FORCE=1 redoes it)")
+                finished.add(task_id)
+                continue
+            log = run.layout.task_log(task.file_name)
+            log.parent.mkdir(parents=True, exist_ok=True)
+            say(f"{label(task)} ({status.reason}); log: {log}")
+            with open(log, "a") as handle:
+                process = subprocess.Popen([sys.executable, "-m", "pipeline.task", str(graph_file), task_id],
+                                           stdout=handle, stderr=subprocess.STDOUT, env=env)
+            running[task_id] = (process, log)
+        if failed and not running:
+            break
+        if not running:
+            if waiting:  # nothing can start: a dependency failed to be marked (should not happen)
+                failed.append((waiting[0], "its dependencies did not finish"))
+            break
+        time.sleep(0.05)
+        for task_id, (process, log) in list(running.items()):
+            if process.poll() is None:
+                continue
+            del running[task_id]
+            decider.forget(task_id)
+            task = decider.tasks[task_id]
+            if process.returncode == 0:
+                finished.add(task_id)
+                say(f"{label(task)}: finished")
+            else:
+                _tail(log, task.file_name)
+                failed.append((task_id, f"exit {process.returncode}; log: {log}"))
+    for task_id, why in failed:
+        fail_line(f"{label(decider.tasks[task_id])} failed ({why}); fix it and rerun: finished tasks are kept")
+    return 1 if failed else 0

@@ -272,6 +272,7 @@ def execute(decider: Decider, task_id: str) -> Status:
         before = decider.status(dep)
         if before.state != "done":
             raise UserError(f"{label(task)} needs {label(decider.tasks[dep])}, which is not done ({before.reason})")
+    kind.refuse(run, task)
     stamp = kind.stamp(run, task)
     with task_lock(stamp):
         decider.statuses.pop(task_id, None)  # another process may have done it meanwhile

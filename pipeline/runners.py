@@ -1,15 +1,17 @@
-"""Running a graph: in this process (JOBS=1) or on a local pool of processes (JOBS > 1), each running the one
-generic task entry (``python -m pipeline.task``, as Slurm's array tasks do). Both ask the decision of
-pipeline/graph.py before starting a task: a done task starts nothing, not even a process.
+"""Running a graph: in this process (JOBS=1) or on a local pool of worker processes (JOBS > 1), each running the
+one generic task entry (pipeline/task.py, as Slurm's array tasks do). Both ask the decision of pipeline/graph.py
+before starting a task: a done task starts nothing.
 """
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
-import subprocess
 import sys
 import time
 import traceback
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime
 from pathlib import Path
 
@@ -17,7 +19,7 @@ from utils.errors import UserError
 from utils.io import atomic_write_text
 
 from pipeline.graph import Decider, Task, TaskFailed, execute, label
-from pipeline.request import REPO_ROOT, Request
+from pipeline.request import Request
 
 LOG_TAIL = 15  # lines of a failed task's log shown on the terminal
 
@@ -93,56 +95,75 @@ def _tail(log: Path, name: str) -> None:
         print(f"[{name}] {line}", file=sys.stderr)
 
 
+def _task_in_worker(graph_file: str, task_id: str, log: str) -> int:
+    """The generic task entry in a pool worker, its output (and its child processes') going to ``log``."""
+    from pipeline.task import main
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    handle = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    os.dup2(handle, 1)
+    os.dup2(handle, 2)
+    try:
+        return main([graph_file, task_id])
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for fd in (handle, *saved):
+            os.close(fd)
+
+
 def run_pool(decider: Decider, graph_file: Path) -> int:
-    """Up to JOBS tasks at once, each a ``python -m pipeline.task`` process with its output in
-    ``<run>/pipeline_logs/<task>.log``; a task starts once the tasks it reads are done, and only when the decision
-    says it is not done. The first failure starts no more tasks; the running ones finish."""
+    """Up to JOBS tasks at once, each run by the generic task entry in one of JOBS worker processes (started
+    once: a task costs no interpreter start), its output in ``<run>/pipeline_logs/<task>.log``. A task starts
+    once the tasks it reads are done, and only when the decision says it is not done. The first failure starts
+    no more tasks; the running ones finish."""
     run = decider.run
     jobs = run.request.jobs
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))}
     waiting = list(decider.tasks)
     finished: set[str] = set()
-    running: dict[str, tuple[subprocess.Popen, Path]] = {}
+    running: dict[Future, tuple[str, Path]] = {}
     failed: list[tuple[str, str]] = []
-    while waiting or running:
-        for task_id in list(waiting):
-            if failed or len(running) >= jobs:
+    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        while waiting or running:
+            for task_id in list(waiting):
+                if failed or len(running) >= jobs:
+                    break
+                task = decider.tasks[task_id]
+                if not set(task.deps) <= finished:
+                    continue
+                waiting.remove(task_id)
+                status = decider.status(task_id)
+                if status.state == "done":
+                    say(f"{label(task)}: done before, skipped (FORCE=1 redoes it)")
+                    finished.add(task_id)
+                    continue
+                log = run.layout.task_log(task.file_name)
+                log.parent.mkdir(parents=True, exist_ok=True)
+                say(f"{label(task)} ({status.reason}); log: {log}")
+                running[pool.submit(_task_in_worker, str(graph_file), task_id, str(log))] = (task_id, log)
+            if not running:
+                if waiting and not failed:  # nothing can start, nothing runs: a dependency never finished
+                    failed.append((waiting[0], "the tasks it reads did not finish"))
                 break
-            task = decider.tasks[task_id]
-            if not set(task.deps) <= finished:
-                continue
-            waiting.remove(task_id)
-            status = decider.status(task_id)
-            if status.state == "done":
-                say(f"{label(task)}: done before, skipped (FORCE=1 redoes it)")
-                finished.add(task_id)
-                continue
-            log = run.layout.task_log(task.file_name)
-            log.parent.mkdir(parents=True, exist_ok=True)
-            say(f"{label(task)} ({status.reason}); log: {log}")
-            with open(log, "a") as handle:
-                process = subprocess.Popen([sys.executable, "-m", "pipeline.task", str(graph_file), task_id],
-                                           stdout=handle, stderr=subprocess.STDOUT, env=env)
-            running[task_id] = (process, log)
-        if failed and not running:
-            break
-        if not running:
-            if waiting:  # nothing can start: a dependency failed to be marked (should not happen)
-                failed.append((waiting[0], "its dependencies did not finish"))
-            break
-        time.sleep(0.05)
-        for task_id, (process, log) in list(running.items()):
-            if process.poll() is None:
-                continue
-            del running[task_id]
-            decider.forget(task_id)
-            task = decider.tasks[task_id]
-            if process.returncode == 0:
-                finished.add(task_id)
-                say(f"{label(task)}: finished")
-            else:
-                _tail(log, task.file_name)
-                failed.append((task_id, f"exit {process.returncode}; log: {log}"))
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                task_id, log = running.pop(future)
+                decider.forget(task_id)
+                task = decider.tasks[task_id]
+                try:
+                    why = f"exit {future.result()}"
+                except BrokenProcessPool as error:  # the worker died (a native crash, killed for memory)
+                    why = f"its worker process died: {error}"
+                if why == "exit 0":
+                    finished.add(task_id)
+                    say(f"{label(task)}: finished")
+                else:
+                    _tail(log, task.file_name)
+                    failed.append((task_id, f"{why}; log: {log}"))
     for task_id, why in failed:
         fail_line(f"{label(decider.tasks[task_id])} failed ({why}); fix it and rerun: finished tasks are kept")
     return 1 if failed else 0

@@ -95,6 +95,9 @@ class Kind:
     def complete(self, run: Run, task: Task, reads: dict) -> bool:
         raise NotImplementedError
 
+    def refuse(self, run: Run, task: Task) -> None:
+        """A UserError when the task's folder holds what it must not touch (checked before anything is written)."""
+
     def clear(self, run: Run, task: Task) -> None:
         """Remove the outputs of an earlier run of the task (the stamp is gone already)."""
 
@@ -328,7 +331,8 @@ class Train(Kind):
     def clear(self, run, task):
         layout = _fold(run, task)
         layout.clear_run()
-        layout.adjacency.unlink(missing_ok=True)
+        for matrix in (layout.adjacency, run.output(task.seed).shared_adjacency):  # rebuilt when still built
+            matrix.unlink(missing_ok=True)
 
     def run(self, run, task, reads):
         from model.training import train_fold
@@ -407,13 +411,15 @@ class Evaluate(Kind):
         layout = _fold(run, task)
         return layout.eval_info.is_file() and layout.best_res.is_file() and layout.epoch_metrics.is_file()
 
-    def clear(self, run, task):
+    def refuse(self, run, task):
         layout = _fold(run, task)
         if layout.has_foreign_results():  # never overwritten nor taken as this run's
             raise UserError(f"{layout.root}: holds results this project did not write (best_res.csv without "
                             "eval_info.json, e.g. a published archive); it is left alone: use "
                             "CHECKPOINTS=<archive> OUTPUT=<new folder>")
-        layout.clear_evaluation()
+
+    def clear(self, run, task):
+        _fold(run, task).clear_evaluation()
 
     def run(self, run, task, reads):
         from model.evaluation import evaluate_fold

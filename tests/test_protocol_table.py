@@ -1,7 +1,7 @@
 """The protocol table's layout: one row per protocol and scope, F1 mean ± sd per type, the thread count named."""
 from __future__ import annotations
 
-from utils.protocol_table import RUNS, format_protocol_table
+from pipeline.protocol_table import RUNS, format_protocol_table
 
 
 def _document(f1: dict[str, tuple[float, float | None]]) -> dict:

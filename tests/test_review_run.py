@@ -1,5 +1,5 @@
-"""The run report the pooling step writes (utils/review/run_page.py through utils/final_results.py), on a
-synthetic two-fold run whose best_res.csv comes from the matching code, checked in headless Chromium."""
+"""The run report the report task writes (utils/review/run_page.py through pipeline/report.py), on a synthetic
+two-fold run whose best_res.csv comes from the matching code, checked in headless Chromium."""
 from __future__ import annotations
 
 import json
@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from utils.final_results import final_results
+from pipeline.final_results import final_results
 from utils.layout import FoldLayout
 from utils.matching import count_matches
 from utils.metrics import epoch_metrics_row
@@ -65,6 +65,22 @@ def _run(root: Path) -> Path:
     return output
 
 
+def _write_report(root: Path, output: Path) -> None:
+    """The report task of pipeline.sh on this run: a section whose annotations are the run's."""
+    import yaml
+
+    from core_fixtures import REPO_ROOT
+    from pipeline.graph import Run
+    from pipeline.report import preview_keys, write_report
+    from pipeline.request import Request
+
+    section = yaml.safe_load((REPO_ROOT / "config.yaml").read_text())["cas(me)^2"]
+    section.update(segment_feat_root="features", anno_csv="anno.csv", adjacency=None, subject_list=SUBJECTS)
+    (root / "config.yaml").write_text(yaml.safe_dump({"two": section}))
+    run = Run(Request(dataset="two", config=root / "config.yaml", output=output))
+    write_report(run, "-", preview_keys(run, "-"))
+
+
 def test_the_run_report_in_a_browser(tmp_path, chromium):
     from browser import console_errors
     from selenium.webdriver.common.by import By
@@ -72,7 +88,8 @@ def test_the_run_report_in_a_browser(tmp_path, chromium):
     from test_review_spot import _screenshot
 
     output = _run(tmp_path)
-    table, _ = final_results(output, SUBJECTS)
+    final_results(output, SUBJECTS, tmp_path / "anno.csv", 1)
+    _write_report(tmp_path, output)
     assert (output / "report.html").is_file() and (output / "previews" / "s01_a.webm").is_file()
     driver = chromium
     console_errors(driver)

@@ -82,9 +82,9 @@ def tiny_archive(root: Path, subjects: list[str], seed: int = 3, rows: int = 560
     return config
 
 
-def edit_config(config: Path, **values) -> None:
+def edit_config(config: Path, section: str = "tiny", **values) -> None:
     document = yaml.safe_load(config.read_text())
-    document["tiny"].update(values)
+    document[section].update(values)
     config.write_text(yaml.safe_dump(document, sort_keys=False))
 
 

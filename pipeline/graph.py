@@ -225,11 +225,7 @@ class Decider:
 
     def forget(self, task_id: str) -> None:
         """``task_id`` ran: its status and those of every task after it are asked anew."""
-        dependents = {task_id}
-        for task in self.tasks.values():  # the graph is in dependency order
-            if dependents & set(task.deps):
-                dependents.add(task.id)
-        for name in dependents:
+        for name in [task_id, *dependents(self.tasks, task_id)]:
             self.statuses.pop(name, None)
 
 
@@ -261,6 +257,31 @@ class TaskFailed(Exception):
         self.cause = cause
 
 
+def dependents(tasks: dict[str, Task], task_id: str) -> list[str]:
+    """The tasks that read ``task_id``'s outputs, directly or through others, in graph order."""
+    found = {task_id}
+    for task in tasks.values():  # the graph is in dependency order
+        if found & set(task.deps):
+            found.add(task.id)
+    return [name for name in tasks if name in found and name != task_id]
+
+
+def clear_stale(decider: Decider, task_id: str) -> None:
+    """A task whose inputs are not all there (a task it reads failed) cannot hold current outputs: its stamp and
+    outputs go, so that no old table is read as this run's."""
+    from pipeline.tasks import KINDS
+
+    task = decider.tasks[task_id]
+    kind = KINDS[task.kind]
+    kind.refuse(decider.run, task)
+    stamp = kind.stamp(decider.run, task)
+    # no stamps folder: the task never ran here, and no lock file is made where there was none
+    with task_lock(stamp) if stamp.parent.is_dir() else contextlib.nullcontext():
+        stamp.unlink(missing_ok=True)
+        kind.clear(decider.run, task)
+    decider.statuses.pop(task_id, None)
+
+
 def execute(decider: Decider, task_id: str) -> Status:
     """Bring one task up to date: check its dependencies, decide, clear its old outputs, run it, stamp it.
     Returns the status it was found in (``done``: nothing was run)."""
@@ -268,11 +289,12 @@ def execute(decider: Decider, task_id: str) -> Status:
 
     run, task = decider.run, decider.tasks[task_id]
     kind = KINDS[task.kind]
+    kind.refuse(run, task)
     for dep in task.deps:
         before = decider.status(dep)
         if before.state != "done":
+            clear_stale(decider, task_id)
             raise UserError(f"{label(task)} needs {label(decider.tasks[dep])}, which is not done ({before.reason})")
-    kind.refuse(run, task)
     stamp = kind.stamp(run, task)
     with task_lock(stamp):
         decider.statuses.pop(task_id, None)  # another process may have done it meanwhile

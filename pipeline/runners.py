@@ -18,7 +18,7 @@ from pathlib import Path
 from utils.errors import UserError
 from utils.io import atomic_write_text
 
-from pipeline.graph import Decider, Task, TaskFailed, execute, label
+from pipeline.graph import Decider, Task, TaskFailed, clear_stale, dependents, execute, label
 from pipeline.request import Request
 
 LOG_TAIL = 15  # lines of a failed task's log shown on the terminal
@@ -81,9 +81,19 @@ def run_inline(decider: Decider) -> int:
     for index, task_id in enumerate(ids, 1):
         code, line = run_one(decider, task_id, f"[{index}/{len(ids)}] ")
         if code:
+            clear_after(decider, [task_id])
             fail_line(f"{line}; fix it and rerun: finished tasks are kept")
             return 1
     return 0
+
+
+def clear_after(decider: Decider, failed: list[str]) -> None:
+    """The tasks after failed ones lose their old outputs (pipeline/graph.py's clear_stale)."""
+    for name in dict.fromkeys(name for task_id in failed for name in dependents(decider.tasks, task_id)):
+        try:
+            clear_stale(decider, name)
+        except UserError:  # a folder this run must not touch: it was refused already
+            pass
 
 
 def _tail(log: Path, name: str) -> None:
@@ -164,6 +174,7 @@ def run_pool(decider: Decider, graph_file: Path) -> int:
                 else:
                     _tail(log, task.file_name)
                     failed.append((task_id, f"{why}; log: {log}"))
+    clear_after(decider, [task_id for task_id, _ in failed])
     for task_id, why in failed:
         fail_line(f"{label(decider.tasks[task_id])} failed ({why}); fix it and rerun: finished tasks are kept")
     return 1 if failed else 0

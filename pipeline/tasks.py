@@ -112,8 +112,13 @@ def key_reads(run: Run, task: Task, key_of: Callable[[str], str]) -> dict:
     return {"config": {name: config.get(name) for name in kind.config_keys}, **kind.reads(run, task, key_of)}
 
 
-def _seeded(text: str, task: Task) -> str:
-    return text if task.seed == "-" else f"{text} (seed {task.seed})"
+def _named(task: Task, what: str) -> str:
+    """``subj_a (seed 1): training``, ``seed 1: pooling``: who, then what."""
+    who = task.subject or ""
+    who += f" inner {task.group}" if task.group is not None else ""
+    seed = "" if task.seed == "-" else f"seed {task.seed}"
+    who = f"{who} ({seed})" if who and seed else who or seed
+    return f"{who}: {what}" if who else what
 
 
 # --------------------------------------------------------------------------- what tasks read
@@ -312,7 +317,7 @@ class Train(Kind):
     name, config_keys = "train", TRAINING_KEYS
 
     def label(self, task):
-        return _seeded(f"{task.subject}: training", task)
+        return _named(task, "training")
 
     def reads(self, run, task, key_of):
         from model.adjacency import fold_left_out
@@ -345,7 +350,7 @@ class Inner(Kind):
     name, config_keys = "inner", TRAINING_KEYS + EVALUATION_KEYS
 
     def label(self, task):
-        return _seeded(f"{task.subject} inner {task.group}: training and evaluating", task)
+        return _named(task, "training and evaluating")
 
     def _layout(self, run, task) -> FoldLayout:
         return _fold(run, task).inner_run(task.group)
@@ -385,7 +390,7 @@ class Evaluate(Kind):
     name, config_keys = "evaluate", EVALUATION_KEYS + ("selection",)
 
     def label(self, task):
-        return _seeded(f"{task.subject}: evaluating", task)
+        return _named(task, "evaluating")
 
     def reads(self, run, task, key_of):
         config = run.config_of(task.seed)
@@ -434,7 +439,7 @@ class Evaluate(Kind):
         info = evaluate_fold(config, task.subject, output, run.device, show_progress=run.request.jobs == 1,
                              checkpoints_root=run.request.checkpoints, inner=inner)
         if info["note"]:
-            print(f"note: {task.subject}: {info['note']}")
+            print(f"note: {info['note']}")
 
 
 # --------------------------------------------------------------------------- a seed's pooled outputs
@@ -448,7 +453,7 @@ class Pool(Kind):
     name, config_keys = "pool", ("RATIO_SCALE",)
 
     def label(self, task):
-        return _seeded("pooling", task)
+        return _named(task, "pooling")
 
     def reads(self, run, task, key_of):
         return {"folds": _fold_keys(run, task, key_of), "annotations": annotation_digests(run, run.subjects),
@@ -488,7 +493,7 @@ class Report(Kind):
     name, config_keys = "report", ("fps",)
 
     def label(self, task):
-        return _seeded("run report", task)
+        return _named(task, "run report")
 
     def reads(self, run, task, key_of):
         from pipeline.report import preview_keys
@@ -514,7 +519,7 @@ class Final(Kind):
     name, config_keys = "final", tuple(key for key in TRAINING_KEYS if key != "epochs")
 
     def label(self, task):
-        return _seeded("final model", task)
+        return _named(task, "final model")
 
     def reads(self, run, task, key_of):
         from model.final_model import loso_epoch
@@ -547,7 +552,7 @@ class FinalInfo(Kind):
     name = "final-info"
 
     def label(self, task):
-        return _seeded("final model's record", task)
+        return _named(task, "final model's record")
 
     def reads(self, run, task, key_of):
         return {"final model": key_of(task.deps[0]), "folds": _fold_keys(run, task, key_of)}

@@ -115,7 +115,7 @@ def test_a_failing_squeue_is_asked_again_and_a_failed_task_leaves_no_old_table(t
                        "SUBJECTS": "subj_b"}, cwd=root)
     assert result.returncode == 1
     errors = [line for line in result.stderr.splitlines() if line.startswith("[pipeline] error:")]
-    assert errors[0].startswith("[pipeline] error: Slurm run failed: subj_b: evaluating (seed 1) failed: ")
+    assert errors[0].startswith("[pipeline] error: Slurm run failed: subj_b (seed 1): evaluating failed: ")
     assert "no checkpoint_epoch_<NNN>.pth.tar" in errors[0] and "; log: " in errors[0]
     assert errors[1] == "[pipeline] error: ... and 3 task(s) that needed them did not run"  # pooling, report, seed table
     assert len(calls.read_text().split()) > 2

@@ -49,9 +49,9 @@ def main(argv: list[str] | None = None, env: Mapping[str, str] | None = None) ->
             from pipeline.slurm import run_slurm
 
             return run_slurm(request, decider)
+        graph = decider()  # reads only: a bad request is refused before the run folder is made
         lock = _local_lock(request.output)
         try:
-            graph = decider()
             say(f"{len(graph.tasks)} tasks, {request.jobs} at once, {request.threads} torch threads each")
             if request.jobs == 1:
                 code = run_inline(graph)

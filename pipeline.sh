@@ -28,4 +28,4 @@
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 export PYTHONPATH="$here${PYTHONPATH:+:$PYTHONPATH}"
-exec "${PYTHON:-python}" -m pipeline "$@"
+exec "${PYTHON:-python}" -P -m pipeline "$@"  # -P: the repository, not the caller's folder, comes first

@@ -56,8 +56,7 @@ def main(argv: list[str] | None = None, env: Mapping[str, str] | None = None) ->
             if request.jobs == 1:
                 code = run_inline(graph)
             else:
-                code = run_pool(graph, write_graph(graph.run.layout.task_log("graph").with_suffix(".json"),
-                                                   request, graph.tasks))
+                code = run_pool(graph, write_graph(graph.run.layout.pool_graph, request, graph.tasks))
         finally:
             os.close(lock)
     except UserError as error:

@@ -211,9 +211,7 @@ class Decider:
         reads = key_reads(self.run, task, lambda dep: self.status(dep).key)
         key = digest(reads)
         stamp = read_stamp(kind.stamp(self.run, task))
-        if self.run.request.force and kind.forced:
-            status = Status("todo", "FORCE=1", key, reads)
-        elif stamp is None or stamp["key"] != key:
+        if stamp is None or stamp["key"] != key:
             status = Status("todo", changes(stamp and stamp.get("reads"), reads), key, reads)
         elif not kind.complete(self.run, task, reads):
             status = Status("todo", "its outputs are incomplete", key, reads)
@@ -221,6 +219,16 @@ class Decider:
             status = Status("done", "done before", key, reads)
         if not ignore_deps:
             self.statuses[task_id] = status
+        return status
+
+    def to_run(self, task_id: str) -> Status:
+        """The status a runner acts on: with FORCE=1 a done task of a kind FORCE redoes is to do (the tasks
+        that read it still find it done: FORCE redoes each task once, in graph order)."""
+        from pipeline.tasks import KINDS
+
+        status = self.status(task_id)
+        if status.state == "done" and self.run.request.force and KINDS[self.tasks[task_id].kind].forced:
+            return Status("todo", "FORCE=1", status.key, status.reads)
         return status
 
     def forget(self, task_id: str) -> None:
@@ -298,7 +306,7 @@ def execute(decider: Decider, task_id: str) -> Status:
     stamp = kind.stamp(run, task)
     with task_lock(stamp):
         decider.statuses.pop(task_id, None)  # another process may have done it meanwhile
-        status = decider.status(task_id)
+        status = decider.to_run(task_id)
         if status.state == "done":
             return status
         stamp.unlink(missing_ok=True)  # first: a kill from here on leaves the task not done

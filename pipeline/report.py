@@ -25,12 +25,12 @@ DEFAULT_FPS = 30.0
 
 def _sources(run: Run, seed: str) -> tuple[dict, float] | None:
     """``({video_name: (VideoSource, fingerprint)}, fps)`` of the reported subjects' raw videos, or None."""
-    from pipeline.tasks import _videos
+    from pipeline.tasks import raw_videos
 
     subjects = set(run.subjects)
     fps = float(run.config.get("fps") or DEFAULT_FPS)
     if run.config.get("raw_root"):
-        return {video.video_name: (video, fingerprint) for video, fingerprint in _videos(run)
+        return {video.video_name: (video, fingerprint) for video, fingerprint in raw_videos(run)
                 if video.subject in subjects}, fps
     from feature_extraction.adapters import discover_videos, source_fingerprint
     from feature_extraction.record import read_record

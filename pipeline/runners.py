@@ -44,7 +44,7 @@ def run_one(decider: Decider, task_id: str, prefix: str = "") -> tuple[int, str]
     user error (bad input, a task it needs not done); 1: anything else (its traceback is printed first)."""
     task = decider.tasks[task_id]
     try:
-        status = decider.status(task_id)
+        status = decider.to_run(task_id)
         if status.state != "done":
             say(f"{prefix}{label(task)} ({status.reason})")
         started = time.monotonic()
@@ -146,7 +146,7 @@ def run_pool(decider: Decider, graph_file: Path) -> int:
                 if not set(task.deps) <= finished:
                     continue
                 waiting.remove(task_id)
-                status = decider.status(task_id)
+                status = decider.to_run(task_id)
                 if status.state == "done":
                     say(f"{label(task)}: done before, skipped (FORCE=1 redoes it)")
                     finished.add(task_id)

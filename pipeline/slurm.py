@@ -128,7 +128,7 @@ def submit(request: Request, decider: Decider, lock: RunLock) -> tuple[Path, lis
     """Submit every task that is not done; ``(submission folder, waves, job ids)``, or None when all are done."""
     todo = []
     for task_id, task in decider.tasks.items():
-        status = decider.status(task_id)
+        status = decider.to_run(task_id)
         if status.state == "done":
             say(f"{label(task)}: done before, skipped (FORCE=1 redoes it)")
         else:

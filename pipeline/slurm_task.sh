@@ -4,4 +4,4 @@
 # passed as it is; Slurm runs a copy of this script, so the repository comes as an argument too.
 #   slurm_task.sh REPO PYTHON GRAPH WAVE
 export PYTHONPATH="$1${PYTHONPATH:+:$PYTHONPATH}"
-exec "$2" -m pipeline.task "$3" --wave "$4"
+exec "$2" -P -m pipeline.task "$3" --wave "$4"

@@ -171,7 +171,7 @@ def _extraction_settings(run: Run):
     return run.memo["settings"]
 
 
-def _videos(run: Run) -> list:
+def raw_videos(run: Run) -> list:
     """The raw tree's videos, with their fingerprints, discovered once per pass."""
     if "videos" not in run.memo:
         from feature_extraction.adapters import discover_videos, source_fingerprint
@@ -188,9 +188,9 @@ def _videos(run: Run) -> list:
 def _shard_videos(run: Run, task: Task) -> list:
     from feature_extraction.batch import select_shard
 
-    fingerprints = {video.video_name: fingerprint for video, fingerprint in _videos(run)}
+    fingerprints = {video.video_name: fingerprint for video, fingerprint in raw_videos(run)}
     return [(video, fingerprints[video.video_name])
-            for video in select_shard([video for video, _ in _videos(run)], *task.shard)]
+            for video in select_shard([video for video, _ in raw_videos(run)], *task.shard)]
 
 
 def _jobs(run: Run) -> int:
@@ -277,7 +277,7 @@ class Merge(Kind):
         sheet = run.config.get("raw_anno")
         return {"layout": layout, "settings": settings_key,
                 "sheet": run.content.file(Path(sheet)) if sheet and Path(sheet).is_file() else None,
-                "videos": {video.video_name: fingerprint for video, fingerprint in _videos(run)}}
+                "videos": {video.video_name: fingerprint for video, fingerprint in raw_videos(run)}}
 
     def stamp(self, run, task):
         return run.features.stamp(self.name)

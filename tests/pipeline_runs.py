@@ -75,8 +75,9 @@ def tiny_archive(root: Path, subjects: list[str], seed: int = 3, rows: int = 560
     annotations = pd.concat(parts, ignore_index=True)
     write_synthetic_features(root / "features", annotations, seed=seed, min_rows=rows)
     section = yaml.safe_load((REPO_ROOT / "config.yaml").read_text())["cas(me)^2"]
-    section.update(segment_feat_root="features", anno_csv="features/annotations.csv", adjacency=None, epochs=3,
-                   epoch_begin=1, subject_list=list(subjects), device="cpu", batch_size=2, **values)
+    section.update({"segment_feat_root": "features", "anno_csv": "features/annotations.csv", "adjacency": None,
+                    "epochs": 3, "epoch_begin": 1, "subject_list": list(subjects), "device": "cpu", "batch_size": 2,
+                    **values})
     config = root / "config.yaml"
     config.write_text(yaml.safe_dump({"tiny": section}, sort_keys=False))
     return config

@@ -156,3 +156,16 @@ def test_evaluate_fold_removes_the_old_eval_info_before_it_counts(config, tmp_pa
     with pytest.raises(Exception):
         evaluate_fold(config, "subj_a", tmp_path / "run", torch.device("cpu"), show_progress=False)
     assert not layout.eval_info.exists()
+
+
+def test_pipeline_sh_runs_this_repository_from_any_folder(tmp_path):
+    """A caller's folder holding a package of the same name (another checkout) never shadows this repository."""
+    import subprocess
+    import sys
+
+    (tmp_path / "utils").mkdir()
+    (tmp_path / "utils" / "__init__.py").write_text("raise ImportError('the wrong checkout')\n")
+    result = subprocess.run(["bash", str(REPO_ROOT / "pipeline.sh")], cwd=tmp_path, capture_output=True, text=True,
+                            env={**os.environ, "PYTHON": sys.executable, "JOBS": "0"}, timeout=120)
+    assert result.returncode == 1 and result.stderr.strip() == (
+        "[pipeline] error: JOBS must be a positive whole number, not '0'")

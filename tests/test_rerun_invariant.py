@@ -33,9 +33,9 @@ from pipeline_runs import differences, edit_config, run_outputs, run_pipeline, t
 SUBJECTS = ["subj_a", "subj_b", "subj_c", "subj_d"]
 CHANGES = ("config", "adjacency", "feature file", "regenerated archive", "annotations", "matching", "selection",
            "inner_folds", "seeds", "final", "move run", "move features", "jobs", "kill")
-CONFIG_VALUES = {"abfcm_training_lr": [0.01, 0.02], "epochs": [3, 2], "micro_apex_score_threshold": [0.5, 0.2],
+CONFIG_VALUES = {"abfcm_training_lr": [0.01, 0.02], "epochs": [2, 3], "micro_apex_score_threshold": [0.5, 0.2],
                  "nms_top_K_macro": [5, 2], "seed": [1, 2], "adjacency_scope": ["all", "train"],
-                 "batch_size": [2, 3], "epoch_begin": [1, 0], "fps": [30, 25], "macro_max": [90, 60]}
+                 "batch_size": [4, 3], "epoch_begin": [1, 0], "fps": [30, 25], "macro_max": [90, 60]}
 
 
 class Killed(BaseException):
@@ -212,7 +212,7 @@ def run_sequence(root: Path, seed: int, kinds: list[list[str]], cache: dict) -> 
     rng = random.Random(seed)
     root.mkdir(parents=True)
     world = World(root, rng)
-    tiny_archive(root, SUBJECTS, inner_folds=2)
+    tiny_archive(root, SUBJECTS, inner_folds=2, epochs=2, batch_size=4)
     assert run_pipeline(world.request()).returncode == 0
     done = []
     for step in kinds:

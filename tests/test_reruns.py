@@ -72,8 +72,8 @@ def test_inner_cv_learning_rate_change_retrains_the_inner_models(tiny, tmp_path)
     ok(request(tiny))
     edit_config(tiny / "config.yaml", abfcm_training_lr=0.02)
     result = ok(request(tiny))
-    assert "abfcm_training_lr 0.01 -> 0.02" in result.stdout
     same_as_clean(tiny, tmp_path, inner=True)
+    assert "abfcm_training_lr 0.01 -> 0.02" in result.stdout
     inner = mtimes(tiny / "run" / "subj_a" / "inner")
     ok(request(tiny, FORCE="1"))  # FORCE=1 redoes the inner models too
     after = mtimes(tiny / "run" / "subj_a" / "inner")
@@ -86,8 +86,8 @@ def test_inner_cv_threshold_change_re_evaluates_the_inner_models(tiny, tmp_path)
     checkpoints = mtimes(tiny / "run")
     edit_config(tiny / "config.yaml", micro_apex_score_threshold=0.2, macro_apex_score_threshold=0.2)
     result = ok(request(tiny))
-    assert "inner 0: training and evaluating (config: macro_apex_score_threshold 0.5 -> 0.2" in result.stdout
     same_as_clean(tiny, tmp_path, inner=True)
+    assert "inner 0: training and evaluating (config: macro_apex_score_threshold 0.5 -> 0.2" in result.stdout
     # the inner models are retrained with their evaluation (one task): the outer folds keep their training
     outer = {name: t for name, t in mtimes(tiny / "run").items() if "/inner/" not in name}
     assert outer == {name: t for name, t in checkpoints.items() if "/inner/" not in name}
@@ -100,6 +100,15 @@ def test_an_inner_cv_rerun_with_two_jobs_starts_no_task(tiny):
     result = ok(request(tiny, JOBS="2"))
     assert "log:" not in result.stdout and result.stdout.count("done before") == 3 * (1 + 2 + 1) + 2
     assert time.monotonic() - started < 30
+
+
+def test_force_redoes_every_task_once_with_two_jobs(tiny):
+    ok(request(tiny))
+    before = mtimes(tiny / "run", "*.json")
+    result = ok(request(tiny, FORCE="1", JOBS="2"))
+    assert result.stdout.count("(FORCE=1)") == 2 * len(SUBJECTS) + 2 and "done before" not in result.stdout
+    after = mtimes(tiny / "run", "*.json")
+    assert all(after[name] != before[name] for name in before if "/stamps/" in f"/{name}")
 
 
 def test_inner_folds_change_under_best_on_test_retrains_nothing(tmp_path, no_plots):
@@ -126,8 +135,8 @@ def test_regenerated_features_retrain_the_folds(tiny, tmp_path):
     tiny_archive(tiny, SUBJECTS, seed=77)  # another synthetic seed: the same record, the same annotations
     shutil.copy(tmp_path / "record.json", record)
     result = ok(request(tiny))
-    assert result.stdout.count("train features: subj_") >= 3
     same_as_clean(tiny, tmp_path)
+    assert result.stdout.count("train features: subj_") >= 3
 
 
 def test_one_feature_file_changed_retrains_the_folds_that_read_it(tiny, tmp_path):
@@ -138,10 +147,10 @@ def test_one_feature_file_changed_retrains_the_folds_that_read_it(tiny, tmp_path
         arrays = {key: archive[key] for key in archive.files}
     np.savez(path, **{**arrays, "feature": arrays["feature"] * np.float32(1.5)})
     result = ok(request(tiny))
+    same_as_clean(tiny, tmp_path)
     assert "subj_b: training (" not in result.stdout  # it trains on the others only
     after = mtimes(tiny / "run")
     assert {n for n in after if after[n] != before[n]} == {n for n in after if not n.startswith("subj_b/")}
-    same_as_clean(tiny, tmp_path)
 
 
 def test_an_annotation_change_redoes_what_reads_it(tiny, tmp_path):
@@ -151,8 +160,8 @@ def test_an_annotation_change_redoes_what_reads_it(tiny, tmp_path):
     lines[1] = lines[1].rsplit(",", 1)[0] + ",1+2"  # subj_a's first row: another AU, so another adjacency
     table.write_text("\n".join(lines) + "\n")
     result = ok(request(tiny))
-    assert "adjacency changed" in result.stdout
     same_as_clean(tiny, tmp_path)
+    assert "adjacency changed" in result.stdout
 
 
 # --------------------------------------------------------------------------- moving folders

@@ -74,13 +74,13 @@ def test_one_video_changed_in_the_raw_tree_is_extracted_again_and_retrains(foota
     shutil.rmtree(root / "raw" / "s2" / "s2_v1")
     write_frames(root / "raw" / "s2" / "s2_v1", frames[:9])
     result = ok(request(root))
+    assert preview.read_bytes() != old_preview  # the report shows the new frames
+    same_as_clean(root, tmp_path / "clean")
     assert "videos: 1 extracted, 5 skipped (cached)" in result.stdout
     assert "s2: training: done before" in result.stdout and "s1: training (train features: s2 changed)" in result.stdout
-    assert preview.read_bytes() != old_preview  # the report shows the new frames
     assert (root / "run" / "previews" / "s1_v1.webm").stat().st_mtime_ns == other  # and keeps the others
     videos = {video["video"]: video for video in report_data(root / "run" / "report.html")["videos"]}
     assert videos["s2_v1"]["preview"] == "previews/s2_v1.webm"
-    same_as_clean(root, tmp_path / "clean")
 
 
 def test_videos_removed_from_the_raw_tree_lose_their_windows(footage, tmp_path):
@@ -90,9 +90,9 @@ def test_videos_removed_from_the_raw_tree_lose_their_windows(footage, tmp_path):
     (root / "anno.csv").write_text("".join(line + "\n" for line in ANNOTATION.splitlines() if "s3_v2" not in line))
     ok(request(root))
     assert not list((root / "features").glob("t*/s3/s3_v2_*.npz"))
+    same_as_clean(root, tmp_path / "clean")
     assert not (root / "run" / "previews" / "s3_v2.webm").exists()
     assert "s3_v2" not in {video["video"] for video in report_data(root / "run" / "report.html")["videos"]}
-    same_as_clean(root, tmp_path / "clean")
 
 
 def test_a_flow_change_re_extracts_and_the_record_describes_every_window(footage, tmp_path):

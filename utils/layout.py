@@ -208,6 +208,11 @@ class RunLayout:
         return self.root / "pipeline_logs" / f"{name}.log"
 
     @property
+    def pool_graph(self) -> Path:
+        """The graph the local pool's workers read (pipeline/task.py)."""
+        return self.root / "pipeline_logs" / "graph.json"
+
+    @property
     def slurm(self) -> Path:
         """The Slurm launcher's folder: one sub-folder per submission (graph, logs, task statuses)."""
         return self.root / "slurm"

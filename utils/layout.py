@@ -257,5 +257,7 @@ class FeatureLayout:
 
 
 def raw_stamp(raw_root: Path, kind: str) -> Path:
-    """The stamp of a task writing a raw tree (the demo's rendering): hidden, so no layout reads it as a video."""
-    return Path(raw_root) / f".{STAMPS}_{kind}.json"
+    """The stamp of a task writing a raw tree (the demo's rendering): a hidden file beside the tree, since the
+    tree is the generator's alone (it refuses a folder holding anything else)."""
+    raw_root = Path(raw_root)
+    return raw_root.parent / f".{raw_root.name}.{kind}.json"

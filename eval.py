@@ -29,16 +29,17 @@ def main() -> None:
     def run() -> None:
         check_run_folders(args.output, args.subject, args.checkpoints)
         reuse_freed_memory()
-        from utils.config import load_config
+        from utils.config import check_subject, load_config
         from model.evaluation import evaluate_fold
 
         config = load_config(args.dataset, args.config).with_overrides(
             device=args.device, matching=args.matching, selection=args.selection, seed=args.seed)
+        check_subject(args.subject, config["subject_list"])  # before the inner models train
         device = resolve_device(config["device"])
         inner = None
         if config["selection"] == "inner-cv":
-            from model.inner_cv import inner_selection
-            inner = inner_selection(config, args.output, args.subject, device, show_progress=not args.quiet)
+            from pipeline.tasks import fold_inner_selection
+            inner = fold_inner_selection(config, args.output, args.subject)
         info = evaluate_fold(config, args.subject, args.output, device, show_progress=not args.quiet,
                              checkpoints_root=args.checkpoints, inner=inner)
         print(f"evaluated {args.subject}: {info['epochs_evaluated']} checkpoints, matching {info['matching']}, "

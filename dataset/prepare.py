@@ -1,33 +1,34 @@
-"""Make a dataset section ready for training: generate the demo videos, extract features.
+"""What a dataset section needs before training, as steps the pipeline's feature tasks run (pipeline/tasks.py):
+render the demo's videos, extract a shard of ``raw_root`` into the cache, merge the archive.
 
-python -m dataset.prepare --dataset D [--config FILE] [--jobs N] [--shard K/N | --render-only]
+python -m dataset.prepare --dataset D [--config FILE] [--jobs N]     all of it, unsharded, no task graph
 
-* A section with ``synth_*`` keys (the bundled ``mesynth`` demo) has its raw videos
-  generated under ``raw_root`` when they are not there yet.
-* A section with ``raw_root`` has its features extracted into ``segment_feat_root``
-  (``python -m feature_extraction``; finished videos are cached, so a rerun is quick).
-  When the extraction exits non-zero but every subject of ``subject_list`` has its
-  features, preparation goes on with a note (a bad video elsewhere must not block reruns).
-  ``--shard K/N`` extracts only that shard (a Slurm array task); the last shard merges.
-  ``--render-only`` generates the demo videos and stops (nothing to do for other sections):
-  the Slurm launcher runs it before the shard array, so that shards never render the same
-  tree at once.
-* Any other section must already have its feature archive: checked here, so the
-  pipeline stops before training with one line saying what is missing.
+* A section with ``synth_*`` keys (the bundled ``mesynth`` demo) has its raw videos generated under
+  ``raw_root`` (:func:`render`).
+* A section with ``raw_root`` has its features extracted into ``segment_feat_root``: each shard writes its
+  videos' cache entries (:func:`extract_shard`, finished videos are cached), then :func:`merge` writes the
+  windows, ``annotations.csv``, the extraction record and the content manifest from the caches. A video whose
+  failure the same frames and settings repeat (no face, an unopenable file) is listed and has no windows;
+  any other failure fails the step, so that a rerun tries the video again.
+* Any other section must already have its feature archive (:func:`check_archive`): one line saying what is
+  missing, before any training.
 """
 from __future__ import annotations
 
 import argparse
-import sys
+import shutil
 from pathlib import Path
 
 from feature_extraction.adapters import DATASETS
 from feature_extraction.flow import DEFAULT_FLOW
 from utils.config import DatasetConfig, load_config
 from utils.errors import UserError, run_cli
+from utils.layout import FeatureLayout
 
 
-def generate_demo_videos(config: DatasetConfig, jobs: int) -> None:
+def render(config: DatasetConfig, jobs: int) -> None:
+    """Generate the demo's raw videos under ``raw_root`` (the generator leaves a finished tree of the same
+    parameters as it is)."""
     from dataset.mesynth import generate_dataset
 
     try:
@@ -38,6 +39,15 @@ def generate_demo_videos(config: DatasetConfig, jobs: int) -> None:
         raise UserError(str(error)) from None
 
 
+def remove_rendered(raw_root: Path) -> None:
+    """Remove a raw tree the demo generator wrote (one holding its marker); any other folder is left alone."""
+    from dataset.mesynth.generate import COMPLETE_MARKER, IN_PROGRESS_MARKER
+
+    raw_root = Path(raw_root)
+    if (raw_root / COMPLETE_MARKER).is_file() or (raw_root / IN_PROGRESS_MARKER).is_file():
+        shutil.rmtree(raw_root)
+
+
 def raw_layout(config: DatasetConfig) -> str:
     """The adapter for ``raw_root``: the ``raw_layout`` key, else the section name if it names one, else generic."""
     if config.get("raw_layout"):
@@ -45,45 +55,47 @@ def raw_layout(config: DatasetConfig) -> str:
     return config.name if config.name in DATASETS else "generic"
 
 
-def extract_features(config: DatasetConfig, jobs: int, shard: str | None = None) -> None:
-    from feature_extraction.__main__ import main as extract
+def extraction_arguments(config: DatasetConfig, jobs: int, *extra: str) -> argparse.Namespace:
+    """The extraction's parsed flags for this section (``python -m feature_extraction``)."""
+    from feature_extraction.__main__ import build_parser
 
-    argv = ["--dataset", raw_layout(config),
-            "--raw-root", config["raw_root"], "--out", config["segment_feat_root"],
-            "--flow", config.get("extraction_flow", DEFAULT_FLOW), "--jobs", str(jobs)]
+    argv = ["--dataset", raw_layout(config), "--raw-root", config["raw_root"], "--out", config["segment_feat_root"],
+            "--flow", config.get("extraction_flow") or DEFAULT_FLOW, "--jobs", str(jobs)]
     if config.get("raw_anno"):
         argv += ["--anno", config["raw_anno"]]
-    if shard:
-        argv += ["--shard", shard]
-    status = extract(argv)
-    if status != 0:
-        missing = missing_feature_subjects(config)
-        if missing:
-            raise UserError(f"{config['raw_root']}: feature extraction failed (exit {status}) and "
-                            f"{len(missing)} subject(s) of subject_list have no features ({', '.join(missing[:3])}"
-                            f"{' ...' if len(missing) > 3 else ''}); see the messages above")
-        # A failed or skipped video outside what the folds read must not stop every rerun.
-        print(f"note: feature extraction exited {status} (see above), but every subject of subject_list has its "
-              f"features in {config['segment_feat_root']}: going on", file=sys.stderr)
+    return build_parser().parse_args(argv + list(extra))
 
 
-def missing_feature_subjects(config: DatasetConfig) -> list[str]:
-    """Subjects of ``subject_list`` without a window file under ``train/`` or ``test/``."""
-    root = Path(config["segment_feat_root"])
-    return [subject for subject in config["subject_list"]
-            if not all(any((root / split / subject).glob("*.npz")) for split in ("train", "test"))]
+def _check(step: str, config: DatasetConfig, status: int, outcomes) -> None:
+    """A failure the same inputs would not repeat (a crash, a full disk) fails the step; cached ones do not."""
+    if status == 2:
+        raise UserError(f"{config['raw_root']}: feature {step} failed (see the error above)")
+    passing = [o for o in outcomes if o.status == "failed" and not o.cached_failure]
+    if passing:
+        names = ", ".join(o.video.video_name for o in passing[:3]) + (" ..." if len(passing) > 3 else "")
+        raise UserError(f"{config['raw_root']}: feature {step} failed for {len(passing)} video(s) ({names}); "
+                        "see FAILED above; a rerun tries them again")
 
 
-def prepare(config: DatasetConfig, jobs: int, shard: str | None = None, render_only: bool = False) -> None:
-    if config.get("synth_seed") is not None:
-        generate_demo_videos(config, jobs)
-    if render_only:
-        return
-    if config.get("raw_root"):
-        extract_features(config, jobs, shard)
-        if shard:  # the archive is complete only once the last shard has merged
-            return
-    root = Path(config["segment_feat_root"])
+def extract_shard(config: DatasetConfig, jobs: int, shard: int, shards: int) -> None:
+    """Extract shard ``shard`` of ``shards`` of ``raw_root`` into the cache (no window is written)."""
+    from feature_extraction.__main__ import extract
+
+    status, outcomes = extract(extraction_arguments(config, jobs, "--shard", f"{shard}/{shards}"))
+    _check(f"extraction (shard {shard}/{shards})", config, status, outcomes)
+
+
+def merge(config: DatasetConfig, jobs: int) -> None:
+    """Write the archive (windows, annotations.csv, record, manifest) from the cached extractions."""
+    from feature_extraction.__main__ import locked_merge
+
+    status, outcomes = locked_merge(extraction_arguments(config, jobs, "--merge"))
+    _check("merge", config, status, outcomes)
+
+
+def check_archive(config: DatasetConfig) -> None:
+    """A section's feature archive and annotation table are there: else one line saying what is missing."""
+    root = FeatureLayout(Path(config["segment_feat_root"])).root
     if not (root / "train").is_dir() or not (root / "test").is_dir():
         raise UserError(f"{root}: no feature archive (train/ and test/); set segment_feat_root in "
                         f"{config.source} to the unpacked published features, or set raw_root to extract them")
@@ -91,16 +103,23 @@ def prepare(config: DatasetConfig, jobs: int, shard: str | None = None, render_o
         raise UserError(f"{config['anno_csv']}: annotation file not found (anno_csv in {config.source})")
 
 
+def prepare(config: DatasetConfig, jobs: int) -> None:
+    """Every step, unsharded: render (demo), extract and merge (raw_root), then check the archive."""
+    if config.get("synth_seed") is not None:
+        render(config, jobs)
+    if config.get("raw_root"):
+        extract_shard(config, jobs, 1, 1)
+        merge(config, jobs)
+    check_archive(config)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="Generate / extract what a dataset section needs before training.")
     parser.add_argument("--dataset", required=True)
     parser.add_argument("--config", default=None)
     parser.add_argument("--jobs", type=int, default=2, help="worker processes for generation and extraction")
-    step = parser.add_mutually_exclusive_group()
-    step.add_argument("--shard", default=None, metavar="K/N", help="extract only shard K of N (feature_extraction)")
-    step.add_argument("--render-only", action="store_true", help="only generate the demo videos (synth_* sections)")
     args = parser.parse_args()
-    run_cli(lambda: prepare(load_config(args.dataset, args.config), max(1, args.jobs), args.shard, args.render_only))
+    run_cli(lambda: prepare(load_config(args.dataset, args.config), max(1, args.jobs)))
 
 
 if __name__ == "__main__":

@@ -34,13 +34,20 @@ needs). SAMM-LV offsets past a video cannot then be clipped to its length.
 
 ``--shard K/N``: extract only shard K of N (every N-th video of the sorted
 names), e.g. as Slurm array tasks or on several machines sharing ``--out``;
-each shard records what it did under ``<out>/shards/<run key>/`` (the run key
-is the settings, feature version and library versions). When the last shard
-of the same run key finishes, with every video's frames as the shards saw
-them, or with ``--merge``, a final pass writes ``annotations.csv``, every
-video's windows and the summary from the caches, identical to one unsharded
-run; it extracts nothing (a video no shard extracted is listed as failed, one
-extracted with other settings as such). Merges take turns (a lock file).
+a shard writes only its videos' cache entries, never a window, the
+annotation table or the record, so an archive never mixes settings. Once
+every shard is done, ``--merge`` writes the archive from the caches,
+identical to one unsharded run, and extracts nothing (a video no shard
+extracted is listed as failed, one extracted with other settings as such).
+pipeline.sh runs the merge as its own task after all N shards of the same
+settings (pipeline/). Merges take turns (a lock file).
+
+Writing the archive (an unsharded run or ``--merge``) first removes the
+record and the manifest, then writes every video's windows, removes the
+windows of videos it did not write (no longer in the raw tree, or failed),
+and writes ``annotations.csv``, the record (``extraction.json``, which so
+describes every window) and the manifest (``manifest.json``, each window
+file's content hash, utils/manifest.py).
 
 Exit status: 0 when every video was extracted, warnings or not; 1 when any
 video failed or a video folder was skipped (no frames, no frame numbers, an
@@ -61,8 +68,8 @@ from pathlib import Path
 from tqdm import tqdm
 
 from feature_extraction.adapters import DATASETS, TreeWarning, count_frames, discover_videos, load_annotations
-from feature_extraction.batch import (Outcome, all_shards_done, cached_results, extract_all, merge_lock, parse_shard,
-                                     select_shard, shard_failures, why_not_cached, write_shard_record)
+from feature_extraction.batch import (Outcome, cached_results, error_log_path, extract_all, merge_lock, parse_shard,
+                                     select_shard, why_not_cached)
 from feature_extraction.face import DETECT_MODES, landmark_model_path
 from feature_extraction.flow import (DEFAULT_DIS_PRESET, DEFAULT_FLOW, DEFAULT_TVL1_PARAMS, DIS_PRESETS, FLOW_METHODS,
                                     FLOW_STORAGES, TVL1_PARAMS)
@@ -71,6 +78,9 @@ from feature_extraction.segments import (frame_labels, remove_stale_segments, wr
                                          write_video_segments)
 from feature_extraction.video import FlowSettings
 from utils.errors import UserError
+from utils.indexing import parse_window_file_name
+from utils.layout import FeatureLayout
+from utils.manifest import window_files, write_manifest
 
 PROG = "python -m feature_extraction"
 MAX_LISTED = 3  # unreadable frames named per video before "... and N more"
@@ -116,7 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="only write <out>/annotations.csv from --anno; no videos needed")
     shards = parser.add_mutually_exclusive_group()
     shards.add_argument("--shard", type=_shard, default=None, metavar="K/N",
-                        help="extract only shard K of N; the last one to finish merges")
+                        help="extract only shard K of N into the cache; --merge writes the archive afterwards")
     shards.add_argument("--merge", action="store_true",
                         help="final pass over finished shards: annotations.csv, windows, summary; extracts nothing")
     return parser
@@ -174,7 +184,13 @@ def _report_video(outcome: Outcome) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Extract every video, write segments and annotations.csv; return the exit status."""
+    """Extract every video (a shard: its own videos, into the cache only) and, unless a shard, write the
+    archive; return the exit status."""
+    return extract(args)[0]
+
+
+def extract(args: argparse.Namespace) -> tuple[int, list[Outcome]]:
+    """:func:`run`, also returning each video's :class:`Outcome` (exit status 2: no outcome)."""
     try:
         settings = flow_settings(args)
         landmark_model_path()
@@ -183,25 +199,27 @@ def run(args: argparse.Namespace) -> int:
         videos, problems = discover_videos(args.dataset, args.raw_root)
         mine = select_shard(videos, *args.shard) if args.shard else videos
         found, failed_before = cached_results(mine, settings, args.out, with_failures=not args.retry_failed)
-        # SAMM offsets past a video are clipped to its 25-fps frame count, known from the cache when
-        # there is one (decoding a video file only to count its frames made a cached rerun slow); a
-        # video cached as failed has no windows to clip for and is not decoded either.
-        frame_counts = ({video.video_name: found[video.video_name].n_frames if video.video_name in found
-                         else count_frames(video) for video in mine if video.video_name not in failed_before}
-                        if args.dataset == "samm" else None)
-        notices: list[str] = []
-        annotations = load_annotations(args.dataset, args.anno, videos, frame_counts, notices)
-        if not args.shard:  # a shard's rows may lack other shards' clipping: the merge writes the table
-            write_annotation_csv(args.out / "annotations.csv", annotations)
+        # A shard writes no window: the annotation table is read by the pass that writes the archive. SAMM
+        # offsets past a video are clipped to its 25-fps frame count, known from the cache when there is one
+        # (decoding a video file only to count its frames made a cached rerun slow); a video cached as
+        # failed has no windows to clip for and is not decoded either.
+        annotations = None
+        if not args.shard:
+            frame_counts = ({video.video_name: found[video.video_name].n_frames if video.video_name in found
+                             else count_frames(video) for video in mine if video.video_name not in failed_before}
+                            if args.dataset == "samm" else None)
+            notices: list[str] = []
+            annotations = load_annotations(args.dataset, args.anno, videos, frame_counts, notices)
+            for line in notices:
+                print(line, file=sys.stderr)
+            archive = FeatureLayout(args.out)
+            for path in (archive.record, archive.manifest):  # written last, once every window is
+                path.unlink(missing_ok=True)
     # OSError: an unreadable raw folder, an --out that cannot be created or written (its
     # message names the path); per-video read and write errors are failed videos instead.
     except (OSError, ValueError) as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
-        return 2
-    rows_of = {name: rows for name, rows in annotations.groupby("video_name", sort=False)}
-    no_rows = annotations.iloc[:0]
-    for line in notices:
-        print(line, file=sys.stderr)
+        return 2, []
     if args.shard:
         problems = []  # the raw tree's problems are the whole run's: listed by the merge
     for problem in problems:
@@ -213,54 +231,77 @@ def run(args: argparse.Namespace) -> int:
                for video in mine if video.video_name in failed_before]
     todo = [video for video in mine if video.video_name not in found and video.video_name not in failed_before]
     if args.merge:
-        reasons = shard_failures(args.out, settings)
-        cached += [Outcome(video, "failed",
-                           reason=reasons.get(video.video_name) or _not_merged(video, settings, args.out))
-                   for video in todo]
+        cached += [Outcome(video, "failed", reason=_not_merged(video, settings, args.out)) for video in todo]
         todo = []
     known = [len(video.frame_paths) for video in todo]
     total_frames = sum(known) if all(known) else None  # a video file's length is unknown until decoded
 
     outcomes: list[Outcome] = []
     started = time.perf_counter()
-    with tqdm(total=len(videos), desc="videos", unit="video", position=0) as video_bar, \
+    rows_of = {} if annotations is None else {name: rows for name, rows in annotations.groupby("video_name", sort=False)}
+    with tqdm(total=len(mine), desc="videos", unit="video", position=0) as video_bar, \
             tqdm(total=total_frames, desc="frames", unit="frame", position=1) as frame_bar:
         for outcome in itertools.chain(cached, extract_all(todo, settings, args.out, args.jobs)):
             video_bar.update()
             if outcome.status == "extracted":
                 frame_bar.update(outcome.result.n_frames)
                 _report_video(outcome)
-            outcome = _write_segments(args.out, outcome, rows_of.get(outcome.video.video_name, no_rows))
+            if annotations is not None:
+                outcome = _write_segments(args.out, outcome, rows_of.get(outcome.video.video_name, annotations.iloc[:0]))
             outcomes.append(outcome)
             if outcome.status == "failed":
                 tqdm.write(f"FAILED {outcome.video.source_path}: {outcome.reason}", file=sys.stderr)
     elapsed = time.perf_counter() - started
-    write_record(args.out, settings, args.dataset, args.raw_root)  # the settings spot.py extracts recordings with
+    if annotations is not None:
+        try:
+            _finish_archive(args, settings, outcomes, annotations)
+        except OSError as error:
+            print(f"{PROG}: error: {error}", file=sys.stderr)
+            return 2, outcomes
     print_summary(outcomes, problems, elapsed)
     failed = any(outcome.status == "failed" for outcome in outcomes) or any(not is_warning(p) for p in problems)
-    status = 1 if failed or (args.strict and problems) else 0
-    if args.shard:
-        write_shard_record(args.out, settings, *args.shard, outcomes)
-        if all_shards_done(args.out, settings, args.shard[1], videos):
-            print(f"all {args.shard[1]} shards done: merging")
-            return max(status, merge(argparse.Namespace(**{**vars(args), "shard": None, "merge": True})))
-    return status
+    return (1 if failed or (args.strict and problems) else 0), outcomes
+
+
+def _finish_archive(args: argparse.Namespace, settings: FlowSettings, outcomes: list[Outcome], annotations) -> None:
+    """After the windows: remove those of videos not written now, then the table, the record, the manifest."""
+    written = {(o.video.subject, o.video.video_name) for o in outcomes if o.status != "failed"}
+    for path in window_files(args.out):
+        video_name, _ = parse_window_file_name(path.name)
+        if (path.parent.name, video_name) not in written:
+            path.unlink(missing_ok=True)  # a video no longer in the raw tree (a failed one's are gone already)
+    for split in ("train", "test"):
+        for folder in (args.out / split).glob("*") if (args.out / split).is_dir() else ():
+            if folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
+    archive = FeatureLayout(args.out)
+    write_annotation_csv(archive.annotations, annotations)
+    write_record(args.out, settings, args.dataset, args.raw_root)  # the settings spot.py extracts recordings with
+    write_manifest(archive.manifest, args.out)
 
 
 def merge(args: argparse.Namespace) -> int:
-    """``--merge``: the final pass of :func:`run`, one merge at a time per ``--out``."""
+    """``--merge``: the archive-writing pass of :func:`run` over every video, one merge at a time per ``--out``."""
+    return locked_merge(args)[0]
+
+
+def locked_merge(args: argparse.Namespace) -> tuple[int, list[Outcome]]:
+    """:func:`merge`, also returning the outcomes."""
     try:
         with merge_lock(args.out):
-            return run(args)
+            return extract(args)
     except OSError as error:  # the lock file cannot be made: --out is not writable
         print(f"{PROG}: error: {error}", file=sys.stderr)
-        return 2
+        return 2, []
 
 
 def _not_merged(video, settings: FlowSettings, out_root: Path) -> str:
-    """Why the merge has no features for ``video``, which no shard reported as failed."""
+    """Why the merge has no features for ``video``: no shard extracted it, or with other settings..."""
     why = why_not_cached(video, settings, out_root)
-    return "not extracted by any shard yet" if why == "not extracted yet" else why
+    if why != "not extracted yet":
+        return why
+    log = error_log_path(out_root, video)
+    return f"failed in its shard (traceback in {log})" if log.is_file() else "not extracted by any shard yet"
 
 
 def is_warning(problem: str) -> bool:

@@ -14,8 +14,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import functools
-import hashlib
-import json
 import multiprocessing
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -34,7 +32,6 @@ from feature_extraction.video import (FEATURE_VERSION, FlowSettings, VideoFailur
                                       cache_path, extract_video, library_key, load_cached, load_cached_failure,
                                       save_cached, save_cached_failure)
 from utils.errors import UserError, failure_line
-from utils.io import atomic_write_text
 
 
 @dataclass
@@ -254,71 +251,14 @@ def why_not_cached(video: VideoSource, settings: FlowSettings, out_root: Path) -
                           source_fingerprint(video)) or "its cache file holds no features"
 
 
-# Shard records live under <out>/shards/<run key>/of_<N>/: a record made with other settings, feature
-# version or libraries sits in another folder and never counts towards this run's merge.
-
-
 def run_key(settings: FlowSettings) -> str:
     """Everything besides the frames that makes a video's features: settings, feature version, libraries."""
     return f"{settings.key};version={FEATURE_VERSION};{library_key()}"
 
 
-def _run_folder(out_root: Path, settings: FlowSettings) -> Path:
-    return Path(out_root) / "shards" / hashlib.sha1(run_key(settings).encode()).hexdigest()[:12]
-
-
-def shard_record_path(out_root: Path, settings: FlowSettings, k: int, n: int) -> Path:
-    return _run_folder(out_root, settings) / f"of_{n}" / f"shard_{k}.json"
-
-
-def write_shard_record(out_root: Path, settings: FlowSettings, k: int, n: int, outcomes: list[Outcome]) -> None:
-    """What shard k/n did: its run key, the source fingerprint of each of its videos and each failure's reason."""
-    record = {"shard": f"{k}/{n}", "key": run_key(settings),
-              "videos": {o.video.video_name: source_fingerprint(o.video)
-                         for o in sorted(outcomes, key=lambda o: o.video.video_name)},
-              "failed": {o.video.video_name: o.reason for o in outcomes if o.status == "failed"}}
-    atomic_write_text(shard_record_path(out_root, settings, k, n), json.dumps(record, indent=2) + "\n")
-
-
-def _read_shard_record(path: Path, settings: FlowSettings) -> dict | None:
-    """The record at ``path`` when it is one of this run key's (None when absent, unreadable or foreign)."""
-    try:
-        record = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    if not isinstance(record, dict) or record.get("key") != run_key(settings) or not isinstance(
-            record.get("videos"), dict) or not isinstance(record.get("failed"), dict):
-        return None
-    return record
-
-
-def all_shards_done(out_root: Path, settings: FlowSettings, n: int, videos: list[VideoSource]) -> bool:
-    """All ``n`` shards of this run key have their records and together cover ``videos`` as they are now.
-
-    A video whose frames changed since a shard extracted it (another source fingerprint) is not covered.
-    """
-    done = {}
-    for k in range(1, n + 1):
-        record = _read_shard_record(shard_record_path(out_root, settings, k, n), settings)
-        if record is None:
-            return False
-        done.update(record["videos"])
-    return all(done.get(video.video_name) == source_fingerprint(video) for video in videos)
-
-
-def shard_failures(out_root: Path, settings: FlowSettings) -> dict[str, str]:
-    """Failure reasons this run key's shard records give, by video name (with the shard that met it)."""
-    reasons = {}
-    for path in sorted(_run_folder(out_root, settings).glob("of_*/shard_*.json")):
-        record = _read_shard_record(path, settings)
-        if record is not None:
-            reasons.update({name: f"{reason} (shard {record['shard']})" for name, reason in record["failed"].items()})
-    return reasons
-
-
 @contextlib.contextmanager
 def merge_lock(out_root: Path) -> Iterator[None]:
-    """Hold ``<out>/shards/merge.lock`` (an exclusive ``flock``): two last shards finishing together merge in turn."""
+    """Hold ``<out>/shards/merge.lock`` (an exclusive ``flock``): two merges of one archive take turns."""
     path = Path(out_root) / "shards" / "merge.lock"
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a") as handle:

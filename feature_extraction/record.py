@@ -8,10 +8,11 @@ feature_extraction``, copied into each fold's ``logs/`` at training) holds::
      "raw_root": "/data/CASME2"}
 
 ``raw_root`` (absolute; None when unknown) says where the frames were read, so that the run report
-can link previews of them; it says nothing about the features, so a fold's resume key leaves it out.
+can link previews of them; it says nothing about the features.
 
-``libraries`` is :func:`feature_extraction.video.library_key`, the library
-versions the features were computed with (part of a fold's resume key).
+The record is written last by the pass that writes the archive (an unsharded extraction or the merge), after
+every window: it describes every window of the archive. ``libraries`` is
+:func:`feature_extraction.video.library_key`, the library versions the features were computed with.
 
 ``flow_settings`` is ``dataclasses.asdict(FlowSettings)``, so fields added to
 FlowSettings are recorded without a change here; reading tolerates missing
@@ -27,9 +28,7 @@ from pathlib import Path
 from feature_extraction.video import FEATURE_VERSION, FlowSettings, library_key
 from utils.errors import UserError
 from utils.io import atomic_write_text
-
-RECORD_NAME = "extraction.json"
-
+from utils.layout import RECORD_NAME  # noqa: F401 (imported from here by the readers of the record)
 
 RAW_ROOT_KEY = "raw_root"
 

@@ -33,7 +33,6 @@ from utils.matching import count_matches
 from utils.metrics import (COUNT_COLUMNS, EPOCH_METRIC_COLUMNS, empty_counts_row, epoch_metrics_row, epoch_row,
                            fixed_epoch, protocol_epoch)
 from utils.nms import NMS_COLUMNS, nms, nms_top_k
-from utils.resume_key import evaluation_key
 from utils.proposals import PROPOSAL_COLUMNS, find_proposals, proposal_params_from_config
 
 
@@ -246,8 +245,7 @@ def select_and_write(config: DatasetConfig, layout: FoldLayout, held_out: HeldOu
             "frame_shift": int(window_frame_to_video_frame(0, 0)),
             "tie_rule": "earliest epoch among equal all_f1" if selection == "best-on-test" else None,
             "note": _selection_note(selection, chosen_epoch, checkpoints, chosen),
-            "m_without_proposals": {name: empty[t][2] for t, name in EXPRESSION_TYPES.items()},
-            "evaluation_key": evaluation_key(config)}
+            "m_without_proposals": {name: empty[t][2] for t, name in EXPRESSION_TYPES.items()}}
     if selection == "last-epoch":
         info["last_epoch"] = max(checkpoints)
     if inner is not None:

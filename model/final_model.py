@@ -3,12 +3,15 @@
 The epoch is the one with the best overall F1 (``all_f1``) of the per-epoch counts summed over every outer
 fold's ``epoch_metrics.csv`` (under the run's matching rule; an epoch without proposals in a fold counts
 TP 0, N 0 and the fold's M, utils.metrics.summed_epoch_metrics), earliest on ties. The model trains on
-every subject of ``subject_list`` with the adjacency built from all of them, with the folds' hyperparameters
-and seed, for that epoch + 1 epochs (the first checkpoints of a longer training are the same).
+every subject of ``subject_list`` with the folds' adjacency (a given ``adjacency:`` read as is, else the one
+built from every subject), hyperparameters and seed, for that epoch + 1 epochs (the first checkpoints of a
+longer training are the same).
 
-Writes ``<output>/final/``: ``models/`` in the published checkpoint layout, ``logs/``, ``adjacency.npy``
-and ``final_info.json`` (``epoch``, ``all_f1`` the summed counts give there, the per-epoch summed
+Writes ``<output>/final/``: ``models/`` in the published checkpoint layout, ``logs/``, ``adjacency.npy`` (when
+built) and ``final_info.json`` (``epoch``, ``all_f1`` the summed counts give there, the per-epoch summed
 ``all_f1``, the subjects). The LOSO under ``inner-cv`` estimates how well this whole procedure does.
+pipeline.sh runs the training and the record as two tasks (pipeline/tasks.py), so that a record changed by
+another matching rule alone trains nothing; this module's command line does both, unconditionally.
 
 python -m model.final_model --dataset D --output DIR --subjects S1 S2 ... [--config FILE] [--seed N]
                             [--device DEV] [--quiet]
@@ -22,20 +25,19 @@ import pandas as pd
 import torch
 
 from dataset.segments import expression_windows
-from model.adjacency import built_adjacency
+from model.adjacency import model_adjacency
 from model.training import train_model
 from utils.config import DatasetConfig
 from utils.errors import UserError
 from utils.io import atomic_write_text
-from utils.layout import FoldLayout
+from utils.layout import FoldLayout, RunLayout
 from utils.metrics import select_epoch, summed_epoch_metrics
 
-FINAL_FOLDER = "final"
-FINAL_INFO = "final_info.json"
+FINAL_FOLDER = RunLayout(Path()).final.root.name
 
 
 def final_layout(output: Path) -> FoldLayout:
-    return FoldLayout(Path(output) / FINAL_FOLDER)
+    return RunLayout(Path(output)).final
 
 
 def loso_epoch(config: DatasetConfig, output: Path, subjects: list[str]) -> tuple[int, pd.DataFrame]:
@@ -57,34 +59,36 @@ def loso_epoch(config: DatasetConfig, output: Path, subjects: list[str]) -> tupl
     return int(select_epoch(summed, "best-on-test")["epoch"]), summed
 
 
-def train_final(config: DatasetConfig, output: Path, subjects: list[str], device: torch.device,
-                show_progress: bool = True) -> dict:
-    """Train the final model (unless the one there matches) and write ``final_info.json``; returns it."""
+def final_info(config: DatasetConfig, output: Path, subjects: list[str]) -> dict:
+    """The record of the final model of ``subjects``' LOSO: its epoch and what the summed counts give."""
     epoch, summed = loso_epoch(config, output, subjects)
-    layout = final_layout(output)
-    info = {"epoch": epoch, "all_f1": float(summed.loc[summed["epoch"] == epoch, "all_f1"].iloc[0]),
+    return {"epoch": epoch, "all_f1": float(summed.loc[summed["epoch"] == epoch, "all_f1"].iloc[0]),
             "summed_all_f1": {str(e): float(f) for e, f in zip(summed["epoch"], summed["all_f1"])},
             "matching": config["matching"], "seed": config["seed"], "loso_folds": subjects,
             "subjects": list(config["subject_list"])}
-    info_path = layout.root / FINAL_INFO
-    if info_path.is_file() and json.loads(info_path.read_text()) == info and epoch in layout.checkpoints():
-        return info
+
+
+def train_final(config: DatasetConfig, output: Path, epoch: int, device: torch.device,
+                show_progress: bool = True) -> FoldLayout:
+    """Train the final model on every subject for ``epoch`` + 1 epochs (its old outputs are cleared first)."""
     windows = expression_windows(Path(config["segment_feat_root"]), config["subject_list"])
     if len(windows) == 0:
         raise UserError(f"{config['segment_feat_root']}: no training window with an expression")
-    adjacency = built_adjacency(config, layout.root / "adjacency.npy", [])
-    info_path.unlink(missing_ok=True)
-    train_model(config.with_overrides(epochs=epoch + 1), layout, windows, adjacency, device, show_progress,
-                {"subject": None, "train_subjects": list(config["subject_list"])})
-    atomic_write_text(info_path, json.dumps(info, indent=2) + "\n")
-    return info
+    layout = final_layout(output)
+    adjacency = model_adjacency(config, layout.adjacency, [])
+    return train_model(config.with_overrides(epochs=epoch + 1), layout, windows, adjacency, device, show_progress,
+                       {"subject": None, "train_subjects": list(config["subject_list"])})
+
+
+def write_final_info(output: Path, info: dict) -> Path:
+    return atomic_write_text(RunLayout(Path(output)).final_info, json.dumps(info, indent=2) + "\n")
 
 
 def final_checkpoint(run_dir: Path, epoch: str = "selected") -> tuple[int, Path] | None:
     """``(epoch, checkpoint)`` of the run's final model, or None when the run has none. ``epoch``:
     ``selected`` (final_info.json's), ``last`` or a number, as spot.py's --epoch."""
     layout = final_layout(run_dir)
-    info_path = layout.root / FINAL_INFO
+    info_path = RunLayout(Path(run_dir)).final_info
     if not info_path.is_file():
         return None
     checkpoints = layout.checkpoints()
@@ -122,8 +126,9 @@ def main() -> None:
         reuse_freed_memory()
         config = load_config(args.dataset, args.config).with_overrides(device=args.device, seed=args.seed,
                                                                        matching=args.matching)
-        info = train_final(config, args.output, args.subjects, resolve_device(config["device"]),
-                           show_progress=not args.quiet)
+        info = final_info(config, args.output, args.subjects)
+        train_final(config, args.output, info["epoch"], resolve_device(config["device"]), show_progress=not args.quiet)
+        write_final_info(args.output, info)
         print(f"final model: every subject ({len(info['subjects'])}), epoch {info['epoch']} (summed LOSO "
               f"all_f1 {info['all_f1']:.4f}) in {final_layout(args.output).models}")
 

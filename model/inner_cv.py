@@ -9,10 +9,11 @@ and the epoch with the best summed ``all_f1``, earliest on ties, is the fold's e
 only afterwards, to count that epoch's TP, FP and FN.
 
 Inner run k lives in ``<output>/<S>/inner/<k>/`` in the fold layout (models/, logs/, output_csv/, nms_csv/,
-epoch_metrics.csv, eval_info.json), so the fold resume rule covers it (utils.fold_status.inner_decision).
+epoch_metrics.csv, eval_info.json). pipeline.sh runs each inner model as a task of its own, redone when what
+it reads changes (pipeline/tasks.py).
 
 python -m model.inner_cv --dataset D --output DIR --subject S --group K [--config FILE] [--seed N]
-                         [--matching M] [--device DEV] [--quiet]      trains (when needed) and evaluates one inner model
+                         [--matching M] [--device DEV] [--quiet]      trains and evaluates one inner model
 """
 from __future__ import annotations
 
@@ -28,9 +29,8 @@ from model.evaluation import (evaluated_checkpoints, load_held_out, match_epochs
                               score_checkpoints, write_epochs)
 from utils.annotations import EXPRESSION_TYPES
 from model.training import train_model
-from utils.config import DatasetConfig
+from utils.config import DatasetConfig, check_subject
 from utils.errors import UserError
-from utils.fold_status import inner_decision
 from utils.inner_split import fold_inner_groups, inner_training_subjects
 from utils.io import atomic_write_text
 from utils.layout import FoldLayout, checkpoints_fingerprint
@@ -91,28 +91,20 @@ def evaluate_inner(config: DatasetConfig, output: Path, subject: str, group: int
     return info
 
 
+def check_inner_model(config: DatasetConfig, subject: str, group: int) -> None:
+    """A known fold and an inner group 0 .. inner_folds - 1: else one line, before any training."""
+    check_subject(subject, config["subject_list"])
+    if not 0 <= group < config["inner_folds"]:
+        raise UserError(f"inner group {group}: must be 0 .. {config['inner_folds'] - 1} (inner_folds)")
+
+
 def run_inner(config: DatasetConfig, output: Path, subject: str, group: int, device: torch.device,
-              cache: SegmentCache | None = None, show_progress: bool = True) -> str:
-    """Bring inner run ``group`` up to date by the resume rule: train it when its checkpoints are not all
-    there, evaluate it when its results do not match; returns what was done."""
+              cache: SegmentCache | None = None, show_progress: bool = True) -> dict:
+    """Train inner model ``group`` of the fold holding out ``subject``, then evaluate it; its eval_info."""
+    check_inner_model(config, subject, group)
     cache = cache or SegmentCache()
-    action, _ = inner_decision(config, output, subject, group)
-    if action == "train":
-        train_inner(config, output, subject, group, device, cache, show_progress)
-    if action != "done":
-        evaluate_inner(config, output, subject, group, device, cache, show_progress)
-    return action
-
-
-def inner_selection(config: DatasetConfig, output: Path, subject: str, device: torch.device,
-                    show_progress: bool = True) -> dict:
-    """Run (or reuse) every inner model of the fold and pick its epoch; the dict goes into the fold's
-    eval_info.json as ``inner_cv``."""
-    cache = SegmentCache()
-    groups = fold_inner_groups(config, subject)
-    for group in range(len(groups)):
-        run_inner(config, output, subject, group, device, cache, show_progress)
-    return choose_inner_epoch(config, output, subject)
+    train_inner(config, output, subject, group, device, cache, show_progress)
+    return evaluate_inner(config, output, subject, group, device, cache, show_progress)
 
 
 def choose_inner_epoch(config: DatasetConfig, output: Path, subject: str) -> dict:
@@ -138,22 +130,20 @@ def main() -> None:
     from utils.config import load_config
     from utils.errors import run_cli
 
-    parser = fold_parser("Train (when needed) and evaluate one inner model of a fold (selection inner-cv).")
+    parser = fold_parser("Train and evaluate one inner model of a fold (selection inner-cv).")
     parser.add_argument("--group", required=True, type=int, help="inner group, 0 .. inner_folds - 1")
     parser.add_argument("--seed", type=int, default=None, help="training seed (default: the config's seed)")
     parser.add_argument("--matching", default=None, help="matching rule (default: the config's)")
     args = parser.parse_args()
 
     def run() -> None:
-        reuse_freed_memory()
         config = load_config(args.dataset, args.config).with_overrides(device=args.device, seed=args.seed,
                                                                        matching=args.matching, selection="inner-cv")
-        if not 0 <= args.group < config["inner_folds"]:
-            raise UserError(f"--group {args.group}: must be 0 .. {config['inner_folds'] - 1} (inner_folds)")
-        action = run_inner(config, args.output, args.subject, args.group, resolve_device(config["device"]),
-                           show_progress=not args.quiet)
-        done = {"done": "up to date", "train": "trained and evaluated", "evaluate": "evaluated"}[action]
-        print(f"inner model {args.group} of {args.subject}: {done}")
+        check_inner_model(config, args.subject, args.group)
+        reuse_freed_memory()
+        run_inner(config, args.output, args.subject, args.group, resolve_device(config["device"]),
+                  show_progress=not args.quiet)
+        print(f"inner model {args.group} of {args.subject}: trained and evaluated")
 
     run_cli(run)
 

@@ -386,6 +386,8 @@ def spot_inputs(options: SpotOptions, landmarker=None) -> int:
     device = resolve_device(config["device"])
     final = final_checkpoint(options.run, options.epoch) if options.folds is None else None
     models = [FoldModel(FINAL_FOLDER, *final)] if final else choose_models(options.run, folds, options.epoch)
+    if options.folds is None and options.epoch == "selected":  # a model named explicitly is used as it is
+        refuse_stale_models(options.run, config, folds, final is not None)
     settings, origin = run_settings(options.run, folds)
     print(f"extraction settings: {describe(settings)} ({'from ' + origin if origin != PUBLISHED_NOTE else origin})")
     settings, warning = requested_settings(settings, options.flow, options.face_detect)
@@ -408,6 +410,14 @@ def spot_inputs(options: SpotOptions, landmarker=None) -> int:
     folders = output_folders([str(path) for path in inputs], [recording_name(path) for path in inputs], out)
     outcomes = [attempt(path, folder, job) for path, folder in zip(inputs, folders)]
     return summarise(outcomes)
+
+
+def refuse_stale_models(run: Path, config, folds: list[str], final: bool) -> None:
+    """A model pipeline.sh made whose key no longer matches the run's current config is refused (pipeline/stale.py:
+    the run's decisions live in the pipeline package, which may import this one)."""
+    from pipeline.stale import refuse_stale_models as check
+
+    check(run, config, folds, final)
 
 
 def attempt(path: Path, folder: Path, job: SpotJob) -> Outcome:

@@ -18,14 +18,13 @@ from utils.config import DatasetConfig, save_resolved_config
 from utils.errors import UserError
 from utils.indexing import middle
 from utils.io import atomic_path, atomic_write_text
-from utils.layout import FoldLayout
-from utils.resume_key import write_training_key
+from utils.layout import FeatureLayout, FoldLayout
 from utils.seed import deterministic_kernels, seed_everything
 
 
 def copy_record(segment_feat_root: Path, log_dir: Path) -> None:
     """Copy the features' extraction record (feature_extraction/record.py) into the fold's logs, when there is one."""
-    source = segment_feat_root / "extraction.json"
+    source = FeatureLayout(segment_feat_root).record
     if source.is_file():
         atomic_write_text(log_dir / source.name, source.read_text(encoding="utf-8"))
 
@@ -65,7 +64,6 @@ def _train_model(config: DatasetConfig, layout: FoldLayout, windows: WindowSet, 
     layout.clear_run()
     save_resolved_config(config, layout.logs, {**facts, "device": str(device), "training_windows": len(windows)})
     copy_record(Path(config["segment_feat_root"]), layout.logs)
-    write_training_key(config, layout.logs)
 
     normal_range = {MICRO: config["micro_normal_range"], MACRO: config["macro_normal_range"]}
     targets = {key: torch.from_numpy(value).to(device)

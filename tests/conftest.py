@@ -44,7 +44,7 @@ def chromium():
 # oldest pandas requirements.txt allows, repeats only the unit tests and stays within CI's time.
 E2E_MODULES = {"test_demo_e2e", "test_pipeline_e2e", "test_scale_out", "test_spot_e2e", "test_spot_planted",
                "test_slurm_consistency", "test_inner_cv", "test_determinism", "test_rerun_cleanup",
-               "test_review_spot", "test_review_run"}
+               "test_review_spot", "test_review_run", "test_reruns", "test_reruns_raw", "test_rerun_invariant"}
 
 
 def pytest_configure(config) -> None:

@@ -1,9 +1,8 @@
 """Warnings are not failures. Stray entries and handled irregular numbering are listed as warnings
-(exit 0, exit 1 only with --strict); a skipped video folder or a failed video is still exit 1; dataset.prepare
-goes on when every subject it needs has its features."""
+(exit 0, exit 1 only with --strict); a skipped video folder or a failed video is still exit 1; the pipeline's
+extraction steps go on past a failure the same frames always give (cached) and stop at any other, naming it."""
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 import dataset.prepare as prepare_module
@@ -64,18 +63,16 @@ def test_a_skipped_video_folder_is_still_a_failure(generic_tree, capsys):
     assert "1 skipped in the raw tree, 2 warning(s)" in out and "failed (1):" in out and "empty: no frame images" in out
 
 
-@pytest.mark.parametrize("with_all_features", [True, False])
-def test_prepare_goes_on_when_the_features_it_needs_exist(tmp_path, monkeypatch, capsys, with_all_features):
+@pytest.mark.parametrize("cached", [True, False])
+def test_a_step_goes_on_past_a_cached_failure_and_stops_at_another(tmp_path, monkeypatch, cached):
+    from feature_extraction.adapters import VideoSource
+    from feature_extraction.batch import Outcome
+
     config = write_config(tmp_path, "my_lab", raw_root="raw", subject_list=["a", "b"])
-    (tmp_path / "anno.csv").write_text("subject,video_name,start_frame,apex_frame,end_frame,type_idx,au\n")
-    for subject in ("a", "b") if with_all_features else ("a",):
-        for split in ("train", "test"):
-            (tmp_path / "features" / split / subject).mkdir(parents=True)
-            np.savez(tmp_path / "features" / split / subject / "v_0000.npz", feature=np.zeros(1))
-    monkeypatch.setattr("feature_extraction.__main__.main", lambda argv: 1)  # a video failed somewhere
-    if with_all_features:
-        prepare_module.prepare(config, jobs=1)
-        assert "note: feature extraction exited 1" in capsys.readouterr().err
+    failed = Outcome(VideoSource("b", "b_clip"), "failed", reason="no face found on any frame", cached_failure=cached)
+    monkeypatch.setattr("feature_extraction.__main__.extract", lambda args: (1, [failed]))
+    if cached:
+        prepare_module.extract_shard(config, 1, 1, 2)  # the same frames give it again: no retry, no stop
     else:
-        with pytest.raises(UserError, match=r"exit 1\) and 1 subject\(s\) of subject_list have no features \(b\)"):
-            prepare_module.prepare(config, jobs=1)
+        with pytest.raises(UserError, match=r"shard 1/2\) failed for 1 video\(s\) \(b_clip\); see FAILED above"):
+            prepare_module.extract_shard(config, 1, 1, 2)

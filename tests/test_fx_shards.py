@@ -1,4 +1,5 @@
-"""Extraction shards: the same segments and annotations.csv as one unsharded run; a cached rerun decodes nothing."""
+"""Extraction shards write only their videos' cache; the merge writes the archive (windows, annotations.csv, record,
+manifest), the same as one unsharded run; an archive never mixes settings; a cached rerun decodes nothing."""
 from __future__ import annotations
 
 import json
@@ -52,10 +53,6 @@ def args(raw, out, *extra):
             "--out", str(out), "--flow", "dis", *extra]
 
 
-def settings_of(raw, *extra):
-    return flow_settings(build_parser().parse_args(args(raw, raw / "any", *extra)))
-
-
 def test_shard_split_is_a_deterministic_partition():
     videos = [adapters.VideoSource(s, v) for s, v in [("b", "x"), ("a", "y"), ("a", "x"), ("c", "z"), ("b", "a")]]
     shards = [[(v.subject, v.video_name) for v in select_shard(videos, k, 2)] for k in (1, 2)]
@@ -67,19 +64,31 @@ def test_shard_split_is_a_deterministic_partition():
 
 
 def test_shards_give_the_unsharded_result(raw, capsys):
-    assert main(args(raw, raw / "sharded", "--shard", "1/2")) == 0
-    assert not (raw / "sharded" / "annotations.csv").exists()  # written once every shard is done
-    first = capsys.readouterr().out
-    assert "videos: 2 extracted" in first and "merging" not in first
-    assert main(args(raw, raw / "sharded", "--shard", "2/2")) == 0
-    assert "all 2 shards done: merging" in capsys.readouterr().out
+    for shard in ("1/2", "2/2"):
+        assert main(args(raw, raw / "sharded", "--shard", shard)) == 0
+        assert not list((raw / "sharded").glob("t*/*/*.npz")) and not (raw / "sharded" / "annotations.csv").exists()
+        assert not (raw / "sharded" / "extraction.json").exists()  # a shard writes its cache, nothing else
+    assert "videos: 2 extracted" in capsys.readouterr().out
+    assert main(args(raw, raw / "sharded", "--merge")) == 0
     assert outputs(raw / "sharded") == outputs(raw / "whole")
-    record = json.loads(batch.shard_record_path(raw / "sharded", settings_of(raw), 2, 2).read_text())
-    vid2 = next(video for video in adapters.discover_videos("generic", raw / "raw")[0] if video.video_name == "vid2")
-    assert record == {"shard": "2/2", "key": batch.run_key(settings_of(raw)),
-                      "videos": {"vid2": adapters.source_fingerprint(vid2)}, "failed": {}}
-    assert main(args(raw, raw / "sharded", "--merge")) == 0  # by hand: the same again
+    assert main(args(raw, raw / "sharded", "--merge")) == 0  # again: the same
     assert outputs(raw / "sharded") == outputs(raw / "whole")
+
+
+def test_the_manifest_holds_every_window_and_the_record_comes_last(raw, monkeypatch):
+    import hashlib
+
+    manifest = json.loads((raw / "whole" / "manifest.json").read_text())["files"]
+    windows = sorted(p for p in (raw / "whole").glob("t*/*/*.npz"))
+    assert sorted(manifest) == [str(p.relative_to(raw / "whole")) for p in windows]
+    for path in windows:
+        assert manifest[str(path.relative_to(raw / "whole"))][2] == hashlib.sha256(path.read_bytes()).hexdigest()
+    written = []
+    real = segments.write_video_segments
+    monkeypatch.setattr("feature_extraction.__main__.write_video_segments",
+                        lambda *a, **k: (written.append((raw / "whole" / "extraction.json").exists()), real(*a, **k))[1])
+    assert main(args(raw, raw / "whole")) == 0
+    assert written == [False] * 3  # the old record was gone while the windows were written
 
 
 def test_merge_names_videos_no_shard_extracted(raw, capsys):
@@ -88,6 +97,8 @@ def test_merge_names_videos_no_shard_extracted(raw, capsys):
     assert main(args(raw, raw / "partial", "--merge")) == 1
     out = capsys.readouterr().out
     assert "not extracted by any shard yet" in out and "videos: 0 extracted, 1 skipped (cached), 2 failed" in out
+    assert sorted(p.name for p in (raw / "partial").glob("test/*/*.npz")) == sorted(
+        p.name for p in (raw / "whole").glob("test/subjA/vid1_*.npz"))  # what it has, it writes
 
 
 def test_cached_rerun_decodes_no_frame(raw, monkeypatch, capsys):
@@ -106,32 +117,40 @@ def window_files(out, video_name):
     return {str(path.relative_to(out)): path.read_bytes() for path in sorted(out.glob(f"t*/*/{video_name}_*.npz"))}
 
 
-def test_a_shard_run_with_other_settings_never_merges_nor_deletes_windows(raw, capsys):
-    out = raw / "resharded"
-    for shard in ("1/2", "2/2"):
-        assert main(args(raw, out, "--shard", shard)) == 0
-    before = {name: window_files(out, name) for name in ("vid1", "vid3")}  # shard 1's videos
-    assert all(before.values())
-    capsys.readouterr()
-    # Shard 2 again with other settings: shard 1's record (of the first settings) must not count.
-    assert main(args(raw, out, "--shard", "2/2", "--no-quantise")) == 0
-    assert "merging" not in capsys.readouterr().out
-    assert {name: window_files(out, name) for name in ("vid1", "vid3")} == before
-    assert batch.shard_record_path(out, settings_of(raw, "--no-quantise"), 2, 2).is_file()
+def test_a_shard_rerun_with_another_flow_leaves_the_archive_whole(raw, tmp_path):
+    out = tmp_path / "out"
+    assert main(args(raw, out)) == 0
+    before = {path: path.read_bytes() for path in sorted(out.glob("t*/*/*.npz"))}
+    record = (out / "extraction.json").read_bytes()
+    assert main(args(raw, out, "--shard", "1/2", "--no-quantise")) == 0
+    assert {path: path.read_bytes() for path in sorted(out.glob("t*/*/*.npz"))} == before
+    assert (out / "extraction.json").read_bytes() == record  # it still describes every window
 
 
-def test_frames_changed_since_their_shard_ran_block_the_merge(raw, tmp_path, capsys):
+def test_frames_changed_since_their_shard_ran_are_not_merged_from_the_old_cache(raw, tmp_path, capsys):
     shutil.copytree(raw / "raw", tmp_path / "raw")
     shutil.copy(raw / "anno.csv", tmp_path)
     out = tmp_path / "out"
-    assert main(args(tmp_path, out, "--shard", "1/2")) == 0  # vid1 and vid3
-    windows = window_files(out, "vid1")
+    assert main(args(tmp_path, out, "--shard", "1/1")) == 0
     frame = sorted((tmp_path / "raw" / "subjA" / "vid1").iterdir())[3]
-    frame.write_bytes(frame.read_bytes()[:-1] + b"\0")  # an edited frame: shard 1's record no longer covers vid1
+    frame.write_bytes(frame.read_bytes()[:-1] + b"\0")  # an edited frame: vid1's cache no longer serves
     capsys.readouterr()
-    assert main(args(tmp_path, out, "--shard", "2/2")) == 0
-    assert "merging" not in capsys.readouterr().out
-    assert window_files(out, "vid1") == windows
+    assert main(args(tmp_path, out, "--merge")) == 1
+    assert "frames that changed since" in capsys.readouterr().out and not window_files(out, "vid1")
+
+
+def test_the_merge_removes_the_windows_of_videos_no_longer_in_the_raw_tree(raw, tmp_path):
+    shutil.copytree(raw / "raw", tmp_path / "raw")
+    shutil.copy(raw / "anno.csv", tmp_path)
+    out = tmp_path / "out"
+    assert main(args(tmp_path, out)) == 0
+    assert window_files(out, "vid3")
+    shutil.rmtree(tmp_path / "raw" / "subjB")
+    (tmp_path / "anno.csv").write_text(ANNOTATION.splitlines()[0] + "\n" + ANNOTATION.splitlines()[1] + "\n")
+    assert main(args(tmp_path, out)) == 0
+    assert not window_files(out, "vid3") and not (out / "test" / "subjB").exists()
+    assert sorted(json.loads((out / "manifest.json").read_text())["files"]) == sorted(
+        str(p.relative_to(out)) for p in out.glob("t*/*/*.npz"))
 
 
 def test_merge_says_a_video_was_extracted_with_other_settings(raw, tmp_path, capsys):

@@ -1,4 +1,5 @@
-"""Selection inner-cv: the inner split, the epoch choice, the leak test, resume; the final model's epoch."""
+"""Selection inner-cv: the inner split, the epoch choice, the leak test, resume after a kill; the final model's
+epoch."""
 from __future__ import annotations
 
 import hashlib
@@ -12,11 +13,11 @@ import torch
 
 from core_fixtures import SUBJECTS, make_tiny_dataset
 from model.evaluation import evaluate_fold
-from model.inner_cv import SegmentCache, choose_inner_epoch, inner_selection, run_inner
+from model.inner_cv import choose_inner_epoch
 from model.training import train_fold
+from pipeline.tasks import fold_inner_selection
 from utils.config import load_config
 from utils.errors import UserError
-from utils.fold_status import inner_decision
 from utils.inner_split import fold_inner_groups, inner_groups
 from utils.layout import FoldLayout
 from utils.metrics import EPOCH_METRIC_COLUMNS
@@ -135,7 +136,7 @@ def _hashes(folder: Path) -> dict[str, str]:
 
 def _inner_cv_fold(config, output: Path) -> dict:
     train_fold(config, "subj_a", output, CPU, show_progress=False)
-    inner = inner_selection(config, output, "subj_a", CPU, show_progress=False)
+    inner = fold_inner_selection(config, output, "subj_a")
     return evaluate_fold(config, "subj_a", output, CPU, show_progress=False, inner=inner)
 
 
@@ -194,31 +195,42 @@ def test_held_out_labels_never_reach_an_inner_cv_fold(tmp_path):
     assert inner_rigged["inner_cv"]["selected_epoch"] == chosen
 
 
+def _inner_status(config, output: Path, group: int) -> str:
+    """What the pipeline's decision says of inner model ``group`` of fold subj_a."""
+    from pipeline.graph import Decider, Run, Task
+    from pipeline.request import Request
+
+    task = Task("inner", subject="subj_a", group=group)
+    request = Request(dataset=config.name, config=config.source, output=output.resolve(),
+                      threads=torch.get_num_threads())
+    return Decider(Run(request, config), {task.id: task}).status(task.id).state
+
+
 def test_a_killed_inner_training_resumes_to_the_same_bytes(tmp_path):
     config = _write_config(tmp_path, selection="inner-cv", adjacency_scope="train", inner_folds=2)
     output = tmp_path / "run"
     layout = FoldLayout.of(output, "subj_a").inner_run(1)
-    assert inner_decision(config, output, "subj_a", 1)[0] == "train"
-    assert run_inner(config, output, "subj_a", 1, CPU, SegmentCache(), show_progress=False) == "train"
+    assert _inner_status(config, output, 1) == "todo"
+    fold_inner_selection(config, output, "subj_a")
     finished = _hashes(layout.root)
     metrics = layout.epoch_metrics.read_bytes()
-    assert inner_decision(config, output, "subj_a", 1)[0] == "done"
-    assert run_inner(config, output, "subj_a", 1, CPU, show_progress=False) == "done"
+    assert _inner_status(config, output, 1) == "done"
 
-    # killed after epoch 11: later checkpoints and the evaluation never written
+    # killed after epoch 11: later checkpoints and the evaluation never written (and no stamp: it is written last)
     for epoch, path in layout.checkpoints().items():
         if epoch > 11:
             path.unlink()
     layout.eval_info.unlink()
     layout.epoch_metrics.unlink()
-    action, reason = inner_decision(config, output, "subj_a", 1)
-    assert action == "train" and "12 of 20" in reason
-    assert run_inner(config, output, "subj_a", 1, CPU, show_progress=False) == "train"
+    layout.stamp("inner").unlink()
+    assert _inner_status(config, output, 1) == "todo" and _inner_status(config, output, 0) == "done"
+    fold_inner_selection(config, output, "subj_a")
     assert _hashes(layout.root) == finished
     assert layout.epoch_metrics.read_bytes() == metrics
-    # checkpoints complete but never evaluated: evaluated, not retrained
+    # outputs lost with the stamp left: not done either
     layout.eval_info.unlink()
-    assert inner_decision(config, output, "subj_a", 1)[0] == "evaluate"
+    assert _inner_status(config, output, 1) == "todo"
+    assert fold_inner_selection(config, output, "subj_a")["selected_epoch"] is not None
     assert fold_inner_groups(config, "subj_a")[1] == ["subj_c"]
 
 
@@ -227,7 +239,7 @@ def test_spot_uses_the_final_model_and_gives_the_intervals_of_its_evaluation(tmp
 
     from dataset.segments import test_windows
     from model.evaluation import load_held_out, match_epochs, proposals_by_epoch, score_checkpoints
-    from model.final_model import final_checkpoint, train_final
+    from model.final_model import final_checkpoint, final_info, train_final, write_final_info
     from model.spotting import FoldModel, ensemble_scores, run_folds, spot_windows, windows_of
     from utils.indexing import middle
 
@@ -235,7 +247,9 @@ def test_spot_uses_the_final_model_and_gives_the_intervals_of_its_evaluation(tmp
     run = tmp_path / "run"
     for subject in SUBJECTS:  # the LOSO's summed counts peak at epoch 18
         _write_run(FoldLayout.of(run, subject), _metrics_table({18: (2, 2, 4, 2, 2, 6), 10: (1, 3, 4, 1, 3, 6)}), 4, 6)
-    info = train_final(config, run, SUBJECTS, CPU, show_progress=False)
+    info = final_info(config, run, SUBJECTS)
+    train_final(config, run, info["epoch"], CPU, show_progress=False)
+    write_final_info(run, info)
     final = FoldLayout(run / "final")
     assert info["epoch"] == 18 and info["subjects"] == SUBJECTS and sorted(final.checkpoints()) == list(range(19))
     assert json.loads((final.logs / "config.txt").read_text())["train_subjects"] == SUBJECTS
@@ -261,7 +275,8 @@ def test_spot_uses_the_final_model_and_gives_the_intervals_of_its_evaluation(tmp
 
 
 def test_an_inner_training_killed_for_real_resumes_to_the_same_bytes(tmp_path):
-    """SIGKILL a real ``python -m model.inner_cv`` mid-training; the rerun gives the uninterrupted bytes."""
+    """SIGKILL a real ``bash pipeline.sh`` while it trains an inner model; the rerun gives the bytes of a run that
+    was never killed."""
     import os
     import signal
     import subprocess
@@ -270,31 +285,31 @@ def test_an_inner_training_killed_for_real_resumes_to_the_same_bytes(tmp_path):
 
     import yaml
 
-    config_path = make_tiny_dataset(tmp_path, epochs=60, epoch_begin=5)
+    from core_fixtures import REPO_ROOT
+
+    config_path = make_tiny_dataset(tmp_path, epochs=40, epoch_begin=5)
     values = yaml.safe_load(config_path.read_text())
-    values["tiny"].update(adjacency_scope="train", inner_folds=2)
+    values["tiny"].update(adjacency_scope="train", inner_folds=2, selection="inner-cv")
     config_path.write_text(yaml.safe_dump(values, sort_keys=False))
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
-    def command(output: Path) -> list[str]:
-        return [sys.executable, "-m", "model.inner_cv", "--dataset", "tiny", "--config", str(config_path),
-                "--output", str(output), "--subject", "subj_a", "--group", "1", "--quiet"]
+    def pipeline(output: Path) -> subprocess.Popen:
+        env = {**os.environ, "DATASET": "tiny", "CONFIG": str(config_path), "OUTPUT": str(output), "THREADS": "1",
+               "SUBJECTS": "subj_a", "PYTHON": sys.executable}
+        return subprocess.Popen(["bash", str(REPO_ROOT / "pipeline.sh")], env=env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, start_new_session=True)
 
-    subprocess.run(command(tmp_path / "whole"), env=env, check=True, capture_output=True, timeout=600)
+    assert pipeline(tmp_path / "whole").wait(timeout=900) == 0
     killed = tmp_path / "killed"
     layout = FoldLayout.of(killed, "subj_a").inner_run(1)
-    process = subprocess.Popen(command(killed), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 300
+    process = pipeline(killed)
+    deadline = time.monotonic() + 600
     while not layout.checkpoint(10).exists() and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.02)
-    process.send_signal(signal.SIGKILL)
-    assert process.wait(timeout=60) == -signal.SIGKILL, "the training ended before it could be killed"
-    assert 10 <= len(layout.checkpoints()) < 60 and not layout.epoch_metrics.exists()
-    config = load_config("tiny", config_path).with_overrides(selection="inner-cv")
-    assert inner_decision(config, killed, "subj_a", 1)[0] == "train"
-    rerun = subprocess.run(command(killed), env=env, capture_output=True, text=True, timeout=600)
-    assert rerun.returncode == 0, rerun.stderr[-2000:]
-    assert "trained and evaluated" in rerun.stdout
-    whole = FoldLayout.of(tmp_path / "whole", "subj_a").inner_run(1).root
-    assert _hashes(layout.root) == _hashes(whole) and len(_hashes(whole)) == 60
-    assert layout.epoch_metrics.read_bytes() == (whole / "epoch_metrics.csv").read_bytes()
+    os.killpg(process.pid, signal.SIGKILL)
+    assert process.wait(timeout=60) == -signal.SIGKILL, "the run ended before it could be killed"
+    assert 10 <= len(layout.checkpoints()) < 40 and not layout.stamp("inner").exists()
+    assert pipeline(killed).wait(timeout=900) == 0
+    whole = FoldLayout.of(tmp_path / "whole", "subj_a")
+    assert _hashes(killed / "subj_a") == _hashes(whole.root) and len(_hashes(whole.root)) == 3 * 40
+    for name in ("epoch_metrics.csv", "inner/1/epoch_metrics.csv", "best_res.csv"):
+        assert (killed / "subj_a" / name).read_bytes() == (whole.root / name).read_bytes()

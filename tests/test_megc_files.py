@@ -6,7 +6,7 @@ import pytest
 
 from utils.annotations import read_annotation_table, subject_ground_truth
 from utils.errors import UserError
-from utils.final_results import final_results, format_table
+from pipeline.final_results import final_results, format_table
 from utils.matching import megc_counts
 from utils.metrics import COUNT_COLUMNS
 
@@ -41,7 +41,7 @@ def make_run(root, selected={"s1": 20, "s2": None}):
 
 def test_megc_files_and_left_out_note(tmp_path):
     run = make_run(tmp_path)
-    table, document = final_results(run, ["s1", "s2"])
+    table, document = final_results(run, ["s1", "s2"], tmp_path / "anno.csv", 1)
     predictions = pd.read_csv(run / "megc_predictions.csv")
     truth = pd.read_csv(run / "megc_ground_truth.csv")
     # NMS order kept, type named, the s1_x row (no ground truth) written too: the evaluator decides.
@@ -61,14 +61,11 @@ def test_megc_files_and_left_out_note(tmp_path):
     assert "1 micro and 1 macro expressions left out here" in text and "N = TP + FP, M = TP + FN" in text
 
 
-def test_missing_selected_nms_file_and_eval_config_are_one_line_errors(tmp_path):
+def test_a_missing_selected_nms_file_is_a_one_line_error(tmp_path):
     run = make_run(tmp_path)
     (run / "s1" / "nms_csv" / "final_proposals_epoch_020.csv").unlink()
     with pytest.raises(UserError, match=r"final_proposals_epoch_020.csv: missing, but eval_info.json selects epoch 20"):
-        final_results(run, ["s1", "s2"])
-    (run / "s2" / "logs" / "eval_config.txt").unlink()
-    with pytest.raises(UserError, match=r"s2/logs/eval_config.txt: cannot read anno_csv and RATIO_SCALE"):
-        final_results(run, ["s1", "s2"])
+        final_results(run, ["s1", "s2"], tmp_path / "anno.csv", 1)
 
 
 EVALUATOR_COLUMNS = ["subject", "video", "onset", "offset", "emotion"]
@@ -87,7 +84,7 @@ def test_the_evaluator_reads_both_files_with_the_tables_emotions(tmp_path):
     with_emotion = pd.read_csv(anno)
     with_emotion["emotion"] = ["happiness", "surprise", None, "disgust", " ", "others"]  # two without one
     with_emotion.to_csv(anno, index=False)
-    final_results(run, ["s1", "s2"])
+    final_results(run, ["s1", "s2"], tmp_path / "anno.csv", 1)
     assert read_as_the_evaluator(run / "megc_ground_truth.csv") == [
         ("s1", "s1_a", 10, 20, "happiness"), ("s1", "s1_a", 100, 160, "surprise"), ("s1", "s1_b", 5, 0, "unknown"),
         ("s2", "s2_a", 30, 40, "disgust"), ("s2", "s2_a", 200, 260, "unknown")]
@@ -98,11 +95,11 @@ def test_the_evaluator_reads_both_files_with_the_tables_emotions(tmp_path):
 def test_megc_frames_published_are_the_evaluated_ones_raw_take_the_shift_off(tmp_path):
     run = make_run(tmp_path)
     nms = pd.read_csv(run / "s1" / "nms_csv" / "final_proposals_epoch_020.csv")
-    _, document = final_results(run, ["s1", "s2"])
+    _, document = final_results(run, ["s1", "s2"], tmp_path / "anno.csv", 1)
     published = read_as_the_evaluator(run / "megc_predictions.csv")
     assert [row[2:4] for row in published] == list(zip(nms["start_frame"], nms["end_frame"]))
     assert document["megc_files"]["frames"] == "published"
-    _, document = final_results(run, ["s1", "s2"], megc_frames="raw")
+    _, document = final_results(run, ["s1", "s2"], tmp_path / "anno.csv", 1, megc_frames="raw")
     raw = read_as_the_evaluator(run / "megc_predictions.csv")
     shifted_back = [(start - 1, end - 1) for start, end in zip(nms["start_frame"], nms["end_frame"])]
     assert [row[2:4] for row in raw] == shifted_back
@@ -114,7 +111,7 @@ def test_megc_frames_published_are_the_evaluated_ones_raw_take_the_shift_off(tmp
 def test_the_evaluator_on_the_default_files_gives_the_evaluated_megc_counts(tmp_path):
     """megc_counts over the written files (as the evaluator reads them) equal megc_counts over the NMS table."""
     run = make_run(tmp_path)
-    final_results(run, ["s1", "s2"])
+    final_results(run, ["s1", "s2"], tmp_path / "anno.csv", 1)
     predictions, truth = (pd.read_csv(run / name) for name in ("megc_predictions.csv", "megc_ground_truth.csv"))
     type_idx = {"micro": 2, "macro": 1}
     kept = pd.DataFrame({"video_name": predictions["video"], "start_frame": predictions["onset"],

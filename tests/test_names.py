@@ -119,21 +119,24 @@ def test_spot_output_folders_refuse_an_escaping_name(deep):
 
 
 def test_a_run_report_preview_is_not_written_for_an_escaping_name(tmp_path, deep, monkeypatch, capsys):
+    from types import SimpleNamespace
+
     import cv2
 
     from feature_extraction.adapters import VideoSource
-    from utils.review import run_page
+    from pipeline import report
+    from utils.layout import RunLayout
 
     frames = []
     for number in (1, 2, 3):
         frames.append(tmp_path / f"{number}.jpg")
         cv2.imwrite(str(frames[-1]), np.full((64, 64, 3), 40 * number, np.uint8))
-    monkeypatch.setattr(run_page, "_raw_sources",
-                        lambda output, subjects: ({ESCAPING: VideoSource("s", ESCAPING, tuple(frames))}, 30.0))
-    videos = [{"video": ESCAPING, "preview": None}]
+    monkeypatch.setattr(report, "_sources", lambda run, seed: (
+        {ESCAPING: (VideoSource("s", ESCAPING, tuple(frames)), "fingerprint")}, 30.0))
+    run = SimpleNamespace(output=lambda seed: RunLayout(deep))
     before = _files(tmp_path)
-    notes = run_page._attach_previews(deep, ["s"], videos)
-    assert videos[0]["preview"] is None and _files(tmp_path) == before
+    links, notes = report._write_previews(run, "-", {ESCAPING: "key"})
+    assert links == {} and _files(tmp_path) == before
     assert len(notes) == 1 and notes[0].startswith(f"{deep / 'previews'}: video name '../../../x'")
     assert capsys.readouterr().out.strip() == notes[0]
 

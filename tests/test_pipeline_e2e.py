@@ -83,7 +83,7 @@ def test_rerun_skips_finished_folds(finished_run):
     before = (root / "run" / SUBJECTS[0] / "models" / "checkpoint_epoch_029.pth.tar").stat().st_mtime_ns
     result = run_pipeline(env, cwd=root)
     assert result.returncode == 0, result.stderr[-2000:]
-    assert result.stdout.count("skipped") == len(SUBJECTS)
+    assert result.stdout.count("done before") == 2 * len(SUBJECTS) + 2  # trainings, evaluations, pooling, report
     assert (root / "run" / SUBJECTS[0] / "models" / "checkpoint_epoch_029.pth.tar").stat().st_mtime_ns == before
 
 
@@ -92,7 +92,7 @@ def test_failing_fold_stops_the_run_and_is_named(finished_run, tmp_path):
     result = run_pipeline({**env, "OUTPUT": str(tmp_path / "run"), "SUBJECTS": "subj_a subj_zz subj_b"}, cwd=root)
     assert result.returncode != 0
     assert "subj_zz" in result.stderr and "unknown subject" in result.stderr
-    assert not (tmp_path / "run" / "subj_b").exists()  # stopped at the first failing fold
+    assert not (tmp_path / "run").exists()  # refused before any work
 
 
 def test_eval_only_with_other_rules_keeps_checkpoints(finished_run, tmp_path):

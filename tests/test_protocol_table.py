@@ -7,7 +7,7 @@ import yaml
 from core_fixtures import REPO_ROOT
 from utils.config import load_config
 from utils.metrics import SELECTION_PROTOCOLS
-from utils.protocol_table import RUNS, format_protocol_table, scope_config
+from pipeline.protocol_table import RUNS, format_protocol_table, scope_config
 
 
 def _document(f1: dict[str, tuple[float, float | None]]) -> dict:

@@ -24,9 +24,6 @@ REGISTRIES = {"matching": MATCHING_RULES, "selection": SELECTION_PROTOCOLS, "ext
 CLI_FLAGS = [
     (["eval.py"], ["--dataset", "d", "--output", "o", "--subject", "s"], "--matching", MATCHING_RULES),
     (["eval.py"], ["--dataset", "d", "--output", "o", "--subject", "s"], "--selection", SELECTION_PROTOCOLS),
-    (["-m", "utils.fold_status"], ["--dataset", "d", "--output", "o", "--subject", "s"], "--matching", MATCHING_RULES),
-    (["-m", "utils.fold_status"], ["--dataset", "d", "--output", "o", "--subject", "s"], "--selection",
-     SELECTION_PROTOCOLS),
     (["-m", "feature_extraction"], ["--dataset", "generic"], "--flow", FLOW_METHODS),
     (["-m", "feature_extraction"], [], "--dataset", DATASETS),
     (["spot.py"], ["clip.mp4", "--run", "r"], "--flow", FLOW_METHODS),

@@ -1,6 +1,6 @@
-"""The run report the pooling step writes (utils/review/run_page.py through utils/final_results.py), on a
-synthetic two-fold run whose best_res.csv comes from the matching code, checked in headless Chromium; its F1
-curves and names against the tables, by hand."""
+"""The run report the report task writes (utils/review/run_page.py through pipeline/report.py), on a synthetic
+two-fold run whose best_res.csv comes from the matching code, checked in headless Chromium; its F1 curves and
+names against the tables, by hand."""
 from __future__ import annotations
 
 import json
@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from pipeline.final_results import final_results
 from utils.annotations import MACRO, MICRO
-from utils.final_results import final_results
 from utils.layout import FoldLayout
 from utils.matching import count_matches
 from utils.metrics import epoch_metrics_row
@@ -76,6 +76,22 @@ def _run(root: Path) -> Path:
     return output
 
 
+def _write_report(root: Path, output: Path) -> None:
+    """The report task of pipeline.sh on this run: a section whose annotations are the run's."""
+    import yaml
+
+    from core_fixtures import REPO_ROOT
+    from pipeline.graph import Run
+    from pipeline.report import preview_keys, write_report
+    from pipeline.request import Request
+
+    section = yaml.safe_load((REPO_ROOT / "config.yaml").read_text())["cas(me)^2"]
+    section.update(segment_feat_root="features", anno_csv="anno.csv", adjacency=None, subject_list=SUBJECTS)
+    (root / "config.yaml").write_text(yaml.safe_dump({"two": section}))
+    run = Run(Request(dataset="two", config=root / "config.yaml", output=output))
+    write_report(run, "-", preview_keys(run, "-"))
+
+
 def test_the_run_report_in_a_browser(tmp_path, chromium):
     from browser import console_errors
     from selenium.webdriver.common.by import By
@@ -83,7 +99,8 @@ def test_the_run_report_in_a_browser(tmp_path, chromium):
     from test_review_spot import _screenshot
 
     output = _run(tmp_path)
-    table, _ = final_results(output, SUBJECTS)
+    final_results(output, SUBJECTS, tmp_path / "anno.csv", 1)
+    _write_report(tmp_path, output)
     assert (output / "report.html").is_file() and (output / "previews" / "s01_a.webm").is_file()
     driver = chromium
     console_errors(driver)
@@ -188,7 +205,8 @@ def _page_data(output: Path) -> dict:
 
 def test_the_f1_curves_count_an_epoch_without_proposals_as_the_evaluation_does(tmp_path):
     output = _counts_run(tmp_path)
-    final_results(output, SUBJECTS)
+    final_results(output, SUBJECTS, tmp_path / "anno.csv", 1)
+    _write_report(tmp_path, output)
     f1 = _page_data(output)["f1_by_epoch"]
     assert f1["pooled"]["epochs"] == [1, 2, 3]
     for group, values in POOLED.items():
@@ -202,7 +220,8 @@ def test_the_f1_curves_count_an_epoch_without_proposals_as_the_evaluation_does(t
 
 def test_a_video_named_like_a_number_keeps_its_name(tmp_path):
     output = _counts_run(tmp_path)
-    final_results(output, SUBJECTS)
+    final_results(output, SUBJECTS, tmp_path / "anno.csv", 1)
+    _write_report(tmp_path, output)
     videos = {v["video"]: v for v in _page_data(output)["videos"] if v["subject"] == "s02"}
     assert list(videos) == ["001"]
     assert videos["001"]["counts"]["micro"] == {"tp": 1, "fp": 0, "fn": 0, "n": 1, "m": 1}

@@ -1,4 +1,4 @@
-"""Folds in parallel, seeds, and Slurm: the same bytes whatever runs the folds."""
+"""Tasks in parallel, seeds, and Slurm: the same bytes whatever runs the tasks."""
 from __future__ import annotations
 
 import json
@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core_fixtures import REPO_ROOT, make_tiny_dataset, run_demo_pipeline
+from core_fixtures import REPO_ROOT, make_tiny_dataset
 from slurm_cluster import slurm_env  # noqa: F401 (a fixture)
 
 SUBJECTS = ["subj_a", "subj_b"]
@@ -72,23 +72,35 @@ def test_seed_table_pools_each_seed(serial_run):
     assert "F1 over 2 seeds" in result.stdout
 
 
-def test_two_folds_at_once_give_the_same_bytes(tiny, serial_run):
+def test_two_tasks_at_once_give_the_same_bytes(tiny, serial_run):
     root, env = tiny
     result = run_pipeline({**env, "JOBS": "2", "OUTPUT": str(root / "parallel")}, cwd=root)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert run_files(root / "parallel") == run_files(serial_run[0])
     events = [line for line in result.stdout.splitlines() if line.startswith("[pipeline")]
-    assert sum("subj_a (seed 1): finished" in line for line in events) == 1
-    assert (root / "parallel" / "seed_1" / "pipeline_logs" / "subj_a.log").is_file()
+    assert sum("subj_a (seed 1): training: finished" in line for line in events) == 1
+    assert (root / "parallel" / "pipeline_logs" / "train.seed_1.subj_a.log").is_file()
 
 
-def test_parallel_failure_stops_and_names_the_fold(tiny, tmp_path):
+def test_a_failing_task_stops_the_pool_and_is_named(tiny, tmp_path):
+    root, env = tiny
+    output = tmp_path / "run"
+    (output / "seed_1" / "subj_a" / "models").mkdir(parents=True)  # a folder where a checkpoint file must go
+    (output / "seed_1" / "subj_a" / "models" / "checkpoint_epoch_000.pth.tar").mkdir()
+    result = run_pipeline({**env, "JOBS": "2", "SEEDS": "1", "OUTPUT": str(output)}, cwd=root)
+    assert result.returncode != 0
+    errors = [line for line in result.stderr.splitlines() if line.startswith("[pipeline] error:")]
+    assert len(errors) == 1 and errors[0].startswith("[pipeline] error: subj_a (seed 1): training failed (exit 1; log: ")
+    assert "[train.seed_1.subj_a] " in result.stderr  # the tail of its log
+    assert not (output / "seed_1" / "final_results.csv").exists()
+
+
+def test_a_mistyped_subject_is_refused_before_any_task(tiny, tmp_path):
     root, env = tiny
     result = run_pipeline({**env, "JOBS": "2", "SEEDS": "1", "OUTPUT": str(tmp_path / "run"),
-                           "SUBJECTS": "subj_zz subj_a subj_b subj_a"}, cwd=root)
-    assert result.returncode != 0
-    assert "subj_zz" in result.stderr and "unknown subject" in result.stderr
-    assert not (tmp_path / "run" / "seed_1" / "subj_b").exists()  # started no fold after the failure
+                           "SUBJECTS": "subj_zz subj_a subj_b"}, cwd=root)
+    assert result.returncode == 1 and "unknown subject 'subj_zz'" in result.stderr
+    assert not (tmp_path / "run" / "seed_1").exists()
 
 
 def test_rerun_with_another_rule_evaluates_without_training(tiny, serial_run, tmp_path):
@@ -99,8 +111,8 @@ def test_rerun_with_another_rule_evaluates_without_training(tiny, serial_run, tm
     before = checkpoint.stat().st_mtime_ns
     result = run_pipeline({**env, "SEEDS": "1", "OUTPUT": str(tmp_path / "run"), "MATCHING": "one-to-one"}, cwd=root)
     assert result.returncode == 0, result.stderr[-2000:]
-    assert "training" not in result.stdout and checkpoint.stat().st_mtime_ns == before
-    assert result.stdout.count("evaluated with matching published (asked: one-to-one)") == len(SUBJECTS)
+    assert "training (" not in result.stdout and checkpoint.stat().st_mtime_ns == before
+    assert result.stdout.count("(config: matching published -> one-to-one)") == len(SUBJECTS)
     info = json.loads((tmp_path / "run" / "seed_1" / "subj_a" / "eval_info.json").read_text())
     assert info["matching"] == "one-to-one"
 
@@ -111,37 +123,13 @@ def test_slurm_run_equals_the_local_one(tiny, serial_run, slurm_env):
     result = run_pipeline({**env, "LAUNCHER": "slurm", "SLURM_WAIT": "1", "OUTPUT": str(output)}, cwd=root,
                           base=slurm_env)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert "submitted fold array" in result.stdout and "squeue -j" in result.stdout
+    assert "submitted wave 0" in result.stdout and "squeue -j" in result.stdout
     assert run_files(output) == run_files(serial_run[0])
-    # A rerun submits no fold, only the pooling job.
+    # A rerun submits nothing: every task is done.
     again = run_pipeline({**env, "LAUNCHER": "slurm", "SLURM_WAIT": "1", "OUTPUT": str(output)}, cwd=root,
                          base=slurm_env)
     assert again.returncode == 0, again.stderr[-2000:]
-    assert "submitted fold array" not in again.stdout and again.stdout.count("skipped") == 4
-
-
-def test_slurm_extraction_shards_equal_one_local_run(slurm_env, tmp_path):
-    """EXTRACT_SHARDS=2 with LAUNCHER=slurm on a reduced demo: rendered once by the submitting shell, extracted
-    as a 2-task array, the folds after it. Segments, annotations and the pooled table equal a local run's."""
-    reduced = dict(synth_subjects=2, synth_videos_per_subject=2, synth_frames_per_video=300, epochs=4,
-                   epoch_begin=2, batch_size=2, subject_list=["casme_015", "casme_016"], device="cpu")
-    local = run_demo_pipeline(tmp_path / "local", timeout=900, env={"THREADS": "1"}, **reduced)
-    assert local.returncode == 0, local.stdout[-3000:] + local.stderr[-3000:]
-    sharded = run_demo_pipeline(tmp_path / "slurm", timeout=900, base=slurm_env, env={
-        "LAUNCHER": "slurm", "EXTRACT_SHARDS": "2", "SLURM_WAIT": "1", "THREADS": "1"}, **reduced)
-    assert sharded.returncode == 0, sharded.stdout[-3000:] + sharded.stderr[-3000:]
-    assert "submitted extraction array" in sharded.stdout and ": 2 shards" in sharded.stdout
-
-    def tree(folder: Path) -> dict[str, bytes]:
-        return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
-                if p.is_file() and p.suffix in (".npz", ".csv") and p.relative_to(folder).parts[0] != "cache"}
-        # (cache/ records each video's source path, which differs between the two trees)
-
-    local_features, sharded_features = tree(tmp_path / "local" / "features"), tree(tmp_path / "slurm" / "features")
-    assert sum(name.endswith(".npz") for name in local_features) >= 8  # 4 videos, train and test windows
-    assert sharded_features == local_features
-    for name in RESULT_FILES:
-        assert (tmp_path / "slurm" / "run" / name).read_bytes() == (tmp_path / "local" / "run" / name).read_bytes()
+    assert "submitted wave" not in again.stdout and "every task is done; nothing submitted" in again.stdout
 
 
 def test_slurm_failed_task_is_named(tiny, slurm_env, tmp_path):
@@ -150,7 +138,7 @@ def test_slurm_failed_task_is_named(tiny, slurm_env, tmp_path):
     result = run_pipeline({**env, "LAUNCHER": "slurm", "SLURM_WAIT": "1", "EVAL_ONLY": "1", "SEEDS": "1",
                            "SUBJECTS": "subj_b", "OUTPUT": str(tmp_path / "run")}, cwd=root, base=slurm_env)
     assert result.returncode != 0
-    assert "fold failed: subj_b (seed 1) (task 0, exit 1)" in result.stderr
+    assert "Slurm run failed: subj_b (seed 1): evaluating failed: " in result.stderr
 
 
 def test_checkpoints_archive_is_read_only(tiny, serial_run, tmp_path):
@@ -191,9 +179,11 @@ def tiny_inner(tmp_path_factory):
 
 
 def inner_run_files(output: Path) -> dict[str, bytes]:
-    """Checkpoints, tables, matrices and the final model's record: what must not depend on the launcher."""
+    """Checkpoints, tables, matrices, the final model's record and every stamp: what must not depend on the
+    launcher."""
     files = {str(path.relative_to(output)): path.read_bytes() for path in sorted(output.rglob("*"))
-             if path.suffix in (".tar", ".csv", ".npy") or path.name == "final_info.json"}
+             if path.suffix in (".tar", ".csv", ".npy") or path.name == "final_info.json"
+             or path.parent.name == "stamps" and path.suffix == ".json"}
     return {name: data for name, data in files.items() if not name.startswith(("slurm/", "pipeline_logs/"))}
 
 
@@ -205,9 +195,8 @@ def test_inner_cv_trainings_as_their_own_tasks_give_the_same_bytes(tiny_inner):
     assert {"subj_a/inner/1/epoch_metrics.csv", "final/final_info.json"} <= set(serial)
     result = run_pipeline({**env, "JOBS": "2", "OUTPUT": str(root / "parallel")}, cwd=root)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert "9 trainings (inner-cv: 3 folds x 3)" in result.stdout
     assert inner_run_files(root / "parallel") == serial
-    assert (root / "parallel" / "pipeline_logs" / "subj_b.inner1.log").is_file()
+    assert (root / "parallel" / "pipeline_logs" / "inner.subj_b.inner1.log").is_file()
 
 
 def test_inner_cv_under_slurm_is_one_training_array_and_the_same_bytes(tiny_inner, slurm_env):
@@ -216,8 +205,8 @@ def test_inner_cv_under_slurm_is_one_training_array_and_the_same_bytes(tiny_inne
     result = run_pipeline({**env, "LAUNCHER": "slurm", "SLURM_WAIT": "1", "OUTPUT": str(output)}, cwd=root,
                           base=slurm_env)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert "9 trainings (inner-cv: 3 folds x 3)" in result.stdout
+    assert "submitted wave 0 as array" in result.stdout and "9 task(s) (inner, train)" in result.stdout
     (submission,) = [path for path in (output / "slurm").iterdir() if path.is_dir()]
-    assert (submission / "training_tasks.txt").read_text().splitlines()[:3] == ["- subj_a outer", "- subj_a 0",
-                                                                                "- subj_a 1"]
+    waves = json.loads((submission / "graph.json").read_text())["waves"]
+    assert waves[0][:3] == ["train/subj_a", "inner/subj_a/inner0", "inner/subj_a/inner1"] and len(waves[0]) == 9
     assert inner_run_files(output) == inner_run_files(root / "serial")

@@ -23,7 +23,6 @@ compares them), whatever ``MEGC_FRAMES``.
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pandas as pd
@@ -80,26 +79,6 @@ def prediction_table(output: Path, subject: str, selected_epoch: int | None,
             return pd.DataFrame(columns=MEGC_COLUMNS)
         raise UserError(f"{path}: missing, but eval_info.json selects epoch {selected_epoch}; re-evaluate the fold")
     return _megc_rows(subject, read_nms_table(path), shift=0 if frames == "published" else -PROPOSAL_FRAME_SHIFT)
-
-
-def evaluation_annotations(output: Path, subjects: list[str]) -> tuple[Path, int]:
-    """``(anno_csv, RATIO_SCALE)`` the folds were evaluated with, from their ``logs/eval_config.txt``.
-
-    Raises :class:`UserError` when a file is missing or unreadable, or the folds disagree.
-    """
-    seen = {}
-    for subject in subjects:
-        path = FoldLayout.of(output, subject).logs / "eval_config.txt"
-        try:
-            config = json.loads(path.read_text())
-            seen[subject] = (str(config["anno_csv"]), int(config["RATIO_SCALE"]))
-        except (OSError, json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
-            raise UserError(f"{path}: cannot read anno_csv and RATIO_SCALE ({type(error).__name__}: {error})") from None
-    if len(set(seen.values())) > 1:
-        raise UserError(f"{output}: folds were evaluated with different annotation tables "
-                        f"({', '.join(sorted({v[0] for v in seen.values()}))})")
-    anno_csv, ratio_scale = next(iter(seen.values()))
-    return Path(anno_csv), ratio_scale
 
 
 def ground_truth_table(anno_csv: Path, subjects: list[str], ratio_scale: int = 1) -> pd.DataFrame:

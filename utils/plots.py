@@ -82,7 +82,7 @@ def plot_f1_by_epoch(output: Path, subjects: list[str]) -> Path | None:
 
 
 def plot_protocol_table(path: Path, runs: dict[str, dict], title: str) -> Path:
-    """Grouped bars of a protocol table (utils.protocol_table): per type, one bar a protocol and scope, the
+    """Grouped bars of a protocol table (pipeline/protocol_table.py): per type, one bar a protocol and scope, the
     mean F1 over seeds with its sample sd as an error bar. ``runs``: ``"selection | scope"`` -> seed_results.json."""
     types = SCORE_ROWS
     figure = Figure(figsize=(9, 3.6))

@@ -27,7 +27,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO_ROOT))
 
 from utils.config import load_config  # noqa: E402
-from utils.protocol_table import scope_config  # noqa: E402
+from pipeline.protocol_table import scope_config  # noqa: E402
 
 STAMP = re.compile(r"^\[pipeline (\d\d:\d\d:\d\d)\] (.*)$")
 

@@ -14,9 +14,8 @@ truth), for the fold's own line and for the pooled one.
 
 Tables are read with the evaluation's readers, so names stay text (a video named ``001`` stays ``001``).
 
-When a fold's extraction record names the raw tree (keys ``raw_root`` and ``dataset``, which
-``python -m feature_extraction`` writes; the rate is the fold's config ``fps``, else the record's ``fps``,
-else 30), a video row links to ``previews/<video>.webm`` (written once, then reused; the link URL-encoded).
+A video row links to its preview when the caller gives one (pipeline/report.py writes ``previews/<video>.webm``
+where the raw frames are known; the link URL-encoded).
 
 Contract for other checks: every video row carries ``data-video`` with the video's name.
 """
@@ -24,7 +23,6 @@ from __future__ import annotations
 
 import html
 import json
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import quote
 
@@ -32,22 +30,18 @@ import numpy as np
 import pandas as pd
 
 from utils.annotations import EXPRESSION_TYPES, subject_ground_truth
-from utils.cores import usable_cores
-from utils.errors import UserError
 from utils.layout import FoldLayout
 from utils.matching import count_matches, true_positive_flags
 from utils.metrics import read_epoch_metrics, summed_epoch_metrics
-from utils.names import check_path_name
 from utils.nms import NMS_COLUMNS, read_nms_table
 from utils.review.flags import truth_found_flags
 from utils.review.page import write_page
 
-RUN_PREVIEW_HEIGHT = 240  # pixels: one preview per test video, so smaller (and 4x cheaper) than a spot page's
 F1_GROUPS = ("micro", "macro", "all")  # the curves drawn, by their epoch_metrics.csv prefix
 
 
 def _eval_info(output: Path, subject: str) -> dict:
-    """The fold's eval_info.json (utils.final_results has checked that it is there and JSON)."""
+    """The fold's eval_info.json (pipeline.final_results has checked that it is there and JSON)."""
     return json.loads(FoldLayout.of(output, subject).eval_info.read_text())
 
 
@@ -110,61 +104,6 @@ def _fold_videos(output: Path, subject: str, info: dict, truth: pd.DataFrame) ->
     return videos
 
 
-def _raw_sources(output: Path, subjects: list[str]) -> tuple[dict, float] | None:
-    """``({video_name: VideoSource}, fps)`` when a fold's extraction record names the raw tree, else None."""
-    from feature_extraction.record import RECORD_NAME, read_record
-
-    for subject in subjects:
-        logs = FoldLayout.of(output, subject).logs
-        record = read_record(logs / RECORD_NAME)
-        if record and record.get("raw_root") and record.get("dataset") and Path(record["raw_root"]).is_dir():
-            from feature_extraction.adapters import discover_videos
-
-            videos, _ = discover_videos(record["dataset"], Path(record["raw_root"]))
-            return {v.video_name: v for v in videos}, _feature_fps(logs, record)
-    return None
-
-
-def _feature_fps(logs: Path, record: dict) -> float:
-    """The rate the raw frames are read at (the features' rate): the fold's training config ``fps``."""
-    try:
-        return float(json.loads((logs / "config.txt").read_text()).get("fps") or record.get("fps") or 30.0)
-    except (OSError, ValueError):
-        return float(record.get("fps") or 30.0)
-
-
-def _attach_previews(output: Path, subjects: list[str], videos: list[dict]) -> list[str]:
-    """Link ``previews/<video>.webm`` (writing the missing ones) where the raw frames are known; the notes."""
-    from feature_extraction.adapters import iter_frames
-    from feature_extraction.preview import write_preview
-
-    known = _raw_sources(output, subjects)
-    if known is None:
-        return ["No previews: no fold's extraction record names the raw frames (raw_root), so rows show "
-                "their timelines alone."]
-    sources, fps = known
-
-    def attach(video: dict) -> str | None:
-        folder = output / "previews"
-        try:
-            path = folder / f"{check_path_name(video['video'], folder, 'video name')}.webm"
-            if not path.is_file():
-                frames = (image for _, image in iter_frames(sources[video["video"]]))
-                write_preview(path, frames, fps, RUN_PREVIEW_HEIGHT)
-            video["preview"] = f"{folder.name}/{quote(path.name)}"  # '#', '?' and '%' are literal in a file name
-        except UserError as error:
-            return str(error)
-        return None
-
-    wanted = [video for video in videos if video["video"] in sources]
-    # VP8 encoding dominates the pooling step; the encoder releases the GIL, so the videos share the cores.
-    with ThreadPoolExecutor(max_workers=usable_cores()) as pool:
-        notes = [note for note in pool.map(attach, wanted) if note]
-    for note in notes:
-        print(note)
-    return notes
-
-
 def _results_table(table: pd.DataFrame) -> str:
     rows = "".join(f"<tr><td class=\"text\">{html.escape(str(name))}</td><td>{int(r.tp)}</td><td>{int(r.fp)}</td>"
                    f"<td>{int(r.fn)}</td><td>{r.precision:.4f}</td><td>{r.recall:.4f}</td><td>{r.f1:.4f}</td></tr>"
@@ -178,7 +117,8 @@ def _video_rows(videos: list[dict]) -> str:
     for index, video in enumerate(videos):
         counts = video["counts"]
         cells = "".join(f"<td class=\"{t}\">{counts[t][k]}</td>" for t in ("micro", "macro") for k in ("tp", "fp", "fn"))
-        link = (f"<a href=\"{html.escape(video['preview'])}\">preview</a>" if video["preview"] else "")
+        # '#', '?' and '%' are literal in a file name: the link encodes them
+        link = (f"<a href=\"{html.escape(quote(video['preview']))}\">preview</a>" if video["preview"] else "")
         rows.append(f"<tr data-video=\"{html.escape(video['video'])}\" data-subject=\"{html.escape(video['subject'])}\" "
                     f"data-index=\"{index}\"><td class=\"text\">{html.escape(video['video'])}<br>{link}</td>"
                     f"<td class=\"text\">{html.escape(video['subject'])}</td><td>{video['epoch']}</td>{cells}"
@@ -187,13 +127,17 @@ def _video_rows(videos: list[dict]) -> str:
 
 
 def write_run_page(output: Path, subjects: list[str], table: pd.DataFrame, document: dict,
-                   annotations: pd.DataFrame, ratio_scale: int = 1) -> Path:
+                   annotations: pd.DataFrame, ratio_scale: int = 1, previews: dict[str, str] | None = None,
+                   notes: list[str] | None = None) -> Path:
     """Write ``<output>/report.html`` (atomically) from the pooled ``table`` and ``document`` of
-    utils/final_results.py and the annotation table the folds were evaluated with."""
+    pipeline/final_results.py and the annotation table the folds were evaluated with. ``previews``: a video's
+    preview, relative to ``output``; ``notes``: lines shown above the results."""
     output = Path(output)
     folds = {s: (_eval_info(output, s), subject_ground_truth(annotations, s, ratio_scale)) for s in subjects}
     videos = [v for s, (info, truth) in folds.items() for v in _fold_videos(output, s, info, truth)]
-    notes = _attach_previews(output, subjects, videos)
+    for video in videos:
+        video["preview"] = (previews or {}).get(video["video"])
+    notes = list(notes or [])
     if document["matching"] == "megc":
         notes.append("megc leaves out a subject's type with no prediction as a whole: per-video counts need not add "
                      "up to the fold's best_res.csv here.")

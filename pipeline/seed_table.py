@@ -1,8 +1,8 @@
 """One table over several seeds of the same LOSO: each seed's F1, their mean and standard deviation.
 
-python -m utils.seed_table --output DIR --seeds 1 2 3
+python -m pipeline.seed_table --output DIR --seeds 1 2 3
 
-Reads ``<output>/seed_<s>/final_results.json`` (written by utils.final_results) and writes
+Reads ``<output>/seed_<s>/final_results.json`` (written by pipeline/final_results.py) and writes
 ``<output>/seed_results.csv`` and ``seed_results.json``. The standard deviation is the sample one
 (ddof 1), left empty for a single seed.
 """
@@ -17,20 +17,17 @@ import pandas as pd
 
 from utils.errors import UserError, run_cli
 from utils.io import atomic_write_csv, atomic_write_text
+from utils.layout import RunLayout
 from utils.metrics import SCORE_ROWS
-
-
-def seed_folder(output: Path, seed: str) -> Path:
-    return output / f"seed_{seed}"
 
 
 def seed_table(output: Path, seeds: list[str]) -> tuple[pd.DataFrame, dict]:
     """Rows micro / macro / overall; columns ``f1_seed_<s>`` for every seed, ``f1_mean``, ``f1_std``."""
     documents = {}
     for seed in seeds:
-        path = seed_folder(output, seed) / "final_results.json"
+        path = RunLayout(output).seed(seed).final_results_json
         if not path.is_file():
-            raise UserError(f"{path}: missing; pool seed {seed} first (python -m utils.final_results ...)")
+            raise UserError(f"{path}: missing; pool seed {seed} first (bash pipeline.sh with SEEDS)")
         documents[seed] = json.loads(path.read_text())
     for key in ("matching", "selection", "fixed_epoch"):
         used = sorted({str(d.get(key)) for d in documents.values()})
@@ -46,8 +43,8 @@ def seed_table(output: Path, seeds: list[str]) -> tuple[pd.DataFrame, dict]:
                 "seeds": seeds, "subjects": first["subjects"],
                 "f1": {t: {"per_seed": {s: float(v) for s, v in zip(seeds, f1[i])}, "mean": float(mean[i]),
                            "std": None if np.isnan(std[i]) else float(std[i])} for i, t in enumerate(SCORE_ROWS)}}
-    atomic_write_csv(output / "seed_results.csv", table.reset_index())
-    atomic_write_text(output / "seed_results.json", json.dumps(document, indent=2) + "\n")
+    atomic_write_csv(RunLayout(output).seed_results_csv, table.reset_index())
+    atomic_write_text(RunLayout(output).seed_results_json, json.dumps(document, indent=2) + "\n")
     return table, document
 
 

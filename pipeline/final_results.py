@@ -1,14 +1,14 @@
-"""Pool the folds of a LOSO run into one precision / recall / F1 table (METHOD.md 8.7).
+"""Pool the folds of a LOSO run into one precision / recall / F1 table (METHOD.md 8.7): the pooling task of
+pipeline.sh (pipeline/tasks.py).
 
-python -m utils.final_results --output DIR --subjects S1 S2 ...
+python -m pipeline.final_results --dataset D --output DIR --subjects S1 S2 ... [--config FILE]
 
 Reads ``<output>/<subject>/best_res.csv`` and ``eval_info.json`` of every fold,
-writes ``<output>/final_results.csv`` and ``final_results.json`` and prints the table,
-and the run report ``<output>/report.html`` (utils/review/run_page.py).
+writes ``<output>/final_results.csv`` and ``final_results.json`` and prints the table.
 All folds must have been evaluated with the same matching rule and selection protocol.
 Also writes the run in the MEGC challenge's format (utils/megc.py):
-``megc_predictions.csv`` and ``megc_ground_truth.csv``, with the annotation
-table the folds were evaluated with (their ``logs/eval_config.txt``).
+``megc_predictions.csv`` and ``megc_ground_truth.csv``, with the section's annotation table
+(the one the folds' evaluation keys hold). The run report is a task of its own (pipeline/report.py).
 """
 from __future__ import annotations
 
@@ -20,11 +20,9 @@ import pandas as pd
 
 from utils.errors import UserError, run_cli
 from utils.io import atomic_write_csv, atomic_write_text
-from utils.layout import FoldLayout
-from utils.annotations import read_annotation_table
-from utils.megc import MEGC_FRAMES, evaluation_annotations, left_out_expressions, write_megc_files
+from utils.layout import FoldLayout, RunLayout
+from utils.megc import MEGC_FRAMES, left_out_expressions, write_megc_files
 from utils.metrics import COUNT_COLUMNS, pooled_scores
-from utils.review.run_page import write_run_page
 
 
 def read_fold(output: Path, subject: str) -> tuple[dict, dict]:
@@ -44,9 +42,11 @@ def read_fold(output: Path, subject: str) -> tuple[dict, dict]:
     return {c: int(best[c].iloc[0]) for c in COUNT_COLUMNS}, info
 
 
-def final_results(output: Path, subjects: list[str], megc_frames: str = "published") -> tuple[pd.DataFrame, dict]:
+def final_results(output: Path, subjects: list[str], anno_csv: Path, ratio_scale: int,
+                  megc_frames: str = "published") -> tuple[pd.DataFrame, dict]:
     """Pooled table (rows micro / macro / overall) and the JSON document; both also written to ``output``.
 
+    ``anno_csv``, ``ratio_scale``: the annotation table and RATIO_SCALE of the section (the MEGC ground truth);
     ``megc_frames``: the prediction frames of the MEGC files (utils/megc.py, ``published`` or ``raw``).
     """
     folds, infos = [], []
@@ -70,7 +70,6 @@ def final_results(output: Path, subjects: list[str], megc_frames: str = "publish
                    for name, row in table.iterrows()},
         "folds": per_fold.to_dict(orient="records"),
     }
-    anno_csv, ratio_scale = evaluation_annotations(output, subjects)
     predictions, truth = write_megc_files(output, [(f["subject"], f["selected_epoch"]) for f in folds],
                                           anno_csv, ratio_scale, megc_frames)
     document["megc_files"] = {"predictions": "megc_predictions.csv", "ground_truth": "megc_ground_truth.csv",
@@ -78,9 +77,16 @@ def final_results(output: Path, subjects: list[str], megc_frames: str = "publish
                               "left_out_expressions": left_out_expressions(predictions, truth)}
     csv_table = table.reset_index(names="type")
     csv_table["matching"], csv_table["selection"] = document["matching"], document["selection"]
-    atomic_write_csv(output / "final_results.csv", csv_table)
-    atomic_write_text(output / "final_results.json", json.dumps(document, indent=2) + "\n")
-    write_run_page(output, subjects, table, document, read_annotation_table(anno_csv), ratio_scale)
+    layout = RunLayout(output)
+    atomic_write_csv(layout.final_results_csv, csv_table)
+    atomic_write_text(layout.final_results_json, json.dumps(document, indent=2) + "\n")
+    return table, document
+
+
+def read_final_results(output: Path) -> tuple[pd.DataFrame, dict]:
+    """The pooled table and document :func:`final_results` wrote to ``output``."""
+    document = json.loads(RunLayout(output).final_results_json.read_text())
+    table = pd.DataFrame.from_dict(document["scores"], orient="index")
     return table, document
 
 
@@ -109,6 +115,8 @@ def format_table(table: pd.DataFrame, document: dict) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="Pool the folds of a LOSO run into one P/R/F1 table.")
+    parser.add_argument("--dataset", required=True, help="config section (its anno_csv and RATIO_SCALE)")
+    parser.add_argument("--config", default=None)
     parser.add_argument("--output", required=True, type=Path)
     parser.add_argument("--subjects", required=True, nargs="+")
     parser.add_argument("--megc-frames", choices=MEGC_FRAMES, default="published",
@@ -117,11 +125,14 @@ def main() -> None:
     args = parser.parse_args()
 
     def run() -> None:
-        table, document = final_results(args.output, args.subjects, args.megc_frames)
+        from utils.config import load_config
+
+        config = load_config(args.dataset, args.config)
+        table, document = final_results(args.output, args.subjects, Path(config["anno_csv"]), config["RATIO_SCALE"],
+                                        args.megc_frames)
         print(format_table(table, document))
         print(f"written: {args.output / 'final_results.csv'}, {args.output / 'final_results.json'}, "
-              f"{args.output / 'megc_predictions.csv'}, {args.output / 'megc_ground_truth.csv'}, "
-              f"{args.output / 'report.html'}")
+              f"{args.output / 'megc_predictions.csv'}, {args.output / 'megc_ground_truth.csv'}")
 
     run_cli(run)
 

@@ -1,6 +1,6 @@
 """What test-label selection is worth: the pooled F1 of each epoch-selection protocol, side by side.
 
-python -m utils.protocol_table --dataset D --output DIR [--config FILE] [--seeds 1 2 3] [--jobs N] [--threads T]
+python -m pipeline.protocol_table --dataset D --output DIR [--config FILE] [--seeds 1 2 3] [--jobs N] [--threads T]
 
 Runs ``pipeline.sh`` once per adjacency scope and protocol, over the same seeds: with
 ``adjacency_scope: all`` best-on-test (the paper's protocol); with ``adjacency_scope: train`` best-on-test,

@@ -1,0 +1,12 @@
+"""The run's task graph: every unit of work of a run as a task keyed by what it reads, decided in one place and
+run the same way in one process, on a local pool or on Slurm. ``python -m pipeline`` is what pipeline.sh runs.
+
+graph.py     tasks, keys, stamps, the decision (done = outputs complete and the stamp holds the key asked now)
+tasks.py     the kinds of task: what each reads, writes and does; the graph of a request
+request.py   pipeline.sh's environment interface
+runners.py   one process (JOBS=1) and the local pool (JOBS > 1)
+slurm.py     LAUNCHER=slurm: the run lock, arrays with dependencies, the report of failed tasks
+task.py      the one generic task entry the pool and Slurm run
+stale.py     spot.py's check that a model still matches the run's current config
+final_results.py, seed_table.py, protocol_table.py, report.py   what pools a run
+"""

@@ -7,6 +7,7 @@ and shown in the input's numbering and seconds through the spot step's own frame
 """
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -16,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from utils.annotations import EXPRESSION_TYPES
-from feature_extraction.recording import Recording, iter_resampled, lost_stretches, map_frames
+from feature_extraction.recording import Recording, iter_source, lost_stretches, map_frames
 from model.spotting import stitched
 from utils.errors import UserError
 from utils.matching import true_positive_flags
@@ -118,9 +119,11 @@ def review_of(outcome: SpotOutcome, config, truth: pd.DataFrame | None, spot_mat
 
 
 def write_review(folder: Path, outcome: SpotOutcome, config, anno: Path | None = None,
-                 report: bool = True) -> list[Path]:
+                 report: bool = True, preview=None) -> list[Path]:
     """``spots.eaf``, and with ``report`` ``preview.webm`` and ``report.html``, under ``folder``; returns what was
-    written. A problem with ``anno`` or the preview is printed as one line naming the file; the rest is written."""
+    written. A problem with ``anno`` or the preview is printed as one line naming the file; the rest is written.
+    ``preview``: the preview spotting wrote while it extracted the features (model.spot_extract.Preview), moved
+    into ``folder``; None: written here from the recording."""
     from feature_extraction.preview import write_preview
     from utils.elan import write_spots_eaf
 
@@ -140,8 +143,14 @@ def write_review(folder: Path, outcome: SpotOutcome, config, anno: Path | None =
         else:
             truth, spot_matched = truth_lane(rows, outcome, config["matching"])
     try:
-        frames = (image for _, image in iter_resampled(recording, np.arange(recording.n_frames)))
-        written.append(write_preview(folder / "preview.webm", frames, recording.source_fps))
+        if preview is None:
+            written.append(write_preview(folder / "preview.webm", (image for _, image in iter_source(recording)),
+                                         recording.source_fps))
+        elif preview.path is None:
+            raise UserError(preview.problem)
+        else:
+            os.replace(preview.path, folder / "preview.webm")
+            written.append(folder / "preview.webm")
         video = "preview.webm"
     except UserError as error:
         print(f"{error}; report.html is written without video")

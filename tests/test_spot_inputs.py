@@ -20,7 +20,7 @@ import yaml
 
 import model.spotting as spotting
 from core_fixtures import REPO_ROOT
-from feature_extraction.record import write_record
+from feature_extraction.record import describe, write_record
 from feature_extraction.recording import frame_rate, open_recording, recording_name
 from feature_extraction.video import FlowSettings
 from model.auwgcn import AUWGCN
@@ -248,7 +248,7 @@ def test_a_video_rate_outside_1_to_1000_is_refused_unless_fps_overrides(tmp_path
     assert str(error.value) == (f"{slow}: the video reports a frame rate of 0.5 fps, outside 1-1000: "
                                 "give its real rate with --fps")
     recording = open_recording(slow, 30.0, 25.0)  # --fps works for a video file
-    assert (recording.source_fps, recording.n_frames) == (30.0, 6)
+    assert (recording.source_fps, recording.header_frames) == (30.0, 6)
     assert open_recording(_write_video(tmp_path / "fine.avi", 12.0), None, 30.0).source_fps == 12.0
 
 
@@ -336,7 +336,9 @@ def test_folds_of_different_sections_or_settings_are_refused(tmp_path):
     assert spotting.run_settings(run, ["subj_a"])[0] == FlowSettings("dis")
 
 
-def test_a_run_without_records_uses_the_published_defaults_never_the_features_record(setup, tmp_path, capsys):
+def test_a_run_without_records_uses_the_published_extraction_never_the_features_record(setup, tmp_path, capsys):
+    from feature_extraction.__main__ import build_parser, flow_settings
+
     root, _, config = setup
     run = tmp_path / "archive"
     _fold(run, "subj_a", "tiny", None)
@@ -345,6 +347,10 @@ def test_a_run_without_records_uses_the_published_defaults_never_the_features_re
                                    out=tmp_path / "out"), _CountingFaces()) == 1
     printed = capsys.readouterr().out
     assert f"dataset: {spotting.DEFAULT_DATASET} (the run records no config section" in printed
-    assert "extraction settings: method=tvl1, quantise=True, face_detect=full," in printed
-    assert "storage=codes (no extraction record in the run: using the published defaults)" in printed
+    # The extraction CLI's --flow-preset published, read from the same definition, and said so.
+    published = flow_settings(build_parser().parse_args(["--dataset", "generic", "--out", "x",
+                                                         "--flow-preset", "published"]))
+    assert published == FlowSettings("tvl1", face_detect="full", tvl1_params="published-gpu", storage="jpeg95")
+    assert (f"extraction settings: {describe(published)} (no extraction record in the run: the published "
+            "extraction, as python -m feature_extraction --flow-preset published)") in printed
     assert (root / "features" / "extraction.json").is_file()  # there, but another folder's

@@ -522,7 +522,7 @@ def spot_one(path: Path, folder: Path, job: SpotJob) -> pd.DataFrame:
 def faces_line(path: Path, features: RecordingFeatures, choice) -> str:
     """How many faces the first frame with a face showed, and which are spotted."""
     recording = features.recording
-    number = own_frames(np.array([features.first_face]), features.indices, recording)[1][0]
+    number = own_frames(np.array([features.first_face]), features.indices, recording)[0][0]
     found = f"{path}: {features.faces_found} face(s) on frame {number}"
     if choice == ALL_FACES:
         return f"{found}; spotting each on its own"

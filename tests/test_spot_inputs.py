@@ -6,8 +6,10 @@ A one-fold run of an untrained AUW-GCN and a stand-in landmarker keep each spot 
 from __future__ import annotations
 
 import errno
+import os
 import json
 import math
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -354,3 +356,44 @@ def test_a_run_without_records_uses_the_published_extraction_never_the_features_
     assert (f"extraction settings: {describe(published)} (no extraction record in the run: the published "
             "extraction, as python -m feature_extraction --flow-preset published)") in printed
     assert (root / "features" / "extraction.json").is_file()  # there, but another folder's
+
+
+# --------------------------------------------------------------------------- files and progress
+
+
+@pytest.fixture
+def umask_022():
+    old = os.umask(0o022)
+    yield
+    os.umask(old)
+
+
+def test_every_output_gets_the_usual_permissions_and_each_stage_shows_progress(setup, tmp_path, capsys, umask_022):
+    _, run, config = setup
+    (take,) = _takes(tmp_path, "take")
+    out = tmp_path / "spots"
+    assert _spot(run, config, [take], out) == 0
+    modes = {path.name: oct(path.stat().st_mode & 0o777) for path in (out / "take").iterdir()}
+    assert {"spots.csv", "spots.json", "spots.eaf", "timeline.png", "report.html", "preview.webm"} <= set(modes)
+    assert set(modes.values()) == {"0o644"}, modes
+    printed = capsys.readouterr()
+    assert f"{take}: 1.3 s of recording spotted in " in printed.out  # 40 frames at 30 fps, then the speed
+    for stage, unit in (("take: features", "frame/s"), ("take: preview", "frame/s"), ("take: scoring", "window/s")):
+        assert re.search(f"{stage}: .*{unit}", printed.err), stage  # tqdm: count, rate and time left
+
+
+def test_atomic_writes_take_the_umask(tmp_path):
+    from utils.io import atomic_write_text
+
+    old = os.umask(0o077)
+    try:
+        private = atomic_write_text(tmp_path / "private.txt", "x")
+    finally:
+        os.umask(old)
+    old = os.umask(0o022)
+    try:
+        shared = atomic_write_text(tmp_path / "shared.txt", "x")
+    finally:
+        os.umask(old)
+    assert (private.stat().st_mode & 0o777, shared.stat().st_mode & 0o777) == (0o600, 0o644)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["private.txt", "shared.txt"]

@@ -220,4 +220,5 @@ class DecodedFrames:
             self._error = error
         finally:
             self._release()
-            self._queue.put(_END) if not self._stop.is_set() else None
+            if not self._stop.is_set():
+                self._queue.put(_END)

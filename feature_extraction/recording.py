@@ -21,6 +21,7 @@ import dataclasses
 import math
 import os
 from collections.abc import Callable
+from contextlib import contextmanager
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,15 +30,13 @@ import cv2
 import numpy as np
 
 from feature_extraction.adapters.frames import ordered_frames
-from feature_extraction.decode import (DecodedFrames, folder_reader, resample_indices, resampled_count,
-                                       video_reader)
+from feature_extraction.decode import DecodedFrames, folder_reader, resampled_count, video_reader
+from feature_extraction.decode import resample_indices  # noqa: F401 - spotting's callers read it here
 from feature_extraction.rows import RowBuilder
 from feature_extraction.tracking import FaceFollower, FaceTrack, choose_face, left_to_right
-from feature_extraction.video import FlowSettings, check_rows, frame_problem, VideoFailure
+from feature_extraction.video import FlowSettings, VideoFailure, check_rows, frame_problem
 from utils.errors import UserError
 from utils.indexing import PROPOSAL_FRAME_SHIFT
-
-__all__ = ["Recording", "resample_indices"]  # resample_indices: decode.py's, here where spotting reads frames
 
 # A rate a video container reports outside this range is a broken header, not a camera (frames per second).
 VIDEO_RATE_RANGE = (1.0, 1000.0)
@@ -257,22 +256,26 @@ def extract_recording(recording: Recording, target_fps: float, settings: FlowSet
     (no face at all, no readable frame, a single frame...) is a UserError naming it."""
     unreadable: list[bool] = []
     full_shape = None
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="flow") as worker:
+    with _one_opencv_thread(), ThreadPoolExecutor(max_workers=1, thread_name_prefix="flow") as worker:
         faces = _Faces(landmarker, settings, face, worker)
         frames = DecodedFrames(source_reader(recording), recording.source_fps, target_fps, on_source)
-        for frame in frames:
-            if full_shape is None and frame.gray is not None:
-                full_shape = frame.gray.shape
-            problem = frame.gray is None or frame_problem(frame.gray, full_shape) is not None
-            unreadable.append(problem)
-            if problem:
-                faces.copy(replay=False)
-            elif frame.repeat and not unreadable[-2]:
-                faces.copy(replay=True)
-            else:
-                faces.image(frame.gray, frame.position)
-            if on_frame is not None:
-                on_frame()
+        stream = iter(frames)
+        try:
+            for frame in stream:
+                if full_shape is None and frame.gray is not None:
+                    full_shape = frame.gray.shape
+                problem = frame.gray is None or frame_problem(frame.gray, full_shape) is not None
+                unreadable.append(problem)
+                if problem:
+                    faces.copy(replay=False)
+                elif frame.repeat:  # the previous frame's image again (a repeat of an unreadable one is too)
+                    faces.copy(replay=True)
+                else:
+                    faces.image(frame.gray, frame.position)
+                if on_frame is not None:
+                    on_frame()
+        finally:
+            stream.close()  # stops the decoding thread at once when the extraction failed
         counted = recording.counted(frames.n_source) if recording.is_video else recording
         _check_frames(counted, unreadable, faces)
         results = [_face_features(builder, found, follower.track, number, counted)
@@ -280,6 +283,19 @@ def extract_recording(recording: Recording, target_fps: float, settings: FlowSet
                                                                faces.numbers)]
     return RecordingFeatures(counted, frames.indices, np.asarray(unreadable, bool), faces.faces_found,
                              faces.first_face, results)
+
+
+@contextmanager
+def _one_opencv_thread():
+    """OpenCV's own worker threads off while extracting: the flow thread and the landmarks already keep two cores
+    busy, and on a face crop OpenCV's parallel loops cost more than they gain (any thread count gives the same
+    flow)."""
+    before = cv2.getNumThreads()
+    cv2.setNumThreads(1)
+    try:
+        yield
+    finally:
+        cv2.setNumThreads(before)
 
 
 def _check_frames(recording: Recording, unreadable: list[bool], faces: _Faces) -> None:

@@ -177,3 +177,33 @@ def test_every_face_is_spotted_into_its_own_folder_with_its_own_page(setup, tmp_
     assert boxes[0][3] < boxes[1][2]  # face 1 lies left of face 2
     assert spot_inputs(options, landmarker) == 0  # a rerun finds the input's folder again
     assert sorted(p.name for p in out.iterdir()) == ["duo"]
+
+
+def test_the_annotated_video_draws_the_box_the_face_is_followed_with(setup, tmp_path, landmarker,  # noqa: F811
+                                                                     grace):
+    _, run, config = setup
+    patch, brow = grace
+    frames, _ = _sliding_take(patch, brow, [100, 100 + 2 * FACE_PX])
+    folder = tmp_path / "slide"
+    folder.mkdir()
+    for number, frame in enumerate(frames, 1):
+        cv2.imwrite(str(folder / f"img{number}.png"), frame)
+    out = tmp_path / "spots"
+    options = SpotOptions(inputs=(folder,), run=run, config=config, epoch="last", out=out, video=True, report=False)
+    assert spot_inputs(options, landmarker) == 0
+    capture = cv2.VideoCapture(str(out / "slide" / "annotated.webm"))
+    drawn = []
+    while True:
+        ok, image = capture.read()
+        if not ok:
+            break
+        drawn.append(image)
+    capture.release()
+    assert len(drawn) == len(frames)
+
+    def green_columns(image):  # where the box's green lines are
+        green = (image[..., 1] > 150) & (image[..., 0] < 100) & (image[..., 2] < 100)
+        return np.flatnonzero(green.sum(axis=0) > 20)
+
+    first, last = green_columns(drawn[0]), green_columns(drawn[-1])
+    assert abs(first.mean() - (100 + FACE_PX)) < FACE_PX / 4 and abs(last.mean() - (100 + 3 * FACE_PX)) < FACE_PX / 4

@@ -4,8 +4,8 @@ Row i is the flow from image i to image i+1 with the landmarks of image i+1, as 
 feature units (:mod:`feature_extraction.roi`). :class:`RowBuilder` takes each image with its landmarks (None
 when none were found: the nearest good image's landmarks are used, :class:`LandmarkTrack`), or a copy of the
 previous image (zero motion, no flow run), and turns flows into rows in batches as soon as their landmarks are
-known. The flow may run in a worker thread (OpenCV releases the GIL) while the caller finds the next image's
-landmarks; the rows are the same either way.
+known. The flows and the ROI features may run in a worker thread (OpenCV and numpy release the GIL) while the
+caller finds the next image's landmarks; the rows are the same either way.
 
 An image whose crop box differs from the previous image's (``moved``) gets no flow from the previous one: its
 row is the zero motion and is listed in :attr:`RowBuilder.breaks`, to be treated as a lost row.
@@ -21,7 +21,7 @@ from feature_extraction.flow import ZERO_ON_IDENTICAL, make_flow, stored_flow, t
 from feature_extraction.roi import roi_features
 
 FLOW_CHUNK = 32  # flow frames held before their ROI features are computed in one batch
-FLOWS_AHEAD = 8  # flows handed to the worker before the caller waits for the oldest (bounds memory)
+TASKS_AHEAD = 8  # flows (and batches of rows) handed to the worker before the caller waits (bounds memory)
 
 
 class LandmarkTrack:
@@ -80,7 +80,8 @@ class RowBuilder:
     """Rows of one face's images, given in order (module docstring).
 
     ``settings`` is a :class:`feature_extraction.video.FlowSettings`; ``worker`` an executor with one thread
-    that runs the flows (None: here, in order). ``timer`` (optional, used without a worker) has ``lap(stage)``.
+    that runs the flows and the ROI features, in the order given (None: here). ``timer`` (optional, used
+    without a worker) has ``lap(stage)``.
     """
 
     def __init__(self, settings, worker: Executor | None = None, timer=None):
@@ -90,7 +91,8 @@ class RowBuilder:
         self.track = LandmarkTrack()
         self._flows: deque = deque()  # stored flows (or their futures) not turned into rows yet, oldest first
         self._zero: dict[tuple[int, ...], np.ndarray] = {}  # stored zero motion per image shape
-        self._rows: list[np.ndarray] = []
+        self._rows: list = []  # batches of rows (or their futures), in order
+        self._tasks: deque[Future] = deque()  # handed to the worker, oldest first
         self._n_done = 0  # rows made
         self._previous: np.ndarray | None = None
         self._previous_landmarks: np.ndarray | None = None
@@ -100,10 +102,6 @@ class RowBuilder:
     @property
     def n_images(self) -> int:
         return self.track.n_images + self._leading_copies
-
-    @property
-    def started(self) -> bool:
-        return self._previous is not None
 
     def add(self, cropped: np.ndarray, landmarks: np.ndarray | None, moved: bool = False) -> None:
         """The next image (2-D uint8) and its landmarks (None: none found). ``moved``: its crop box is not the
@@ -139,7 +137,8 @@ class RowBuilder:
         """Every row, ``(n_images - 1, 12, 2)`` float32 (call once, after the last image, when some image had
         landmarks)."""
         self._flush(final=True)
-        return np.concatenate(self._rows) if self._rows else np.zeros((0, 12, 2), np.float32)
+        rows = [batch.result() if isinstance(batch, Future) else batch for batch in self._rows]
+        return np.concatenate(rows) if rows else np.zeros((0, 12, 2), np.float32)
 
     def _copy(self, replay: bool) -> None:
         if replay:
@@ -166,33 +165,43 @@ class RowBuilder:
     def _start_flow(self, first: np.ndarray, second: np.ndarray):
         if self._worker is None:
             return self._stored_flow(first, second, self._timer)
-        running = [flow for flow in self._flows if isinstance(flow, Future) and not flow.done()]
-        if len(running) >= FLOWS_AHEAD:
-            running[0].result()
-        return self._worker.submit(self._stored_flow, first, second)
+        return self._submit(self._stored_flow, first, second)
+
+    def _submit(self, function, *arguments) -> Future:
+        while self._tasks and self._tasks[0].done():
+            self._tasks.popleft()
+        if len(self._tasks) >= TASKS_AHEAD:
+            self._tasks.popleft().result()
+        task = self._worker.submit(function, *arguments)
+        self._tasks.append(task)
+        return task
 
     def _flush(self, final: bool) -> None:
         # Flow i needs the landmarks of image i+1; leading landmark failures are only resolved by the first good
-        # image, so wait for them. Without ``final``, only flows already computed, in batches of FLOW_CHUNK.
+        # image, so wait for them. The worker runs its tasks in order, so a batch's flows are done before it.
         ready = min(len(self._flows), self.track.n_filled - 1 - self._n_done)
-        if not final:
-            done = next((i for i, flow in enumerate(self._flows) if isinstance(flow, Future) and not flow.done()),
-                        len(self._flows))
-            ready = min(ready, done)
-            if ready < FLOW_CHUNK:
-                return
-        if ready <= 0:
+        if ready <= 0 or (ready < FLOW_CHUNK and not final):
             return
         flows = [self._flows.popleft() for _ in range(ready)]
-        flows = [flow.result() if isinstance(flow, Future) else flow for flow in flows]
         landmarks = self.track.take(self._n_done + 1, ready)
-        start = 0
-        while start < ready:  # one batch per run of equal image shapes (the crop box changes between runs)
-            stop = start + 1
-            while stop < ready and flows[stop].shape == flows[start].shape:
-                stop += 1
-            self._rows.append(roi_features(to_feature_units(np.stack(flows[start:stop])), landmarks[start:stop]))
-            start = stop
         self._n_done += ready
-        if self._timer is not None:
-            self._timer.lap("roi")
+        if self._worker is None:
+            self._rows.append(roi_rows(flows, landmarks))
+            if self._timer is not None:
+                self._timer.lap("roi")
+        else:
+            self._rows.append(self._submit(roi_rows, flows, landmarks))
+
+
+def roi_rows(flows: list, landmarks: np.ndarray) -> np.ndarray:
+    """The rows of stored ``flows`` (arrays or finished futures) with the landmarks ``(len(flows), 68, 2)`` of
+    the images they end on: one batch per run of equal image shapes (the crop box changes between runs)."""
+    flows = [flow.result() if isinstance(flow, Future) else flow for flow in flows]
+    batches, start = [], 0
+    while start < len(flows):
+        stop = start + 1
+        while stop < len(flows) and flows[stop].shape == flows[start].shape:
+            stop += 1
+        batches.append(roi_features(to_feature_units(np.stack(flows[start:stop])), landmarks[start:stop]))
+        start = stop
+    return np.concatenate(batches)

@@ -23,10 +23,6 @@ class Preview:
     path: Path | None
     problem: str | None = None
 
-    def discard(self) -> None:
-        if self.path is not None:
-            self.path.unlink(missing_ok=True)
-
 
 def preview_path(out: Path, folder: Path) -> Path:
     """Where an input's preview is written before it joins the input's outputs: hidden beside its folder."""

@@ -15,6 +15,7 @@ def stage_bar(description: str, total: int | None, unit: str = "frame", position
     """A bar for one stage of one input (total None: unknown, counted up without time left)."""
     redraw = TERMINAL_REDRAW_S if sys.stderr.isatty() else LOG_REDRAW_S
     return tqdm(total=total, desc=description, unit=unit, position=position, leave=False, mininterval=redraw,
+                maxinterval=redraw,
                 dynamic_ncols=True, file=sys.stderr)
 
 

@@ -7,6 +7,7 @@ Frame and second conventions: :mod:`feature_extraction.recording`.
 """
 from __future__ import annotations
 
+import glob
 import json
 import re
 import shutil
@@ -505,9 +506,9 @@ def spot_one(path: Path, folder: Path, job: SpotJob) -> pd.DataFrame:
         for face in features.faces:
             target = folder / FACE_FOLDER.format(face.number) if every_face else folder
             tables.append(spot_face(target, face, features, job, own_preview(preview, face, features)))
-    finally:
-        if preview is not None:
-            preview.discard()
+    finally:  # a preview (or a face's copy of it) the outputs did not take
+        for unused in Path(job.out).glob(glob.escape(preview_path(job.out, folder).stem) + "*.webm"):
+            unused.unlink(missing_ok=True)
     recording = features.recording
     print(timing_line(path, recording.n_frames / recording.source_fps, time.perf_counter() - started))
     if not every_face:
@@ -545,7 +546,8 @@ def spot_face(folder: Path, face: FaceFeatures, features: RecordingFeatures, job
     from feature_extraction.recording import write_annotated_video
 
     recording, indices, unreadable = features.recording, features.indices, features.unreadable
-    report = lost_report(recording.path, face.lost_frames, unreadable, indices, recording)
+    named = f"{recording.path} (face {face.number})" if job.face == ALL_FACES else recording.path
+    report = lost_report(named, face.lost_frames, unreadable, indices, recording)
     if report:
         print(report)
     windows = windows_of(face.rows, recording.name)

@@ -12,6 +12,7 @@ import math
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import cv2
@@ -397,3 +398,24 @@ def test_atomic_writes_take_the_umask(tmp_path):
         os.umask(old)
     assert (private.stat().st_mode & 0o777, shared.stat().st_mode & 0o777) == (0o600, 0o644)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["private.txt", "shared.txt"]
+
+
+def test_the_page_plays_its_preview_after_its_folder_is_moved(setup, tmp_path, chromium):
+    from browser import console_errors
+
+    _, run, config = setup
+    (take,) = _takes(tmp_path, "take")
+    assert _spot(run, config, [take], tmp_path / "spots") == 0
+    moved = tmp_path / "elsewhere" / "take"
+    moved.parent.mkdir()
+    (tmp_path / "spots" / "take").rename(moved)
+    console_errors(chromium)  # drop what earlier tests left
+    chromium.get((moved / "report.html").as_uri())
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and not chromium.execute_script(
+            "return document.querySelector('video').readyState >= 2"):
+        time.sleep(0.1)
+    assert chromium.execute_script("return document.querySelector('video').readyState >= 2"), "no preview"
+    duration = chromium.execute_script("return document.querySelector('video').duration")
+    assert abs(duration - 40 / 30) <= 1 / 30  # the take: 40 frames at 30 fps, VP9 decoded by Chromium
+    assert console_errors(chromium) == []

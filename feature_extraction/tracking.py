@@ -7,7 +7,8 @@ frame when it has left: when no landmarks are found in the box, or when the land
 than :data:`DRIFT` of the box's width or height since the box was set. The box then moves to the detection
 nearest to it, and the frame is cropped and its landmarks found again there. No flow is computed across a
 change of box (:class:`feature_extraction.rows.RowBuilder` makes that row a break). A frame is lost only where
-no landmarks are found, in the box or in the box the face moved to.
+no landmarks are found, in the box or in the box the face moved to. While no face is found anywhere, the whole
+frame is searched every :data:`SEARCH_EVERY` frames (the box is still tried on every frame).
 
 Boxes are inclusive pixel bounds ``(top, bottom, left, right)`` (:mod:`feature_extraction.face`).
 """
@@ -25,6 +26,10 @@ FACE_CHOICES = ("largest", "left", "right")  # or a number N: the N-th face from
 # height (y). A still face whose landmarks jitter by a few pixels never comes near it; a face halfway out of
 # its box does.
 DRIFT = 0.25
+# While the face is away (no face anywhere), the whole frame is searched again every this many frames, not on
+# every frame: a search costs 10-30 times a frame's work (dlib over the whole frame, upsampled when it finds
+# nothing), and a face coming back where it left is found in its box anyway.
+SEARCH_EVERY = 5
 
 
 def face_choice(text: str) -> str | int:
@@ -98,15 +103,17 @@ class FaceFollower:
         self.box = box
         self.track = FaceTrack([(position, box)])
         self._reference: np.ndarray | None = None  # landmarks' centre on the box's first frame with landmarks
+        self._next_search = position  # the first frame the whole frame may be searched on
 
     def place(self, gray: np.ndarray, position: int) -> tuple[np.ndarray, np.ndarray | None, bool]:
         """``(cropped image, its landmarks or None, whether the box moved)`` of frame ``position``."""
         cropped = crop(gray, self.box)
         landmarks = self._landmarker.landmarks(cropped, detect=self._detect)
-        if landmarks is not None and not self._drifted(landmarks):
+        if (landmarks is not None and not self._drifted(landmarks)) or position < self._next_search:
             return cropped, landmarks, False
         found = self._landmarker.face_boxes(gray)
         if not found:
+            self._next_search = position + SEARCH_EVERY
             return cropped, landmarks, False
         box = nearest_face(found, self.box)
         if box == self.box:

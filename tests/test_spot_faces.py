@@ -207,3 +207,27 @@ def test_the_annotated_video_draws_the_box_the_face_is_followed_with(setup, tmp_
 
     first, last = green_columns(drawn[0]), green_columns(drawn[-1])
     assert abs(first.mean() - (100 + FACE_PX)) < FACE_PX / 4 and abs(last.mean() - (100 + 3 * FACE_PX)) < FACE_PX / 4
+
+
+class _CountingSearches(FaceLandmarker):
+    searches = 0
+
+    def face_boxes(self, gray):
+        self.searches += 1
+        return super().face_boxes(gray)
+
+
+def test_a_face_that_leaves_is_looked_for_every_few_frames_and_found_where_it_comes_back(tmp_path, grace):
+    from feature_extraction.tracking import SEARCH_EVERY
+
+    patch, _ = grace
+    away = 20
+    frames = [_scene([(patch, 100)])] * 5 + [_scene([])] * away + [_scene([(patch, 400)])] * 10
+    landmarker = _CountingSearches()
+    (face,) = _follow(tmp_path, frames, landmarker).faces
+    lost = np.flatnonzero(face.lost_frames)
+    assert lost[0] == 5 and 5 + away <= lost[-1] + 1 <= 5 + away + SEARCH_EVERY  # found within a few frames
+    assert not face.lost_frames[5 + away + SEARCH_EVERY:].any()
+    assert landmarker.searches <= 1 + away // SEARCH_EVERY + 2  # the first frame, then every few frames
+    (_, _, left, right) = face.track.changes[-1][1]
+    assert abs((left + right) / 2 - (400 + FACE_PX)) < FACE_PX / 5

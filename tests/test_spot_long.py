@@ -260,5 +260,5 @@ def test_the_preview_stays_under_3_mb_a_minute_and_a_rerun_writes_the_same_bytes
     while capture.grab():
         count += 1
     capture.release()
-    assert size == (640, 360) and count == len(frames)
+    assert size == (480, 270) and count == len(frames)  # scaled to PREVIEW_HEIGHT
     assert not list(Path(tmp_path / "a").glob(".*"))  # no temporary file left

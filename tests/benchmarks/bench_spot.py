@@ -2,7 +2,7 @@
 extraction alone and against real time, all timed in the same run.
 
 python tests/benchmarks/bench_spot.py [--run data/runs/mesynth] [--dataset mesynth] [--seconds 60]
-                                      [--size 640x360] [--fps 25] [--no-serial] [--keep DIR]
+                                      [--size 640x360] [--fps 25] [--no-serial] [--keep DIR] [--clip FILE]
 
 Needs a demo run (`bash pipeline.sh`). The clip loops the demo's first rendered video (a real face photo) back and
 forth to the length asked for, as H.264 (PyAV's libx264, as cameras write), scaled and cut to ``--size``.
@@ -146,18 +146,28 @@ def main() -> None:
     parser.add_argument("--fps", type=int, default=25)
     parser.add_argument("--no-serial", action="store_true", help="skip the serial reference (long clips)")
     parser.add_argument("--keep", type=Path, default=None, help="write the clip and spot's outputs here, kept")
+    parser.add_argument("--clip", type=Path, default=None,
+                        help="time this clip (one --keep wrote, say) instead of making one; --seconds, --size and "
+                             "--fps are then read from it")
     args = parser.parse_args()
     size = tuple(int(v) for v in args.size.lower().split("x"))
     config = load_config(args.dataset)
     target_fps = float(config.get("fps", 30))
     work = args.keep or Path(tempfile.mkdtemp(prefix="auwgcn-bench-spot-"))
     work.mkdir(parents=True, exist_ok=True)
-    clip = work / "clip.mp4"
+    clip = args.clip or work / "clip.mp4"
     started = time.perf_counter()
-    n_frames = write_clip(clip, demo_frames(config), args.seconds, args.fps, size)
+    if args.clip is None:
+        n_frames = write_clip(clip, demo_frames(config), args.seconds, args.fps, size)
+        made = f"made in {time.perf_counter() - started:.1f} s"
+    else:
+        with av.open(str(clip)) as container:
+            stream = container.streams.video[0]
+            n_frames, args.fps = stream.frames, float(stream.average_rate)
+            size = (stream.width, stream.height)
+        args.seconds, made = n_frames / args.fps, f"from {clip}"
     print(f"CPU: {cpu_name()}; load average {os.getloadavg()[0]:.1f} at the start")
-    print(f"clip: {n_frames} frames, {size[0]}x{size[1]}, {args.fps} fps ({args.seconds:g} s), H.264; made in "
-          f"{time.perf_counter() - started:.1f} s")
+    print(f"clip: {n_frames} frames, {size[0]}x{size[1]}, {args.fps:g} fps ({args.seconds:g} s), H.264; {made}")
 
     folds = [f for f in run_folds(args.run) if (args.run / f / "eval_info.json").is_file()]  # evaluated folds
     settings, origin = run_settings(args.run, folds)
@@ -174,9 +184,10 @@ def main() -> None:
     result, spot, spot_cpu, peak_mib = run_measured(
         [sys.executable, str(REPO_ROOT / "spot.py"), str(clip), "--run", str(args.run), "--dataset", args.dataset,
          "--epoch", "selected", "--folds", ",".join(folds), "--out", str(work / "spots")])
+    print(f"load average {os.getloadavg()[0]:.1f} at the end")
     if result.returncode != 0:
         raise SystemExit(f"benchmark: spot.py failed: {result.stdout[-800:]}{result.stderr[-800:]}")
-    preview = work / "spots" / "clip" / "preview.webm"
+    preview = work / "spots" / clip.stem / "preview.webm"
 
     print(f"settings {settings} ({origin}); {len(folds)} fold(s)")
     if serial is not None:

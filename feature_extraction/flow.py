@@ -16,6 +16,9 @@ import numpy as np
 
 FLOW_METHODS = ("tvl1", "dis", "farneback")
 DEFAULT_FLOW = "tvl1"  # the published flow
+# Methods whose flow between two identical images is exactly zero (tests/test_spot_speed.py checks it on face
+# crops and noise), so a frame that resampling repeats needs no flow run; Farneback's is not (up to 0.15 px).
+ZERO_ON_IDENTICAL = ("tvl1", "dis")
 QUANT_BOUND = 10.0  # dense_flow's --bound: components clipped to [-10, 10] px
 QUANT_LEVELS = 255.0
 

@@ -52,7 +52,8 @@ def main() -> None:
     def run() -> int:
         from feature_extraction.recording import ALL_FACES, frame_rate
         from feature_extraction.tracking import face_choice
-        from model.spotting import SpotOptions, fold_list, spot_inputs
+        from model.spotting.options import SpotOptions, fold_list
+        from pipeline.spot import spot_inputs
         from utils.cli import reuse_freed_memory
 
         options = SpotOptions(inputs=tuple(args.inputs), run=args.run, dataset=args.dataset, config=args.config,

@@ -26,7 +26,7 @@ from utils.annotations import EXPRESSION_TYPES, MACRO, MICRO, as_names, read_ann
 from utils.config import DatasetConfig, check_subject, save_resolved_config
 from utils.cores import usable_cores
 from utils.errors import UserError
-from utils.indexing import SEGMENT_LENGTH, window_frame_to_video_frame
+from utils.indexing import stitch_windows, window_frame_to_video_frame
 from utils.io import atomic_path, atomic_write_csv, atomic_write_text
 from utils.layout import FoldLayout, checkpoints_fingerprint
 from utils.matching import count_matches
@@ -182,13 +182,8 @@ def video_apex_scores(scores: Scores, windows: WindowSet) -> dict[str, np.ndarra
     stitched = {}
     for video in np.unique(windows.video_names):
         mask = windows.video_names == video
-        offsets = windows.offsets[mask]
-        length = int(offsets.max()) + SEGMENT_LENGTH
         for type_idx, name in EXPRESSION_TYPES.items():
-            track = np.zeros(length, dtype=np.float32)
-            for offset, values in zip(offsets, scores.apex[type_idx][mask]):
-                track[offset:offset + SEGMENT_LENGTH] = values
-            stitched[f"{video}:{name}"] = track
+            stitched[f"{video}:{name}"] = stitch_windows(scores.apex[type_idx][mask], windows.offsets[mask])
     return stitched
 
 

@@ -1,7 +1,7 @@
 """Windows -> per-frame scores: loading checkpoints, the forward pass, the fold ensemble average.
 
 Shared by the fold evaluation (:mod:`model.evaluation`, ``eval.py``) and by
-spotting (:mod:`model.spotting`, ``spot.py``). Inputs are normalised windows
+spotting (:mod:`model.spotting`, ``spot.py``: :func:`ensemble_scores`). Inputs are normalised windows
 ``(W, 270, 12, 2)`` (``dataset.targets.normalise_features``); every score
 array covers the middle 256 frames of each window, ``(W, 256)``.
 
@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from dataset.targets import normalise_features
 from model.auwgcn import (ACTION_CHANNEL, APEX_CHANNEL, AUWGCN, CLASS_CHANNELS, PlainConv, eval_convolutions,
                           frames_as_channels)
 from utils.annotations import EXPRESSION_TYPES
@@ -31,6 +32,7 @@ from utils.errors import UserError
 from utils.indexing import NUM_ROIS, middle
 
 INFERENCE_BATCH = 32
+SCORED_WINDOWS = 8 * INFERENCE_BATCH  # windows :func:`ensemble_scores` scores per block (whole inference batches)
 # Checkpoint x window passes run as one grouped computation: bounds the live activations (~0.3 MB a pass) to ~300 MB.
 MAX_BATCHED_PASSES = 1024
 ADJACENCY_KEY = "graph_embedding.0.gc1.adj"
@@ -179,6 +181,34 @@ def average_scores(scores: list[Scores]) -> Scores:
         return scores[0]
     return Scores(mean("start"), mean("end"), mean("apex"),
                   mean("action") if all(s.action is not None for s in scores) else None)
+
+
+def ensemble_scores(paths: list[Path], features: np.ndarray, device: torch.device, on_windows=None) -> Scores:
+    """The checkpoints' (a fold ensemble's) scores on raw windows ``features`` (W, 270, 12, 2), normalised here,
+    averaged per frame over the checkpoints. ``on_windows(n)`` is told of each block of ``n`` windows scored (a
+    progress bar); blocks are :data:`SCORED_WINDOWS` windows, whole inference batches, so the numbers are those
+    of one pass over all windows."""
+    states = [load_state_dict(path) for path in paths]
+    parts = []
+    for first in range(0, len(features), SCORED_WINDOWS):
+        block = torch.from_numpy(normalise_features(features[first:first + SCORED_WINDOWS])).to(device)
+        parts.append(average_scores(batched_scores(states, paths, block, device)))
+        if on_windows is not None:
+            on_windows(block.shape[0])
+    return joined_scores(parts)
+
+
+def joined_scores(parts: list[Scores]) -> Scores:
+    """Scores of consecutive blocks of windows as one, block after block."""
+    if len(parts) == 1:
+        return parts[0]
+
+    def joined(field: str):
+        if getattr(parts[0], field) is None:
+            return None
+        return {t: np.concatenate([getattr(part, field)[t] for part in parts]) for t in EXPRESSION_TYPES}
+
+    return Scores(joined("start"), joined("end"), joined("apex"), joined("action"))
 
 
 def device_error_message(error: BaseException, device: torch.device) -> str | None:

@@ -16,8 +16,8 @@ from pympi.Elan import Eaf
 from core_fixtures import REPO_ROOT
 from feature_extraction.adapters import discover_videos, load_annotations
 from feature_extraction.recording import open_recording, resample_indices
-from model.spot_review import SpotOutcome, input_truth, read_ground_truth, truth_lane, write_review
-from model.spotting import spots_table
+from model.spotting.review import SpotOutcome, input_truth, read_ground_truth, truth_lane, write_review
+from model.spotting.spots import spots_table
 from utils.annotations import read_annotation_table
 from utils.config import load_config
 from utils.elan import write_spots_eaf

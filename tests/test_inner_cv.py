@@ -240,7 +240,10 @@ def test_spot_uses_the_final_model_and_gives_the_intervals_of_its_evaluation(tmp
     from dataset.segments import test_windows
     from model.evaluation import load_held_out, match_epochs, proposals_by_epoch, score_checkpoints
     from model.final_model import final_checkpoint, final_info, train_final, write_final_info
-    from model.spotting import FoldModel, ensemble_scores, run_folds, spot_windows, windows_of
+    from model.scoring import ensemble_scores
+    from model.spotting.models import run_folds
+    from model.spotting.scores import windows_of
+    from model.spotting.spots import spot_windows
     from utils.indexing import middle
 
     config = _write_config(tmp_path)
@@ -268,7 +271,7 @@ def test_spot_uses_the_final_model_and_gives_the_intervals_of_its_evaluation(tmp
     for video in np.unique(stored.video_names):
         rows = np.concatenate(middle(stored.select(stored.video_names == video).features, axis=1))
         windows = windows_of(rows, video)
-        spotted = spot_windows(ensemble_scores([FoldModel("final", epoch, path)], windows, CPU), windows, config)
+        spotted = spot_windows(ensemble_scores([path], windows.features, CPU), windows, config)
         expected = evaluated.kept[evaluated.kept["video_name"] == video]
         assert spotted[["start_frame", "end_frame", "type_idx"]].to_numpy().tolist() == \
             expected[["start_frame", "end_frame", "type_idx"]].to_numpy().tolist()

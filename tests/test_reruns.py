@@ -227,7 +227,8 @@ def test_a_failed_final_model_keeps_the_pooled_tables(tiny, monkeypatch):
 
 
 def test_spot_refuses_a_final_model_the_config_moved_past(tiny):
-    from model.spotting import SpotOptions, spot_inputs
+    from model.spotting.options import SpotOptions
+    from pipeline.spot import spot_inputs
     from test_spot import _MarkedFaces, _frame_folder
     from utils.errors import UserError
 
@@ -249,7 +250,7 @@ def test_spot_refuses_a_final_model_the_config_moved_past(tiny):
 
 
 def test_spot_refuses_a_fold_model_the_features_moved_past(tiny):
-    from model.spotting import refuse_stale_models
+    from pipeline.stale import refuse_stale_models
     from utils.config import load_config
     from utils.errors import UserError
 

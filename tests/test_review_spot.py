@@ -1,4 +1,4 @@
-"""The spot step's review outputs (model/spot_review.py) on a synthetic outcome, checked in headless Chromium:
+"""The spot step's review outputs (model/spotting/review.py) on a synthetic outcome, checked in headless Chromium:
 report.html with its VP8 preview, the ground-truth lane and matching, spots.eaf, and the bad inputs that must
 leave the rest written."""
 from __future__ import annotations
@@ -14,9 +14,10 @@ import pandas as pd
 import pytest
 
 from model.scoring import Scores
-from model.spot_review import SpotOutcome, read_ground_truth, write_review
+from model.spotting.review import SpotOutcome, read_ground_truth, write_review
 from feature_extraction.recording import open_recording, resample_indices
-from model.spotting import spots_table, windows_of
+from model.spotting.scores import windows_of
+from model.spotting.spots import spots_table
 from utils.annotations import read_annotation_table
 from utils.config import load_config
 from utils.review.spot_page import SpotReview, write_spot_page

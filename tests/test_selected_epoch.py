@@ -12,7 +12,7 @@ import pytest
 from dataset.segments import WindowSet
 from model.evaluation import HeldOut, select_and_write
 from model.scoring import Scores
-from model.spotting import choose_models
+from model.spotting.models import choose_models
 from utils.annotations import EXPRESSION_TYPES, MACRO, MICRO
 from utils.config import load_config
 from utils.errors import UserError

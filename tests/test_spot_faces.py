@@ -14,7 +14,8 @@ from feature_extraction.recording import ALL_FACES, extract_recording, open_reco
 from feature_extraction.tracking import face_choice
 from feature_extraction.video import FlowSettings
 from fx_footage import face_photo, full_frame_landmarks
-from model.spotting import SpotOptions, spot_inputs
+from model.spotting.options import SpotOptions
+from pipeline.spot import spot_inputs
 from test_spot_inputs import setup  # noqa: F401 - the one-fold run fixture
 from utils.errors import UserError
 

@@ -22,14 +22,17 @@ import pytest
 import torch
 import yaml
 
-import model.spotting as spotting
+import model.spotting.one_input as one_input
 from core_fixtures import REPO_ROOT
 from feature_extraction.record import describe, write_record
 from feature_extraction.recording import frame_rate, open_recording, recording_name
 from feature_extraction.video import FlowSettings
-from model import spot_review
+from model.spotting import review as spot_review
+from model.spotting import run_facts
 from model.auwgcn import AUWGCN
-from model.spotting import SpotOptions, fold_list, run_dataset, spot_inputs
+from model.spotting.options import SpotOptions, fold_list
+from model.spotting.run_facts import run_dataset
+from pipeline.spot import spot_inputs
 from test_bad_inputs import assert_one_line_error
 from test_spot import _frame_folder, _MarkedFaces
 from utils.errors import UserError
@@ -65,7 +68,7 @@ def setup(tmp_path_factory):
     values = yaml.safe_load((REPO_ROOT / "config.yaml").read_text())["cas(me)^2"]
     values.update(segment_feat_root="features", anno_csv="features/annotations.csv", device="cpu")
     config = root / "config.yaml"
-    config.write_text(yaml.safe_dump({"tiny": values, "other": values, spotting.DEFAULT_DATASET: values}))
+    config.write_text(yaml.safe_dump({"tiny": values, "other": values, run_facts.DEFAULT_DATASET: values}))
     write_record(root / "features", FlowSettings("farneback"), "generic")
     run = root / "run"
     _fold(run, "subj_a", "tiny", FlowSettings("dis"))
@@ -242,7 +245,7 @@ def test_a_name_with_dollar_signs_is_spotted_and_plotted_literally(setup, tmp_pa
 def test_one_failing_input_never_stops_the_others(setup, tmp_path, monkeypatch, capsys):
     _, run, config = setup
     inputs = _takes(tmp_path, "good", "full_disk", "codec", "buggy")
-    write_outputs, open_recording_ = spotting.write_outputs, spotting.open_recording
+    write_outputs, open_recording_ = one_input.write_outputs, one_input.open_recording
 
     def failing_write(folder, *rest):
         if folder.name == "full_disk":
@@ -257,10 +260,10 @@ def test_one_failing_input_never_stops_the_others(setup, tmp_path, monkeypatch, 
     def buggy_table(kept, indices, recording):
         raise KeyError("a coding error")
 
-    monkeypatch.setattr(spotting, "write_outputs", failing_write)
-    monkeypatch.setattr(spotting, "open_recording", failing_open)
-    table = spotting.spots_table
-    monkeypatch.setattr(spotting, "spots_table",
+    monkeypatch.setattr(one_input, "write_outputs", failing_write)
+    monkeypatch.setattr(one_input, "open_recording", failing_open)
+    table = one_input.spots_table
+    monkeypatch.setattr(one_input, "spots_table",
                         lambda kept, indices, recording: (buggy_table if recording.name == "buggy" else table)(
                             kept, indices, recording))
     out = tmp_path / "spots"
@@ -425,8 +428,8 @@ def test_folds_of_different_sections_or_settings_are_refused(tmp_path):
     with pytest.raises(UserError, match="subj_b/logs/config.txt: trained on config section 'other', but .*'tiny'"):
         run_dataset(run, ["subj_a", "subj_b"], None)
     with pytest.raises(UserError, match="subj_c/logs/extraction.json: the fold's features were extracted with other"):
-        spotting.run_settings(run, ["subj_a", "subj_c"])
-    assert spotting.run_settings(run, ["subj_a"])[0] == FlowSettings("dis")
+        run_facts.run_settings(run, ["subj_a", "subj_c"])
+    assert run_facts.run_settings(run, ["subj_a"])[0] == FlowSettings("dis")
 
 
 def test_a_run_without_records_uses_the_published_extraction_never_the_features_record(setup, tmp_path, capsys):
@@ -439,7 +442,7 @@ def test_a_run_without_records_uses_the_published_extraction_never_the_features_
     assert spot_inputs(SpotOptions(inputs=(tmp_path / "missing.mp4",), run=run, config=config, epoch="last",
                                    out=tmp_path / "out"), _CountingFaces()) == 1
     printed = capsys.readouterr().out
-    assert f"dataset: {spotting.DEFAULT_DATASET} (the run records no config section" in printed
+    assert f"dataset: {run_facts.DEFAULT_DATASET} (the run records no config section" in printed
     # The extraction CLI's --flow-preset published, read from the same definition, and said so.
     published = flow_settings(build_parser().parse_args(["--dataset", "generic", "--out", "x",
                                                          "--flow-preset", "published"]))

@@ -19,8 +19,10 @@ from feature_extraction.video import FlowSettings, extract_video
 from fx_footage import face_frames, face_photo
 from model.auwgcn import AUWGCN
 from model.scoring import Scores
-from model.spot_caps import DEFAULT_STRETCH_WINDOWS, CapStretch, cap_stretch
-from model.spotting import FoldModel, ensemble_scores, spot_windows, windows_of
+from model.spotting.caps import DEFAULT_STRETCH_WINDOWS, CapStretch, cap_stretch
+from model.scoring import ensemble_scores
+from model.spotting.scores import windows_of
+from model.spotting.spots import spot_windows
 from test_spot import _MarkedFaces, _frame_folder
 from utils.config import load_config
 from utils.indexing import PAD, SEGMENT_LENGTH, window_file_name
@@ -126,12 +128,12 @@ def test_the_models_scores_away_from_a_join_are_the_videos_own(tmp_path):
     torch.manual_seed(0)
     path = tmp_path / "checkpoint_epoch_000.pth.tar"
     torch.save({"epoch": 0, "state_dict": AUWGCN(torch.eye(12)).state_dict()}, path)
-    models = [FoldModel("s", 0, path)]
+    models = [path]
     rng = np.random.default_rng(2)
     videos = [_video_rows(rng, quiet_ends=False) for _ in range(3)]
     recording = windows_of(_joined(videos, np.full((12, 2), 0.5, np.float32)), "take")
-    joined = ensemble_scores(models, recording, torch.device("cpu"))
-    own = ensemble_scores(models, windows_of(videos[1], "v"), torch.device("cpu"))
+    joined = ensemble_scores(models, recording.features, torch.device("cpu"))
+    own = ensemble_scores(models, windows_of(videos[1], "v").features, torch.device("cpu"))
     middle = 3 + 1  # the middle video's middle window: no join within its rows or context
     for t in (1, 2):
         np.testing.assert_allclose(joined.apex[t][middle], own.apex[t][1], atol=1e-6)

@@ -61,6 +61,16 @@ def cut_window(rows: np.ndarray, offset: int) -> np.ndarray:
     return out
 
 
+def stitch_windows(per_window: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """One video's per-window values ``(W, 256)`` (a window's middle rows) laid back on its feature rows: a
+    float32 track of ``max(offsets) + 256`` rows, index r is row r. Where windows overlap, the later one in
+    ``offsets``' order wins (the published stitching, used by evaluation's plots and by spotting)."""
+    track = np.zeros(int(np.max(offsets)) + SEGMENT_LENGTH, dtype=np.float32)
+    for offset, values in zip(offsets, per_window):
+        track[offset:offset + SEGMENT_LENGTH] = values
+    return track
+
+
 def window_file_name(video_name: str, offset: int) -> str:
     """``casme_016_0101`` and 512 -> ``casme_016_0101_0512.npz``."""
     return f"{video_name}_{offset:04d}.npz"

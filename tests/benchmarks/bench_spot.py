@@ -43,7 +43,8 @@ from feature_extraction.decode import resample_indices  # noqa: E402
 from feature_extraction.face import FaceLandmarker  # noqa: E402
 from feature_extraction.recording import extract_recording, iter_source, open_recording  # noqa: E402
 from feature_extraction.video import extract_video  # noqa: E402
-from model.spotting import run_folds, run_settings  # noqa: E402
+from model.spotting.models import run_folds  # noqa: E402
+from model.spotting.run_facts import run_settings  # noqa: E402
 from utils.config import load_config  # noqa: E402
 
 

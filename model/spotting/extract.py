@@ -12,7 +12,7 @@ from pathlib import Path
 
 from feature_extraction.preview import PREVIEW_HEIGHT, BrowserVideoWriter
 from feature_extraction.recording import Recording, RecordingFeatures, expected_frames, extract_recording
-from model.spot_progress import stage_bar
+from model.spotting.progress import stage_bar
 from utils.errors import UserError
 
 

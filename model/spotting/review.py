@@ -18,7 +18,7 @@ import pandas as pd
 
 from utils.annotations import EXPRESSION_TYPES, read_annotation_table
 from feature_extraction.recording import Recording, iter_source, lost_stretches, map_frames
-from model.spotting import stitched
+from model.spotting.spots import stitched
 from utils.errors import UserError
 from utils.matching import true_positive_flags
 from utils.review.flags import truth_found_flags
@@ -30,7 +30,7 @@ _SAMM_FOLDER = re.compile(r"^(\d{3})_(\d+)$")   # SAMM_longvideos/006_1 -> samm_
 
 @dataclass(frozen=True)
 class SpotOutcome:
-    """What the spot step has of one input, in its own terms (model/spotting.py): ``kept`` is the NMS table in
+    """What the spot step has of one input, in its own terms (model/spotting/one_input.py): ``kept`` is the NMS table in
     the model's 1-based frames with ``apex_frame``; ``table`` the ``spots.csv`` table; ``lost_frames`` and
     ``unreadable`` bool (J,) per resampled frame; ``indices`` (J,) their source frame indices."""
 
@@ -145,7 +145,7 @@ def write_review(folder: Path, outcome: SpotOutcome, config, truth: GroundTruth 
     written. ``truth``: ``--anno`` as read before any output was written. A problem with it or the preview is one
     printed line naming the file, as it will be found: under ``shown`` (default ``folder``), where ``folder`` is
     the staging folder of the input's output set; the rest is written. ``preview``: the preview spotting wrote
-    while it extracted the features (model.spot_extract.Preview), moved into ``folder``; None: written here from
+    while it extracted the features (model.spotting.extract.Preview), moved into ``folder``; None: written here from
     the recording."""
     from feature_extraction.preview import write_preview
     from utils.elan import write_spots_eaf

@@ -1,0 +1,81 @@
+"""Everything a command's inputs are spotted with, checked and resolved once, before any extraction: the run's
+folds, config section and models, the extraction settings, ``--anno``, ``--out`` and the NMS cap's stretch."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from model.spotting.caps import CapStretch, cap_stretch
+from model.spotting.models import FoldModel, chosen_folds, models_line, run_models
+from model.spotting.options import SpotOptions
+from model.spotting.review import GroundTruth, read_ground_truth
+from model.spotting.run_facts import PUBLISHED_NOTE, requested_settings, run_dataset, run_settings
+from model.spotting.spots import cap_text
+from utils.spot_outputs import check_writable
+
+
+@dataclass(frozen=True)
+class SpotJob:
+    """Everything one input is spotted with, resolved once for the whole command."""
+
+    models: list[FoldModel]
+    folds: list[str]
+    settings: object  # feature_extraction.video.FlowSettings
+    config: object  # utils.config.DatasetConfig
+    device: torch.device
+    landmarker: object  # feature_extraction.face.FaceLandmarker, or a stand-in with face_boxes and landmarks
+    run: Path
+    out: Path
+    fps: float | None
+    video: bool
+    anno: GroundTruth | None  # --anno as read before any output was written
+    report: bool
+    face: str | int
+    stretch: CapStretch
+
+    @property
+    def dataset_fps(self) -> float:
+        return float(self.config.get("fps", 30))
+
+
+# (run folder, config, folds, final model?) -> None, or a UserError when a model no longer matches the run
+StaleCheck = Callable[[Path, object, list, bool], None]
+
+
+def resolve_job(options: SpotOptions, landmarker=None, refuse_stale: StaleCheck | None = None) -> SpotJob:
+    """The :class:`SpotJob` of ``options``, printing what was chosen and why. ``landmarker``: None for dlib's
+    (feature_extraction.face.FaceLandmarker). ``refuse_stale``: asked about the models unless the user named
+    them (``--folds`` or ``--epoch``): the run's decisions live in the pipeline package (pipeline/stale.py)."""
+    from feature_extraction.record import describe
+    from utils.cli import resolve_device
+    from utils.config import load_config
+
+    folds = chosen_folds(options.run, options.folds)
+    dataset = run_dataset(options.run, folds, options.dataset)
+    config = load_config(dataset, options.config).with_overrides(device=options.device)
+    device = resolve_device(config["device"])
+    models, final = run_models(options.run, folds, options.epoch, every_fold=options.folds is None)
+    if refuse_stale is not None and options.folds is None and options.epoch == "selected":
+        refuse_stale(options.run, config, folds, final)
+    settings, origin = run_settings(options.run, folds)
+    print(f"extraction settings: {describe(settings)} ({'from ' + origin if origin != PUBLISHED_NOTE else origin})")
+    settings, warning = requested_settings(settings, options.flow, options.face_detect)
+    if warning:
+        print(warning)
+    fps = float(config.get("fps", 30))
+    truth = read_ground_truth(options.anno, fps)  # before any output: it may be one
+    out = options.out if options.out is not None else Path(options.run) / "spots"
+    check_writable(out, default=options.out is None)
+    print(models_line(models, final))
+    stretch = cap_stretch(config)
+    print(f"NMS cap: {cap_text(config)} per stretch of {stretch.windows} windows "
+          f"({stretch.rows / fps:.1f} s at {fps:g} fps; {stretch.source})")
+    if landmarker is None:
+        from feature_extraction.face import FaceLandmarker
+
+        landmarker = FaceLandmarker()
+    return SpotJob(models, folds, settings, config, device, landmarker, Path(options.run), out, options.fps,
+                   options.video, truth, options.report, options.face, stretch)

@@ -29,7 +29,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from feature_extraction.adapters.frames import ordered_frames
+from feature_extraction.adapters.frames import VideoSource, ordered_frames, source_fingerprint
 from feature_extraction.decode import DecodedFrames, folder_reader, resampled_count, video_reader
 from feature_extraction.decode import resample_indices  # noqa: F401 - spotting's callers read it here
 from feature_extraction.rows import RowBuilder
@@ -86,6 +86,24 @@ def recording_name(path: Path) -> str:
     if name in ("", ".", ".."):
         name = Path(os.path.abspath(path)).name or "root"
     return name
+
+
+def input_fingerprint(path: Path) -> str:
+    """A short string that changes when an input's frames change, taken without decoding it: the raw extraction
+    cache's fingerprint (feature_extraction.adapters.frames.source_fingerprint: each file's name, size and first
+    and last bytes) of the video file, or of every frame image of a frame folder. So a video of hours is not
+    read a second time for it; an edit inside a file that keeps its size and both ends goes unseen. An input
+    that cannot be listed gets ``unreadable: <why>``: it is then spotted, and fails with its own line."""
+    path = Path(path)
+    try:
+        if path.is_dir():
+            _, frame_paths = ordered_frames(path)
+            return source_fingerprint(VideoSource("", path.name, frame_paths=tuple(frame_paths)))
+        if path.is_file():
+            return source_fingerprint(VideoSource("", path.name, video_file=path))
+    except (OSError, UserError, ValueError) as error:
+        return f"unreadable: {error}"
+    return "missing"
 
 
 def open_recording(path: Path, fps: float | None, folder_fps: float) -> Recording:

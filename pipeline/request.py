@@ -44,6 +44,7 @@ class Request:
     slurm_wait: bool = False
     slurm_wait_s: int | None = None
     extract_shards: int | None = None
+    spot: dict | None = None  # spot.py's inputs as tasks (pipeline/spot.py): its options and each input's folder
 
     @property
     def seeded(self) -> bool:

@@ -74,17 +74,21 @@ def write_graph(path: Path, request: Request, tasks: dict[str, Task], waves: lis
     return atomic_write_text(path, json.dumps(graph_document(request, tasks, waves), indent=1) + "\n")
 
 
-def run_inline(decider: Decider) -> int:
-    """Every task in graph order, in this process; the first failure stops the run (finished tasks are kept)."""
+def run_inline(decider: Decider, keep_going: bool = False) -> int:
+    """Every task in graph order, in this process; the first failure stops the run (finished tasks are kept),
+    unless ``keep_going`` (tasks that read nothing of each other: spot.py's inputs)."""
     use_threads(decider.run.request.threads)
     ids = list(decider.tasks)
+    failed = 0
     for index, task_id in enumerate(ids, 1):
         code, line = run_one(decider, task_id, f"[{index}/{len(ids)}] ")
         if code:
             clear_after(decider, [task_id])
             fail_line(f"{line}; fix it and rerun: finished tasks are kept")
-            return 1
-    return 0
+            if not keep_going:
+                return 1
+            failed += 1
+    return 1 if failed else 0
 
 
 def clear_after(decider: Decider, failed: list[str]) -> None:
@@ -126,11 +130,11 @@ def _task_in_worker(graph_file: str, task_id: str, log: str) -> int:
             os.close(fd)
 
 
-def run_pool(decider: Decider, graph_file: Path) -> int:
+def run_pool(decider: Decider, graph_file: Path, keep_going: bool = False) -> int:
     """Up to JOBS tasks at once, each run by the generic task entry in one of JOBS worker processes (started
     once: a task costs no interpreter start), its output in ``<run>/pipeline_logs/<task>.log``. A task starts
     once the tasks it reads are done, and only when the decision says it is not done. The first failure starts
-    no more tasks; the running ones finish."""
+    no more tasks (unless ``keep_going``: tasks that read nothing of each other); the running ones finish."""
     run = decider.run
     jobs = run.request.jobs
     waiting = list(decider.tasks)
@@ -140,7 +144,7 @@ def run_pool(decider: Decider, graph_file: Path) -> int:
     with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
         while waiting or running:
             for task_id in list(waiting):
-                if failed or len(running) >= jobs:
+                if (failed and not keep_going) or len(running) >= jobs:
                     break
                 task = decider.tasks[task_id]
                 if not set(task.deps) <= finished:

@@ -601,8 +601,83 @@ class Seeds(Kind):
         print(format_seed_table(*seed_table(run.layout.root, list(run.request.seeds))))
 
 
+# --------------------------------------------------------------------------- spot.py's inputs (pipeline/spot.py)
+
+# What spotting reads of the config as it is: proposals, NMS and matching (the review's ground truth) at the rate
+# of the model; the folds' evaluation start is not read.
+SPOT_KEYS = tuple(key for key in EVALUATION_KEYS if key != "epoch_begin") + ("fps",)
+SPOT_JOB = "spot job"  # run.memo: the command's model.spotting.job.SpotJob
+
+
+def spot_job(run: Run):
+    """The command's SpotJob: the one spot.py resolved and put in ``run.memo`` in its own process, else (a pool
+    worker, a Slurm task) resolved here from the request, once per process; the models were checked by then."""
+    if SPOT_JOB not in run.memo:
+        from model.spotting.job import resolve_job
+        from model.spotting.options import SpotOptions
+
+        run.memo[SPOT_JOB] = resolve_job(SpotOptions.from_json(run.request.spot["options"]))
+    return run.memo[SPOT_JOB]
+
+
+def spot_failure(run: Run, task: Task) -> Path:
+    """Where a spot task that failed leaves its one line, for the command's summary (removed once it succeeds)."""
+    return run.layout.root / "failed" / f"{task.file_name}.txt"
+
+
+class Spot(Kind):
+    """One input of spot.py (``task.subject``: its output folder's name under ``--out``), spotted into that
+    folder by model/spotting/. Its key: the input's fingerprint (read without decoding it), the content of the
+    chosen checkpoints and everything else the command applies (extraction settings, the cap's stretch, the
+    face choice, outputs asked, the ground truth read, the device). Its stamp lies in the command's task folder
+    (pipeline/spot.py); its outputs are replaced as a set, so nothing is cleared first and an edited
+    ``spots.eaf`` is kept (utils/spot_outputs.py)."""
+
+    name, config_keys = "spot", SPOT_KEYS
+
+    def label(self, task):
+        return f"{task.subject}: spotting"
+
+    def reads(self, run, task, key_of):
+        from feature_extraction.record import record_dict
+        from feature_extraction.recording import input_fingerprint
+
+        job = spot_job(run)
+        truth = job.anno
+        return {"input": input_fingerprint(Path(run.request.spot["inputs"][task.subject])),
+                "models": {model.subject: {"epoch": model.epoch, "checkpoint": run.content.file(model.path)}
+                           for model in job.models},
+                "extraction": record_dict(job.settings),
+                "spot": {"dataset": job.config.name, "fps": job.fps, "face": job.face, "video": job.video,
+                         "report": job.report, "stretch_windows": job.stretch.windows,
+                         "truth": None if truth is None else truth.problem if truth.table is None else
+                         digest(truth.table.to_csv(index=False, lineterminator="\n"))},
+                "device": job.device.type, "torch": _torch_version()}
+
+    def stamp(self, run, task):
+        return run.layout.stamp(task.file_name)
+
+    def complete(self, run, task, reads):
+        from model.spotting.batch import outputs_complete
+
+        job = spot_job(run)
+        return outputs_complete(job.out / task.subject, job)
+
+    def run(self, run, task, reads):
+        from model.spotting.batch import attempt
+        from utils.io import atomic_write_text
+
+        job = spot_job(run)
+        outcome = attempt(Path(run.request.spot["inputs"][task.subject]), job.out / task.subject, job)
+        failure = spot_failure(run, task)
+        if outcome.table is None:
+            atomic_write_text(failure, outcome.reason + "\n")
+            raise UserError(outcome.reason)
+        failure.unlink(missing_ok=True)
+
+
 KINDS: dict[str, Kind] = {kind.name: kind for kind in (Prepare(), Extract(), Merge(), Train(), Inner(), Evaluate(),
-                                                        Pool(), Report(), Final(), FinalInfo(), Seeds())}
+                                                        Pool(), Report(), Final(), FinalInfo(), Seeds(), Spot())}
 
 
 # --------------------------------------------------------------------------- the graph

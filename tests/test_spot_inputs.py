@@ -36,7 +36,7 @@ from pipeline.spot import spot_inputs
 from test_bad_inputs import assert_one_line_error
 from test_spot import _frame_folder, _MarkedFaces
 from utils.errors import UserError
-from utils.spot_outputs import output_folders
+from utils.spot_outputs import TASKS_FOLDER, output_folders
 
 
 class _CountingFaces(_MarkedFaces):
@@ -129,7 +129,7 @@ def test_same_named_inputs_get_their_own_folders_and_reruns_leave_nothing_stale(
     assert f"note: {first} is {first} again: spotted once" in capsys.readouterr().out
     recorded = {json.loads((out / name / "spots.json").read_text())["input"] for name in ("take", "take-2")}
     assert recorded == {str(first.resolve()), str(second.resolve())}
-    assert sorted(p.name for p in out.iterdir()) == ["take", "take-2"]
+    assert sorted(p.name for p in out.iterdir() if p.name != TASKS_FOLDER) == ["take", "take-2"]
     folder = out / "take-2"
     before = (folder / "spots.csv").read_bytes()
     for stale in ("annotated.mp4", "annotated.webm", "report.html", "preview.webm"):
@@ -225,7 +225,7 @@ def test_a_rerun_that_fails_halfway_leaves_the_earlier_set_whole(setup, tmp_path
         monkeypatch.setattr(spot_review, "write_spot_page", full_disk)
     assert _spot(run, config, [take], out, video=True) == 1
     assert _snapshot(folder) == before
-    assert not [p.name for p in out.iterdir() if p.name.startswith(".")]  # no staging folder left behind
+    assert not [p.name for p in out.iterdir() if p.name.startswith(".") and p.name != TASKS_FOLDER]  # no staging left
     (failed,) = [line for line in capsys.readouterr().out.splitlines() if line.startswith("FAILED")]
     assert f"No space left on device: '{folder / name}'" in failed  # named where it would have been
 

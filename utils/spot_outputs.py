@@ -34,8 +34,10 @@ SPOT_OUTPUTS = frozenset({"spots.csv", "spots.json", "spots.eaf", "timeline.png"
 EAF_NAME = "spots.eaf"
 EAF_DIGEST_KEY = "spots_eaf_sha256"  # in spots.json: the digest of the spots.eaf spot wrote beside it
 EDITED_EAF = "spots.edited-{}.eaf"
-# Under --out: the traceback logs (so no input's folder may be named so).
+# Under --out: the traceback logs, and the command's tasks (stamps, logs of pool workers and Slurm jobs:
+# pipeline/spot.py); so no input's folder may be named so.
 ERROR_LOGS = "logs"
+TASKS_FOLDER = ".tasks"
 
 
 def check_writable(out: Path, default: bool) -> None:
@@ -70,7 +72,7 @@ def output_folders(inputs: list[str], names: list[str], out: Path) -> list[Path]
     when there is one (a rerun), else the first one that is absent or empty and not taken by an earlier
     input of the list. So ``a/take`` and ``b/take``, or an input named like one spotted before, each keep
     their own folder, run after run."""
-    taken = {out / ERROR_LOGS}
+    taken = {out / ERROR_LOGS, out / TASKS_FOLDER}
     folders = []
     for path, name in zip(inputs, names):
         check_path_name(name, path, "input name")

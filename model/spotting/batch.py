@@ -3,6 +3,7 @@ into one line, and the summary at the end. Running the inputs as tasks (in this 
 Slurm) is pipeline/spot.py's."""
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import cv2
 import pandas as pd
 
 from model.spotting.job import SpotJob
-from model.spotting.one_input import spot_one
+from model.spotting.one_input import FACES_INDEX, spot_one
 from utils.errors import UserError, failure_line
 from utils.spot_outputs import error_log
 
@@ -53,6 +54,39 @@ def attempt(path: Path, folder: Path, job: SpotJob) -> Outcome:
                                                                        EXPECTED_ERRORS))
     error_log(job.out, folder).unlink(missing_ok=True)  # from an earlier failed run
     return Outcome(path, folder, table)
+
+
+def outputs_complete(folder: Path, job: SpotJob) -> bool:
+    """Whether ``folder`` holds an input's whole set of outputs as ``job`` writes them (with ``--faces all``, each
+    face's folder that ``faces.json`` lists). The preview is not required: an encoder that refused it is no
+    failure of the input."""
+    wanted = {"spots.csv", "spots.json", "spots.eaf", "timeline.png"} | ({"report.html"} if job.report else set()) \
+        | ({"annotated.webm"} if job.video else set())
+    faces = _face_folders(folder)
+    return bool(faces) and all(face.is_dir() and wanted <= {p.name for p in face.iterdir() if p.is_file()}
+                               for face in faces)
+
+
+def _face_folders(folder: Path) -> list[Path] | None:
+    """The folders holding an input's spots: ``folder`` itself, or those ``faces.json`` lists (None: unreadable)."""
+    index = folder / FACES_INDEX
+    if not index.is_file():
+        return [folder] if folder.is_dir() else []
+    try:
+        return [folder / name for name in json.loads(index.read_text(encoding="utf-8"))["faces"].values()]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def written_spots(folder: Path) -> pd.DataFrame:
+    """The spots table an input's folder holds, as :func:`~model.spotting.one_input.spot_one` returned it (with
+    ``--faces all`` the faces' tables joined, with a ``face`` column)."""
+    index = folder / FACES_INDEX
+    if not index.is_file():
+        return pd.read_csv(folder / "spots.csv")
+    faces = json.loads(index.read_text(encoding="utf-8"))["faces"]
+    return pd.concat([pd.read_csv(folder / name / "spots.csv").assign(face=int(number))
+                      for number, name in faces.items()], ignore_index=True)
 
 
 def summarise(outcomes: list[Outcome]) -> int:

@@ -1,6 +1,7 @@
 """What spot.py was asked: :class:`SpotOptions`, and the ``--folds`` flag read into it."""
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +27,27 @@ class SpotOptions:
     anno: Path | None = None  # annotation table or .eaf: ground truth on the review page
     report: bool = True  # report.html and preview.webm beside spots.csv
     face: str | int = "largest"  # largest | left | right | N (from the left) | all: each face on its own
+
+    def to_json(self) -> dict:
+        """As JSON values (paths as text), for a task that runs in another process (pipeline/spot.py)."""
+        return {field.name: _json_value(getattr(self, field.name)) for field in dataclasses.fields(self)}
+
+    @classmethod
+    def from_json(cls, document: dict) -> "SpotOptions":
+        values = dict(document)
+        values["inputs"] = tuple(Path(path) for path in values["inputs"])
+        values["folds"] = None if values["folds"] is None else tuple(values["folds"])
+        for name in ("run", "config", "out", "anno"):
+            values[name] = None if values[name] is None else Path(values[name])
+        return cls(**values)
+
+
+def _json_value(value):
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, tuple):
+        return [_json_value(item) for item in value]
+    return value
 
 
 def fold_list(text: str) -> tuple[str, ...] | None:

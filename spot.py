@@ -11,6 +11,8 @@ Writes <out>/<input name>/spots.csv, spots.json, spots.eaf (ELAN), timeline.png,
 same --out, gets <input name>-N. With a final model in RUN_DIR/final/ (FINAL=1 bash pipeline.sh) and no
 --folds, that model is used; otherwise the fold ensemble. The face is followed when it moves; with several
 faces, --face chooses one and --faces all spots each into <input name>/face-N/ (docs/spot.md).
+Inputs are tasks of pipeline.sh's runners (JOBS, THREADS, LAUNCHER=slurm, SLURM_WAIT, FORCE); a rerun skips
+those spotted before into the same --out with the same models and settings.
 """
 import argparse
 from pathlib import Path

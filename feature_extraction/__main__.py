@@ -76,7 +76,7 @@ from feature_extraction.flow import (DEFAULT_DIS_PRESET, DEFAULT_FLOW, DEFAULT_T
 from feature_extraction.record import write_record
 from feature_extraction.segments import (frame_labels, remove_stale_segments, write_annotation_csv,
                                          write_video_segments)
-from feature_extraction.video import FLOW_PRESETS, FlowSettings
+from feature_extraction.settings import FLOW_PRESETS, FlowSettings
 from utils.errors import UserError
 from utils.indexing import parse_window_file_name
 from utils.layout import FeatureLayout

@@ -27,10 +27,11 @@ import cv2
 from tqdm import tqdm
 
 from feature_extraction.adapters import UnopenableVideo, VideoSource, iter_frames, source_fingerprint
+from feature_extraction.cache import (FEATURE_VERSION, cache_mismatch, cache_path, library_key, load_cached,
+                                      load_cached_failure, save_cached, save_cached_failure)
 from feature_extraction.face import FaceLandmarker, landmark_model_path
-from feature_extraction.video import (FEATURE_VERSION, FlowSettings, VideoFailure, VideoResult, cache_mismatch,
-                                      cache_path, extract_video, library_key, load_cached, load_cached_failure,
-                                      save_cached, save_cached_failure)
+from feature_extraction.settings import FlowSettings
+from feature_extraction.video import VideoFailure, VideoResult, extract_video
 from utils.errors import UserError, failure_line
 
 

@@ -12,7 +12,7 @@ can link previews of them; it says nothing about the features.
 
 The record is written last by the pass that writes the archive (an unsharded extraction or the merge), after
 every window: it describes every window of the archive. ``libraries`` is
-:func:`feature_extraction.video.library_key`, the library versions the features were computed with.
+:func:`feature_extraction.cache.library_key`, the library versions the features were computed with.
 
 ``flow_settings`` is ``dataclasses.asdict(FlowSettings)``, so fields added to
 FlowSettings are recorded without a change here; reading tolerates missing
@@ -25,7 +25,8 @@ import dataclasses
 import json
 from pathlib import Path
 
-from feature_extraction.video import FEATURE_VERSION, FlowSettings, library_key
+from feature_extraction.cache import FEATURE_VERSION, library_key
+from feature_extraction.settings import FlowSettings
 from utils.errors import UserError
 from utils.io import atomic_write_text
 from utils.layout import RECORD_NAME  # noqa: F401 (imported from here by the readers of the record)

@@ -34,7 +34,8 @@ from feature_extraction.decode import DecodedFrames, folder_reader, resampled_co
 from feature_extraction.decode import resample_indices  # noqa: F401 - spotting's callers read it here
 from feature_extraction.rows import RowBuilder
 from feature_extraction.tracking import FaceFollower, FaceTrack, choose_face, left_to_right
-from feature_extraction.video import FlowSettings, VideoFailure, check_rows, frame_problem
+from feature_extraction.settings import FlowSettings
+from feature_extraction.video import VideoFailure, check_rows, frame_problem
 from utils.errors import UserError
 from utils.indexing import PROPOSAL_FRAME_SHIFT
 

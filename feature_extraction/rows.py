@@ -79,7 +79,7 @@ class LandmarkTrack:
 class RowBuilder:
     """Rows of one face's images, given in order (module docstring).
 
-    ``settings`` is a :class:`feature_extraction.video.FlowSettings`; ``worker`` an executor with one thread
+    ``settings`` is a :class:`feature_extraction.settings.FlowSettings`; ``worker`` an executor with one thread
     that runs the flows and the ROI features, in the order given (None: here). ``timer`` (optional, used
     without a worker) has ``lap(stage)``.
     """

@@ -11,7 +11,7 @@ import pytest
 
 import feature_extraction.batch as batch
 from feature_extraction.adapters import VideoSource
-from feature_extraction.video import FlowSettings
+from feature_extraction.settings import FlowSettings
 from test_fx_adapters import touch
 from utils.errors import UserError
 

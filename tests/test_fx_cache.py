@@ -6,10 +6,12 @@ import shutil
 import numpy as np
 import pytest
 
-import feature_extraction.video as video
+import feature_extraction.cache as cache
 from feature_extraction.adapters import frames
 from feature_extraction.adapters import VideoSource, source_fingerprint
-from feature_extraction.video import FlowSettings, VideoResult, load_cached, save_cached
+from feature_extraction.cache import load_cached, save_cached
+from feature_extraction.settings import FlowSettings
+from feature_extraction.video import VideoResult
 
 
 def frame_folder(folder, n, size=10):
@@ -87,7 +89,7 @@ def test_round_trip_and_every_part_of_the_key(tmp_path, monkeypatch):
     assert load_cached(path, settings, "frames/5:abd") is None  # other frames
     for other in (FlowSettings("tvl1"), FlowSettings("dis", quantise=False), FlowSettings("dis", face_detect="full")):
         assert load_cached(path, other, "frames/5:abc") is None
-    monkeypatch.setattr(video, "FEATURE_VERSION", video.FEATURE_VERSION + 1)  # the extraction code changed
+    monkeypatch.setattr(cache, "FEATURE_VERSION", cache.FEATURE_VERSION + 1)  # the extraction code changed
     assert load_cached(path, settings, "frames/5:abc") is None
     assert load_cached(tmp_path / "absent.npz", settings, "frames/5:abc") is None
 
@@ -99,9 +101,9 @@ def npz_bytes(**arrays):
 
 
 GOOD = dict(features=np.zeros((4, 12, 2), np.float32), n_frames=np.int64(5), landmark_failures=np.int64(0),
-            libraries=np.array(video.library_key()),
+            libraries=np.array(cache.library_key()),
             unreadable=np.array([], dtype=str), notes=np.array([], dtype=str), settings=np.array("dis-q8-fast-medium"),
-            version=np.int64(video.FEATURE_VERSION), source=np.array("src"))
+            version=np.int64(cache.FEATURE_VERSION), source=np.array("src"))
 
 
 @pytest.mark.parametrize("content", [
@@ -126,13 +128,13 @@ def test_library_versions_and_the_landmark_model_are_in_the_key(tmp_path, monkey
     path, settings = tmp_path / "v.npz", FlowSettings("dis")
     save_cached(path, result(), settings, "src")
     assert load_cached(path, settings, "src") is not None
-    for module in (video.cv2, video.dlib):
+    for module in (cache.cv2, cache.dlib):
         with monkeypatch.context() as patch:
             patch.setattr(module, "__version__", module.__version__ + ".1")
             assert load_cached(path, settings, "src") is None, module.__name__
     model = tmp_path / "model.dat"
-    model.write_bytes(video.landmark_model_path().read_bytes()[:1000])
+    model.write_bytes(cache.landmark_model_path().read_bytes()[:1000])
     with monkeypatch.context() as patch:
-        patch.setattr(video, "landmark_model_path", lambda: model)
+        patch.setattr(cache, "landmark_model_path", lambda: model)
         assert load_cached(path, settings, "src") is None
     assert load_cached(path, settings, "src") is not None

@@ -5,7 +5,8 @@ import pytest
 
 from feature_extraction.face import FaceLandmarker, crop, landmark_model_path, to_gray
 from feature_extraction.flow import quantise_flow
-from feature_extraction.video import FlowSettings, VideoFailure, extract_video
+from feature_extraction.settings import FlowSettings
+from feature_extraction.video import VideoFailure, extract_video
 from fx_footage import face_frames
 
 BROW_LEFT, BROW_RIGHT, MOUTH = [0, 1, 2], [3, 4, 5], [8, 9, 10, 11]

@@ -85,7 +85,7 @@ def test_jpeg95_round_trip_changes_codes_by_the_jpeg_error_and_keeps_roi_summari
 
 def test_jpeg95_needs_codes_and_unknown_storage_is_refused():
     from feature_extraction.flow import stored_flow
-    from feature_extraction.video import FlowSettings
+    from feature_extraction.settings import FlowSettings
 
     with pytest.raises(ValueError, match="cannot go with no quantisation"):
         FlowSettings("dis", quantise=False, storage="jpeg95")
@@ -151,7 +151,9 @@ def test_the_cache_key_changes_with_every_setting(tmp_path):
     import dataclasses
     import json
 
-    from feature_extraction.video import FlowSettings, VideoResult, load_cached, save_cached
+    from feature_extraction.cache import load_cached, save_cached
+    from feature_extraction.settings import FlowSettings
+    from feature_extraction.video import VideoResult
 
     base = {"tvl1": FlowSettings("tvl1"), "dis": FlowSettings("dis")}
     changed = [("tvl1", {"tvl1_params": "published-gpu"}), ("tvl1", {"storage": "jpeg95"}),

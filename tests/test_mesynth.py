@@ -238,7 +238,8 @@ def test_casme2_adapter_reads_exactly_the_planted_expressions(demo_dataset):
 def _feature_rows(video_dir: Path):
     from feature_extraction.adapters import discover_videos, iter_frames
     from feature_extraction.face import FaceLandmarker
-    from feature_extraction.video import FlowSettings, extract_video
+    from feature_extraction.settings import FlowSettings
+    from feature_extraction.video import extract_video
     (video,), _ = discover_videos("cas(me)^2", video_dir)
     return extract_video(lambda: iter_frames(video), FlowSettings("dis"), FaceLandmarker()).features
 

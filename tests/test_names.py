@@ -83,7 +83,7 @@ def test_a_removal_never_reaches_outside(tmp_path, deep):
 
 
 def test_the_extraction_cache_path_refuses_an_escaping_name(deep):
-    from feature_extraction.video import cache_path
+    from feature_extraction.cache import cache_path
 
     assert cache_path(deep, "s", "v") == deep / "cache" / "s" / "v.npz"
     for subject, video in ((ESCAPING, "v"), ("s", ESCAPING)):

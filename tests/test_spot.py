@@ -14,8 +14,9 @@ import torch
 
 from core_fixtures import REPO_ROOT, make_tiny_dataset
 from dataset import segments
+from feature_extraction.cache import FEATURE_VERSION
 from feature_extraction.record import read_record, record_dict, settings_from_record, write_record
-from feature_extraction.video import FEATURE_VERSION, FlowSettings
+from feature_extraction.settings import FlowSettings
 from model.scoring import Scores
 from utils.annotations import EXPRESSION_TYPES
 from feature_extraction.recording import (Recording, extract_recording, lost_report, lost_stretches, map_frames,

@@ -12,7 +12,7 @@ import pytest
 from feature_extraction.face import FaceLandmarker, to_gray
 from feature_extraction.recording import ALL_FACES, extract_recording, open_recording
 from feature_extraction.tracking import face_choice
-from feature_extraction.video import FlowSettings
+from feature_extraction.settings import FlowSettings
 from fx_footage import face_photo, full_frame_landmarks
 from model.spotting.options import SpotOptions
 from pipeline.spot import spot_inputs

@@ -26,7 +26,7 @@ import model.spotting.one_input as one_input
 from core_fixtures import REPO_ROOT
 from feature_extraction.record import describe, write_record
 from feature_extraction.recording import frame_rate, open_recording, recording_name
-from feature_extraction.video import FlowSettings
+from feature_extraction.settings import FlowSettings
 from model.spotting import review as spot_review
 from model.spotting import run_facts
 from model.auwgcn import AUWGCN

@@ -15,7 +15,8 @@ from feature_extraction.face import FaceLandmarker
 from feature_extraction.flow import FLOW_METHODS, ZERO_ON_IDENTICAL, make_flow
 from feature_extraction.preview import write_preview
 from feature_extraction.recording import extract_recording, lost_report, open_recording
-from feature_extraction.video import FlowSettings, extract_video
+from feature_extraction.settings import FlowSettings
+from feature_extraction.video import extract_video
 from fx_footage import face_frames, face_photo
 from model.auwgcn import AUWGCN
 from model.scoring import Scores

@@ -23,7 +23,7 @@ class SpotJob:
 
     models: list[FoldModel]
     folds: list[str]
-    settings: object  # feature_extraction.video.FlowSettings
+    settings: object  # feature_extraction.settings.FlowSettings
     config: object  # utils.config.DatasetConfig
     device: torch.device
     landmarker: object  # feature_extraction.face.FaceLandmarker, or a stand-in with face_boxes and landmarks

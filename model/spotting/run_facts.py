@@ -17,9 +17,9 @@ PUBLISHED_NOTE = ("no extraction record in the run: the published extraction, "
 def run_settings(run_dir: Path, folds: list[str]):
     """``(FlowSettings, where they came from)``: the chosen folds' extraction record (``logs/extraction.json``),
     or, when none has one (the published checkpoint archive), the published extraction preset
-    (feature_extraction.video.FLOW_PRESETS). Folds whose records differ are a UserError naming two."""
+    (feature_extraction.settings.FLOW_PRESETS). Folds whose records differ are a UserError naming two."""
     from feature_extraction.record import RECORD_NAME, read_record, settings_from_record
-    from feature_extraction.video import preset_settings
+    from feature_extraction.settings import preset_settings
 
     found = {}
     for subject in folds:

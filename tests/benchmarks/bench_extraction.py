@@ -34,7 +34,8 @@ from feature_extraction.adapters import discover_videos  # noqa: E402
 from feature_extraction.adapters.casme2 import CASME2_CODES  # noqa: E402
 from feature_extraction.batch import extract_all  # noqa: E402
 from feature_extraction.face import FaceLandmarker, to_gray  # noqa: E402
-from feature_extraction.video import STAGES, FlowSettings  # noqa: E402
+from feature_extraction.settings import FlowSettings  # noqa: E402
+from feature_extraction.video import STAGES  # noqa: E402
 from fx_footage import HEAD_PERIOD, face_frames, write_frames  # noqa: E402
 
 

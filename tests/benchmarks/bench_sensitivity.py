@@ -49,7 +49,7 @@ from feature_extraction.adapters import discover_videos  # noqa: E402
 from feature_extraction.batch import extract_all  # noqa: E402
 from feature_extraction.flow import stored_flow, to_feature_units  # noqa: E402
 from feature_extraction.roi import ROI_LANDMARKS  # noqa: E402
-from feature_extraction.video import FlowSettings  # noqa: E402
+from feature_extraction.settings import FlowSettings  # noqa: E402
 
 FRAMES_PER_EVENT = 40  # one planted event per 40 frames: room for quiet rows between them
 QUIET_MARGIN = 5       # rows this close to an event are neither event nor quiet

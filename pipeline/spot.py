@@ -46,7 +46,8 @@ def spot_inputs(options: SpotOptions, landmarker=None, env: Mapping[str, str] | 
     request = spot_request(runner, options, job, dict(zip((folder.name for folder in folders), inputs)))
     run = Run(request, job.config)
     run.memo[SPOT_JOB] = job
-    decider = Decider(run, {task.id: task for task in (Task(Spot.name, subject=folder.name) for folder in folders)})
+    tasks = [Task(Spot.name, subject=folder.name) for folder in folders]
+    decider = Decider(run, {task.id: task for task in tasks})
     if request.launcher == "slurm":
         from pipeline.slurm import run_slurm
 
@@ -57,8 +58,7 @@ def spot_inputs(options: SpotOptions, landmarker=None, env: Mapping[str, str] | 
         run_inline(decider, keep_going=True)
     else:
         run_pool(decider, write_graph(run.layout.pool_graph, request, decider.tasks), keep_going=True)
-    return summarise([task_outcome(run, job, Task(Spot.name, subject=folder.name), path, folder)
-                      for path, folder in zip(inputs, folders)])
+    return summarise([task_outcome(run, job, task, path, folder) for task, path, folder in zip(tasks, inputs, folders)])
 
 
 def spot_request(runner: Request, options: SpotOptions, job: SpotJob, inputs: dict[str, Path]) -> Request:

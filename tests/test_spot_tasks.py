@@ -6,12 +6,11 @@ The skipping test uses the one-fold run of test_spot_inputs.py with a stand-in l
 spot two short clips of a real face, since pool workers and Slurm tasks load dlib's landmarker."""
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import cv2
 import pytest
 
 from core_fixtures import REPO_ROOT
@@ -22,8 +21,6 @@ from slurm_cluster import slurm_env  # noqa: F401 (a fixture)
 from test_spot import _frame_folder, _marked_frame, _MarkedFaces
 from test_spot_inputs import setup  # noqa: F401 - the one-fold run fixture
 from utils.spot_outputs import TASKS_FOLDER
-
-import cv2
 
 
 def _spot(run: Path, config: Path, inputs, out: Path, env: dict | None = None, landmarker=None, **options) -> int:
@@ -88,7 +85,7 @@ def test_a_rerun_skips_what_was_spotted_alike_and_redoes_the_rest(setup, tmp_pat
 
 
 @pytest.fixture(scope="module")
-def faces(setup, tmp_path_factory):
+def faces(tmp_path_factory):
     """Two short clips of a real face (frame folders), different in head motion."""
     root = tmp_path_factory.mktemp("spottasks")
     clips = []

@@ -8,5 +8,6 @@ runners.py   one process (JOBS=1) and the local pool (JOBS > 1)
 slurm.py     LAUNCHER=slurm: the run lock, arrays with dependencies, the report of failed tasks
 task.py      the one generic task entry the pool and Slurm run
 stale.py     spot.py's check that a model still matches the run's current config
+spot.py      spot.py's inputs as tasks (kind ``spot``), run by the same runners, and their summary
 final_results.py, seed_table.py, protocol_table.py, report.py   what pools a run
 """

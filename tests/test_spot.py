@@ -257,3 +257,20 @@ def test_a_video_the_decoder_stops_on_partway_is_spotted_up_to_there(tmp_path, m
     assert found.recording.n_frames == 6 and found.recording.numbers == range(1, 7)
     assert found.faces[0].rows.shape == (5, 12, 2) and not found.unreadable.any()
     np.testing.assert_array_equal(found.indices, np.arange(6))
+
+
+def test_stitching_lays_each_window_on_its_rows_and_the_later_window_wins():
+    """utils.indexing.stitch_windows, the one stitching of evaluation's plots and spotting, against a
+    row-by-row brute force, with overlapping windows (the later one in the given order wins)."""
+    from utils.indexing import SEGMENT_LENGTH, stitch_windows
+
+    rng = np.random.default_rng(3)
+    for offsets in ([0, 256, 512], [0, 100], [300, 0]):
+        values = rng.random((len(offsets), SEGMENT_LENGTH)).astype(np.float32)
+        expected = np.zeros(max(offsets) + SEGMENT_LENGTH, np.float32)
+        for row in range(len(expected)):
+            for index, offset in enumerate(offsets):
+                if offset <= row < offset + SEGMENT_LENGTH:
+                    expected[row] = values[index, row - offset]
+        track = stitch_windows(values, np.array(offsets))
+        assert track.dtype == np.float32 and np.array_equal(track, expected), offsets

@@ -644,7 +644,8 @@ class Spot(Kind):
 
         job = spot_job(run)
         truth = job.anno
-        return {"input": input_fingerprint(Path(run.request.spot["inputs"][task.subject])),
+        # as a digest, so that a change reads "input changed"
+        return {"input": digest(input_fingerprint(Path(run.request.spot["inputs"][task.subject]))),
                 "models": {model.subject: {"epoch": model.epoch, "checkpoint": run.content.file(model.path)}
                            for model in job.models},
                 "extraction": record_dict(job.settings),

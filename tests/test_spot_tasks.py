@@ -64,7 +64,7 @@ def test_a_rerun_skips_what_was_spotted_alike_and_redoes_the_rest(setup, tmp_pat
     cv2.imwrite(str(second / "img41.png"), _marked_frame(41))
     assert _spot(run, config, [first, second], out, landmarker=_MarkedFaces()) == 0
     printed = capsys.readouterr().out
-    assert "first: spotting: done before, skipped" in printed and "second: spotting (input frames/40:" in printed
+    assert "first: spotting: done before, skipped" in printed and "second: spotting (input changed)" in printed
     after = _files(out)
     assert {k: v for k, v in after.items() if k.startswith("first/")} == \
         {k: v for k, v in before.items() if k.startswith("first/")}

@@ -85,6 +85,16 @@ class FoldLayout:
         return self.root / "selected_scores.npz"
 
     @property
+    def training_config(self) -> Path:
+        """The resolved config the model was trained with (the published name; utils.config.save_resolved_config)."""
+        return self.logs / "config.txt"
+
+    @property
+    def extraction_record(self) -> Path:
+        """The features' extraction record as training found it (copied from the archive's, :data:`RECORD_NAME`)."""
+        return self.logs / RECORD_NAME
+
+    @property
     def eval_config(self) -> Path:
         return self.logs / "eval_config.txt"
 

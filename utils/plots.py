@@ -18,7 +18,6 @@ otherwise parse text between dollar signs as a formula.
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +34,7 @@ from utils.indexing import PROPOSAL_FRAME_SHIFT
 from utils.io import atomic_path
 from utils.layout import FoldLayout
 from utils.matching import true_positive_flags
-from utils.metrics import SCORE_ROWS
+from utils.metrics import SCORE_ROWS, read_epoch_metrics, read_eval_info
 from utils.names import check_path_name
 from utils.nms import NMS_COLUMNS, read_nms_table
 
@@ -60,7 +59,7 @@ def _save(figure, path: Path, dpi: int = 110) -> Path:
 
 def plot_f1_by_epoch(output: Path, subjects: list[str]) -> Path | None:
     """F1 per epoch for every fold and the mean over folds; None when no fold has metrics."""
-    tables = {s: pd.read_csv(FoldLayout.of(output, s).epoch_metrics) for s in subjects
+    tables = {s: read_epoch_metrics(FoldLayout.of(output, s).epoch_metrics) for s in subjects
               if FoldLayout.of(output, s).epoch_metrics.is_file()}
     if not tables:
         return None
@@ -194,7 +193,7 @@ def plot_fold_timelines(output: Path, subject: str, annotations: pd.DataFrame) -
     layout = FoldLayout.of(output, subject)
     if not (layout.eval_info.is_file() and layout.selected_scores.is_file()):
         return []
-    info = json.loads(layout.eval_info.read_text())
+    info = read_eval_info(layout.eval_info)
     epoch = info.get("selected_epoch")
     if epoch is None:
         return []

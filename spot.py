@@ -2,14 +2,15 @@
 
 python spot.py INPUT [INPUT ...] --run RUN_DIR [--dataset D] [--config FILE] [--folds all|S1,S2,...]
                [--epoch selected|last|N] [--out DIR] [--device DEV] [--flow M] [--face-detect M] [--fps F] [--video]
-               [--anno TABLE|FILE.eaf] [--no-report]
+               [--anno TABLE|FILE.eaf] [--no-report] [--face largest|left|right|N | --faces all]
 
 INPUT: a video file OpenCV reads, or a folder of frame images (ordered by the one number in each name;
 hidden files and ._ sidecars are ignored).
 Writes <out>/<input name>/spots.csv, spots.json, spots.eaf (ELAN), timeline.png, report.html and preview.webm
 (default --out: <RUN_DIR>/spots); an input named like another one, in this command or spotted before into the
 same --out, gets <input name>-N. With a final model in RUN_DIR/final/ (FINAL=1 bash pipeline.sh) and no
---folds, that model is used; otherwise the fold ensemble.
+--folds, that model is used; otherwise the fold ensemble. The face is followed when it moves; with several
+faces, --face chooses one and --faces all spots each into <input name>/face-N/ (docs/spot.md).
 """
 import argparse
 from pathlib import Path
@@ -38,12 +39,19 @@ def main() -> None:
     parser.add_argument("--anno", type=Path, default=None,
                         help="annotation table (paper's CSV format) or ELAN .eaf: inputs that are its videos get a ground-truth lane")
     parser.add_argument("--no-report", action="store_true", help="skip report.html and preview.webm (spots.eaf is still written)")
+    faces = parser.add_mutually_exclusive_group()
+    faces.add_argument("--face", default="largest",
+                       help="the face to spot when there are several: largest (default), left, right, or N, the "
+                            "N-th from the left on the first frame with a face")
+    faces.add_argument("--faces", choices=("all",), default=None,
+                       help="all: spot each face of the first frame with a face on its own, into <input>/face-N/")
     args = parser.parse_args()
     if args.epoch not in ("selected", "last") and not args.epoch.isdigit():
         parser.error(f"--epoch must be selected, last or a number, got {args.epoch!r}")
 
     def run() -> int:
-        from feature_extraction.recording import frame_rate
+        from feature_extraction.recording import ALL_FACES, frame_rate
+        from feature_extraction.tracking import face_choice
         from model.spotting import SpotOptions, fold_list, spot_inputs
         from utils.cli import reuse_freed_memory
 
@@ -51,7 +59,8 @@ def main() -> None:
                               folds=fold_list(args.folds), epoch=args.epoch, out=args.out, device=args.device,
                               flow=args.flow, face_detect=args.face_detect,
                               fps=None if args.fps is None else frame_rate(args.fps), video=args.video,
-                              anno=args.anno, report=not args.no_report)
+                              anno=args.anno, report=not args.no_report,
+                              face=ALL_FACES if args.faces else face_choice(args.face))
         reuse_freed_memory()
         return spot_inputs(options)
 

@@ -76,7 +76,7 @@ from feature_extraction.flow import (DEFAULT_DIS_PRESET, DEFAULT_FLOW, DEFAULT_T
 from feature_extraction.record import write_record
 from feature_extraction.segments import (frame_labels, remove_stale_segments, write_annotation_csv,
                                          write_video_segments)
-from feature_extraction.video import FlowSettings
+from feature_extraction.video import FLOW_PRESETS, FlowSettings
 from utils.errors import UserError
 from utils.indexing import parse_window_file_name
 from utils.layout import FeatureLayout
@@ -137,11 +137,6 @@ def _shard(text: str) -> tuple[int, int]:
         return parse_shard(text)
     except ValueError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
-
-
-# Named flag combinations for --flow-preset; flags given explicitly override them.
-FLOW_PRESETS = {"published": {"flow": "tvl1", "tvl1_params": "published-gpu", "flow_storage": "jpeg95",
-                              "face_detect": "full"}}
 
 
 def flow_settings(args: argparse.Namespace) -> FlowSettings:

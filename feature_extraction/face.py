@@ -78,15 +78,21 @@ class FaceLandmarker:
         Runs the detector at full resolution (once per video, so its cost does
         not matter), upsampling once when the plain pass finds nothing.
         """
-        rect = _largest(self._detector(gray, 0)) or _largest(self._detector(gray, 1))
-        if rect is None:
-            return None
+        boxes = self.face_boxes(gray)
+        return boxes[0] if boxes else None
+
+    def face_boxes(self, gray: np.ndarray) -> list[Box]:
+        """Every face in a full frame, largest first (as detected, before clipping), as inclusive boxes clipped
+        to the image; the plain pass, else one upsampled pass, as :meth:`face_box`."""
+        rects = self._detector(gray, 0) or self._detector(gray, 1)
         height, width = gray.shape
-        top, bottom = max(rect.top(), 0), min(rect.bottom(), height - 1)
-        left, right = max(rect.left(), 0), min(rect.right(), width - 1)
-        if top > bottom or left > right:
-            return None
-        return top, bottom, left, right
+        boxes = []
+        for rect in sorted(rects, key=lambda r: r.width() * r.height(), reverse=True):  # stable: ties keep order
+            top, bottom = max(rect.top(), 0), min(rect.bottom(), height - 1)
+            left, right = max(rect.left(), 0), min(rect.right(), width - 1)
+            if top <= bottom and left <= right:
+                boxes.append((top, bottom, left, right))
+        return boxes
 
     def _detect_fast(self, crop: np.ndarray) -> "dlib.rectangle | None":
         """Face rectangle of a cropped frame, found on a small bordered copy, in crop pixels."""

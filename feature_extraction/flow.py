@@ -81,13 +81,16 @@ class FlowMethod:
     ``make(option)`` returns a function ``(gray_i, gray_i1) -> flow (H, W, 2) float32 px``; ``option`` is the
     value of the :class:`~feature_extraction.video.FlowSettings` field named ``option_field`` (the one option
     that varies this method's features, named in the cache key), None when it has none. ``auto_face_detect``:
-    the face-detection mode ``auto`` means with this flow.
+    the face-detection mode ``auto`` means with this flow. ``zero_on_identical``: its flow between two identical
+    images is exactly zero (tests/test_spot_long.py checks it on a face crop and noise), so a frame that
+    resampling repeats needs no flow run.
     """
 
     name: str
     make: Callable[[str | None], FlowFunction]
     auto_face_detect: str
     option_field: str | None = None
+    zero_on_identical: bool = False
 
 
 def _dis(preset: str) -> FlowFunction:
@@ -107,9 +110,9 @@ def _farneback(_: None) -> FlowFunction:
 
 
 # The entries FLOW_METHODS (utils/registry.py) names. Face detection: as published for TV-L1, fast for the
-# speed flows.
-TVL1 = FlowMethod("tvl1", _tvl1, auto_face_detect="full", option_field="tvl1_params")
-DIS = FlowMethod("dis", _dis, auto_face_detect="fast", option_field="dis_preset")
+# speed flows. Farneback's flow between identical images is not exactly zero (up to 0.15 px).
+TVL1 = FlowMethod("tvl1", _tvl1, auto_face_detect="full", option_field="tvl1_params", zero_on_identical=True)
+DIS = FlowMethod("dis", _dis, auto_face_detect="fast", option_field="dis_preset", zero_on_identical=True)
 FARNEBACK = FlowMethod("farneback", _farneback, auto_face_detect="fast")
 
 

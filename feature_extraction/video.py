@@ -45,13 +45,12 @@ import numpy as np
 
 from feature_extraction.face import DETECT_MODES, Box, FaceLandmarker, crop, landmark_model_path, to_gray
 from feature_extraction.flow import (DEFAULT_DIS_PRESET, DEFAULT_FLOW, DEFAULT_TVL1_PARAMS, DIS_PRESETS, FLOW_METHODS,
-                                    FLOW_STORAGES, TVL1_PARAMS, make_flow, stored_flow, to_feature_units)
-from feature_extraction.roi import roi_features
+                                    FLOW_STORAGES, TVL1_PARAMS)
+from feature_extraction.rows import RowBuilder
 from utils.indexing import FEATURE_ROW_SHAPE
 from utils.io import atomic_write_bytes
 from utils.names import check_path_name
 
-FLOW_CHUNK = 32  # flow frames held before their ROI features are computed in one batch
 STAGES = ("decode", "face_box", "gray_crop", "landmarks", "flow", "quantise", "roi")
 # Bump whenever a change to the extraction code changes the features of some
 # video: cached results of another version are recomputed.
@@ -111,6 +110,20 @@ class FlowSettings:
         return "-".join(part for part in parts if part)
 
 
+# Named extraction presets, as the flags of ``python -m feature_extraction --flow-preset`` they stand for
+# (explicit flags win there). ``published``: as the published features were made (dense_flow's TV-L1 on the
+# GPU, its 8-bit codes through JPEG, full face detection); spotting with a run that records no extraction
+# (the published checkpoint archive) uses it too.
+FLOW_PRESETS = {"published": {"flow": "tvl1", "tvl1_params": "published-gpu", "flow_storage": "jpeg95",
+                              "face_detect": "full"}}
+_PRESET_FLAGS = {"flow": "method", "flow_storage": "storage"}  # flag name -> FlowSettings field, where they differ
+
+
+def preset_settings(name: str) -> FlowSettings:
+    """The FlowSettings of :data:`FLOW_PRESETS` ``name`` (the other fields at their defaults)."""
+    return FlowSettings(**{_PRESET_FLAGS.get(flag, flag): value for flag, value in FLOW_PRESETS[name].items()})
+
+
 @dataclass
 class VideoResult:
     """Features of one video and what went wrong on the way.
@@ -163,48 +176,9 @@ def _find_crop_box(frames: Iterator, landmarker: FaceLandmarker) -> tuple[Box, i
     raise VideoFailure(f"no face found on any of its {n_seen} frames")
 
 
-class _LandmarkTrack:
-    """Per-frame landmarks with failures filled from the nearest good frame.
-
-    Before the first good detection, frames wait (``pending``); the first good
-    landmarks fill them backwards. Afterwards a failure repeats the last good
-    landmarks.
-    """
-
-    def __init__(self):
-        self.filled: list[np.ndarray] = []
-        self.pending = 0
-        self.failures = 0
-        self._last_good: np.ndarray | None = None
-
-    @property
-    def n_frames(self) -> int:
-        return len(self.filled) + self.pending
-
-    def add(self, landmarks: np.ndarray | None) -> None:
-        """The next frame's detection result (None: detection failed)."""
-        if landmarks is None:
-            self.failures += 1
-            self._append_last()
-            return
-        self.filled.extend([landmarks] * (self.pending + 1))
-        self.pending = 0
-        self._last_good = landmarks
-
-    def repeat(self) -> None:
-        """The next frame is a copy of the previous one: same landmarks, not a failure."""
-        self._append_last()
-
-    def _append_last(self) -> None:
-        if self._last_good is None:
-            self.pending += 1
-        else:
-            self.filled.append(self._last_good)
-
-
 def extract_video(open_frames: Callable[[], Frames], settings: FlowSettings, landmarker: FaceLandmarker,
                   on_frame: Callable[[], None] | None = None) -> VideoResult:
-    """ROI features of one video (METHOD.md 2.1-2.4).
+    """ROI features of one video (METHOD.md 2.1-2.4), with the crop box of its first frame with a face.
 
     ``open_frames()`` returns a fresh iterable of ``(label, BGR or gray uint8
     image | None)`` in frame order; it is called a second time only when the
@@ -224,52 +198,8 @@ def extract_video(open_frames: Callable[[], Frames], settings: FlowSettings, lan
                      "all frames kept")
         frames = iter(open_frames())  # restart: the frames before box_index are feature rows too
         first_gray = None
-    flow = make_flow(settings.method, settings.dis_preset, settings.tvl1_params)
-    track = _LandmarkTrack()
+    rows = RowBuilder(settings, timer=timer)
     unreadable: list[str] = []
-    # Flow frames whose ROI features are not computed yet, in stored_flow's compact form
-    # (uint8 codes when quantised): many wait when the first frames have no landmarks.
-    flows: list[np.ndarray] = []
-    zero_flow: np.ndarray | None = None  # stored form of the zero motion between repeated frames
-    features: list[np.ndarray] = []
-    n_done = 0  # flow frames already turned into features
-    previous: np.ndarray | None = None  # cropped gray of the previous frame
-    leading_unreadable = 0
-
-    def flush(final: bool) -> None:
-        # Flow i needs the landmarks of frame i+1; leading landmark failures
-        # are only resolved by the first good frame, so wait for them.
-        nonlocal n_done
-        ready = min(len(flows), len(track.filled) - 1 - n_done)
-        if ready <= 0 or (ready < FLOW_CHUNK and not final):
-            return
-        landmarks = np.stack(track.filled[n_done + 1:n_done + 1 + ready])
-        features.append(roi_features(to_feature_units(np.stack(flows[:ready])), landmarks))
-        del flows[:ready]
-        n_done += ready
-        timer.lap("roi")
-
-    def process(cropped: np.ndarray, repeat: bool) -> None:
-        nonlocal previous, zero_flow
-        if repeat:
-            track.repeat()
-        else:
-            track.add(landmarker.landmarks(cropped, detect=settings.face_detect))
-        timer.lap("landmarks")
-        if previous is not None and repeat:  # identical images: the motion is known to be zero
-            if zero_flow is None:
-                zero_flow = stored_flow(np.zeros((*cropped.shape, 2), np.float32), settings.quantise, settings.storage)
-            flows.append(zero_flow)
-        elif previous is not None:
-            raw = flow(previous, cropped)
-            timer.lap("flow")
-            flows.append(stored_flow(raw, settings.quantise, settings.storage))
-            timer.lap("quantise")
-        previous = cropped
-        if on_frame is not None:
-            on_frame()
-        flush(final=False)
-
     while True:
         if first_gray is not None:
             label, gray, first_gray = box_label, first_gray, None
@@ -280,28 +210,38 @@ def extract_video(open_frames: Callable[[], Frames], settings: FlowSettings, lan
             label, image = item
             timer.lap("decode")
             gray = None if image is None else to_gray(image)
-        if gray is None or gray.shape != full_shape:
-            reason = "cannot be read" if gray is None else f"size {gray.shape[::-1]} differs from {full_shape[::-1]}"
+        reason = frame_problem(gray, full_shape)
+        if reason:  # repeat the previous frame: zero motion, same landmarks
             unreadable.append(f"{label} ({reason})")
-            if previous is None:
-                leading_unreadable += 1
-            else:  # repeat the previous frame: zero motion, same landmarks
-                process(previous, repeat=True)
-            continue
-        cropped = crop(gray, box)
-        timer.lap("gray_crop")
-        process(cropped, repeat=False)
-        for _ in range(leading_unreadable):  # leading unreadable frames are copies of the first readable one
-            process(cropped, repeat=True)
-        leading_unreadable = 0
+            rows.add_copy()
+        else:
+            cropped = crop(gray, box)
+            timer.lap("gray_crop")
+            landmarks = landmarker.landmarks(cropped, detect=settings.face_detect)
+            timer.lap("landmarks")
+            rows.add(cropped, landmarks)
+        if on_frame is not None:
+            on_frame()
+    check_rows(rows)
+    return VideoResult(rows.finish(), rows.n_images, rows.track.failures, unreadable, notes, timer.seconds)
 
-    if track.pending == track.n_frames:
-        raise VideoFailure(f"no face landmarks found on any of its {track.n_frames} cropped frames")
-    if track.n_frames < 2:
+
+def frame_problem(gray: np.ndarray | None, full_shape: tuple[int, int]) -> str | None:
+    """Why a frame cannot be used (None when it can): unreadable, or another size than the first frame's."""
+    if gray is None:
+        return "cannot be read"
+    if gray.shape != full_shape:
+        return f"size {gray.shape[::-1]} differs from {full_shape[::-1]}"
+    return None
+
+
+def check_rows(rows: RowBuilder) -> None:
+    """VideoFailure when the images give no rows: no landmarks on any of them, or a single image."""
+    track = rows.track
+    if track.pending == track.n_images:
+        raise VideoFailure(f"no face landmarks found on any of its {track.n_images} cropped frames")
+    if track.n_images < 2:
         raise VideoFailure("only one frame: a flow needs two")
-    flush(final=True)
-    return VideoResult(np.concatenate(features), track.n_frames, track.failures, unreadable, notes,
-                       timer.seconds)
 
 
 # --------------------------------------------------------------------------- cache

@@ -8,6 +8,7 @@ and shown in the input's numbering and seconds through the spot step's own frame
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import pandas as pd
 
 from utils.annotations import EXPRESSION_TYPES, read_annotation_table
 from feature_extraction.adapters import recording_table_names
-from feature_extraction.recording import Recording, iter_resampled, lost_stretches, map_frames
+from feature_extraction.recording import Recording, iter_source, lost_stretches, map_frames
 from model.spotting import stitched
 from utils.errors import UserError
 from utils.matching import true_positive_flags, truth_found_flags
@@ -129,11 +130,13 @@ def review_of(outcome: SpotOutcome, config, spots: pd.DataFrame, truth: pd.DataF
 
 
 def write_review(folder: Path, outcome: SpotOutcome, config, truth: GroundTruth | None = None,
-                 report: bool = True, shown: Path | None = None) -> list[Path]:
+                 report: bool = True, shown: Path | None = None, preview=None) -> list[Path]:
     """``spots.eaf``, and with ``report`` ``preview.webm`` and ``report.html``, under ``folder``; returns what was
     written. ``truth``: ``--anno`` as read before any output was written. A problem with it or the preview is one
     printed line naming the file, as it will be found: under ``shown`` (default ``folder``), where ``folder`` is
-    the staging folder of the input's output set; the rest is written."""
+    the staging folder of the input's output set; the rest is written. ``preview``: the preview spotting wrote
+    while it extracted the features (model.spot_extract.Preview), moved into ``folder``; None: written here from
+    the recording."""
     from feature_extraction.preview import write_preview
     from utils.elan import write_spots_eaf
 
@@ -153,8 +156,14 @@ def write_review(folder: Path, outcome: SpotOutcome, config, truth: GroundTruth 
         else:
             lane, spot_matched = truth_lane(rows, outcome, config["matching"])
     try:
-        frames = (image for _, image in iter_resampled(recording, np.arange(recording.n_frames)))
-        written.append(write_preview(folder / "preview.webm", frames, recording.source_fps))
+        if preview is None:
+            written.append(write_preview(folder / "preview.webm", (image for _, image in iter_source(recording)),
+                                         recording.source_fps))
+        elif preview.path is None:
+            raise UserError(preview.problem)
+        else:
+            os.replace(preview.path, folder / "preview.webm")
+            written.append(folder / "preview.webm")
         video = "preview.webm"
     except UserError as error:
         problem = str(error).replace(str(folder), str(shown or folder))

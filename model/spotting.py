@@ -7,7 +7,10 @@ Frame and second conventions: :mod:`feature_extraction.recording`.
 """
 from __future__ import annotations
 
+import glob
 import json
+import shutil
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,18 +22,21 @@ import torch
 from dataset.segments import WindowSet
 from dataset.targets import normalise_features
 from feature_extraction.adapters import recording_table_names
-from feature_extraction.recording import (Recording, extract_recording, lost_report, lost_stretches, map_frames,
-                                          open_recording, own_frames, recording_name, resample_indices)
+from feature_extraction.recording import (ALL_FACES, FaceFeatures, Recording, RecordingFeatures, lost_report,
+                                          lost_stretches, map_frames, open_recording, own_frames, recording_name)
 from model.evaluation import epoch_proposals
 from model.final_model import FINAL_FOLDER, final_checkpoint
-from model.scoring import Scores, average_scores, batched_scores, load_state_dict
+from model.scoring import INFERENCE_BATCH, Scores, average_scores, batched_scores, load_state_dict
+from model.spot_caps import CapStretch, cap_stretch, capped_nms
+from model.spot_extract import Preview, extract_input, preview_path
+from model.spot_progress import stage_bar, timing_line
 from utils.annotations import EXPRESSION_TYPES
 from utils.errors import UserError, failure_line
 from utils.indexing import PROPOSAL_FRAME_SHIFT, SEGMENT_LENGTH, cut_window, window_offsets
 from utils.io import atomic_write_csv, atomic_write_text
 from utils.layout import FoldLayout
 from utils.metrics import read_eval_info
-from utils.nms import nms, nms_top_k
+from utils.nms import nms_top_k
 from utils.proposals import proposal_params
 from utils.spot_outputs import (EAF_DIGEST_KEY, EAF_NAME, check_writable, error_log, file_digest, output_folders,
                                 output_set)
@@ -92,11 +98,35 @@ def choose_models(run_dir: Path, folds: list[str], epoch: str) -> list[FoldModel
     return chosen
 
 
-def ensemble_scores(models: list[FoldModel], windows: WindowSet, device: torch.device) -> Scores:
-    """The fold models' scores on ``windows``, averaged per frame over the folds."""
-    inputs = torch.from_numpy(normalise_features(windows.features)).to(device)
+SCORED_WINDOWS = 8 * INFERENCE_BATCH  # windows scored per step of the progress bar (whole inference batches)
+
+
+def ensemble_scores(models: list[FoldModel], windows: WindowSet, device: torch.device,
+                    on_windows=None) -> Scores:
+    """The fold models' scores on ``windows``, averaged per frame over the folds. ``on_windows(n)`` is told of
+    each block of ``n`` windows scored (a progress bar); blocks are whole inference batches, so the numbers are
+    those of one pass over all windows."""
     states = [load_state_dict(m.path) for m in models]
-    return average_scores(batched_scores(states, [m.path for m in models], inputs, device))
+    parts = []
+    for first in range(0, len(windows.offsets), SCORED_WINDOWS):
+        block = torch.from_numpy(normalise_features(windows.features[first:first + SCORED_WINDOWS])).to(device)
+        parts.append(average_scores(batched_scores(states, [m.path for m in models], block, device)))
+        if on_windows is not None:
+            on_windows(block.shape[0])
+    return joined_scores(parts)
+
+
+def joined_scores(parts: list[Scores]) -> Scores:
+    """Scores of consecutive blocks of windows as one, block after block."""
+    if len(parts) == 1:
+        return parts[0]
+
+    def joined(field: str):
+        if getattr(parts[0], field) is None:
+            return None
+        return {t: np.concatenate([getattr(part, field)[t] for part in parts]) for t in EXPRESSION_TYPES}
+
+    return Scores(joined("start"), joined("end"), joined("apex"), joined("action"))
 
 
 # --------------------------------------------------------------------------- scores -> spots
@@ -130,17 +160,21 @@ def zero_rows(scores: Scores, windows: WindowSet, lost_rows: np.ndarray) -> Scor
     return Scores(cleared(scores.start), cleared(scores.end), cleared(scores.apex), cleared(scores.action))
 
 
-def spot_windows(scores: Scores, windows: WindowSet, config) -> pd.DataFrame:
-    """The evaluation's proposals and NMS on (ensemble) scores: NMS_COLUMNS plus apex_frame."""
+def spot_windows(scores: Scores, windows: WindowSet, config,
+                 stretch: CapStretch | None = None) -> tuple[pd.DataFrame, dict[int, int]]:
+    """The evaluation's proposals and NMS on (ensemble) scores, NMS's cap per ``stretch`` of the recording (None:
+    per video, as the evaluation; model/spot_caps.py): ``(NMS_COLUMNS plus apex_frame, per type the intervals
+    the cap left out)``."""
     proposals = epoch_proposals(scores, windows, proposal_params(config))
     if proposals.empty:
-        return pd.DataFrame(columns=["video_name", "start_frame", "end_frame", "score", "type_idx", "apex_frame"])
-    kept = nms(proposals, nms_top_k(config))
+        return (pd.DataFrame(columns=["video_name", "start_frame", "end_frame", "score", "type_idx", "apex_frame"]),
+                dict.fromkeys(EXPRESSION_TYPES, 0))
+    kept, dropped = capped_nms(proposals, nms_top_k(config), stretch)
     # The apex of a kept interval: the frame of highest apex score inside it (proposals keep no apex frame).
     apex_track = stitched(scores.apex, windows)
     apex = [int(s + np.argmax(apex_track[t][s - PROPOSAL_FRAME_SHIFT:max(e, s)])) if e > s else int(s)
             for s, e, t in kept[["start_frame", "end_frame", "type_idx"]].to_numpy()]
-    return kept.assign(apex_frame=np.asarray(apex, dtype=np.int64))
+    return kept.assign(apex_frame=np.asarray(apex, dtype=np.int64)), dropped
 
 
 def stitched(values: dict[int, np.ndarray], windows: WindowSet) -> dict[int, np.ndarray]:
@@ -170,14 +204,16 @@ def spots_table(kept: pd.DataFrame, indices: np.ndarray, recording: Recording) -
 # --------------------------------------------------------------------------- what the run applies
 
 
-PUBLISHED_NOTE = "no extraction record in the run: using the published defaults"
+PUBLISHED_NOTE = ("no extraction record in the run: the published extraction, "
+                  "as python -m feature_extraction --flow-preset published")
 
 
 def run_settings(run_dir: Path, folds: list[str]):
     """``(FlowSettings, where they came from)``: the chosen folds' extraction record (``logs/extraction.json``),
-    or the published defaults when none has one. Folds whose records differ are a UserError naming two."""
+    or, when none has one (the published checkpoint archive), the published extraction preset
+    (feature_extraction.video.FLOW_PRESETS). Folds whose records differ are a UserError naming two."""
     from feature_extraction.record import read_record, settings_from_record
-    from feature_extraction.video import FlowSettings
+    from feature_extraction.video import preset_settings
 
     found = {}
     for subject in folds:
@@ -190,7 +226,7 @@ def run_settings(run_dir: Path, folds: list[str]):
         raise UserError(f"{other}: the fold's features were extracted with other settings than {one}'s "
                         f"({second} against {first}); spot one fold's group at a time with --folds")
     if not found:
-        return FlowSettings(), PUBLISHED_NOTE
+        return preset_settings("published"), PUBLISHED_NOTE
     ((settings, path),) = found.items()
     return settings, str(path)
 
@@ -284,10 +320,11 @@ def distinct_inputs(inputs: list[Path]) -> list[Path]:
     return list(seen)
 
 
-def write_outputs(folder: Path, outcome, meta: dict, job: SpotJob) -> list[Path]:
-    """Every output of one input (``outcome``: a model.spot_review.SpotOutcome), written into a staging folder
-    and swapped into ``folder`` as a set (:func:`utils.spot_outputs.output_set`): ``spots.csv``, ``timeline.png``,
-    the review outputs (model/spot_review.py), ``annotated.webm`` when asked, and ``spots.json`` with the digest
+def write_outputs(folder: Path, outcome, meta: dict, job: SpotJob, track, preview) -> list[Path]:
+    """Every output of one input's face (``outcome``: a model.spot_review.SpotOutcome), written into a staging
+    folder and swapped into ``folder`` as a set (:func:`utils.spot_outputs.output_set`): ``spots.csv``,
+    ``timeline.png``, the review outputs (model/spot_review.py; ``preview``: the preview written during the
+    extraction), ``annotated.webm`` when asked (with the face's ``track``), and ``spots.json`` with the digest
     of the ``spots.eaf`` written. Returns the files as they lie in ``folder``."""
     from feature_extraction.recording import write_annotated_video
     from model.spot_review import write_review  # the review page builds on this module
@@ -307,11 +344,11 @@ def write_outputs(folder: Path, outcome, meta: dict, job: SpotJob) -> list[Path]
                                           per_row(outcome.scores.apex), per_row(outcome.scores.action),
                                           list(zip(table["onset_s"], table["offset_s"], table["type"])),
                                           lost_stretches(outcome.lost_frames, indices, recording)))
-        written += write_review(staging, outcome, job.config, job.anno, job.report, shown=folder)
+        written += write_review(staging, outcome, job.config, job.anno, job.report, shown=folder, preview=preview)
         if job.video:
             intervals = [(row.onset_frame, row.offset_frame, f"{row.type.upper()} {row.score:.2f}")
                          for row in table.itertuples()]
-            written.append(write_annotated_video(staging / "annotated.webm", recording, intervals, job.landmarker))
+            written.append(write_annotated_video(staging / "annotated.webm", recording, intervals, track, indices))
         written.append(atomic_write_text(staging / "spots.json", json.dumps(
             {**meta, EAF_DIGEST_KEY: file_digest(staging / EAF_NAME), "spots": table.to_dict(orient="records")},
             indent=2) + "\n"))
@@ -339,6 +376,7 @@ class SpotOptions:
     video: bool = False
     anno: Path | None = None  # annotation table or .eaf: ground truth on the review page
     report: bool = True  # report.html and preview.webm beside spots.csv
+    face: str | int = "largest"  # largest | left | right | N (from the left) | all: each face on its own
 
 
 @dataclass(frozen=True)
@@ -350,13 +388,15 @@ class SpotJob:
     settings: object  # feature_extraction.video.FlowSettings
     config: object  # utils.config.DatasetConfig
     device: torch.device
-    landmarker: object  # feature_extraction.face.FaceLandmarker, or a stand-in with face_box and landmarks
+    landmarker: object  # feature_extraction.face.FaceLandmarker, or a stand-in with face_boxes and landmarks
     run: Path
     out: Path
     fps: float | None
     video: bool
     anno: object  # model.spot_review.GroundTruth: --anno as read before any output was written, or None
     report: bool
+    face: str | int
+    stretch: CapStretch
 
     @property
     def dataset_fps(self) -> float:
@@ -402,12 +442,16 @@ def spot_inputs(options: SpotOptions, landmarker=None) -> int:
     inputs = distinct_inputs(list(options.inputs))
     print(f"models: the final model (every subject, {FINAL_FOLDER}/) @{final[0]}" if final else
           f"models: {len(models)} fold(s): " + ", ".join(f"{m.subject}@{m.epoch}" for m in models))
+    stretch = cap_stretch(config)
+    print(f"NMS cap: {cap_text(config)} per stretch of {stretch.windows} windows "
+          f"({stretch.rows / float(config.get('fps', 30)):.1f} s at {float(config.get('fps', 30)):g} fps; "
+          f"{stretch.source})")
     if landmarker is None:
         from feature_extraction.face import FaceLandmarker
 
         landmarker = FaceLandmarker()
     job = SpotJob(models, folds, settings, config, device, landmarker, Path(options.run), out, options.fps,
-                  options.video, truth, options.report)
+                  options.video, truth, options.report, options.face, stretch)
     folders = output_folders([str(path) for path in inputs], [recording_name(path) for path in inputs], out)
     outcomes = [attempt(path, folder, job) for path, folder in zip(inputs, folders)]
     return summarise(outcomes)
@@ -419,6 +463,11 @@ def refuse_stale_models(run: Path, config, folds: list[str], final: bool) -> Non
     from pipeline.stale import refuse_stale_models as check
 
     check(run, config, folds, final)
+
+
+def cap_text(config) -> str:
+    """``5 macro, 5 micro``: the kept intervals per video of each type (the config's ``nms_top_K_*``)."""
+    return ", ".join(f"{count} {EXPRESSION_TYPES[t]}" for t, count in sorted(nms_top_k(config).items()))
 
 
 def attempt(path: Path, folder: Path, job: SpotJob) -> Outcome:
@@ -461,31 +510,113 @@ def subject_of_input(path: Path, subject: str) -> bool:
     return any(named == subject for named, _ in recording_table_names(recording_name(path)))
 
 
-def spot_one(path: Path, folder: Path, job: SpotJob) -> pd.DataFrame:
-    """One input (a full path) -> its spots table, written under ``folder``."""
-    from feature_extraction.record import record_dict
+FACE_FOLDER = "face-{}"  # with --faces all: each face's outputs, in the input's folder
+FACES_INDEX = "faces.json"  # with --faces all: the input and its face folders
 
+
+def spot_one(path: Path, folder: Path, job: SpotJob) -> pd.DataFrame:
+    """One input (a full path) -> its spots table, written under ``folder`` (with ``--faces all``, one folder per
+    face under it, and the tables joined with a ``face`` column)."""
+    started = time.perf_counter()
     recording = open_recording(path, job.fps, job.dataset_fps)
     seen = [s for s in job.folds if subject_of_input(Path(path), s)]
     if seen and len(job.models) > 1:
         print(f"note: {path} looks like a video of subject {seen[0]}: the other folds' models saw it in training; "
               f"--folds {seen[0]} is the held-out choice")
-    indices = resample_indices(recording.n_frames, recording.source_fps, job.dataset_fps)
-    rows, lost_frames, unreadable, _ = extract_recording(recording, indices, job.settings, job.landmarker)
-    report = lost_report(path, lost_frames, unreadable, indices, recording)
+    features, preview = extract_input(recording, job.dataset_fps, job.settings, job.landmarker, job.face,
+                                      preview_path(job.out, folder) if job.report else None)
+    every_face = job.face == ALL_FACES
+    try:
+        print(faces_line(path, features, job.face))
+        tables = []
+        for face in features.faces:
+            target = folder / FACE_FOLDER.format(face.number) if every_face else folder
+            tables.append(spot_face(target, face, features, job, own_preview(preview, face, features)))
+    finally:  # a preview (or a face's copy of it) the outputs did not take
+        for unused in Path(job.out).glob(glob.escape(preview_path(job.out, folder).stem) + "*.webm"):
+            unused.unlink(missing_ok=True)
+    recording = features.recording
+    print(timing_line(path, recording.n_frames / recording.source_fps, time.perf_counter() - started))
+    if not every_face:
+        return tables[0]
+    atomic_write_text(folder / FACES_INDEX, json.dumps(
+        {"input": str(path), "faces_found": features.faces_found,
+         "faces": {str(face.number): FACE_FOLDER.format(face.number) for face in features.faces}}, indent=2) + "\n")
+    return pd.concat([table.assign(face=face.number) for table, face in zip(tables, features.faces)],
+                     ignore_index=True)
+
+
+def faces_line(path: Path, features: RecordingFeatures, choice) -> str:
+    """How many faces the first frame with a face showed, and which are spotted."""
+    recording = features.recording
+    number = own_frames(np.array([features.first_face]), features.indices, recording)[0][0]
+    found = f"{path}: {features.faces_found} face(s) on frame {number}"
+    if choice == ALL_FACES:
+        return f"{found}; spotting each on its own"
+    (face,) = features.faces
+    return f"{found}; spotting face {face.number} from the left ({choice}; --face or --faces all to choose)"
+
+
+def own_preview(preview, face: FaceFeatures, features: RecordingFeatures):
+    """The preview for one face's outputs: the file itself for the last face, a copy for the others."""
+    if preview is None or preview.path is None or face is features.faces[-1]:
+        return preview
+    copy = preview.path.with_name(f"{preview.path.stem}.face-{face.number}{preview.path.suffix}")
+    shutil.copyfile(preview.path, copy)
+    return Preview(copy)
+
+
+def spot_face(folder: Path, face: FaceFeatures, features: RecordingFeatures, job: SpotJob, preview) -> pd.DataFrame:
+    """One followed face of an input -> its spots table and outputs under ``folder``."""
+    from feature_extraction.record import record_dict
+
+    recording, indices, unreadable = features.recording, features.indices, features.unreadable
+    named = f"{recording.path} (face {face.number})" if job.face == ALL_FACES else recording.path
+    report = lost_report(named, face.lost_frames, unreadable, indices, recording)
     if report:
         print(report)
-    windows = windows_of(rows, recording.name)
-    scores = zero_rows(ensemble_scores(job.models, windows, job.device), windows, lost_rows(lost_frames))
-    kept = spot_windows(scores, windows, job.config)
+    windows = windows_of(face.rows, recording.name)
+    with stage_bar(f"{recording.name}: scoring", len(windows.offsets), unit="window") as bar:
+        scores = ensemble_scores(job.models, windows, job.device, bar.update)
+    scores = zero_rows(scores, windows, lost_rows(face.lost_frames) | face.break_rows)
+    kept, dropped = spot_windows(scores, windows, job.config, job.stretch)
+    if any(dropped.values()):
+        print(f"note: {recording.path}: the cap of {cap_text(job.config)} per stretch left out "
+              f"{' and '.join(f'{n} {EXPRESSION_TYPES[t]}' for t, n in sorted(dropped.items()) if n)} lower-scoring "
+              "interval(s) (spots.json: cap)")
     table = spots_table(kept, indices, recording)
-    meta = {"input": str(path), "run": str(job.run), "dataset": job.config.name,
+    meta = {"input": str(recording.path), "run": str(job.run), "dataset": job.config.name,
             "folds": [m.subject for m in job.models], "epochs": {m.subject: m.epoch for m in job.models},
             "extraction": record_dict(job.settings), "input_fps": recording.source_fps,
-            "model_fps": job.dataset_fps, "frames": recording.n_frames, "face_lost_frames": int(lost_frames.sum()),
-            "unreadable_frames": own_frames(np.flatnonzero(unreadable), indices, recording)[0]}
+            "model_fps": job.dataset_fps, "frames": recording.n_frames,
+            "face_lost_frames": len(own_frames(np.flatnonzero(face.lost_frames), indices, recording)[0]),
+            "unreadable_frames": own_frames(np.flatnonzero(unreadable), indices, recording)[0],
+            "faces_found": features.faces_found, "face": face_record(face, job.face, indices, recording),
+            "cap": cap_record(job, dropped)}
     from model.spot_review import SpotOutcome  # the review page builds on this module
 
-    write_outputs(folder, SpotOutcome(recording, indices, scores, windows, kept, table, lost_frames, unreadable),
-                  meta, job)
+    write_outputs(folder, SpotOutcome(recording, indices, scores, windows, kept, table, face.lost_frames, unreadable),
+                  meta, job, face.track, preview)
     return table
+
+
+def face_record(face: FaceFeatures, choice, indices: np.ndarray, recording: Recording) -> dict:
+    """``spots.json``'s ``face``: which face, and its crop boxes over time (``top, bottom, left, right``, inclusive
+    pixels of the input) from the input frame (and second) each was set on; ``breaks``: the frames whose flow
+    from the frame before was not computed, since the box moved."""
+    first = np.array([position for position, _ in face.track.changes])
+    numbers, seconds = map_frames(first + PROPOSAL_FRAME_SHIFT, indices, recording)
+    breaks, _ = map_frames(np.flatnonzero(face.break_rows) + 1 + PROPOSAL_FRAME_SHIFT, indices, recording)
+    return {"number": face.number, "choice": choice,
+            "track": [{"frame": int(n), "s": round(float(s), 4), "box": [int(v) for v in box]}
+                      for n, s, (_, box) in zip(numbers, seconds, face.track.changes)],
+            "breaks": [int(n) for n in breaks]}
+
+
+def cap_record(job: SpotJob, dropped: dict[int, int]) -> dict:
+    """``spots.json``'s ``cap``: intervals kept per stretch and type, the stretch, and what the cap left out."""
+    fps = job.dataset_fps
+    return {"per_stretch": {EXPRESSION_TYPES[t]: int(k) for t, k in nms_top_k(job.config).items()},
+            "stretch_windows": job.stretch.windows, "stretch_model_frames": job.stretch.rows,
+            "stretch_s": round(job.stretch.rows / fps, 4), "stretch_source": job.stretch.source,
+            "left_out": {EXPRESSION_TYPES[t]: int(n) for t, n in dropped.items()}}

@@ -112,11 +112,12 @@ class MarkerLandmarker:
 
 @pytest.mark.parametrize("chunk", [2, 32])
 def test_flow_i_uses_landmarks_of_frame_i_plus_1_with_failures_filled(monkeypatch, chunk):
+    import feature_extraction.rows as rows
     import feature_extraction.video as video
 
     seen = []
-    monkeypatch.setattr(video, "FLOW_CHUNK", chunk)
-    monkeypatch.setattr(video, "roi_features",
+    monkeypatch.setattr(rows, "FLOW_CHUNK", chunk)
+    monkeypatch.setattr(rows, "roi_features",
                         lambda flow, landmarks: seen.extend(landmarks[:, 0, 0].tolist()) or
                         np.zeros((len(flow), 12, 2), np.float32))
     frames = [np.full((40, 40), 10 * index, np.uint8) for index in range(7)]
@@ -161,15 +162,16 @@ def test_face_detect_mode_resolves_and_reaches_the_landmarker(method, requested,
 
 @pytest.mark.parametrize("quantise", [True, False])
 def test_repeated_frames_get_zero_flow_without_running_the_flow(monkeypatch, quantise):
+    import feature_extraction.rows as rows
     import feature_extraction.video as video
 
     calls, given = [], []
     # A fake flow with a constant 3 px motion to the right, counting its calls.
-    monkeypatch.setattr(video, "make_flow", lambda method, *options: lambda a, b: calls.append(1) or np.full(
+    monkeypatch.setattr(rows, "make_flow", lambda method, *options: lambda a, b: calls.append(1) or np.full(
         (*a.shape, 2), (3.0, 0.0), np.float32))
-    monkeypatch.setattr(video, "roi_features", lambda flow, landmarks: given.append(flow) or flow[:, :12, 0, :])
-    original = video.to_feature_units
-    monkeypatch.setattr(video, "to_feature_units", lambda stored: given.append(stored.dtype) or original(stored))
+    monkeypatch.setattr(rows, "roi_features", lambda flow, landmarks: given.append(flow) or flow[:, :12, 0, :])
+    original = rows.to_feature_units
+    monkeypatch.setattr(rows, "to_feature_units", lambda stored: given.append(stored.dtype) or original(stored))
     frames = [None, np.full((40, 40), 10, np.uint8), np.full((40, 40), 20, np.uint8), None,
               np.full((40, 40), 30, np.uint8)]
     result = video.extract_video(labelled(frames), FlowSettings("dis", quantise=quantise), MarkerLandmarker())

@@ -118,11 +118,11 @@ def test_each_tvl1_parameter_set_reaches_opencv(name, monkeypatch):
 
 
 def test_the_settings_reach_the_flow_of_a_video(monkeypatch):
-    from feature_extraction import video
+    from feature_extraction import rows, video
 
     seen = []
-    real = video.make_flow
-    monkeypatch.setattr(video, "make_flow", lambda *args: seen.append(args) or real(*args))
+    real = rows.make_flow
+    monkeypatch.setattr(rows, "make_flow", lambda *args: seen.append(args) or real(*args))
     frames = [np.zeros((40, 40), np.uint8)] * 2
 
     class Still:

@@ -37,7 +37,8 @@ def _write_video(path: Path, n_frames: int, fps: float) -> Path:
 
 def test_a_60_fps_video_is_resampled_to_30_and_maps_back(tmp_path):
     recording = open_recording(_write_video(tmp_path / "clip.avi", 120, 60.0), None, folder_fps=30)
-    assert (recording.source_fps, recording.n_frames, recording.name) == (60.0, 120, "clip")
+    assert (recording.source_fps, recording.n_frames, recording.name) == (60.0, 0, "clip")  # counted when decoded
+    recording = recording.counted(120)
     indices = resample_indices(recording.n_frames, recording.source_fps, 30.0)
     np.testing.assert_array_equal(indices, np.arange(0, 120, 2))
     # proposal frame p (1-based, resampled) is resampled frame p-1 = source index 2(p-1): frame number 2p-1
@@ -147,7 +148,7 @@ def test_spotting_a_test_video_reproduces_eval_nms_csv(tmp_path):
     for video in np.unique(stored.video_names):
         rows = np.concatenate(middle(stored.select(stored.video_names == video).features, axis=1))
         windows = windows_of(rows, video)
-        kept = spot_windows(ensemble_scores([model], windows, torch.device("cpu")), windows, config)
+        kept, _ = spot_windows(ensemble_scores([model], windows, torch.device("cpu")), windows, config)
         mine = expected[expected["video_name"] == video]
         assert kept[["start_frame", "end_frame", "type_idx"]].to_numpy().tolist() == \
             mine[["start_frame", "end_frame", "type_idx"]].to_numpy().tolist()
@@ -169,6 +170,9 @@ class _MarkedFaces:
 
     def face_box(self, gray):
         return (0, gray.shape[0] - 1, 0, gray.shape[1] - 1)
+
+    def face_boxes(self, gray):
+        return [self.face_box(gray)]
 
     def landmarks(self, cropped, detect="full"):
         return None if int(cropped[0, 0]) in self.faceless else np.full((68, 2), 20)
@@ -193,10 +197,11 @@ def test_unreadable_frames_of_a_folder_are_face_lost_and_scored_zero(tmp_path):
     encoded = cv2.imencode(".png", _marked_frame(6))[1].tobytes()
     (folder / "img6.png").write_bytes(encoded[:100])  # truncated inside the header
     recording = open_recording(folder, None, folder_fps=30)
-    indices = resample_indices(recording.n_frames, recording.source_fps, 30.0)
     # frame 9 has no face: it must stay frame 9 although two frames before it were never given to the landmarker
-    rows, lost, unreadable, result = extract_recording(recording, indices, FlowSettings("dis"), _MarkedFaces({9}))
-    assert rows.shape == (11, 12, 2) and len(result.unreadable) == 2
+    found = extract_recording(recording, 30.0, FlowSettings("dis"), _MarkedFaces({9}))
+    (face,) = found.faces
+    rows, lost, unreadable, indices = face.rows, face.lost_frames, found.unreadable, found.indices
+    assert rows.shape == (11, 12, 2) and unreadable.sum() == 2
     np.testing.assert_array_equal(np.flatnonzero(unreadable), [4, 5])
     np.testing.assert_array_equal(np.flatnonzero(lost), [4, 5, 8])
     np.testing.assert_array_equal(np.flatnonzero(lost_rows(lost)), [3, 4, 5, 7, 8])  # row r: frames r, r+1
@@ -219,37 +224,32 @@ def test_a_folder_of_only_unreadable_frames_is_one_line(tmp_path):
         (folder / f"img{number}.jpg").write_bytes(b"")
     recording = open_recording(folder, None, folder_fps=30)
     with pytest.raises(UserError) as error:
-        extract_recording(recording, resample_indices(4, 30.0, 30.0), FlowSettings("dis"), _MarkedFaces())
+        extract_recording(recording, 30.0, FlowSettings("dis"), _MarkedFaces())
     assert str(error.value) == f"{folder}: none of its 4 frames can be read"
 
 
-def test_a_video_the_decoder_fails_on_partway_is_face_lost_from_there(tmp_path, monkeypatch):
-    import feature_extraction.recording as recording_module
+def test_a_video_the_decoder_stops_on_partway_is_spotted_up_to_there(tmp_path, monkeypatch):
+    """A video is decoded once, so its frames are counted as they are decoded: a decoder that stops at frame 7
+    of the 10 the header announces ends the recording there, and its count says so."""
+    import feature_extraction.decode as decode_module
 
     class FailingCapture:  # decodes frames 1-6 of 10, then fails, as a damaged file does
         def __init__(self, path):
             self.next = 1
 
-        def _step(self):
-            number, self.next = self.next, self.next + 1
-            return number <= 6, number
-
         def grab(self):
-            return self._step()[0]
+            self.next += 1
+            return self.next - 1 <= 6
 
-        def read(self):
-            ok, number = self._step()
-            return ok, _marked_frame(number) if ok else None
+        def retrieve(self):
+            return True, _marked_frame(self.next - 1)
 
         def release(self):
             pass
 
-    monkeypatch.setattr(recording_module.cv2, "VideoCapture", FailingCapture)
-    recording = Recording(tmp_path / "take.mp4", "take", 30.0, numbers=tuple(range(1, 11)), n_frames=10)
-    indices = resample_indices(10, 30.0, 30.0)
-    rows, lost, unreadable, _ = extract_recording(recording, indices, FlowSettings("dis"), _MarkedFaces())
-    assert rows.shape == (9, 12, 2)
-    np.testing.assert_array_equal(np.flatnonzero(unreadable), [6, 7, 8, 9])
-    np.testing.assert_array_equal(lost, unreadable)
-    assert lost_report(recording.path, lost, unreadable, indices, recording).endswith(
-        "4 unreadable frame(s) among them: 7, 8, 9, 10")
+    monkeypatch.setattr(decode_module.cv2, "VideoCapture", FailingCapture)
+    recording = Recording(tmp_path / "take.mp4", "take", 30.0, header_frames=10)
+    found = extract_recording(recording, 30.0, FlowSettings("dis"), _MarkedFaces())
+    assert found.recording.n_frames == 6 and found.recording.numbers == range(1, 7)
+    assert found.faces[0].rows.shape == (5, 12, 2) and not found.unreadable.any()
+    np.testing.assert_array_equal(found.indices, np.arange(6))

@@ -7,12 +7,13 @@ A one-fold run of an untrained AUW-GCN and a stand-in landmarker keep each spot 
 from __future__ import annotations
 
 import errno
+import os
 import json
 import math
-import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import cv2
@@ -23,7 +24,7 @@ import yaml
 
 import model.spotting as spotting
 from core_fixtures import REPO_ROOT
-from feature_extraction.record import write_record
+from feature_extraction.record import describe, write_record
 from feature_extraction.recording import frame_rate, open_recording, recording_name
 from feature_extraction.video import FlowSettings
 from model import spot_review
@@ -340,7 +341,7 @@ def test_a_video_rate_outside_1_to_1000_is_refused_unless_fps_overrides(tmp_path
     assert str(error.value) == (f"{slow}: the video reports a frame rate of 0.5 fps, outside 1-1000: "
                                 "give its real rate with --fps")
     recording = open_recording(slow, 30.0, 25.0)  # --fps works for a video file
-    assert (recording.source_fps, recording.n_frames) == (30.0, 6)
+    assert (recording.source_fps, recording.header_frames) == (30.0, 6)
     assert open_recording(_write_video(tmp_path / "fine.avi", 12.0), None, 30.0).source_fps == 12.0
 
 
@@ -428,7 +429,9 @@ def test_folds_of_different_sections_or_settings_are_refused(tmp_path):
     assert spotting.run_settings(run, ["subj_a"])[0] == FlowSettings("dis")
 
 
-def test_a_run_without_records_uses_the_published_defaults_never_the_features_record(setup, tmp_path, capsys):
+def test_a_run_without_records_uses_the_published_extraction_never_the_features_record(setup, tmp_path, capsys):
+    from feature_extraction.__main__ import build_parser, flow_settings
+
     root, _, config = setup
     run = tmp_path / "archive"
     _fold(run, "subj_a", "tiny", None)
@@ -437,6 +440,72 @@ def test_a_run_without_records_uses_the_published_defaults_never_the_features_re
                                    out=tmp_path / "out"), _CountingFaces()) == 1
     printed = capsys.readouterr().out
     assert f"dataset: {spotting.DEFAULT_DATASET} (the run records no config section" in printed
-    assert "extraction settings: method=tvl1, quantise=True, face_detect=full," in printed
-    assert "storage=codes (no extraction record in the run: using the published defaults)" in printed
+    # The extraction CLI's --flow-preset published, read from the same definition, and said so.
+    published = flow_settings(build_parser().parse_args(["--dataset", "generic", "--out", "x",
+                                                         "--flow-preset", "published"]))
+    assert published == FlowSettings("tvl1", face_detect="full", tvl1_params="published-gpu", storage="jpeg95")
+    assert (f"extraction settings: {describe(published)} (no extraction record in the run: the published "
+            "extraction, as python -m feature_extraction --flow-preset published)") in printed
     assert (root / "features" / "extraction.json").is_file()  # there, but another folder's
+
+
+# --------------------------------------------------------------------------- files and progress
+
+
+@pytest.fixture
+def umask_022():
+    old = os.umask(0o022)
+    yield
+    os.umask(old)
+
+
+def test_every_output_gets_the_usual_permissions_and_each_stage_shows_progress(setup, tmp_path, capsys, umask_022):
+    _, run, config = setup
+    (take,) = _takes(tmp_path, "take")
+    out = tmp_path / "spots"
+    assert _spot(run, config, [take], out) == 0
+    modes = {path.name: oct(path.stat().st_mode & 0o777) for path in (out / "take").iterdir()}
+    assert {"spots.csv", "spots.json", "spots.eaf", "timeline.png", "report.html", "preview.webm"} <= set(modes)
+    assert set(modes.values()) == {"0o644"}, modes
+    printed = capsys.readouterr()
+    assert f"{take}: 1.3 s of recording spotted in " in printed.out  # 40 frames at 30 fps, then the speed
+    for stage, unit in (("take: features", "frame/s"), ("take: preview", "frame/s"), ("take: scoring", "window/s")):
+        assert re.search(f"{stage}: .*{unit}", printed.err), stage  # tqdm: count, rate and time left
+
+
+def test_atomic_writes_take_the_umask(tmp_path):
+    from utils.io import atomic_write_text
+
+    old = os.umask(0o077)
+    try:
+        private = atomic_write_text(tmp_path / "private.txt", "x")
+    finally:
+        os.umask(old)
+    old = os.umask(0o022)
+    try:
+        shared = atomic_write_text(tmp_path / "shared.txt", "x")
+    finally:
+        os.umask(old)
+    assert (private.stat().st_mode & 0o777, shared.stat().st_mode & 0o777) == (0o600, 0o644)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["private.txt", "shared.txt"]
+
+
+def test_the_page_plays_its_preview_after_its_folder_is_moved(setup, tmp_path, chromium):
+    from browser import console_errors
+
+    _, run, config = setup
+    (take,) = _takes(tmp_path, "take")
+    assert _spot(run, config, [take], tmp_path / "spots") == 0
+    moved = tmp_path / "elsewhere" / "take"
+    moved.parent.mkdir()
+    (tmp_path / "spots" / "take").rename(moved)
+    console_errors(chromium)  # drop what earlier tests left
+    chromium.get((moved / "report.html").as_uri())
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and not chromium.execute_script(
+            "return document.querySelector('video').readyState >= 2"):
+        time.sleep(0.1)
+    assert chromium.execute_script("return document.querySelector('video').readyState >= 2"), "no preview"
+    duration = chromium.execute_script("return document.querySelector('video').duration")
+    assert abs(duration - 40 / 30) <= 1 / 30  # the take: 40 frames at 30 fps, VP9 decoded by Chromium
+    assert console_errors(chromium) == []

@@ -1,14 +1,30 @@
 """Atomic writes: a temporary name in the same folder, then ``os.replace``.
 
-A crash or a bad input never leaves a half-written checkpoint or table behind.
+A crash or a bad input never leaves a half-written checkpoint or table behind. The file gets the permissions
+any new file gets (0644 under the usual umask 022), as a plain ``open(path, "w")`` would give it: the temporary
+file is created with mode 0666 less the umask, not with ``tempfile.mkstemp``'s private 0600.
 """
 from __future__ import annotations
 
 import os
-import tempfile
+import secrets
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
+
+_NAME_TRIES = 100
+
+
+def new_file_beside(path: Path) -> Path:
+    """Create an empty, uniquely named hidden file in ``path``'s folder (mode 0666 less the umask); its path."""
+    for _ in range(_NAME_TRIES):
+        tmp = path.parent / f".{path.name}.{secrets.token_hex(4)}.tmp"
+        try:
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        except FileExistsError:
+            continue
+        return tmp
+    raise FileExistsError(f"{path.parent}: no free temporary name beside {path.name}")
 
 
 @contextmanager
@@ -16,9 +32,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it onto ``path`` when the block succeeds."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(handle)
-    tmp = Path(tmp_name)
+    tmp = new_file_beside(path)
     try:
         yield tmp
         os.replace(tmp, path)

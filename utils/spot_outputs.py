@@ -53,11 +53,14 @@ def check_writable(out: Path, default: bool) -> None:
 
 
 def recorded_input(folder: Path) -> str | None:
-    """The input path a spot output folder's ``spots.json`` records, None when it has none readable."""
-    try:
-        return str(json.loads((folder / "spots.json").read_text(encoding="utf-8"))["input"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
+    """The input path a spot output folder's ``spots.json`` (or, spotted with ``--faces all``, ``faces.json``)
+    records, None when it has none readable."""
+    for name in ("spots.json", "faces.json"):
+        try:
+            return str(json.loads((folder / name).read_text(encoding="utf-8"))["input"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    return None
 
 
 def output_folders(inputs: list[str], names: list[str], out: Path) -> list[Path]:

@@ -1,0 +1,77 @@
+"""One input's features and preview from one decoding of it, with progress bars.
+
+The decoder hands every source frame to the preview writer (feature_extraction/preview.py, its own encoder
+thread) while the extraction reads the resampled frames (feature_extraction/recording.py), so the preview costs
+no second decoding and runs beside the extraction. The preview is written under a hidden name in ``--out``;
+the review step moves it into the input's folder with the other outputs.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from feature_extraction.preview import PREVIEW_HEIGHT, BrowserVideoWriter
+from feature_extraction.recording import Recording, RecordingFeatures, expected_frames, extract_recording
+from model.spot_progress import stage_bar
+from utils.errors import UserError
+
+
+@dataclass(frozen=True)
+class Preview:
+    """The finished preview of one input (``path``, hidden in ``--out``), or why there is none (``problem``)."""
+
+    path: Path | None
+    problem: str | None = None
+
+
+def preview_path(out: Path, folder: Path) -> Path:
+    """Where an input's preview is written before it joins the input's outputs: hidden beside its folder."""
+    return Path(out) / f".{folder.name}.preview.webm"
+
+
+class _PreviewFeed:
+    """The decoder's ``on_source``: frames to the preview writer until the encoder fails (then none more: a
+    preview the encoder refuses is no failure of the input)."""
+
+    def __init__(self, writer: BrowserVideoWriter):
+        self.writer = writer
+        self.problem: str | None = None
+
+    def __call__(self, image) -> None:
+        if self.problem is None:
+            try:
+                self.writer.add(image)
+            except UserError as error:
+                self.problem = str(error)
+
+    def finish(self) -> Preview:
+        if self.problem is None:
+            try:
+                return Preview(self.writer.close())
+            except UserError as error:
+                self.problem = str(error)
+        self.writer.abort()
+        return Preview(None, self.problem)
+
+
+def extract_input(recording: Recording, target_fps: float, settings, landmarker, face,
+                  preview: Path | None) -> tuple[RecordingFeatures, Preview | None]:
+    """The recording's features (feature_extraction.recording.extract_recording, face ``face``) and, unless
+    ``preview`` is None, its preview written to ``preview``, with a bar for each (:class:`Preview` says why
+    there is none when the encoder refused)."""
+    total = expected_frames(recording, target_fps)
+    with stage_bar(f"{recording.name}: features", total) as features_bar:
+        if preview is None:
+            return extract_recording(recording, target_fps, settings, landmarker, face,
+                                     on_frame=features_bar.update), None
+        with stage_bar(f"{recording.name}: preview", recording.n_frames or recording.header_frames or None,
+                       position=1) as preview_bar:
+            feed = _PreviewFeed(BrowserVideoWriter(preview, recording.source_fps, PREVIEW_HEIGHT,
+                                                   on_frame=preview_bar.update))
+            try:
+                found = extract_recording(recording, target_fps, settings, landmarker, face, on_source=feed,
+                                          on_frame=features_bar.update)
+            except BaseException:
+                feed.writer.abort()
+                raise
+            return found, feed.finish()

@@ -191,6 +191,13 @@ class RunLayout:
         return self.root / "plots"
 
     @property
+    def f1_plot(self) -> Path:
+        return self.plots / "f1_by_epoch.png"
+
+    def timeline_plot(self, subject: str, video: str) -> Path:
+        return self.plots / "timelines" / subject / f"{video}.png"
+
+    @property
     def report(self) -> Path:
         return self.root / "report.html"
 

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from utils.annotations import EXPRESSION_TYPES, subject_ground_truth
-from utils.layout import FoldLayout
+from utils.layout import FoldLayout, RunLayout
 from utils.matching import MATCHING_RULES, count_matches, true_positive_flags, truth_found_flags
 from utils.metrics import read_epoch_metrics, read_eval_info, summed_epoch_metrics
 from utils.nms import NMS_COLUMNS, read_nms_table
@@ -156,4 +156,4 @@ selection: {html.escape(str(document['selection']))}</p>
 <th>micro TP</th><th>micro FP</th><th>micro FN</th><th>macro TP</th><th>macro FP</th><th>macro FN</th>
 <th>errors</th><th class="text">timeline (frames)</th></tr></thead><tbody>{_video_rows(videos)}</tbody></table>"""
     data = {"videos": videos, "f1_by_epoch": _f1_by_epoch(output, folds), "matching": document["matching"]}
-    return write_page(output / "report.html", "LOSO run report", body, data, ["timeline.js", "run_page.js"])
+    return write_page(RunLayout(output).report, "LOSO run report", body, data, ["timeline.js", "run_page.js"])

@@ -17,7 +17,7 @@ from concurrent.futures import Executor, Future
 
 import numpy as np
 
-from feature_extraction.flow import ZERO_ON_IDENTICAL, make_flow, stored_flow, to_feature_units
+from feature_extraction.flow import FLOW_METHODS, make_flow, stored_flow, to_feature_units
 from feature_extraction.roi import roi_features
 
 FLOW_CHUNK = 32  # flow frames held before their ROI features are computed in one batch
@@ -123,11 +123,11 @@ class RowBuilder:
         """The previous image again: an unreadable frame shown as the previous one (``replay`` False: its
         landmarks, not a failure; zero motion, no flow run), or the same source frame again (``replay``: the
         previous image's detection result once more, a failure again when it had none; its flow is run only
-        for a method whose flow between identical images is not exactly zero, :data:`ZERO_ON_IDENTICAL`)."""
+        for a method whose flow between identical images is not exactly zero, ``FlowMethod.zero_on_identical``)."""
         if self._previous is None:
             self._leading_copies += 1
             return
-        if replay and self._settings.method not in ZERO_ON_IDENTICAL:
+        if replay and not FLOW_METHODS[self._settings.method].zero_on_identical:
             self.add(self._previous, self._previous_landmarks)
             return
         self._copy(replay)

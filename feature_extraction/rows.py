@@ -19,6 +19,7 @@ import numpy as np
 
 from feature_extraction.flow import FLOW_METHODS, make_flow, stored_flow, to_feature_units
 from feature_extraction.roi import roi_features
+from utils.indexing import FEATURE_ROW_SHAPE
 
 FLOW_CHUNK = 32  # flow frames held before their ROI features are computed in one batch
 TASKS_AHEAD = 8  # flows (and batches of rows) handed to the worker before the caller waits (bounds memory)
@@ -138,7 +139,7 @@ class RowBuilder:
         landmarks)."""
         self._flush(final=True)
         rows = [batch.result() if isinstance(batch, Future) else batch for batch in self._rows]
-        return np.concatenate(rows) if rows else np.zeros((0, 12, 2), np.float32)
+        return np.concatenate(rows) if rows else np.zeros((0, *FEATURE_ROW_SHAPE), np.float32)
 
     def _copy(self, replay: bool) -> None:
         if replay:

@@ -67,7 +67,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from feature_extraction.adapters import DATASETS, TreeWarning, count_frames, discover_videos, load_annotations
+from feature_extraction.adapters import RAW_LAYOUTS, TreeWarning, count_frames, discover_videos, load_annotations
 from feature_extraction.batch import (Outcome, cached_results, error_log_path, extract_all, merge_lock, parse_shard,
                                      select_shard, why_not_cached)
 from feature_extraction.face import DETECT_MODES, landmark_model_path
@@ -95,7 +95,7 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog=PROG, description="Extract AUW-GCN ROI motion features (METHOD.md section 2).")
-    parser.add_argument("--dataset", required=True, choices=DATASETS, help="layout of --raw-root")
+    parser.add_argument("--dataset", required=True, choices=RAW_LAYOUTS, help="layout of --raw-root")
     parser.add_argument("--raw-root", type=Path, help="the raw dataset folder as distributed (not with --annotations-only)")
     parser.add_argument("--anno", type=Path, help="annotation file (required for cas(me)^2 and samm)")
     parser.add_argument("--out", required=True, type=Path, help="segment_feat_root to write")
@@ -202,7 +202,7 @@ def extract(args: argparse.Namespace) -> tuple[int, list[Outcome]]:
         if not args.shard:
             frame_counts = ({video.video_name: found[video.video_name].n_frames if video.video_name in found
                              else count_frames(video) for video in mine if video.video_name not in failed_before}
-                            if args.dataset == "samm" else None)
+                            if RAW_LAYOUTS[args.dataset].CLIPS_TO_FRAME_COUNTS else None)
             notices: list[str] = []
             annotations = load_annotations(args.dataset, args.anno, videos, frame_counts, notices)
             for line in notices:
@@ -365,7 +365,7 @@ def annotations_only(args: argparse.Namespace) -> int:
         return 2
     for line in notices:
         print(line, file=sys.stderr)
-    if args.dataset == "samm":
+    if RAW_LAYOUTS[args.dataset].CLIPS_TO_FRAME_COUNTS:
         print(f"{args.anno}: without the videos, offsets past a video's end are not clipped to its length "
               "(the paper's table clips them; give --raw-root to clip)", file=sys.stderr)
     subjects = list(dict.fromkeys(annotations["subject"]))

@@ -8,7 +8,7 @@ import pandas as pd
 import yaml
 
 from core_fixtures import REPO_ROOT, make_tiny_dataset
-from utils.metrics import select_epoch
+from utils.selection import select_epoch
 
 
 def run(script: str, config) -> None:

@@ -2,13 +2,13 @@
 final model (model/final_model.py)."""
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from model.final_model import FINAL_FOLDER, final_checkpoint
 from utils.errors import UserError
 from utils.layout import FoldLayout
+from utils.metrics import read_eval_info
 
 
 @dataclass(frozen=True)
@@ -57,8 +57,8 @@ def choose_models(run_dir: Path, folds: list[str], epoch: str) -> list[FoldModel
                 raise UserError(f"{layout.eval_info}: missing, so fold {subject} has no selected epoch "
                                 "(run eval.py, or use --epoch last|N)")
             try:
-                number = json.loads(layout.eval_info.read_text())["selected_epoch"]
-            except (ValueError, KeyError) as error:
+                number = read_eval_info(layout.eval_info)["selected_epoch"]
+            except KeyError as error:
                 raise UserError(f"{layout.eval_info}: unreadable ({error})") from None
             if number is None:
                 raise UserError(f"{layout.eval_info}: fold {subject} selected no epoch; use --epoch last|N")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import glob
 import json
-import re
 import shutil
 import time
 from pathlib import Path
@@ -12,8 +11,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from feature_extraction.adapters import recording_table_names
 from feature_extraction.recording import (ALL_FACES, FaceFeatures, RecordingFeatures, lost_report, open_recording,
-                                          own_frames)
+                                          own_frames, recording_name)
 from model.scoring import ensemble_scores
 from model.spotting.extract import Preview, extract_input, preview_path
 from model.spotting.job import SpotJob
@@ -25,18 +25,16 @@ from model.spotting.spots import cap_text, spot_windows, spots_table
 from utils.annotations import EXPRESSION_TYPES
 from utils.io import atomic_write_text
 
-_LAST_INTEGER = re.compile(r"(\d+)(?!.*\d)")  # a subject name's number (casme_015 -> 15)
 FACE_FOLDER = "face-{}"  # with --faces all: each face's outputs, in the input's folder
 FACES_INDEX = "faces.json"  # with --faces all: the input and its face folders
 
 
 def subject_of_input(path: Path, subject: str) -> bool:
-    """Whether ``path`` looks like a recording of ``subject``: its name in the path, or the CAS(ME)^2 raw
-    naming (``s15/15_0507...`` for ``casme_015``)."""
+    """Whether ``path`` looks like a recording of ``subject``: its name in the path, or a layout's naming of the
+    recording's folder or file stem (``s15/15_0507...`` is CAS(ME)^2's ``casme_015``)."""
     if subject in str(path.resolve()):
         return True
-    number = _LAST_INTEGER.search(subject)
-    return number is not None and re.match(rf"0*{int(number.group(1))}_", path.name) is not None
+    return any(named == subject for named, _ in recording_table_names(recording_name(path)))
 
 
 def spot_one(path: Path, folder: Path, job: SpotJob) -> pd.DataFrame:

@@ -18,12 +18,12 @@ def run_settings(run_dir: Path, folds: list[str]):
     """``(FlowSettings, where they came from)``: the chosen folds' extraction record (``logs/extraction.json``),
     or, when none has one (the published checkpoint archive), the published extraction preset
     (feature_extraction.settings.FLOW_PRESETS). Folds whose records differ are a UserError naming two."""
-    from feature_extraction.record import RECORD_NAME, read_record, settings_from_record
+    from feature_extraction.record import read_record, settings_from_record
     from feature_extraction.settings import preset_settings
 
     found = {}
     for subject in folds:
-        path = FoldLayout.of(run_dir, subject).logs / RECORD_NAME
+        path = FoldLayout.of(run_dir, subject).extraction_record
         record = read_record(path)
         if record is not None:
             found.setdefault(settings_from_record(record), path)
@@ -43,7 +43,7 @@ def run_dataset(run_dir: Path, folds: list[str], asked: str | None) -> str:
     record (the published archive) takes ``asked``, else :data:`DEFAULT_DATASET`."""
     sections: dict[str, Path] = {}
     for subject in folds:
-        path = FoldLayout.of(run_dir, subject).logs / "config.txt"
+        path = FoldLayout.of(run_dir, subject).training_config
         if not path.is_file():
             continue
         try:

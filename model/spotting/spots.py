@@ -13,6 +13,7 @@ from model.spotting.caps import CapStretch, capped_nms
 from utils.annotations import EXPRESSION_TYPES
 from utils.indexing import PROPOSAL_FRAME_SHIFT, stitch_windows
 from utils.nms import nms_top_k
+from utils.proposals import proposal_params
 
 SPOT_COLUMNS = ["type", "onset_frame", "apex_frame", "offset_frame", "onset_s", "offset_s", "score"]
 
@@ -27,7 +28,7 @@ def spot_windows(scores: Scores, windows: WindowSet, config,
     """The evaluation's proposals and NMS on (ensemble) scores, NMS's cap per ``stretch`` of the recording (None:
     per video, as the evaluation; caps.py): ``(NMS_COLUMNS plus apex_frame, per type the intervals the cap left
     out)``."""
-    proposals = epoch_proposals(scores, windows, config)
+    proposals = epoch_proposals(scores, windows, proposal_params(config))
     if proposals.empty:
         return (pd.DataFrame(columns=["video_name", "start_frame", "end_frame", "score", "type_idx", "apex_frame"]),
                 dict.fromkeys(EXPRESSION_TYPES, 0))

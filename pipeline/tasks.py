@@ -597,9 +597,9 @@ class Seeds(Kind):
 
 # --------------------------------------------------------------------------- spot.py's inputs (pipeline/spot.py)
 
-# What spotting reads of the config as it is: proposals, NMS and matching (the review's ground truth) at the rate
-# of the model; the folds' evaluation start is not read.
-SPOT_KEYS = tuple(key for key in EVALUATION_KEYS if key != "epoch_begin") + ("fps",)
+# What spotting reads of the config as it is: proposals, NMS and matching (the review's ground truth), at the
+# model's rate.
+SPOT_KEYS = (*EVALUATION_KEYS, "fps")
 SPOT_JOB = "spot job"  # run.memo: the command's model.spotting.job.SpotJob
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import sys
 from pathlib import Path
 
 from feature_extraction.adapters import DATASETS
@@ -113,14 +114,16 @@ def prepare(config: DatasetConfig, jobs: int) -> None:
     check_archive(config)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
+    from utils.cli import add_config, add_dataset
+
     parser = argparse.ArgumentParser(description="Generate / extract what a dataset section needs before training.")
-    parser.add_argument("--dataset", required=True)
-    parser.add_argument("--config", default=None)
+    add_dataset(parser)
+    add_config(parser)
     parser.add_argument("--jobs", type=int, default=2, help="worker processes for generation and extraction")
-    args = parser.parse_args()
-    run_cli(lambda: prepare(load_config(args.dataset, args.config), max(1, args.jobs)))
+    args = parser.parse_args(argv)
+    return run_cli(lambda: prepare(load_config(args.dataset, args.config), max(1, args.jobs)))
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

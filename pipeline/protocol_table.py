@@ -83,15 +83,17 @@ def format_protocol_table(results: dict) -> str:
     return "\n".join(lines)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
+    from utils.cli import add_config, add_dataset, add_output
+
     parser = argparse.ArgumentParser(description="Pooled F1 of each epoch-selection protocol, side by side.")
-    parser.add_argument("--dataset", required=True)
-    parser.add_argument("--config", default=None)
-    parser.add_argument("--output", required=True, type=Path)
+    add_dataset(parser)
+    add_config(parser)
+    add_output(parser)
     parser.add_argument("--seeds", nargs="+", default=["1", "2", "3"])
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--threads", type=int, default=None, help="torch threads per fold (default: cores / jobs)")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.jobs < 1 or (args.threads is not None and args.threads < 1):
         parser.error("--jobs and --threads must be at least 1")
     threads = args.threads or max(1, usable_cores() // args.jobs)
@@ -103,8 +105,8 @@ def main() -> None:
         print(table)
         print(f"plot: {plot_protocol_table(args.output / 'protocol_table.png', results['runs'], table.splitlines()[0])}")
 
-    run_cli(run)
+    return run_cli(run)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -9,10 +9,10 @@ import sys
 import numpy as np
 import pytest
 
+from core_fixtures import touch
 import feature_extraction.batch as batch
 from feature_extraction.adapters import VideoSource
 from feature_extraction.video import FlowSettings
-from test_fx_adapters import touch
 from utils.errors import UserError
 
 REPO_ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]

@@ -3,12 +3,8 @@ import cv2
 import numpy as np
 import pytest
 
-from feature_extraction.flow import FLOW_METHODS, make_flow, quantise_flow, stored_flow, to_feature_units
-
-
-def flow_to_feature_units(flow: np.ndarray, quantise: bool = True) -> np.ndarray:
-    """Flow in px -> feature units as extraction stores and reads them back (codes storage)."""
-    return to_feature_units(stored_flow(flow, quantise))
+from core_fixtures import flow_to_feature_units
+from feature_extraction.flow import FLOW_METHODS, make_flow, quantise_flow
 
 
 def test_quantise_hand_values():

@@ -13,9 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core_fixtures import REPO_ROOT
-from pipeline_runs import (checkpoint_adjacency, differences, edit_config, run_outputs, run_pipeline,
-                           tiny_archive)
+from core_fixtures import (REPO_ROOT, MarkedFaces, checkpoint_adjacency, differences, edit_config, marked_frame_folder,
+                           run_outputs, run_pipeline, tiny_archive)
+
+pytestmark = pytest.mark.e2e  # whole runs
 
 SUBJECTS = ["subj_a", "subj_b", "subj_c"]
 INNER = {"selection": "inner-cv", "adjacency_scope": "train", "inner_folds": 2}
@@ -228,24 +229,23 @@ def test_a_failed_final_model_keeps_the_pooled_tables(tiny, monkeypatch):
 
 def test_spot_refuses_a_final_model_the_config_moved_past(tiny):
     from model.spotting import SpotOptions, spot_inputs
-    from test_spot import _MarkedFaces, _frame_folder
     from utils.errors import UserError
 
     edit_config(tiny / "config.yaml", abfcm_training_lr=0.02)
     ok(request(tiny, FINAL="1"))
     edit_config(tiny / "config.yaml", abfcm_training_lr=0.05)
     ok(request(tiny))  # the folds follow; the final model is left as it was
-    recording = _frame_folder(tiny / "take", range(1, 13))
+    recording = marked_frame_folder(tiny / "take", range(1, 13))
     options = dict(inputs=(recording,), run=tiny / "run", dataset="tiny", config=tiny / "config.yaml", flow="dis",
                    report=False, out=tiny / "spots")
     with pytest.raises(UserError, match=r"the final model no longer matches the run's current config "
                                         r"\(config: abfcm_training_lr 0.02 -> 0.05\); bring it up to date with "
                                         r"FINAL=1 bash pipeline.sh"):
-        spot_inputs(SpotOptions(**options), landmarker=_MarkedFaces())
+        spot_inputs(SpotOptions(**options), landmarker=MarkedFaces())
     epoch = json.loads((tiny / "run" / "final" / "final_info.json").read_text())["epoch"]
-    assert spot_inputs(SpotOptions(**options, epoch=str(epoch)), landmarker=_MarkedFaces()) == 0  # named: used
+    assert spot_inputs(SpotOptions(**options, epoch=str(epoch)), landmarker=MarkedFaces()) == 0  # named: used
     ok(request(tiny, FINAL="1"))
-    assert spot_inputs(SpotOptions(**options), landmarker=_MarkedFaces()) == 0
+    assert spot_inputs(SpotOptions(**options), landmarker=MarkedFaces()) == 0
 
 
 def test_spot_refuses_a_fold_model_the_features_moved_past(tiny):

@@ -14,8 +14,9 @@ import pytest
 import yaml
 
 from core_fixtures import REPO_ROOT, make_tiny_dataset
-from pipeline_runs import differences, edit_config, run_outputs
-from slurm_cluster import slurm_env  # noqa: F401 (a fixture)
+from core_fixtures import differences, edit_config, run_outputs
+
+pytestmark = pytest.mark.e2e  # whole runs
 
 HELD = "--begin=now+3600"  # sbatch option: the jobs stay queued for the length of the test
 

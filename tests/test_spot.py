@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 import torch
 
-from core_fixtures import REPO_ROOT, make_tiny_dataset
+from core_fixtures import REPO_ROOT, MarkedFaces, make_tiny_dataset, marked_frame, marked_frame_folder
 from dataset import segments
 from feature_extraction.record import read_record, record_dict, settings_from_record, write_record
 from feature_extraction.video import FEATURE_VERSION, FlowSettings
@@ -161,44 +161,14 @@ def test_spotting_a_test_video_reproduces_eval_nms_csv(tmp_path):
     assert compared > 0
 
 
-class _MarkedFaces:
-    """Stand-in FaceLandmarker: the whole frame is the face; no landmarks on frames whose marker pixel
-    (frame number, top-left) is in ``faceless``."""
-
-    def __init__(self, faceless=()):
-        self.faceless = set(faceless)
-
-    def face_box(self, gray):
-        return (0, gray.shape[0] - 1, 0, gray.shape[1] - 1)
-
-    def face_boxes(self, gray):
-        return [self.face_box(gray)]
-
-    def landmarks(self, cropped, detect="full"):
-        return None if int(cropped[0, 0]) in self.faceless else np.full((68, 2), 20)
-
-
-def _marked_frame(number: int) -> np.ndarray:
-    image = np.random.default_rng(number).integers(0, 256, (48, 48, 3), dtype=np.uint8)
-    image[:4, :4] = number  # survives JPEG well enough in the 4x4 corner block
-    return image
-
-
-def _frame_folder(folder: Path, numbers) -> Path:
-    folder.mkdir()
-    for number in numbers:
-        cv2.imwrite(str(folder / f"img{number}.png"), _marked_frame(number))  # PNG: the marker stays exact
-    return folder
-
-
 def test_unreadable_frames_of_a_folder_are_face_lost_and_scored_zero(tmp_path):
-    folder = _frame_folder(tmp_path / "take", range(1, 13))
+    folder = marked_frame_folder(tmp_path / "take", range(1, 13))
     (folder / "img5.png").write_bytes(b"garbage, not an image" * 4)
-    encoded = cv2.imencode(".png", _marked_frame(6))[1].tobytes()
+    encoded = cv2.imencode(".png", marked_frame(6))[1].tobytes()
     (folder / "img6.png").write_bytes(encoded[:100])  # truncated inside the header
     recording = open_recording(folder, None, folder_fps=30)
     # frame 9 has no face: it must stay frame 9 although two frames before it were never given to the landmarker
-    found = extract_recording(recording, 30.0, FlowSettings("dis"), _MarkedFaces({9}))
+    found = extract_recording(recording, 30.0, FlowSettings("dis"), MarkedFaces({9}))
     (face,) = found.faces
     rows, lost, unreadable, indices = face.rows, face.lost_frames, found.unreadable, found.indices
     assert rows.shape == (11, 12, 2) and unreadable.sum() == 2
@@ -224,7 +194,7 @@ def test_a_folder_of_only_unreadable_frames_is_one_line(tmp_path):
         (folder / f"img{number}.jpg").write_bytes(b"")
     recording = open_recording(folder, None, folder_fps=30)
     with pytest.raises(UserError) as error:
-        extract_recording(recording, 30.0, FlowSettings("dis"), _MarkedFaces())
+        extract_recording(recording, 30.0, FlowSettings("dis"), MarkedFaces())
     assert str(error.value) == f"{folder}: none of its 4 frames can be read"
 
 
@@ -242,14 +212,14 @@ def test_a_video_the_decoder_stops_on_partway_is_spotted_up_to_there(tmp_path, m
             return self.next - 1 <= 6
 
         def retrieve(self):
-            return True, _marked_frame(self.next - 1)
+            return True, marked_frame(self.next - 1)
 
         def release(self):
             pass
 
     monkeypatch.setattr(decode_module.cv2, "VideoCapture", FailingCapture)
     recording = Recording(tmp_path / "take.mp4", "take", 30.0, header_frames=10)
-    found = extract_recording(recording, 30.0, FlowSettings("dis"), _MarkedFaces())
+    found = extract_recording(recording, 30.0, FlowSettings("dis"), MarkedFaces())
     assert found.recording.n_frames == 6 and found.recording.numbers == range(1, 7)
     assert found.faces[0].rows.shape == (5, 12, 2) and not found.unreadable.any()
     np.testing.assert_array_equal(found.indices, np.arange(6))

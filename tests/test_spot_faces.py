@@ -15,7 +15,6 @@ from feature_extraction.tracking import face_choice
 from feature_extraction.video import FlowSettings
 from fx_footage import face_photo, full_frame_landmarks
 from model.spotting import SpotOptions, spot_inputs
-from test_spot_inputs import setup  # noqa: F401 - the one-fold run fixture
 from utils.errors import UserError
 
 CANVAS = (720, 300)  # width, height
@@ -152,9 +151,9 @@ def test_a_face_number_beyond_the_faces_found_is_one_line(tmp_path, landmarker, 
         face_choice("0")
 
 
-def test_every_face_is_spotted_into_its_own_folder_with_its_own_page(setup, tmp_path, landmarker,  # noqa: F811
+def test_every_face_is_spotted_into_its_own_folder_with_its_own_page(one_fold_run, tmp_path, landmarker,
                                                                      two_faces, capsys):
-    _, run, config = setup
+    _, run, config = one_fold_run
     folder = tmp_path / "duo"
     folder.mkdir()
     for number, frame in enumerate(two_faces * 2, 1):
@@ -179,9 +178,9 @@ def test_every_face_is_spotted_into_its_own_folder_with_its_own_page(setup, tmp_
     assert sorted(p.name for p in out.iterdir()) == ["duo"]
 
 
-def test_the_annotated_video_draws_the_box_the_face_is_followed_with(setup, tmp_path, landmarker,  # noqa: F811
+def test_the_annotated_video_draws_the_box_the_face_is_followed_with(one_fold_run, tmp_path, landmarker,
                                                                      grace):
-    _, run, config = setup
+    _, run, config = one_fold_run
     patch, brow = grace
     frames, _ = _sliding_take(patch, brow, [100, 100 + 2 * FACE_PX])
     folder = tmp_path / "slide"

@@ -44,6 +44,9 @@ from dataset.mesynth.face import PHOTO_NAMES, detect_landmarks, load_photo, rand
 from dataset.mesynth.plan import STREAM_LOOK, STREAM_SCHEDULE, Movement, VideoPlan, plan_movements
 from dataset.mesynth.render import render_video
 from dataset.mesynth.xlsx import ANNOTATION_FILE_NAME, write_annotation_workbook
+import pytest
+
+pytestmark = pytest.mark.e2e  # whole runs
 
 SEED = 5
 SUBJECTS = ["casme_015", "casme_016", "casme_019", "casme_020"]  # participants 1-4 of the sheet

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -277,15 +278,14 @@ def save_resolved_config(config: DatasetConfig, log_dir: Path, extra: dict[str, 
     return atomic_write_text(Path(log_dir) / file_name, json.dumps(payload, indent=2) + "\n")
 
 
-def _main() -> None:
+def main(argv: list[str] | None = None) -> int:
     """``python -m utils.config DATASET KEY [--config FILE]``: print one resolved value (for pipeline.sh)."""
     import argparse
 
-    parser = argparse.ArgumentParser(description=_main.__doc__)
+    parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("dataset")
     parser.add_argument("key")
-    parser.add_argument("--config", default=None)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     from utils.errors import run_cli
 
     def show() -> None:
@@ -295,8 +295,8 @@ def _main() -> None:
             raise UserError(f"{config.source}: section '{args.dataset}' has no key '{args.key}'")
         print(" ".join(value) if isinstance(value, list) else value)
 
-    run_cli(show)
+    return run_cli(show)
 
 
 if __name__ == "__main__":
-    _main()
+    sys.exit(main())

@@ -12,17 +12,16 @@ same --out, gets <input name>-N. With a final model in RUN_DIR/final/ (FINAL=1 b
 --folds, that model is used; otherwise the fold ensemble. The face is followed when it moves; with several
 faces, --face chooses one and --faces all spots each into <input name>/face-N/ (docs/spot.md).
 """
-import argparse
 import sys
 from pathlib import Path
 
 from feature_extraction.flow import FLOW_METHODS
-from utils.cli import add_config, add_dataset
+from utils.cli import Parser, add_config, add_dataset
 from utils.errors import run_cli
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
+    parser = Parser(description=__doc__.strip().splitlines()[0])
     parser.add_argument("inputs", nargs="+", type=Path, metavar="INPUT", help="video file or frame folder")
     parser.add_argument("--run", required=True, type=Path, help="run folder (pipeline.sh output or published checkpoints)")
     add_dataset(parser, required=False, help="config section; default: the one the run was trained on (mesynth when "

@@ -37,7 +37,7 @@ def generic_tree(tmp_path_factory):
 
 
 def extract(base, *extra):
-    return main(["--dataset", "generic", "--raw-root", str(base / "raw"), "--out", str(base / "out"),
+    return main(["--layout", "generic", "--raw-root", str(base / "raw"), "--out", str(base / "out"),
                  "--flow", "dis", *extra])
 
 

@@ -180,7 +180,7 @@ def test_the_cache_key_changes_with_every_setting(tmp_path):
 def test_cli_flags_make_the_settings(argv, expected, tmp_path):
     from feature_extraction.__main__ import build_parser, flow_settings
 
-    args = build_parser().parse_args(["--dataset", "generic", "--raw-root", str(tmp_path), "--out", str(tmp_path),
+    args = build_parser().parse_args(["--layout", "generic", "--raw-root", str(tmp_path), "--out", str(tmp_path),
                                       *argv])
     settings = flow_settings(args)
     assert {name: getattr(settings, name) for name in expected} == expected

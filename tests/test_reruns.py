@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from core_fixtures import (REPO_ROOT, MarkedFaces, checkpoint_adjacency, differences, edit_config, marked_frame_folder,
+from core_fixtures import (MarkedFaces, call_main, checkpoint_adjacency, differences, edit_config, marked_frame_folder,
                            run_outputs, run_pipeline, tiny_archive)
 
 pytestmark = pytest.mark.e2e  # whole runs
@@ -276,12 +274,15 @@ def test_a_mistyped_subject_or_seed_is_refused_before_any_training(tiny):
 
 def test_eval_and_inner_cv_refuse_a_mistyped_subject_or_group_before_training(tiny):
     edit_config(tiny / "config.yaml", **INNER)
+    import eval as evaluate
+    from model import inner_cv
+
     common = ["--dataset", "tiny", "--config", str(tiny / "config.yaml"), "--output", str(tiny / "run"), "--quiet"]
-    for command, message in (
-            ([str(REPO_ROOT / "eval.py"), *common, "--subject", "S1"], "unknown subject 'S1'"),
-            (["-m", "model.inner_cv", *common, "--subject", "typo", "--group", "0"], "unknown subject 'typo'"),
-            (["-m", "model.inner_cv", *common, "--subject", "subj_a", "--group", "2"], "inner group 2: must be 0 .. 1")):
-        result = subprocess.run([sys.executable, *command], cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+    for main, argv, message in (
+            (evaluate.main, [*common, "--subject", "S1"], "unknown subject 'S1'"),
+            (inner_cv.main, [*common, "--subject", "typo", "--group", "0"], "unknown subject 'typo'"),
+            (inner_cv.main, [*common, "--subject", "subj_a", "--group", "2"], "inner group 2: must be 0 .. 1")):
+        result = call_main(main, argv)
         assert result.returncode == 2 and message in result.stderr, result.stderr
         assert not (tiny / "run").exists()
 

@@ -2,8 +2,6 @@
 and the invariant: spotting a fold's test video with that fold's selected model gives eval.py's nms_csv."""
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import cv2
@@ -12,7 +10,7 @@ import pandas as pd
 import pytest
 import torch
 
-from core_fixtures import REPO_ROOT, MarkedFaces, make_tiny_dataset, marked_frame, marked_frame_folder
+from core_fixtures import MarkedFaces, make_tiny_dataset, marked_frame, marked_frame_folder, run_script
 from dataset import segments
 from feature_extraction.record import read_record, record_dict, settings_from_record, write_record
 from feature_extraction.video import FEATURE_VERSION, FlowSettings
@@ -138,8 +136,8 @@ def test_spotting_a_test_video_reproduces_eval_nms_csv(tmp_path):
     config_path = make_tiny_dataset(tmp_path, epochs=16, epoch_begin=6)
     output = tmp_path / "run"
     for script in ("train.py", "eval.py"):
-        subprocess.run([sys.executable, str(REPO_ROOT / script), "--dataset", "tiny", "--config", str(config_path),
-                        "--output", str(output), "--subject", "subj_b", "--quiet"], check=True, capture_output=True)
+        done = run_script(script, config_path, subject="subj_b", output=output)
+        assert done.returncode == 0, done.stderr
     config = load_config("tiny", config_path)
     (model,) = choose_models(output, ["subj_b"], "selected")
     expected = pd.read_csv(output / "subj_b" / "nms_csv" / f"final_proposals_epoch_{model.epoch:03d}.csv")

@@ -11,8 +11,6 @@ import os
 import json
 import math
 import re
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -21,7 +19,8 @@ import numpy as np
 import pytest
 
 import model.spotting as spotting
-from core_fixtures import REPO_ROOT, MarkedFaces, assert_one_line_error, marked_frame_folder, write_fold_model
+import spot
+from core_fixtures import MarkedFaces, assert_one_line_error, call_main, marked_frame_folder, write_fold_model
 from feature_extraction.record import describe
 from feature_extraction.recording import frame_rate, open_recording, recording_name
 from feature_extraction.video import FlowSettings
@@ -290,8 +289,7 @@ def test_fps_parses_a_rate():
 
 
 def test_fps_from_the_command_line_is_one_line(tmp_path):
-    result = subprocess.run([sys.executable, str(REPO_ROOT / "spot.py"), str(tmp_path), "--run", str(tmp_path),
-                             "--fps", "nan"], capture_output=True, text=True, timeout=120)
+    result = call_main(spot.main, [str(tmp_path), "--run", str(tmp_path), "--fps", "nan"])
     assert_one_line_error(result, "--fps must be a finite number", "'nan'")
 
 
@@ -363,8 +361,7 @@ def test_folds_lists_parse():
 
 def test_repeated_folds_are_refused_before_any_extraction(tmp_path):
     (take,) = _takes(tmp_path, "take")
-    result = subprocess.run([sys.executable, str(REPO_ROOT / "spot.py"), str(take), "--run", str(tmp_path / "none"),
-                             "--folds", "subj_a,subj_a"], capture_output=True, text=True, timeout=120)
+    result = call_main(spot.main, [str(take), "--run", str(tmp_path / "none"), "--folds", "subj_a,subj_a"])
     assert_one_line_error(result, "--folds 'subj_a,subj_a': subj_a given more than once")
 
 
@@ -410,7 +407,7 @@ def test_a_run_without_records_uses_the_published_extraction_never_the_features_
     printed = capsys.readouterr().out
     assert f"dataset: {spotting.DEFAULT_DATASET} (the run records no config section" in printed
     # The extraction CLI's --flow-preset published, read from the same definition, and said so.
-    published = flow_settings(build_parser().parse_args(["--dataset", "generic", "--out", "x",
+    published = flow_settings(build_parser().parse_args(["--layout", "generic", "--out", "x",
                                                          "--flow-preset", "published"]))
     assert published == FlowSettings("tvl1", face_detect="full", tvl1_params="published-gpu", storage="jpeg95")
     assert (f"extraction settings: {describe(published)} (no extraction record in the run: the published "

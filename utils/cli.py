@@ -6,9 +6,15 @@ import argparse
 import ctypes
 from pathlib import Path
 
-import torch
-
 from utils.errors import UserError
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse whose flag errors follow the one error convention (utils/errors.py run_cli): one line
+    ``error: <message>`` on stderr, exit status 2, no usage block."""
+
+    def error(self, message):
+        self.exit(2, f"error: {message}\n")
 
 
 def shipped_sections() -> list[str]:
@@ -43,7 +49,7 @@ def add_output(parser: argparse.ArgumentParser, help: str = "run folder") -> Non
 
 def fold_parser(description: str) -> argparse.ArgumentParser:
     """The published flags of one fold: --dataset --output --subject, plus --config, --device, --quiet."""
-    parser = argparse.ArgumentParser(description=description)
+    parser = Parser(description=description)
     add_dataset(parser)
     add_output(parser, "run folder; the fold lives in <output>/<subject>")
     parser.add_argument("--subject", required=True, help="held-out subject, e.g. casme_015")
@@ -91,8 +97,10 @@ def reuse_freed_memory() -> None:
     libc.mallopt(m_trim_threshold, 1 << 30)
 
 
-def resolve_device(name: str) -> torch.device:
-    """``auto`` -> cuda when available, else cpu; anything else as torch understands it."""
+def resolve_device(name: str):
+    """``auto`` -> cuda when available, else cpu; anything else as torch understands it (a ``torch.device``)."""
+    import torch
+
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:

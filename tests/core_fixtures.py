@@ -129,10 +129,13 @@ def call_main(main: Callable[[list[str]], int], argv: list[str], cwd: Path | Non
     return Result(code, out.getvalue(), err.getvalue())
 
 
-def run_pipeline(env: dict, cwd: Path | None = None, base: dict | None = None, timeout: float = 900) -> Result:
-    """The pipeline with ``env`` over ``base`` (default: this process's environment)."""
+def run_pipeline(env: dict, cwd: Path | None = None, base: dict | None = None, timeout: float = 900,
+                 process: bool = False) -> Result:
+    """The pipeline with ``env`` over ``base`` (default: this process's environment), in this process; as
+    ``bash pipeline.sh`` with ``process`` (e.g. under Slurm, whose sbatch and squeue read the process
+    environment)."""
     full = {**(base or os.environ), "PYTHON": sys.executable, **{k: str(v) for k, v in env.items()}}
-    if os.environ.get("AUWGCN_PIPELINE_SUBPROCESS") == "1":
+    if process or os.environ.get("AUWGCN_PIPELINE_SUBPROCESS") == "1":
         done = subprocess.run(["bash", str(REPO_ROOT / "pipeline.sh")], env=full, cwd=cwd, capture_output=True,
                               text=True, timeout=timeout)
         return Result(done.returncode, done.stdout, done.stderr)
@@ -365,3 +368,14 @@ def write_fold_model(run: Path, subject: str, section: str, settings) -> None:
     (logs / "config.txt").write_text(json.dumps({"dataset": section, "subject": subject}))
     if settings is not None:
         write_record(logs, settings, "generic")
+
+
+def write_grey_video(path: Path, fps: float, n_frames: int = 6, size: tuple[int, int] = (32, 24)) -> Path:
+    """An MJPG video of ``n_frames`` flat grey frames (grey 40 * index, mod 256) at ``fps``."""
+    import cv2
+
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, size)
+    for index in range(n_frames):
+        writer.write(np.full((size[1], size[0], 3), 40 * index % 256, np.uint8))
+    writer.release()
+    return path

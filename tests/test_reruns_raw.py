@@ -8,9 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from core_fixtures import REPO_ROOT
+from core_fixtures import REPO_ROOT, differences, edit_config, report_data, run_outputs, run_pipeline
 from fx_footage import face_frames, write_frames
-from core_fixtures import differences, edit_config, report_data, run_outputs, run_pipeline
 
 pytestmark = pytest.mark.e2e  # whole runs
 

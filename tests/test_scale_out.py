@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +10,7 @@ import pandas as pd
 import pytest
 
 import core_fixtures
-from core_fixtures import REPO_ROOT, make_tiny_dataset
+from core_fixtures import make_tiny_dataset
 
 pytestmark = pytest.mark.e2e  # whole runs
 
@@ -22,12 +21,8 @@ FOLD_FILES = ["best_res.csv", "epoch_metrics.csv"]
 
 
 def run_pipeline(env: dict, cwd: Path, base: dict | None = None):
-    """Local runs in this process; under Slurm (``base``: the cluster's environment) ``bash pipeline.sh``, whose
-    sbatch and squeue read the process environment."""
-    if base is None:
-        return core_fixtures.run_pipeline(env, cwd=cwd)
-    return subprocess.run(["bash", str(REPO_ROOT / "pipeline.sh")], cwd=cwd, env={**base, **env},
-                          capture_output=True, text=True, timeout=600)
+    """Local runs in this process; under Slurm (``base``: the cluster's environment) ``bash pipeline.sh``."""
+    return core_fixtures.run_pipeline(env, cwd=cwd, base=base, timeout=600, process=base is not None)
 
 
 def run_files(output: Path) -> dict[str, bytes]:

@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 import torch
 
-from core_fixtures import MarkedFaces, make_tiny_dataset, marked_frame, marked_frame_folder, run_script
+from core_fixtures import (MarkedFaces, make_tiny_dataset, marked_frame, marked_frame_folder, run_script,
+                           write_grey_video)
 from dataset import segments
 from feature_extraction.record import read_record, record_dict, settings_from_record, write_record
 from feature_extraction.video import FEATURE_VERSION, FlowSettings
@@ -25,16 +26,8 @@ from utils.errors import UserError
 from utils.indexing import middle
 
 
-def _write_video(path: Path, n_frames: int, fps: float) -> Path:
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (64, 48))
-    for index in range(n_frames):
-        writer.write(np.full((48, 64, 3), index % 256, np.uint8))
-    writer.release()
-    return path
-
-
 def test_a_60_fps_video_is_resampled_to_30_and_maps_back(tmp_path):
-    recording = open_recording(_write_video(tmp_path / "clip.avi", 120, 60.0), None, folder_fps=30)
+    recording = open_recording(write_grey_video(tmp_path / "clip.avi", 60.0, 120), None, folder_fps=30)
     assert (recording.source_fps, recording.n_frames, recording.name) == (60.0, 0, "clip")  # counted when decoded
     recording = recording.counted(120)
     indices = resample_indices(recording.n_frames, recording.source_fps, 30.0)

@@ -15,12 +15,12 @@ import time
 from pathlib import Path
 
 import cv2
-import numpy as np
 import pytest
 
 import model.spotting as spotting
 import spot
-from core_fixtures import MarkedFaces, assert_one_line_error, call_main, marked_frame_folder, write_fold_model
+from core_fixtures import (MarkedFaces, assert_one_line_error, call_main, marked_frame_folder, write_fold_model,
+                           write_grey_video)
 from feature_extraction.record import describe
 from feature_extraction.recording import frame_rate, open_recording, recording_name
 from feature_extraction.video import FlowSettings
@@ -293,23 +293,15 @@ def test_fps_from_the_command_line_is_one_line(tmp_path):
     assert_one_line_error(result, "--fps must be a finite number", "'nan'")
 
 
-def _write_video(path: Path, fps: float) -> Path:
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (32, 24))
-    for index in range(6):
-        writer.write(np.full((24, 32, 3), 40 * index, np.uint8))
-    writer.release()
-    return path
-
-
 def test_a_video_rate_outside_1_to_1000_is_refused_unless_fps_overrides(tmp_path):
-    slow = _write_video(tmp_path / "slow.avi", 0.5)
+    slow = write_grey_video(tmp_path / "slow.avi", 0.5)
     with pytest.raises(UserError) as error:
         open_recording(slow, None, 30.0)
     assert str(error.value) == (f"{slow}: the video reports a frame rate of 0.5 fps, outside 1-1000: "
                                 "give its real rate with --fps")
     recording = open_recording(slow, 30.0, 25.0)  # --fps works for a video file
     assert (recording.source_fps, recording.header_frames) == (30.0, 6)
-    assert open_recording(_write_video(tmp_path / "fine.avi", 12.0), None, 30.0).source_fps == 12.0
+    assert open_recording(write_grey_video(tmp_path / "fine.avi", 12.0), None, 30.0).source_fps == 12.0
 
 
 @pytest.mark.parametrize("reported", [math.nan, math.inf, 0.0, 1200.0])

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -29,7 +28,6 @@ from utils.io import atomic_write_text
 from utils.metrics import SCORE_ROWS
 from utils.plots import plot_protocol_table
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 RUNS = (("all", "best-on-test"), ("train", "best-on-test"), ("train", "last-epoch"), ("train", "fixed-epoch"),
         ("train", "inner-cv"))
 
@@ -52,6 +50,8 @@ def scope_config(dataset: str, config_file: str | None, output: Path, scope: str
 
 def run_protocols(dataset: str, config_file: str | None, output: Path, seeds: list[str], jobs: int,
                   threads: int) -> dict:
+    from pipeline.__main__ import main as run_pipeline
+
     results = {"threads": threads, "runs": {}}
     for scope, selection in RUNS:
         run = output / f"adjacency_{scope}"
@@ -60,8 +60,8 @@ def run_protocols(dataset: str, config_file: str | None, output: Path, seeds: li
                "THREADS": str(threads),
                "PYTHON": os.environ.get("PYTHON", sys.executable)}
         print(f"[protocol table] {selection}, adjacency_scope {scope}", flush=True)
-        if subprocess.run(["bash", str(REPO_ROOT / "pipeline.sh")], env=env).returncode != 0:
-            raise UserError(f"{run}: pipeline.sh failed for selection {selection} (see above)")
+        if run_pipeline([], env=env) != 0:
+            raise UserError(f"{run}: the pipeline failed for selection {selection} (see above)")
         results["runs"][f"{selection} | {scope}"] = json.loads((run / "seed_results.json").read_text())
     atomic_write_text(output / "protocols.json", json.dumps(results, indent=2) + "\n")
     return results

@@ -19,9 +19,9 @@ SUBJECT = "casme_015"
 
 
 def _spot(root, out, capsys, *arguments) -> tuple[int, str]:
-    """spot.py in this process, with the demo run's model and config: (exit status, stdout)."""
-    code = spot.main([*map(str, arguments), "--run", str(root / "run"), "--dataset", "demo", "--config",
-                      str(root / "config.yaml"), "--out", str(out), "--no-report"])
+    """spot.py in this process, with the demo run's model and config file: (exit status, stdout)."""
+    code = spot.main([*map(str, arguments), "--run", str(root / "run"), "--config", str(root / "config.yaml"),
+                      "--out", str(out), "--no-report"])  # the section: the run's own
     return code, capsys.readouterr().out
 
 

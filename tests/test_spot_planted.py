@@ -53,8 +53,8 @@ def test_a_trained_demo_model_spots_a_planted_macro_expression(default_demo, tmp
     plan = unseen_take()
     render_video(plan, detect_landmarks([load_photo(plan.look.photo)])[0], tmp_path / "raw")
     (clip,) = [path for path in (tmp_path / "raw" / "rawpic").glob("*/*") if path.is_dir()]
-    code = spot.main([str(clip), "--run", str(root / "run"), "--dataset", "demo", "--config", str(root / "config.yaml"),
-                      "--folds", "casme_019", "--out", str(tmp_path / "spots"), "--no-report"])
+    code = spot.main([str(clip), "--run", str(root / "run"), "--config", str(root / "config.yaml"), "--folds",
+                      "casme_019", "--out", str(tmp_path / "spots"), "--no-report"])  # the section: the run's own
     assert code == 0, capsys.readouterr()
 
     spots = pd.read_csv(tmp_path / "spots" / clip.name / "spots.csv")

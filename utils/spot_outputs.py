@@ -73,7 +73,7 @@ def output_folders(inputs: list[str], names: list[str], out: Path) -> list[Path]
     taken = {out / ERROR_LOGS}
     folders = []
     for path, name in zip(inputs, names):
-        check_path_name(name, path, "input name")
+        check_path_name(name, path, "input name", local=True)
         numbered = [p for p in out.glob(f"{glob.escape(name)}-*") if p.name[len(name) + 1:].isdigit()]
         candidates = [out / name, *sorted(numbered, key=lambda p: int(p.name[len(name) + 1:]))]
         folder = next((c for c in candidates if c not in taken and recorded_input(c) == path), None)

@@ -24,8 +24,8 @@ REGISTRIES = {"matching": MATCHING_RULES, "selection": SELECTION_PROTOCOLS, "ext
 CLI_FLAGS = [
     (["eval.py"], ["--dataset", "d", "--output", "o", "--subject", "s"], "--matching", MATCHING_RULES),
     (["eval.py"], ["--dataset", "d", "--output", "o", "--subject", "s"], "--selection", SELECTION_PROTOCOLS),
-    (["-m", "feature_extraction"], ["--dataset", "generic"], "--flow", FLOW_METHODS),
-    (["-m", "feature_extraction"], [], "--dataset", DATASETS),
+    (["-m", "feature_extraction"], ["--layout", "generic"], "--flow", FLOW_METHODS),
+    (["-m", "feature_extraction"], [], "--layout", DATASETS),
     (["spot.py"], ["clip.mp4", "--run", "r"], "--flow", FLOW_METHODS),
 ]
 NOT_AN_ENTRY = "no-such-entry"
@@ -64,6 +64,6 @@ def test_the_cli_accepts_exactly_the_registry(command, needed, flag, registry):
     result = subprocess.run([sys.executable, *command, *needed, flag, NOT_AN_ENTRY], cwd=REPO_ROOT,
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 2, result.stderr
-    offered = re.search(rf"argument {flag}: invalid choice: '{NOT_AN_ENTRY}' \(choose from (.*)\)", result.stderr)
+    offered = re.search(rf"argument {flag}(?:/--[-\w]+)?: invalid choice: '{NOT_AN_ENTRY}' \(choose from (.*)\)", result.stderr)
     assert offered is not None, result.stderr
     assert [choice.strip("'") for choice in offered.group(1).split(", ")] == list(registry)

@@ -10,7 +10,7 @@ from pathlib import Path
 from utils.cli import check_run_folders, fold_parser, resolve_device, reuse_freed_memory
 from utils.errors import run_cli
 from utils.matching import MATCHING_RULES
-from utils.metrics import SELECTION_PROTOCOLS
+from utils.selection import SELECTION_PROTOCOLS
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
         check_subject(args.subject, config["subject_list"])  # before the inner models train
         device = resolve_device(config["device"])
         inner = None
-        if config["selection"] == "inner-cv":
+        if SELECTION_PROTOCOLS[config["selection"]].uses_inner_models:
             from pipeline.tasks import fold_inner_selection
             inner = fold_inner_selection(config, args.output, args.subject)
         info = evaluate_fold(config, args.subject, args.output, device, show_progress=not args.quiet,

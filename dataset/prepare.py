@@ -20,11 +20,11 @@ import shutil
 import sys
 from pathlib import Path
 
-from feature_extraction.adapters import DATASETS
 from feature_extraction.flow import DEFAULT_FLOW
 from utils.config import DatasetConfig, load_config
 from utils.errors import UserError, run_cli
 from utils.layout import FeatureLayout
+from utils.registry import RAW_LAYOUTS
 
 
 def render(config: DatasetConfig, jobs: int) -> None:
@@ -53,7 +53,7 @@ def raw_layout(config: DatasetConfig) -> str:
     """The adapter for ``raw_root``: the ``raw_layout`` key, else the section name if it names one, else generic."""
     if config.get("raw_layout"):
         return config["raw_layout"]
-    return config.name if config.name in DATASETS else "generic"
+    return config.name if config.name in RAW_LAYOUTS else "generic"
 
 
 def extraction_request(config: DatasetConfig, jobs: int, shard: tuple[int, int] | None = None):

@@ -12,13 +12,13 @@ from pathlib import Path
 
 import numpy as np
 
-from utils.annotations import EXPRESSION_TYPES, LABEL_COLUMNS, label_column
+from feature_extraction.segments import (FEATURE_ARRAY, LABEL_ARRAY, NAME_ARRAY, WINDOW_FEATURE_SHAPE,
+                                         WINDOW_LABEL_SHAPE)
+from utils.annotations import EXPRESSION_TYPES, label_column
 from utils.config import check_subject
 from utils.errors import UserError
-from utils.indexing import FEATURE_ROW_SHAPE, WINDOW_ROWS, parse_window_file_name
+from utils.indexing import parse_window_file_name
 
-WINDOW_FEATURE_SHAPE = (WINDOW_ROWS, *FEATURE_ROW_SHAPE)  # one segment file's 'feature': (270, 12, 2)
-WINDOW_LABEL_SHAPE = (WINDOW_ROWS, len(LABEL_COLUMNS))  # and its 'label': (270, 8)
 ACTION_COLUMNS = [label_column(type_idx, "action") for type_idx in EXPRESSION_TYPES]
 
 
@@ -38,10 +38,10 @@ class WindowSet:
 
 def _stored_video_name(archive) -> str | None:
     """The 0-d ``video_name`` string, or None when absent or stored as a pickled object (the file name says it)."""
-    if "video_name" not in archive.files:
+    if NAME_ARRAY not in archive.files:
         return None
     try:
-        return str(archive["video_name"])
+        return str(archive[NAME_ARRAY])
     except ValueError:  # an object array: never unpickle data from elsewhere
         return None
 
@@ -53,10 +53,10 @@ def load_window(path: Path) -> tuple[np.ndarray, np.ndarray, str]:
     """
     try:
         with np.load(path, allow_pickle=False) as archive:
-            missing = {"feature", "label"} - set(archive.files)
+            missing = {FEATURE_ARRAY, LABEL_ARRAY} - set(archive.files)
             if missing:
                 raise UserError(f"{path}: segment file lacks {', '.join(sorted(missing))}")
-            feature, label = archive["feature"], archive["label"]
+            feature, label = archive[FEATURE_ARRAY], archive[LABEL_ARRAY]
             video_name = _stored_video_name(archive)
     except UserError:
         raise

@@ -70,7 +70,7 @@ from pathlib import Path
 import pandas as pd
 from tqdm import tqdm
 
-from feature_extraction.adapters import DATASETS, TreeWarning, count_frames, discover_videos, load_annotations
+from feature_extraction.adapters import RAW_LAYOUTS, TreeWarning, count_frames, discover_videos, load_annotations
 from feature_extraction.batch import (Outcome, cached_results, error_log_path, extract_all, merge_lock, parse_shard,
                                      select_shard, why_not_cached)
 from feature_extraction.face import DETECT_MODES, landmark_model_path
@@ -92,8 +92,8 @@ MAX_LISTED = 3  # unreadable frames named per video before "... and N more"
 
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog=PROG, description="Extract AUW-GCN ROI motion features (METHOD.md section 2).")
-    parser.add_argument("--layout", "--dataset", dest="layout", required=True, choices=DATASETS,
-                        help=f"folder layout of --raw-root, the adapter reading it: {', '.join(DATASETS)} "
+    parser.add_argument("--layout", "--dataset", dest="layout", required=True, choices=RAW_LAYOUTS,
+                        help=f"folder layout of --raw-root, the adapter reading it: {', '.join(RAW_LAYOUTS)} "
                              "(--dataset is its old name, still accepted; elsewhere --dataset is a config section)")
     parser.add_argument("--raw-root", type=Path, help="the raw dataset folder as distributed (not with --annotations-only)")
     parser.add_argument("--anno", type=Path, help="annotation file (required for cas(me)^2 and samm)")
@@ -266,7 +266,7 @@ def _look_up(request: Extraction) -> _Pass:
     # windows to clip for and is not decoded either.
     frame_counts = ({video.video_name: found[video.video_name].n_frames if video.video_name in found
                      else count_frames(video) for video in mine if video.video_name not in failed_before}
-                    if request.layout == "samm" else None)
+                    if RAW_LAYOUTS[request.layout].CLIPS_TO_FRAME_COUNTS else None)
     notices: list[str] = []
     annotations = load_annotations(request.layout, request.anno, videos, frame_counts, notices)
     for line in notices:
@@ -402,7 +402,7 @@ def annotations_only(layout: str, anno: Path | None, out: Path) -> None:
         raise UserError(str(error)) from None
     for line in notices:
         print(line, file=sys.stderr)
-    if layout == "samm":
+    if RAW_LAYOUTS[layout].CLIPS_TO_FRAME_COUNTS:
         print(f"{anno}: without the videos, offsets past a video's end are not clipped to its length "
               "(the paper's table clips them; give --raw-root to clip)", file=sys.stderr)
     subjects = list(dict.fromkeys(annotations["subject"]))

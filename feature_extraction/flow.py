@@ -9,16 +9,15 @@ Flow fields are (H, W, 2) float32 with components (x, y) in pixels, y down
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable
 
 import cv2
 import numpy as np
 
-FLOW_METHODS = ("tvl1", "dis", "farneback")
+from utils.registry import FLOW_METHODS
+
 DEFAULT_FLOW = "tvl1"  # the published flow
-# Methods whose flow between two identical images is exactly zero (tests/test_spot_speed.py checks it on face
-# crops and noise), so a frame that resampling repeats needs no flow run; Farneback's is not (up to 0.15 px).
-ZERO_ON_IDENTICAL = ("tvl1", "dis")
 QUANT_BOUND = 10.0  # dense_flow's --bound: components clipped to [-10, 10] px
 QUANT_LEVELS = 255.0
 
@@ -60,7 +59,7 @@ DEFAULT_TVL1_PARAMS = "opencv-cpu"
 # image JPEG-encoded at OpenCV's default quality 95 and decoded again (jpeg95), as the
 # published pipeline stored them on disk and read them back.
 FLOW_STORAGES = ("codes", "jpeg95")
-JPEG_QUALITY = 95
+FLOW_JPEG_QUALITY = 95  # dense_flow's cv::imwrite default
 
 FlowFunction = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
@@ -75,30 +74,62 @@ def make_tvl1(params: str):
     return solver
 
 
+@dataclass(frozen=True)
+class FlowMethod:
+    """An optical flow method, an entry of :data:`FLOW_METHODS` (config key ``extraction_flow``, ``--flow``).
+
+    ``make(option)`` returns a function ``(gray_i, gray_i1) -> flow (H, W, 2) float32 px``; ``option`` is the
+    value of the :class:`~feature_extraction.video.FlowSettings` field named ``option_field`` (the one option
+    that varies this method's features, named in the cache key), None when it has none. ``auto_face_detect``:
+    the face-detection mode ``auto`` means with this flow. ``zero_on_identical``: its flow between two identical
+    images is exactly zero (tests/test_spot_long.py checks it on a face crop and noise), so a frame that
+    resampling repeats needs no flow run.
+    """
+
+    name: str
+    make: Callable[[str | None], FlowFunction]
+    auto_face_detect: str
+    option_field: str | None = None
+    zero_on_identical: bool = False
+
+
+def _dis(preset: str) -> FlowFunction:
+    if preset not in DIS_PRESETS:
+        raise ValueError(f"unknown DIS preset {preset!r}; choose one of {', '.join(DIS_PRESETS)}")
+    solver = cv2.DISOpticalFlow_create(DIS_PRESETS[preset])
+    return lambda first, second: solver.calc(first, second, None)
+
+
+def _tvl1(params: str) -> FlowFunction:
+    solver = make_tvl1(params)
+    return lambda first, second: solver.calc(first, second, None)
+
+
+def _farneback(_: None) -> FlowFunction:
+    return lambda first, second: cv2.calcOpticalFlowFarneback(first, second, None, *FARNEBACK_PARAMS)
+
+
+# The entries FLOW_METHODS (utils/registry.py) names. Face detection: as published for TV-L1, fast for the
+# speed flows. Farneback's flow between identical images is not exactly zero (up to 0.15 px).
+TVL1 = FlowMethod("tvl1", _tvl1, auto_face_detect="full", option_field="tvl1_params", zero_on_identical=True)
+DIS = FlowMethod("dis", _dis, auto_face_detect="fast", option_field="dis_preset", zero_on_identical=True)
+FARNEBACK = FlowMethod("farneback", _farneback, auto_face_detect="fast")
+
+
 def make_flow(method: str, dis_preset: str = DEFAULT_DIS_PRESET,
               tvl1_params: str = DEFAULT_TVL1_PARAMS) -> FlowFunction:
     """A function ``(gray_i, gray_i1) -> flow (H, W, 2) float32 px``.
 
-    ``method`` is one of :data:`FLOW_METHODS`; ``dis_preset`` (a key of
-    :data:`DIS_PRESETS`) applies to DIS, ``tvl1_params`` (a key of
-    :data:`TVL1_PARAMS`) to TV-L1. Inputs are 2-D uint8 images of equal shape.
-    The returned function keeps its OpenCV object, so make one per video (or
-    per worker) and reuse it.
+    ``method`` names an entry of :data:`FLOW_METHODS`; ``dis_preset`` (a key of :data:`DIS_PRESETS`) applies
+    to DIS, ``tvl1_params`` (a key of :data:`TVL1_PARAMS`) to TV-L1. Inputs are 2-D uint8 images of equal
+    shape. The returned function keeps its OpenCV object, so make one per video (or per worker) and reuse it.
     """
-    if method == "tvl1":
-        solver = make_tvl1(tvl1_params)
-        return lambda first, second: solver.calc(first, second, None)
-    if method == "dis":
-        if dis_preset not in DIS_PRESETS:
-            raise ValueError(f"unknown DIS preset {dis_preset!r}; choose one of {', '.join(DIS_PRESETS)}")
-        solver = cv2.DISOpticalFlow_create(DIS_PRESETS[dis_preset])
-        return lambda first, second: solver.calc(first, second, None)
-    if method == "farneback":
-        return lambda first, second: cv2.calcOpticalFlowFarneback(first, second, None, *FARNEBACK_PARAMS)
-    raise ValueError(f"unknown flow method {method!r}; choose one of {', '.join(FLOW_METHODS)}")
+    entry = FLOW_METHODS[method]
+    options = {"dis_preset": dis_preset, "tvl1_params": tvl1_params}
+    return entry.make(options[entry.option_field] if entry.option_field else None)
 
 
-def jpeg_round_trip(codes: np.ndarray, quality: int = JPEG_QUALITY) -> np.ndarray:
+def jpeg_round_trip(codes: np.ndarray, quality: int = FLOW_JPEG_QUALITY) -> np.ndarray:
     """(H, W, 2) uint8 codes -> the same after each component image went through JPEG.
 
     As dense_flow wrote ``flow_x`` / ``flow_y`` (``cv::imwrite`` of a one-channel

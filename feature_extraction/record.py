@@ -28,7 +28,7 @@ from pathlib import Path
 from feature_extraction.video import FEATURE_VERSION, FlowSettings, library_key
 from utils.errors import UserError
 from utils.io import atomic_write_text
-from utils.layout import RECORD_NAME  # noqa: F401 (imported from here by the readers of the record)
+from utils.layout import FeatureLayout
 
 RAW_ROOT_KEY = "raw_root"
 
@@ -42,8 +42,8 @@ def record_dict(settings: FlowSettings, dataset: str | None = None, raw_root: Pa
 
 def write_record(folder: Path, settings: FlowSettings, dataset: str | None = None,
                  raw_root: Path | None = None) -> Path:
-    """Write ``<folder>/extraction.json`` atomically; returns its path."""
-    path = Path(folder) / RECORD_NAME
+    """Write the record of the archive ``folder`` (``FeatureLayout.record``) atomically; returns its path."""
+    path = FeatureLayout(Path(folder)).record
     atomic_write_text(path, json.dumps(record_dict(settings, dataset, raw_root), indent=2, sort_keys=True) + "\n")
     return path
 

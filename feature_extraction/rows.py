@@ -17,8 +17,9 @@ from concurrent.futures import Executor, Future
 
 import numpy as np
 
-from feature_extraction.flow import ZERO_ON_IDENTICAL, make_flow, stored_flow, to_feature_units
+from feature_extraction.flow import FLOW_METHODS, make_flow, stored_flow, to_feature_units
 from feature_extraction.roi import roi_features
+from utils.indexing import FEATURE_ROW_SHAPE
 
 FLOW_CHUNK = 32  # flow frames held before their ROI features are computed in one batch
 TASKS_AHEAD = 8  # flows (and batches of rows) handed to the worker before the caller waits (bounds memory)
@@ -123,11 +124,11 @@ class RowBuilder:
         """The previous image again: an unreadable frame shown as the previous one (``replay`` False: its
         landmarks, not a failure; zero motion, no flow run), or the same source frame again (``replay``: the
         previous image's detection result once more, a failure again when it had none; its flow is run only
-        for a method whose flow between identical images is not exactly zero, :data:`ZERO_ON_IDENTICAL`)."""
+        for a method whose flow between identical images is not exactly zero, ``FlowMethod.zero_on_identical``)."""
         if self._previous is None:
             self._leading_copies += 1
             return
-        if replay and self._settings.method not in ZERO_ON_IDENTICAL:
+        if replay and not FLOW_METHODS[self._settings.method].zero_on_identical:
             self.add(self._previous, self._previous_landmarks)
             return
         self._copy(replay)
@@ -138,7 +139,7 @@ class RowBuilder:
         landmarks)."""
         self._flush(final=True)
         rows = [batch.result() if isinstance(batch, Future) else batch for batch in self._rows]
-        return np.concatenate(rows) if rows else np.zeros((0, 12, 2), np.float32)
+        return np.concatenate(rows) if rows else np.zeros((0, *FEATURE_ROW_SHAPE), np.float32)
 
     def _copy(self, replay: bool) -> None:
         if replay:

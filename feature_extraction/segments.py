@@ -12,10 +12,22 @@ import numpy as np
 import pandas as pd
 
 from utils.annotations import ANNOTATION_COLUMNS, EXPRESSION_TYPES, LABEL_COLUMNS, label_column
-from utils.indexing import (FEATURE_ROW_SHAPE, NUM_ROIS, cut_window, parse_window_file_name, window_file_name,
-                            window_offsets)
+from utils.indexing import (FEATURE_ROW_SHAPE, NUM_ROIS, WINDOW_ROWS, cut_window, parse_window_file_name,
+                            window_file_name, window_offsets)
 from utils.io import atomic_write_bytes
 from utils.names import check_path_name
+
+# A segment file (FORMATS.md): an npz of one window, written by write_video_segments and read by
+# dataset/segments.py. Its arrays: 'feature' (270, 12, 2) float32, 'label' (270, 8) int32 (LABEL_COLUMNS) and
+# the 0-d text 'video_name'.
+FEATURE_ARRAY, LABEL_ARRAY, NAME_ARRAY = "feature", "label", "video_name"
+WINDOW_FEATURE_SHAPE = (WINDOW_ROWS, *FEATURE_ROW_SHAPE)
+WINDOW_LABEL_SHAPE = (WINDOW_ROWS, len(LABEL_COLUMNS))
+
+
+def segment_arrays(feature: np.ndarray, label: np.ndarray, video_name: str) -> dict[str, np.ndarray]:
+    """The arrays of one segment file, by name (``np.savez(file, **segment_arrays(...))``)."""
+    return {FEATURE_ARRAY: feature, LABEL_ARRAY: label, NAME_ARRAY: np.array(video_name)}
 
 
 def frame_labels(n_rows: int, annotations: pd.DataFrame) -> np.ndarray:
@@ -92,8 +104,8 @@ def write_video_segments(out_root: Path, subject: str, video_name: str, features
     written = []
     for offset in window_offsets(features.shape[0]):
         buffer = io.BytesIO()
-        np.savez(buffer, feature=cut_window(features, int(offset)), label=cut_window(labels, int(offset)),
-                 video_name=np.array(video_name))
+        np.savez(buffer, **segment_arrays(cut_window(features, int(offset)), cut_window(labels, int(offset)),
+                                          video_name))
         name = window_file_name(video_name, int(offset))
         for folder in folders:
             atomic_write_bytes(folder / name, buffer.getvalue())

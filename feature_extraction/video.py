@@ -55,8 +55,6 @@ STAGES = ("decode", "face_box", "gray_crop", "landmarks", "flow", "quantise", "r
 # Bump whenever a change to the extraction code changes the features of some
 # video: cached results of another version are recomputed.
 FEATURE_VERSION = 2
-# Face-detection mode for --face-detect auto: as published for TV-L1, fast for the speed flows.
-AUTO_FACE_DETECT = {"tvl1": "full", "dis": "fast", "farneback": "fast"}
 
 Frames = Iterable[tuple[str, "np.ndarray | None"]]
 
@@ -69,13 +67,13 @@ class VideoFailure(Exception):
 class FlowSettings:
     """Every choice that changes a video's features (flat, JSON-serialisable fields).
 
-    ``method``: the flow (:data:`FLOW_METHODS`); ``dis_preset``: DIS preset
+    ``method``: the flow (an entry of :data:`FLOW_METHODS`); ``dis_preset``: DIS preset
     (:data:`~feature_extraction.flow.DIS_PRESETS`, used by DIS only);
     ``tvl1_params``: TV-L1 parameter set (:data:`~feature_extraction.flow.TVL1_PARAMS`,
     used by TV-L1 only); ``quantise``: the published 8-bit codes; ``storage``:
     ``codes`` or ``jpeg95`` (the codes through JPEG quality 95, as published;
     needs ``quantise``); ``face_detect``: ``full``, ``fast``, or ``auto``,
-    which is replaced by :data:`AUTO_FACE_DETECT` of the flow.
+    which is replaced by the flow's own mode (``FlowMethod.auto_face_detect``).
     """
 
     method: str = DEFAULT_FLOW
@@ -86,10 +84,9 @@ class FlowSettings:
     storage: str = "codes"
 
     def __post_init__(self):
-        if self.method not in FLOW_METHODS:
-            raise ValueError(f"unknown flow method {self.method!r}; choose one of {', '.join(FLOW_METHODS)}")
+        flow = FLOW_METHODS[self.method]  # an unknown name: one line
         if self.face_detect == "auto":
-            object.__setattr__(self, "face_detect", AUTO_FACE_DETECT[self.method])  # frozen dataclass
+            object.__setattr__(self, "face_detect", flow.auto_face_detect)  # frozen dataclass
         if self.face_detect not in DETECT_MODES:
             raise ValueError(f"unknown face-detection mode {self.face_detect!r}; "
                              f"choose one of auto, {', '.join(DETECT_MODES)}")
@@ -106,7 +103,8 @@ class FlowSettings:
         """Cache key: ``tvl1-q8-full-opencv-cpu``, ``dis-float-fast-medium``,
         ``tvl1-q8-full-published-gpu-jpeg95``, ...; it names only the options that
         apply to the method (the DIS preset does not change TV-L1 features)."""
-        variant = {"dis": self.dis_preset, "tvl1": self.tvl1_params}.get(self.method)
+        option = FLOW_METHODS[self.method].option_field
+        variant = getattr(self, option) if option else None
         storage = None if self.storage == "codes" else self.storage
         parts = (self.method, "q8" if self.quantise else "float", self.face_detect, variant, storage)
         return "-".join(part for part in parts if part)

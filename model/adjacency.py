@@ -13,13 +13,16 @@ Checkpoints carry their matrix, so evaluation needs none of this.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from utils.errors import UserError
 from utils.indexing import NUM_ROIS
-from utils.make_coc_matrix import build_adjacency_file, cooccurrence_matrix, read_au_strings
+from utils.layout import RunLayout
+from utils.make_coc_matrix import (ADJACENCY_SCOPES, AdjacencyScope, build_adjacency_file, cooccurrence_matrix,
+                                    read_au_strings)
 
 
 def read_adjacency(path: Path) -> np.ndarray:
@@ -36,44 +39,53 @@ def read_adjacency(path: Path) -> np.ndarray:
     return matrix.astype(np.float32)
 
 
+@dataclass(frozen=True)
+class AdjacencySource:
+    """Where a model's matrix comes from: ``given`` (config key ``adjacency``), else built from ``anno_csv``
+    under ``scope`` (``adjacency_scope``)."""
+
+    given: Path | None
+    scope: AdjacencyScope
+    anno_csv: Path
+
+    @classmethod
+    def from_config(cls, config) -> "AdjacencySource":
+        given = config.get("adjacency")
+        return cls(Path(given) if given else None, ADJACENCY_SCOPES[config["adjacency_scope"]], Path(config["anno_csv"]))
+
+
 def adjacency_path(config, output: Path, subject: str) -> Path | None:
     """Where the fold's built matrix goes; None when the config gives a matrix."""
-    if config.get("adjacency"):
+    source = AdjacencySource.from_config(config)
+    if source.given:
         return None
-    if config.get("adjacency_scope", "all") == "train":
-        return Path(output) / subject / "adjacency.npy"
-    return Path(output) / "adjacency_all.npy"
+    run = RunLayout(Path(output))
+    return run.fold(subject).adjacency if source.scope.holds_out_subject else run.shared_adjacency
 
 
 def fold_left_out(config, subject: str) -> list[str]:
     """Whose annotation rows the matrix of the fold holding out ``subject`` leaves out (adjacency_scope)."""
-    return [subject] if config.get("adjacency_scope", "all") == "train" else []
+    return AdjacencySource.from_config(config).scope.left_out(subject)
 
 
 def load_adjacency(config, output: Path, subject: str) -> np.ndarray:
     """The ``(12, 12)`` float32 matrix for training the fold that holds out ``subject``."""
-    if config.get("adjacency"):
-        return read_adjacency(Path(config["adjacency"]))
-    return built_adjacency(config, adjacency_path(config, output, subject), fold_left_out(config, subject))
+    return model_adjacency(config, adjacency_path(config, output, subject), fold_left_out(config, subject))
 
 
-def model_adjacency(config, path: Path, left_out: list[str]) -> np.ndarray:
-    """A given matrix as the folds read it, else the one built without ``left_out``'s rows, saved as ``path``."""
-    if config.get("adjacency"):
-        return read_adjacency(Path(config["adjacency"]))
-    return built_adjacency(config, path, left_out)
+def model_adjacency(config, path: Path | None, left_out: list[str]) -> np.ndarray:
+    """A given matrix as the folds read it, else the one built without ``left_out``'s rows, saved as ``path``
+    (rebuilt on every training run, in milliseconds: a changed anno_csv never meets a stale matrix)."""
+    source = AdjacencySource.from_config(config)
+    if source.given:
+        return read_adjacency(source.given)
+    return build_adjacency_file(source.anno_csv, path, exclude_subjects=left_out)
 
 
 def adjacency_matrix(config, left_out: list[str]) -> np.ndarray:
     """The matrix a model trained without ``left_out`` uses, computed in memory and written nowhere (a given
     one, else built from ``anno_csv``): what the pipeline's keys read."""
-    if config.get("adjacency"):
-        return read_adjacency(Path(config["adjacency"]))
-    return cooccurrence_matrix(read_au_strings(Path(config["anno_csv"]), left_out))
-
-
-def built_adjacency(config, path: Path, left_out: list[str]) -> np.ndarray:
-    """The matrix built from ``anno_csv`` without the rows of ``left_out``, saved as ``path``.
-
-    Rebuilt on every training run (milliseconds): a changed anno_csv never meets a stale matrix."""
-    return build_adjacency_file(Path(config["anno_csv"]), path, exclude_subjects=left_out)
+    source = AdjacencySource.from_config(config)
+    if source.given:
+        return read_adjacency(source.given)
+    return cooccurrence_matrix(read_au_strings(source.anno_csv, left_out))

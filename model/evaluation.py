@@ -22,6 +22,7 @@ from tqdm import tqdm
 from dataset.segments import WindowSet, concatenate, test_windows
 from dataset.targets import normalise_features
 from model.scoring import Scores, batched_scores, device_error_message, load_in_background
+from model.settings import EvaluationSettings
 from utils.annotations import EXPRESSION_TYPES, MACRO, MICRO, as_names, read_annotation_table, subject_ground_truth
 from utils.config import DatasetConfig, check_subject, save_resolved_config
 from utils.cores import usable_cores
@@ -30,11 +31,10 @@ from utils.indexing import SEGMENT_LENGTH, window_frame_to_video_frame
 from utils.io import atomic_path, atomic_write_csv, atomic_write_text
 from utils.layout import FoldLayout, checkpoints_fingerprint
 from utils.matching import count_matches
-from utils.metrics import (COUNT_COLUMNS, EPOCH_METRIC_COLUMNS, empty_counts_row, epoch_metrics_row, epoch_row,
-                           fixed_epoch, protocol_epoch)
-from utils.nms import NMS_COLUMNS, nms, nms_top_k
-from utils.proposals import PROPOSAL_COLUMNS, find_proposals, proposal_params_from_config
-
+from utils.metrics import COUNT_COLUMNS, EPOCH_METRIC_COLUMNS, empty_counts_row, epoch_metrics_row
+from utils.nms import NMS_COLUMNS, nms
+from utils.proposals import PROPOSAL_COLUMNS, ProposalParams, find_proposals
+from utils.selection import SelectionSettings, epoch_row, protocol_epoch
 
 @dataclass(frozen=True)
 class HeldOut:
@@ -66,21 +66,23 @@ class HeldOut:
 
 def load_held_out(config: DatasetConfig, subjects: list[str], windows_of=test_windows) -> HeldOut:
     """Load step: the subjects' test windows (``windows_of(root, subject)``, stacked in the given order) and
-    annotation rows. ``windows_of`` lets a process that evaluates many models read each file once."""
+    annotation rows (frames divided by RATIO_SCALE). ``windows_of`` lets a process that evaluates many models
+    read each file once."""
     for subject in subjects:
         check_subject(subject, config["subject_list"])
     per_subject = [windows_of(Path(config["segment_feat_root"]), s) for s in subjects]
     table = read_annotation_table(config["anno_csv"])
+    ratio_scale = EvaluationSettings.from_config(config).ratio_scale
     return HeldOut(tuple(subjects), per_subject[0] if len(per_subject) == 1 else concatenate(per_subject),
                    {s: np.unique(w.video_names) for s, w in zip(subjects, per_subject)},
-                   {s: subject_ground_truth(table, s, config["RATIO_SCALE"]) for s in subjects})
+                   {s: subject_ground_truth(table, s, ratio_scale) for s in subjects})
 
 
-def evaluated_checkpoints(layout: FoldLayout, config: DatasetConfig) -> dict[int, Path]:
+def evaluated_checkpoints(layout: FoldLayout, settings: EvaluationSettings) -> dict[int, Path]:
     """Load step: the checkpoints from ``epoch_begin`` on, by epoch; none is an error naming the folder."""
-    checkpoints = {e: p for e, p in layout.checkpoints().items() if e >= config["epoch_begin"]}
+    checkpoints = {e: p for e, p in layout.checkpoints().items() if e >= settings.epoch_begin}
     if not checkpoints:
-        raise UserError(f"{layout.models}: no checkpoint_epoch_<NNN>.pth.tar from epoch {config['epoch_begin']} on")
+        raise UserError(f"{layout.models}: no checkpoint_epoch_<NNN>.pth.tar from epoch {settings.epoch_begin} on")
     return checkpoints
 
 
@@ -98,14 +100,16 @@ def score_checkpoints(checkpoints: dict[int, Path], held_out: HeldOut, device: t
         raise UserError(f"{layout.models}: evaluation failed: {message}") from None
 
 
-def epoch_proposals(scores: Scores, windows: WindowSet, config: DatasetConfig) -> pd.DataFrame:
-    """Proposals of both types in the published table layout (micro rows first)."""
+def epoch_proposals(scores: Scores, windows: WindowSet, proposals: dict[int, ProposalParams]) -> pd.DataFrame:
+    """Proposals of both types (``proposals``: each type's rules) in the published table layout (micro rows
+    first)."""
     tables = [find_proposals(scores.start[t], scores.end[t], scores.apex[t], windows.offsets, windows.video_names,
-                             proposal_params_from_config(config, name)) for t, name in EXPRESSION_TYPES.items()]
+                             proposals[t]) for t in EXPRESSION_TYPES]
     return pd.concat(tables, ignore_index=True) if any(len(t) for t in tables) else tables[0]
 
 
-def proposals_by_epoch(scores: list[Scores], windows: WindowSet, config: DatasetConfig) -> list[pd.DataFrame]:
+def proposals_by_epoch(scores: list[Scores], windows: WindowSet,
+                       proposals: dict[int, ProposalParams]) -> list[pd.DataFrame]:
     """Propose step: :func:`epoch_proposals` of many epochs at once: the epochs' windows are stacked (K*W rows)
     and each type's proposals found in one call; rows keep find_proposals' order (window, then frame), so every
     epoch's table equals its own :func:`epoch_proposals`."""
@@ -116,10 +120,10 @@ def proposals_by_epoch(scores: list[Scores], windows: WindowSet, config: Dataset
     codes = np.arange(n_epochs * n_windows, dtype=np.int64)
     offsets = np.tile(windows.offsets, n_epochs)
     per_type = []
-    for type_idx, name in EXPRESSION_TYPES.items():
+    for type_idx in EXPRESSION_TYPES:
         table = find_proposals(*(np.concatenate([getattr(s, field)[type_idx] for s in scores])
                                  for field in ("start", "end", "apex")),
-                               offsets, codes, proposal_params_from_config(config, name))
+                               offsets, codes, proposals[type_idx])
         code = table["video_name"].to_numpy(dtype=np.int64)
         table["video_name"] = as_names(windows.video_names[code % n_windows], index=table.index)
         per_type.append((table, code // n_windows))
@@ -141,15 +145,14 @@ class EpochResult:
 
 
 def match_epochs(epochs: list[int], tables: list[pd.DataFrame], held_out: HeldOut,
-                 config: DatasetConfig) -> list[EpochResult]:
+                 settings: EvaluationSettings) -> list[EpochResult]:
     """Match step: per epoch, NMS (top-K per type) and the matching rule's (TP, N, M) per type."""
-    top_k = nms_top_k(config)
 
     def match(epoch: int, proposals: pd.DataFrame) -> EpochResult:
         if proposals.empty:
             return EpochResult(epoch, proposals, None, None)
-        kept = nms(proposals, top_k)
-        return EpochResult(epoch, proposals, kept, held_out.counts(kept, config["matching"]))
+        kept = nms(proposals, settings.top_k)
+        return EpochResult(epoch, proposals, kept, held_out.counts(kept, settings.matching))
 
     # Epochs are independent: spread them over the cores we may use.
     with ThreadPoolExecutor(max_workers=usable_cores()) as pool:
@@ -192,7 +195,7 @@ def video_apex_scores(scores: Scores, windows: WindowSet) -> dict[str, np.ndarra
     return stitched
 
 
-def _selection_note(selection: str, chosen_epoch: int | None, checkpoints: dict[int, Path],
+def _selection_note(selection: SelectionSettings, chosen_epoch: int | None, checkpoints: dict[int, Path],
                     chosen_row: pd.Series | None) -> str | None:
     """Why best_res.csv holds zeros, when it does."""
     if chosen_row is not None:
@@ -200,29 +203,30 @@ def _selection_note(selection: str, chosen_epoch: int | None, checkpoints: dict[
     if chosen_epoch is None:
         return "no epoch has a proposal: TP and N counted as 0, M kept"
     if chosen_epoch not in checkpoints:
-        key = " (abfcm_best_epoch)" if selection == "fixed-epoch" else ""
+        key = f" ({selection.protocol.epoch_key})" if selection.protocol.epoch_key else ""
         return f"epoch {chosen_epoch}{key} has no checkpoint from epoch_begin on: TP and N counted as 0"
     return "the selected epoch has no proposal: TP and N counted as 0, M kept"
 
 
-def select_and_write(config: DatasetConfig, layout: FoldLayout, held_out: HeldOut, checkpoints: dict[int, Path],
-                     scores: list[Scores], metrics: pd.DataFrame, inner: dict | None = None) -> dict:
+def select_and_write(settings: EvaluationSettings, selection: SelectionSettings, layout: FoldLayout,
+                     held_out: HeldOut, checkpoints: dict[int, Path], scores: list[Scores], metrics: pd.DataFrame,
+                     inner: dict | None = None) -> dict:
     """Select step: the protocol's epoch -> ``best_res.csv``, ``selected_scores.npz`` and ``eval_info.json``.
 
-    ``inner``: the inner cross-validation's result (model/inner_cv.py), needed by ``inner-cv``, whose
-    epoch it gives; the held-out labels then only count that epoch's TP, FP and FN.
+    ``inner``: the inner cross-validation's result (model/inner_cv.py), needed by a protocol that uses inner
+    models (inner-cv), whose epoch it gives; the held-out labels then only count that epoch's TP, FP and FN.
 
     eval_info's ``selected_epoch`` is the epoch the protocol chose, also when it has no proposal (best_res
     then counts TP 0, N 0 and M); it is None only under best-on-test when no epoch has a proposal.
     ``selected_scores.npz`` holds that epoch's scores whenever it has a checkpoint.
     """
-    matching, selection = config["matching"], config["selection"]
-    if selection == "inner-cv" and inner is None:
-        raise ValueError("selection 'inner-cv' needs the inner cross-validation's result")
-    wanted = inner["selected_epoch"] if selection == "inner-cv" else config["abfcm_best_epoch"]
-    chosen_epoch = protocol_epoch(metrics, selection, wanted, last_epoch=max(checkpoints))
+    protocol = selection.protocol
+    if protocol.uses_inner_models and inner is None:
+        raise ValueError(f"selection '{protocol.name}' needs the inner cross-validation's result")
+    given = inner["selected_epoch"] if protocol.uses_inner_models else selection.fixed_epoch
+    chosen_epoch = protocol_epoch(metrics, protocol.name, given, last_epoch=max(checkpoints))
     chosen = epoch_row(metrics, chosen_epoch)
-    empty = held_out.counts_without_proposals(matching)
+    empty = held_out.counts_without_proposals(settings.matching)
     if chosen is None:
         best = empty_counts_row(empty[MICRO][2], empty[MACRO][2])
     else:
@@ -236,17 +240,17 @@ def select_and_write(config: DatasetConfig, layout: FoldLayout, held_out: HeldOu
         layout.selected_scores.unlink(missing_ok=True)
     atomic_write_csv(layout.best_res, pd.DataFrame([best], columns=COUNT_COLUMNS))
     info = {"subject": held_out.subjects[0] if len(held_out.subjects) == 1 else list(held_out.subjects),
-            "matching": matching, "selection": selection, "selected_epoch": chosen_epoch,
-            "fixed_epoch": fixed_epoch(config),
-            **({"inner_folds": config["inner_folds"]} if selection == "inner-cv" else {}),
+            "matching": settings.matching, "selection": protocol.name, "selected_epoch": chosen_epoch,
+            "fixed_epoch": selection.fixed_epoch,
+            **({"inner_folds": selection.inner_folds} if protocol.uses_inner_models else {}),
             "checkpoints_dir": str(layout.models.resolve()),
             "checkpoints_fingerprint": checkpoints_fingerprint(checkpoints),
             "epochs_evaluated": len(checkpoints), "epochs_with_proposals": len(metrics),
             "frame_shift": int(window_frame_to_video_frame(0, 0)),
-            "tie_rule": "earliest epoch among equal all_f1" if selection == "best-on-test" else None,
+            "tie_rule": protocol.tie_rule,
             "note": _selection_note(selection, chosen_epoch, checkpoints, chosen),
             "m_without_proposals": {name: empty[t][2] for t, name in EXPRESSION_TYPES.items()}}
-    if selection == "last-epoch":
+    if protocol.records_last_epoch:
         info["last_epoch"] = max(checkpoints)
     if inner is not None:
         info["inner_cv"] = inner
@@ -262,12 +266,13 @@ def evaluate_fold(config: DatasetConfig, subject: str, output: Path, device: tor
     :func:`select_and_write`."""
     layout = FoldLayout.of(output, subject, checkpoints_root)
     check_subject(subject, config["subject_list"])
-    checkpoints = evaluated_checkpoints(layout, config)
+    settings, selection = EvaluationSettings.from_config(config), SelectionSettings.from_config(config)
+    checkpoints = evaluated_checkpoints(layout, settings)
     layout.eval_info.unlink(missing_ok=True)  # first: a kill from here on leaves the fold "not evaluated"
     held_out = load_held_out(config, [subject])
-    save_resolved_config(config, layout.logs, {"subject": subject, "device": str(device)}, "eval_config.txt")
+    save_resolved_config(config, layout.eval_config, {"subject": subject, "device": str(device)})
     scores = score_checkpoints(checkpoints, held_out, device, layout)
-    tables = proposals_by_epoch(scores, held_out.windows, config)
-    results = match_epochs(list(checkpoints), tables, held_out, config)
+    tables = proposals_by_epoch(scores, held_out.windows, settings.proposals)
+    results = match_epochs(list(checkpoints), tables, held_out, settings)
     metrics = write_epochs(layout, results, show_progress)
-    return select_and_write(config, layout, held_out, checkpoints, scores, metrics, inner)
+    return select_and_write(settings, selection, layout, held_out, checkpoints, scores, metrics, inner)

@@ -32,7 +32,8 @@ from utils.config import DatasetConfig
 from utils.errors import UserError
 from utils.io import atomic_write_text
 from utils.layout import FoldLayout, RunLayout
-from utils.metrics import select_epoch, summed_epoch_metrics
+from utils.metrics import read_epoch_metrics, read_eval_info, summed_epoch_metrics
+from utils.selection import select_epoch
 
 FINAL_FOLDER = RunLayout(Path()).final.root.name
 
@@ -48,14 +49,14 @@ def loso_epoch(config: DatasetConfig, output: Path, subjects: list[str]) -> tupl
         layout = FoldLayout.of(output, subject)
         if not layout.epoch_metrics.is_file() or not layout.eval_info.is_file():
             raise UserError(f"{layout.epoch_metrics}: missing; run the LOSO first (bash pipeline.sh)")
-        info = json.loads(layout.eval_info.read_text())
+        info = read_eval_info(layout.eval_info)
         if info.get("matching") != config["matching"]:
             raise UserError(f"{layout.eval_info}: fold evaluated with matching {info.get('matching')}, "
                             f"asked {config['matching']}")
         if "m_without_proposals" not in info:
             raise UserError(f"{layout.eval_info}: written before folds recorded their M without proposals; "
                             "re-evaluate (FORCE=1 EVAL_ONLY=1 bash pipeline.sh)")
-        parts.append((pd.read_csv(layout.epoch_metrics), info["m_without_proposals"]))
+        parts.append((read_epoch_metrics(layout.epoch_metrics), info["m_without_proposals"]))
     summed = summed_epoch_metrics(parts, list(range(config["epoch_begin"], config["epochs"])))
     return int(select_epoch(summed, "best-on-test")["epoch"]), summed
 

@@ -21,13 +21,12 @@ import json
 import sys
 from pathlib import Path
 
-import pandas as pd
 import torch
 
 from dataset.segments import WindowSet, expression_windows, load_subject
-from model.adjacency import built_adjacency
-from model.evaluation import (evaluated_checkpoints, load_held_out, match_epochs, proposals_by_epoch,
-                              score_checkpoints, write_epochs)
+from model.adjacency import model_adjacency
+from model.evaluation import (EvaluationSettings, evaluated_checkpoints, load_held_out, match_epochs,
+                              proposals_by_epoch, score_checkpoints, write_epochs)
 from utils.annotations import EXPRESSION_TYPES
 from model.training import train_model
 from utils.config import DatasetConfig, check_subject
@@ -35,7 +34,8 @@ from utils.errors import UserError
 from utils.inner_split import fold_inner_groups, inner_training_subjects
 from utils.io import atomic_write_text
 from utils.layout import FoldLayout, checkpoints_fingerprint
-from utils.metrics import select_epoch, summed_epoch_metrics
+from utils.metrics import read_epoch_metrics, read_eval_info, summed_epoch_metrics
+from utils.selection import select_epoch
 
 
 class SegmentCache:
@@ -64,7 +64,7 @@ def train_inner(config: DatasetConfig, output: Path, subject: str, group: int, d
         raise UserError(f"{config['segment_feat_root']}: no training window with an expression in "
                         f"{', '.join(subjects)} (inner model {group} of fold {subject})")
     layout = FoldLayout.of(output, subject).inner_run(group)
-    adjacency = built_adjacency(config, layout.root / "adjacency.npy", [subject, *held_out])
+    adjacency = model_adjacency(config, layout.adjacency, [subject, *held_out])
     return train_model(config, layout, windows, adjacency, device, show_progress,
                        {"subject": subject, "inner_group": group, "inner_held_out": held_out,
                         "train_subjects": subjects})
@@ -76,15 +76,16 @@ def evaluate_inner(config: DatasetConfig, output: Path, subject: str, group: int
     ``eval_info.json`` (no epoch is selected here: the groups are summed first)."""
     held_out_subjects = fold_inner_groups(config, subject)[group]
     layout = FoldLayout.of(output, subject).inner_run(group)
-    checkpoints = evaluated_checkpoints(layout, config)
+    settings = EvaluationSettings.from_config(config)
+    checkpoints = evaluated_checkpoints(layout, settings)
     held_out = load_held_out(config, held_out_subjects, windows_of=cache.test)
     scores = score_checkpoints(checkpoints, held_out, device, layout)
-    tables = proposals_by_epoch(scores, held_out.windows, config)
-    metrics = write_epochs(layout, match_epochs(list(checkpoints), tables, held_out, config), show_progress)
-    empty = held_out.counts_without_proposals(config["matching"])
+    tables = proposals_by_epoch(scores, held_out.windows, settings.proposals)
+    metrics = write_epochs(layout, match_epochs(list(checkpoints), tables, held_out, settings), show_progress)
+    empty = held_out.counts_without_proposals(settings.matching)
     info = {"subject": subject, "inner_group": group, "inner_held_out": held_out_subjects,
             "train_subjects": inner_training_subjects(config, subject, held_out_subjects),
-            "matching": config["matching"], "checkpoints_dir": str(layout.models.resolve()),
+            "matching": settings.matching, "checkpoints_dir": str(layout.models.resolve()),
             "checkpoints_fingerprint": checkpoints_fingerprint(checkpoints),
             "epochs_evaluated": len(checkpoints), "epochs_with_proposals": len(metrics),
             "m_without_proposals": {name: empty[t][2] for t, name in EXPRESSION_TYPES.items()}}
@@ -116,8 +117,7 @@ def choose_inner_epoch(config: DatasetConfig, output: Path, subject: str) -> dic
     parts = []
     for group in range(len(groups)):
         layout = fold.inner_run(group)
-        info = json.loads(layout.eval_info.read_text())
-        parts.append((pd.read_csv(layout.epoch_metrics), info["m_without_proposals"]))
+        parts.append((read_epoch_metrics(layout.epoch_metrics), read_eval_info(layout.eval_info)["m_without_proposals"]))
     epochs = list(range(config["epoch_begin"], config["epochs"]))
     summed = summed_epoch_metrics(parts, epochs)
     chosen = select_epoch(summed, "best-on-test")

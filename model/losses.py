@@ -5,32 +5,13 @@ one place that weights them.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 
 from model.auwgcn import ACTION_CHANNEL, APEX_CHANNEL, CLASS_CHANNELS
+from model.settings import LossConfig
 from utils.annotations import EXPRESSION_TYPES
 
 EPS = 1e-5
-
-
-@dataclass(frozen=True)
-class LossConfig:
-    apex_alpha: float = 0.90
-    apex_gamma: float = 1.0
-    action_alpha: float = 0.80
-    action_gamma: float = 1.0
-    start_end_alpha: float = 0.90
-    start_end_gamma: float = 1.0
-    label_smooth: float = 0.16
-    macro_ratio: float = 0.5
-
-    @classmethod
-    def from_config(cls, config) -> "LossConfig":
-        return cls(config["abfcm_apex_alpha"], config["abfcm_apex_gamma"], config["abfcm_action_alpha"],
-                   config["abfcm_action_gamma"], config["abfcm_start_end_alpha"], config["abfcm_start_end_gama"],
-                   config["abfcm_label_smooth"], config["macro_ration"])
 
 
 def binary_focal_loss(logits: torch.Tensor, targets: torch.Tensor, alpha: float, gamma: float,

@@ -9,7 +9,6 @@ and shown in the input's numbering and seconds through the spot step's own frame
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,15 +16,12 @@ import numpy as np
 import pandas as pd
 
 from utils.annotations import EXPRESSION_TYPES, read_annotation_table
+from feature_extraction.adapters import recording_table_names
 from feature_extraction.recording import Recording, iter_source, lost_stretches, map_frames
 from model.spotting import stitched
 from utils.errors import UserError
-from utils.matching import true_positive_flags
-from utils.review.flags import truth_found_flags
+from utils.matching import true_positive_flags, truth_found_flags
 from utils.review.spot_page import SpotReview, write_spot_page
-
-_CASME2_FOLDER = re.compile(r"^(\d+)_(\d{4})")  # rawpic/s15/15_0101disgustingteeth -> casme_015_0101
-_SAMM_FOLDER = re.compile(r"^(\d{3})_(\d+)$")   # SAMM_longvideos/006_1 -> samm_006_1
 
 
 @dataclass(frozen=True)
@@ -67,15 +63,9 @@ def read_ground_truth(anno: Path | None, model_fps: float) -> GroundTruth | None
 
 
 def table_video_names(name: str) -> list[str]:
-    """Names the dataset layouts give a recording named ``name``: its own, CAS(ME)^2's and SAMM-LV's."""
-    names = [name]
-    casme = _CASME2_FOLDER.match(name)
-    if casme:
-        names.append(f"casme_{int(casme.group(1)):03d}_{casme.group(2)}")
-    samm = _SAMM_FOLDER.match(name)
-    if samm:
-        names.append(f"samm_{name}")
-    return names
+    """Names the dataset layouts give a recording named ``name``: its own, then each layout's (CAS(ME)^2's,
+    SAMM-LV's: feature_extraction.adapters.recording_table_names)."""
+    return [name, *(video for _, video in recording_table_names(name))]
 
 
 def input_truth(truth: GroundTruth, recording: Recording) -> tuple[pd.DataFrame | None, str | None]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import glob
 import json
-import re
 import shutil
 import time
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ import torch
 
 from dataset.segments import WindowSet
 from dataset.targets import normalise_features
+from feature_extraction.adapters import recording_table_names
 from feature_extraction.recording import (ALL_FACES, FaceFeatures, Recording, RecordingFeatures, lost_report,
                                           lost_stretches, map_frames, open_recording, own_frames, recording_name)
 from model.evaluation import epoch_proposals
@@ -35,12 +35,13 @@ from utils.errors import UserError, failure_line
 from utils.indexing import PROPOSAL_FRAME_SHIFT, SEGMENT_LENGTH, cut_window, window_offsets
 from utils.io import atomic_write_csv, atomic_write_text
 from utils.layout import FoldLayout
+from utils.metrics import read_eval_info
 from utils.nms import nms_top_k
+from utils.proposals import proposal_params
 from utils.spot_outputs import (EAF_DIGEST_KEY, EAF_NAME, check_writable, error_log, file_digest, output_folders,
                                 output_set)
 
 SPOT_COLUMNS = ["type", "onset_frame", "apex_frame", "offset_frame", "onset_s", "offset_s", "score"]
-_LAST_INTEGER = re.compile(r"(\d+)(?!.*\d)")  # a subject name's number (casme_015 -> 15)
 DEFAULT_DATASET = "mesynth"
 # Errors that are the input's or the machine's problem (a codec, a full disk), not the program's.
 EXPECTED_ERRORS = (OSError, cv2.error)
@@ -84,8 +85,8 @@ def choose_models(run_dir: Path, folds: list[str], epoch: str) -> list[FoldModel
                 raise UserError(f"{layout.eval_info}: missing, so fold {subject} has no selected epoch "
                                 "(run eval.py, or use --epoch last|N)")
             try:
-                number = json.loads(layout.eval_info.read_text())["selected_epoch"]
-            except (ValueError, KeyError) as error:
+                number = read_eval_info(layout.eval_info)["selected_epoch"]
+            except KeyError as error:
                 raise UserError(f"{layout.eval_info}: unreadable ({error})") from None
             if number is None:
                 raise UserError(f"{layout.eval_info}: fold {subject} selected no epoch; use --epoch last|N")
@@ -164,7 +165,7 @@ def spot_windows(scores: Scores, windows: WindowSet, config,
     """The evaluation's proposals and NMS on (ensemble) scores, NMS's cap per ``stretch`` of the recording (None:
     per video, as the evaluation; model/spot_caps.py): ``(NMS_COLUMNS plus apex_frame, per type the intervals
     the cap left out)``."""
-    proposals = epoch_proposals(scores, windows, config)
+    proposals = epoch_proposals(scores, windows, proposal_params(config))
     if proposals.empty:
         return (pd.DataFrame(columns=["video_name", "start_frame", "end_frame", "score", "type_idx", "apex_frame"]),
                 dict.fromkeys(EXPRESSION_TYPES, 0))
@@ -211,12 +212,12 @@ def run_settings(run_dir: Path, folds: list[str]):
     """``(FlowSettings, where they came from)``: the chosen folds' extraction record (``logs/extraction.json``),
     or, when none has one (the published checkpoint archive), the published extraction preset
     (feature_extraction.video.FLOW_PRESETS). Folds whose records differ are a UserError naming two."""
-    from feature_extraction.record import RECORD_NAME, read_record, settings_from_record
+    from feature_extraction.record import read_record, settings_from_record
     from feature_extraction.video import preset_settings
 
     found = {}
     for subject in folds:
-        path = FoldLayout.of(run_dir, subject).logs / RECORD_NAME
+        path = FoldLayout.of(run_dir, subject).extraction_record
         record = read_record(path)
         if record is not None:
             found.setdefault(settings_from_record(record), path)
@@ -236,7 +237,7 @@ def run_dataset(run_dir: Path, folds: list[str], asked: str | None) -> str:
     record (the published archive) takes ``asked``, else :data:`DEFAULT_DATASET`."""
     sections: dict[str, Path] = {}
     for subject in folds:
-        path = FoldLayout.of(run_dir, subject).logs / "config.txt"
+        path = FoldLayout.of(run_dir, subject).training_config
         if not path.is_file():
             continue
         try:
@@ -502,12 +503,11 @@ def summarise(outcomes: list[Outcome]) -> int:
 
 
 def subject_of_input(path: Path, subject: str) -> bool:
-    """Whether ``path`` looks like a recording of ``subject``: its name in the path, or the CAS(ME)^2 raw
-    naming (``s15/15_0507...`` for ``casme_015``)."""
+    """Whether ``path`` looks like a recording of ``subject``: its name in the path, or a layout's naming of the
+    recording's folder or file stem (``s15/15_0507...`` is CAS(ME)^2's ``casme_015``)."""
     if subject in str(path.resolve()):
         return True
-    number = _LAST_INTEGER.search(subject)
-    return number is not None and re.match(rf"0*{int(number.group(1))}_", path.name) is not None
+    return any(named == subject for named, _ in recording_table_names(recording_name(path)))
 
 
 FACE_FOLDER = "face-{}"  # with --faces all: each face's outputs, in the input's folder

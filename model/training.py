@@ -12,8 +12,8 @@ from dataset.segments import WindowSet, training_windows
 from dataset.targets import build_targets, normalise_features
 from model.adjacency import load_adjacency
 from model.auwgcn import AUWGCN, decay_parameter_groups
-from model.losses import LossConfig, loss_terms, total_loss
-from utils.annotations import MACRO, MICRO
+from model.losses import loss_terms, total_loss
+from model.settings import TrainingSettings
 from utils.config import DatasetConfig, save_resolved_config
 from utils.errors import UserError
 from utils.indexing import middle
@@ -22,11 +22,12 @@ from utils.layout import FeatureLayout, FoldLayout
 from utils.seed import deterministic_kernels, seed_everything
 
 
-def copy_record(segment_feat_root: Path, log_dir: Path) -> None:
-    """Copy the features' extraction record (feature_extraction/record.py) into the fold's logs, when there is one."""
+def copy_record(segment_feat_root: Path, destination: Path) -> None:
+    """Copy the features' extraction record (feature_extraction/record.py) to ``destination`` (the fold's
+    ``logs/``), when there is one."""
     source = FeatureLayout(segment_feat_root).record
     if source.is_file():
-        atomic_write_text(log_dir / source.name, source.read_text(encoding="utf-8"))
+        atomic_write_text(destination, source.read_text(encoding="utf-8"))
 
 
 def save_checkpoint(path: Path, epoch: int, model: torch.nn.Module) -> None:
@@ -52,7 +53,7 @@ def train_fold(config: DatasetConfig, subject: str, output: Path, device: torch.
 
 def train_model(config: DatasetConfig, layout: FoldLayout, windows: WindowSet, adjacency: np.ndarray,
                 device: torch.device, show_progress: bool = True, facts: dict | None = None) -> FoldLayout:
-    """Train one model on ``windows`` (seeded by ``config['seed']``, every model alike); write its checkpoints
+    """Train one model on ``windows`` (seeded by the config's ``seed``, every model alike); write its checkpoints
     and logs into ``layout``. ``facts`` go into ``logs/config.txt`` (which subjects it holds out)."""
     with deterministic_kernels():  # switched on for this training only, the caller's setting comes back
         return _train_model(config, layout, windows, adjacency, device, show_progress, facts or {})
@@ -60,33 +61,33 @@ def train_model(config: DatasetConfig, layout: FoldLayout, windows: WindowSet, a
 
 def _train_model(config: DatasetConfig, layout: FoldLayout, windows: WindowSet, adjacency: np.ndarray,
                  device: torch.device, show_progress: bool, facts: dict) -> FoldLayout:
-    generator = seed_everything(config["seed"])
+    settings = TrainingSettings.from_config(config)
+    generator = seed_everything(settings.seed)
     layout.clear_run()
-    save_resolved_config(config, layout.logs, {**facts, "device": str(device), "training_windows": len(windows)})
-    copy_record(Path(config["segment_feat_root"]), layout.logs)
+    save_resolved_config(config, layout.training_config,
+                         {**facts, "device": str(device), "training_windows": len(windows)})
+    copy_record(Path(config["segment_feat_root"]), layout.extraction_record)
 
-    normal_range = {MICRO: config["micro_normal_range"], MACRO: config["macro_normal_range"]}
-    targets = {key: torch.from_numpy(value).to(device)
-               for key, value in build_targets(windows.labels, normal_range, config["corrected_targets"]).items()}
+    targets = {key: torch.from_numpy(value).to(device) for key, value in
+               build_targets(windows.labels, settings.normal_range, settings.corrected_targets).items()}
     inputs = torch.from_numpy(normalise_features(windows.features)).to(device)
 
     model = AUWGCN(adjacency).to(device)
-    optimizer = torch.optim.AdamW(decay_parameter_groups(model, config["abfcm_weight_decay"]),
-                                  lr=config["abfcm_training_lr"], fused=True)  # fused: same maths, ~20% faster
-    scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=config["abfcm_lr_scheduler"])
-    loss_config = LossConfig.from_config(config)
+    optimizer = torch.optim.AdamW(decay_parameter_groups(model, settings.weight_decay),
+                                  lr=settings.learning_rate, fused=True)  # fused: same maths, ~20% faster
+    scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=settings.lr_decay)
     writer = _summary_writer(layout.logs)
 
-    epochs = tqdm(range(config["epochs"]), desc=f"train {layout.root.name}", unit="epoch", disable=not show_progress,
+    epochs = tqdm(range(settings.epochs), desc=f"train {layout.root.name}", unit="epoch", disable=not show_progress,
                   leave=False)
     for epoch in epochs:
         model.train()
         order = torch.randperm(len(windows), generator=generator).to(device)
         sums = {}
-        for batch in order.split(config["batch_size"]):
+        for batch in order.split(settings.batch_size):
             logits = middle(model(inputs[batch]), axis=-1)
-            terms = loss_terms(logits, {key: value[batch] for key, value in targets.items()}, loss_config)
-            loss = total_loss(terms, loss_config)
+            terms = loss_terms(logits, {key: value[batch] for key, value in targets.items()}, settings.loss)
+            loss = total_loss(terms, settings.loss)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

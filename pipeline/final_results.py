@@ -23,24 +23,15 @@ from utils.errors import UserError, run_cli
 from utils.io import atomic_write_csv, atomic_write_text
 from utils.layout import FoldLayout, RunLayout
 from utils.megc import MEGC_FRAMES, left_out_expressions, write_megc_files
-from utils.metrics import COUNT_COLUMNS, pooled_scores
+from utils.matching import MATCHING_RULES
+from utils.metrics import COUNT_COLUMNS, pooled_scores, read_best_res, read_eval_info
+from utils.selection import SELECTION_PROTOCOLS
 
 
 def read_fold(output: Path, subject: str) -> tuple[dict, dict]:
     """``(counts, eval_info)`` of one fold; one-line errors naming the missing or bad file."""
     layout = FoldLayout.of(output, subject)
-    for path in (layout.best_res, layout.eval_info):
-        if not path.is_file():
-            raise UserError(f"{path}: missing; evaluate the fold first (python eval.py ... --subject {subject})")
-    best = pd.read_csv(layout.best_res)
-    missing = [c for c in COUNT_COLUMNS if c not in best.columns]
-    if missing or len(best) != 1:
-        raise UserError(f"{layout.best_res}: expected one row with {', '.join(COUNT_COLUMNS)}")
-    try:
-        info = json.loads(layout.eval_info.read_text())
-    except json.JSONDecodeError as error:
-        raise UserError(f"{layout.eval_info}: not JSON ({error})") from None
-    return {c: int(best[c].iloc[0]) for c in COUNT_COLUMNS}, info
+    return read_best_res(layout.best_res), read_eval_info(layout.eval_info)
 
 
 def final_results(output: Path, subjects: list[str], anno_csv: Path, ratio_scale: int,
@@ -100,17 +91,12 @@ def format_table(table: pd.DataFrame, document: dict) -> str:
     for name, row in table.iterrows():
         lines.append(f"{name:<8}{int(row.tp):>6d}{int(row.fp):>6d}{int(row.fn):>6d}"
                      f"{row.precision:>11.4f}{row.recall:>9.4f}{row.f1:>9.4f}")
-    if document["matching"] == "paper2023":
-        lines.append("note: paper2023 counts matching proposals, so TP can exceed M (FN < 0, recall > 1)")
-    if document["matching"] == "megc":
-        left_out = document.get("megc_files", {}).get("left_out_expressions", {})
-        lines.append("note: megc counts as the MEGC spotting evaluator: TP = expressions matched (one prediction may "
-                     "match several), FP = predictions matching none; N = TP + FP, M = TP + FN")
-        lines.append("note: megc does not count predictions on a video without an expression of their type, and "
-                     "leaves out a subject with no prediction of a type, with its expressions of that type: "
-                     f"{left_out.get('micro', 0)} micro and {left_out.get('macro', 0)} macro expressions left out here")
-    if document["selection"] == "best-on-test":
-        lines.append("note: best-on-test picks each fold's epoch on its own test labels (the paper's protocol; optimistic)")
+    left_out = document.get("megc_files", {}).get("left_out_expressions", {})
+    lines += [note.format(left_out_micro=left_out.get("micro", 0), left_out_macro=left_out.get("macro", 0))
+              for note in MATCHING_RULES[document["matching"]].table_notes]
+    selection_note = SELECTION_PROTOCOLS[document["selection"]].table_note
+    if selection_note:
+        lines.append(selection_note)
     return "\n".join(lines)
 
 

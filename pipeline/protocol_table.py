@@ -25,6 +25,7 @@ from utils.config import load_config
 from utils.cores import usable_cores
 from utils.errors import UserError, run_cli
 from utils.io import atomic_write_text
+from utils.layout import RunLayout
 from utils.metrics import SCORE_ROWS
 from utils.plots import plot_protocol_table
 
@@ -62,7 +63,7 @@ def run_protocols(dataset: str, config_file: str | None, output: Path, seeds: li
         print(f"[protocol table] {selection}, adjacency_scope {scope}", flush=True)
         if run_pipeline([], env=env) != 0:
             raise UserError(f"{run}: the pipeline failed for selection {selection} (see above)")
-        results["runs"][f"{selection} | {scope}"] = json.loads((run / "seed_results.json").read_text())
+        results["runs"][f"{selection} | {scope}"] = json.loads(RunLayout(run).seed_results_json.read_text())
     atomic_write_text(output / "protocols.json", json.dumps(results, indent=2) + "\n")
     return results
 

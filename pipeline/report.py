@@ -15,7 +15,7 @@ from pathlib import Path
 from utils.cores import usable_cores
 from utils.errors import UserError
 from utils.io import atomic_write_text
-from utils.layout import RECORD_NAME, stamp_path
+from utils.layout import stamp_path
 from utils.names import check_path_name
 
 from pipeline.graph import Run, digest, read_stamp
@@ -37,7 +37,7 @@ def _sources(run: Run, seed: str) -> tuple[dict, float] | None:
     from feature_extraction.record import read_record
 
     for subject in run.subjects:
-        record = read_record(run.output(seed).fold(subject).logs / RECORD_NAME)
+        record = read_record(run.output(seed).fold(subject).extraction_record)
         if record and record.get("raw_root") and record.get("dataset") and Path(record["raw_root"]).is_dir():
             videos, _ = discover_videos(record["dataset"], Path(record["raw_root"]))
             return ({video.video_name: (video, source_fingerprint(video)) for video in videos

@@ -1,7 +1,7 @@
 """The kinds of task of a run and what each one reads, writes and does; :func:`build_graph` lays them out.
 
-Each kind lists the config keys it reads as they are (``config_keys``, one explicit list per kind) and adds
-what else it reads (:meth:`Kind.reads`): file contents as digests, subjects, the seed, the thread count and
+Each kind lists the config keys it reads as they are (``config_keys``: where a stage's settings object declares
+what it reads, its ``CONFIG_KEYS``, so the two cannot drift) and adds what else it reads (:meth:`Kind.reads`): file contents as digests, subjects, the seed, the thread count and
 device, and the keys of the tasks whose outputs it consumes. :data:`INDIRECT_KEYS` names the config keys
 that reach a key through what they point at or decide, :data:`UNREAD_KEYS` those no task reads; a test
 checks that every key of the config's schema is in one of the three, so a new key cannot be forgotten.
@@ -23,24 +23,18 @@ from collections.abc import Callable
 from importlib.metadata import version
 from pathlib import Path
 
+from model.settings import EvaluationSettings, TrainingSettings
 from utils.errors import UserError
 from utils.inner_split import fold_inner_groups, inner_training_subjects
 from utils.layout import FoldLayout, raw_stamp
-from utils.metrics import fixed_epoch
+from utils.selection import SELECTION_PROTOCOLS, SelectionSettings
 
 from pipeline.graph import Run, Task, digest
 
-TRAINING_KEYS = ("epochs", "batch_size", "seed", "abfcm_training_lr", "abfcm_weight_decay", "abfcm_lr_scheduler",
-                 "abfcm_apex_alpha", "abfcm_apex_gamma", "abfcm_action_alpha", "abfcm_action_gamma",
-                 "abfcm_start_end_alpha", "abfcm_start_end_gama", "abfcm_label_smooth", "macro_ration",
-                 "micro_normal_range", "macro_normal_range", "corrected_targets")
+TRAINING_KEYS = TrainingSettings.CONFIG_KEYS
 # What proposals, NMS and matching read (utils/proposals.py: the macro length bound is macro_average_len's,
 # so macro_max and micro_average_len are read by nothing).
-EVALUATION_KEYS = ("RATIO_SCALE", "micro_apex_score_threshold", "macro_apex_score_threshold", "micro_min",
-                   "micro_max", "macro_min", "macro_average_len",
-                   *(f"{kind}_{side}_{bound}_dis" for kind in ("micro", "macro") for side in ("left", "right")
-                     for bound in ("min", "max")),
-                   "nms_top_K_micro", "nms_top_K_macro", "epoch_begin", "matching")
+EVALUATION_KEYS = EvaluationSettings.CONFIG_KEYS
 RENDER_KEYS = ("synth_seed", "synth_subjects", "synth_videos_per_subject", "synth_frames_per_video")
 EXTRACTION_KEYS = ("raw_layout", "extraction_flow")
 INDIRECT_KEYS = {
@@ -395,7 +389,7 @@ class Evaluate(Kind):
         config = run.config_of(task.seed)
         found = {"test features": feature_digest(run, "test", task.subject),
                  "annotations": annotation_digests(run, [task.subject])[task.subject],
-                 "fixed epoch": fixed_epoch(config), **_run_facts(run)}
+                 "fixed epoch": SelectionSettings.from_config(config).fixed_epoch, **_run_facts(run)}
         trained = [dep for dep in task.deps if dep.startswith(f"{Train.name}/")]
         if trained:
             found["training"] = key_of(trained[0])
@@ -431,7 +425,7 @@ class Evaluate(Kind):
         config = run.config_of(task.seed)
         output = run.output(task.seed).root
         inner = None
-        if config["selection"] == "inner-cv":
+        if SELECTION_PROTOCOLS[config["selection"]].uses_inner_models:
             from model.inner_cv import choose_inner_epoch
 
             inner = choose_inner_epoch(config, output, task.subject)
@@ -630,7 +624,7 @@ def build_graph(run: Run) -> dict[str, Task]:
             if request.trains:
                 tasks.append(Task(Train.name, seed, subject, deps=features))
                 before.append(tasks[-1].id)
-            if config["selection"] == "inner-cv":
+            if SELECTION_PROTOCOLS[config["selection"]].uses_inner_models:
                 for group in range(len(fold_inner_groups(config, subject))):
                     tasks.append(Task(Inner.name, seed, subject, group, deps=features))
                     before.append(tasks[-1].id)

@@ -250,5 +250,6 @@ def test_repo_sections_never_build_into_the_source_tree():
 def test_load_adjacency_wrong_shape_names_the_file(tmp_path):
     np.save(tmp_path / "bad.npy", np.zeros((3, 3)))
     with pytest.raises(UserError, match="bad.npy"):
-        load_adjacency({"adjacency": str(tmp_path / "bad.npy"), "anno_csv": str(tmp_path / "none.csv")},
+        load_adjacency({"adjacency": str(tmp_path / "bad.npy"), "anno_csv": str(tmp_path / "none.csv"),
+                        "adjacency_scope": "all"},
                        tmp_path / "run", "s1")

@@ -7,6 +7,7 @@ import yaml
 
 from utils.config import DatasetConfig, load_config, save_resolved_config
 from utils.errors import UserError
+from utils.layout import RunLayout
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 REPO_CONFIG = REPO_ROOT / "config.yaml"
@@ -133,6 +134,15 @@ def test_wrong_type(tmp_path, key, value):
     assert key in message
 
 
+@pytest.mark.parametrize("subject", ["../casme_015", "a/b", ".."])
+def test_a_subject_that_cannot_name_a_folder_is_refused_at_load(tmp_path, subject):
+    """Each subject names its fold's folder and feature folders: a path is refused before anything is written."""
+    section = valid_section()
+    section["subject_list"] = [*section["subject_list"], subject]
+    message = assert_user_error(write(tmp_path / "cfg.yaml", {"ds": section}))
+    assert "subject name in subject_list" in message and repr(subject) in message
+
+
 def test_yaml_true_literal_for_an_int_key(tmp_path):
     text = yaml.safe_dump({"ds": valid_section()}, sort_keys=False).replace("epochs: 100", "epochs: yes")
     assert "epochs: yes" in text
@@ -209,7 +219,8 @@ def test_with_overrides(tmp_path):
 
 def test_save_resolved_config_writes_logs_config_txt(tmp_path):
     config = load_config("ds", write(tmp_path / "cfg.yaml", {"ds": valid_section()}))
-    written = save_resolved_config(config, tmp_path / "run" / "casme_015" / "logs", {"subject": "casme_015"})
+    fold = RunLayout(tmp_path / "run").fold("casme_015")
+    written = save_resolved_config(config, fold.training_config, {"subject": "casme_015"})
     assert Path(written) == tmp_path / "run" / "casme_015" / "logs" / "config.txt"
     saved = json.loads(Path(written).read_text())
     for key, value in config.values.items():

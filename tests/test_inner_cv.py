@@ -242,6 +242,7 @@ def test_spot_uses_the_final_model_and_gives_the_intervals_of_its_evaluation(tmp
 
     from dataset.segments import test_windows
     from model.evaluation import load_held_out, match_epochs, proposals_by_epoch, score_checkpoints
+    from model.settings import EvaluationSettings
     from model.final_model import final_checkpoint, final_info, train_final, write_final_info
     from model.spotting import FoldModel, ensemble_scores, run_folds, spot_windows, windows_of
     from utils.indexing import middle
@@ -265,7 +266,9 @@ def test_spot_uses_the_final_model_and_gives_the_intervals_of_its_evaluation(tmp
 
     held_out = load_held_out(config, ["subj_b"])
     scores = score_checkpoints({epoch: path}, held_out, CPU, final)
-    (evaluated,) = match_epochs([epoch], proposals_by_epoch(scores, held_out.windows, config), held_out, config)
+    settings = EvaluationSettings.from_config(config)
+    (evaluated,) = match_epochs([epoch], proposals_by_epoch(scores, held_out.windows, settings.proposals), held_out,
+                                settings)
     assert evaluated.kept is not None and len(evaluated.kept) > 0
     stored = test_windows(Path(config["segment_feat_root"]), "subj_b")
     for video in np.unique(stored.video_names):

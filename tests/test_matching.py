@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from core_fixtures import KEPT_COLUMNS, kept_table, truth_table
-from utils.matching import MATCHING_RULES, count_matches
+from utils.matching import MATCHING_RULES, count_matches, true_positive_flags, truth_found_flags
 
 RULES = tuple(r for r in MATCHING_RULES if r != "megc")
 
@@ -139,6 +139,30 @@ def test_matches_reference_on_random_subjects():
         for rule in RULES:
             got = count_matches(kept_table(kept), truth_table(truth), rule)
             assert got == reference_counts(kept, truth, rule), (seed, rule)
+
+
+def test_found_truth_rows_hand_computed():
+    # P0 (0, 11) and P1 (1, 10) both overlap T0 (0, 10) and T1 (1, 11) above 0.5; T2 (40, 50) is missed.
+    kept = kept_table([("v", 0, 11, 0.9, 1), ("v", 1, 10, 0.8, 1)])
+    truth = truth_table([("v", 0, 10, 1), ("v", 1, 11, 1), ("v", 40, 50, 1)])
+    for rule in RULES:  # each rule finds T0 and T1 (one-to-one: P0 takes T0, P1 the free T1)
+        assert truth_found_flags(kept, truth, rule).tolist() == [True, True, False], rule
+    # one-to-one with one proposal: only the row it was assigned to (the first of equal tIoU) is found
+    assert truth_found_flags(kept.iloc[:1], truth, "one-to-one").tolist() == [True, False, False]
+    assert truth_found_flags(kept.iloc[:1], truth, "published").tolist() == [True, True, False]
+
+
+def test_one_to_one_finds_exactly_one_row_per_true_positive():
+    for seed in range(100):
+        rng = np.random.default_rng(seed)
+        kept = kept_table([(f"v{rng.integers(0, 2)}", int(s), int(s + rng.integers(1, 12)),
+                            float(rng.random()), int(rng.choice([1, 2])))
+                           for s in rng.integers(0, 30, int(rng.integers(1, 10)))])
+        truth = truth_table([(f"v{rng.integers(0, 2)}", int(s), int(s + rng.integers(1, 12)), int(rng.choice([1, 2])))
+                             for s in rng.integers(0, 30, int(rng.integers(1, 8)))])
+        found, tp = truth_found_flags(kept, truth, "one-to-one"), true_positive_flags(kept, truth, "one-to-one")
+        for t in (1, 2):
+            assert found[truth["type_idx"].to_numpy() == t].sum() == tp[kept["type_idx"].to_numpy() == t].sum(), seed
 
 
 def test_casme2_table_every_row_counts_and_zero_end_rows_never_match(shared_data):

@@ -3,7 +3,8 @@ import pandas as pd
 import pytest
 
 from utils.metrics import (COUNT_COLUMNS, EPOCH_METRIC_COLUMNS, empty_counts_row, epoch_metrics_row,
-                           pooled_scores, precision_recall_f1, select_epoch)
+                           pooled_scores, precision_recall_f1)
+from utils.selection import select_epoch
 
 
 def test_column_lists_are_the_published_ones():

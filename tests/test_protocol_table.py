@@ -6,7 +6,7 @@ import yaml
 
 from core_fixtures import REPO_ROOT
 from utils.config import load_config
-from utils.metrics import SELECTION_PROTOCOLS
+from utils.selection import SELECTION_PROTOCOLS
 from pipeline.protocol_table import RUNS, format_protocol_table, scope_config
 
 

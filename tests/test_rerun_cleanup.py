@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from core_fixtures import make_tiny_dataset, run_script
-from utils.metrics import select_epoch
+from utils.selection import select_epoch
 
 
 def run(script: str, config) -> None:

@@ -25,6 +25,7 @@ from utils.matching import count_matches
 from utils.metrics import EPOCH_METRIC_COLUMNS, epoch_metrics_row
 from utils.annotations import EXPRESSION_TYPES, read_annotation_table, subject_ground_truth
 from utils.nms import nms
+from utils.proposals import proposal_params
 
 
 def _random_states(count: int, seed: int = 0) -> list[dict[str, torch.Tensor]]:
@@ -117,7 +118,7 @@ def test_evaluation_matches_a_per_checkpoint_loop_and_keeps_thread_settings(tmp_
             continue
         scores = predict(build_model(load_state_dict(path), path, torch.device("cpu")), inputs)
         all_scores.append(scores)
-        proposals = epoch_proposals(scores, windows, config)
+        proposals = epoch_proposals(scores, windows, proposal_params(config))
         if proposals.empty:
             assert not layout.nms_csv(epoch).exists()
             continue
@@ -136,5 +137,5 @@ def test_evaluation_matches_a_per_checkpoint_loop_and_keeps_thread_settings(tmp_
     np.testing.assert_allclose(metrics.drop(columns="epoch").to_numpy(float),
                                expected[metrics.columns.drop("epoch")].to_numpy(float), atol=1e-9)
     # the vectorised proposals equal one call per epoch, row for row
-    for scores, table in zip(all_scores, proposals_by_epoch(all_scores, windows, config)):
-        pd.testing.assert_frame_equal(table, epoch_proposals(scores, windows, config))
+    for scores, table in zip(all_scores, proposals_by_epoch(all_scores, windows, proposal_params(config))):
+        pd.testing.assert_frame_equal(table, epoch_proposals(scores, windows, proposal_params(config)))

@@ -11,6 +11,7 @@ import pytest
 
 from dataset.segments import WindowSet
 from model.evaluation import HeldOut, select_and_write
+from model.settings import EvaluationSettings
 from model.scoring import Scores
 from model.spotting import choose_models
 from utils.annotations import EXPRESSION_TYPES, MACRO, MICRO
@@ -19,6 +20,7 @@ from utils.errors import UserError
 from utils.indexing import SEGMENT_LENGTH, WINDOW_ROWS
 from utils.layout import FoldLayout
 from utils.metrics import COUNT_COLUMNS, EPOCH_METRIC_COLUMNS, epoch_metrics_row
+from utils.selection import SelectionSettings
 
 SUBJECT = "s1"
 EPOCHS = (3, 4, 5)
@@ -55,7 +57,8 @@ def _evaluate(tmp_path, selection: str, with_proposals: tuple[int, ...], **overr
     metrics = pd.DataFrame([epoch_metrics_row({MICRO: (1, 2, 2), MACRO: (0, 0, 1)}, e) for e in with_proposals],
                            columns=EPOCH_METRIC_COLUMNS)
     inner = {"selected_epoch": 4} if selection == "inner-cv" else None
-    info = select_and_write(config, layout, _held_out(), checkpoints, [_scores(e) for e in EPOCHS], metrics, inner)
+    info = select_and_write(EvaluationSettings.from_config(config), SelectionSettings.from_config(config), layout,
+                            _held_out(), checkpoints, [_scores(e) for e in EPOCHS], metrics, inner)
     assert json.loads(layout.eval_info.read_text()) == info
     return info, layout
 

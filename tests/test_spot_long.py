@@ -13,7 +13,7 @@ import torch
 from core_fixtures import MarkedFaces, marked_frame_folder
 from feature_extraction.decode import Resampler, resample_indices
 from feature_extraction.face import FaceLandmarker
-from feature_extraction.flow import FLOW_METHODS, ZERO_ON_IDENTICAL, make_flow
+from feature_extraction.flow import FLOW_METHODS, make_flow
 from feature_extraction.preview import write_preview
 from feature_extraction.recording import extract_recording, lost_report, open_recording
 from feature_extraction.video import FlowSettings, extract_video
@@ -180,7 +180,7 @@ def test_a_flow_between_identical_images_is_exactly_zero_only_where_it_is_said(m
     images = [gray[100:300, 150:330].copy(), np.random.default_rng(0).integers(0, 256, (120, 90), np.uint8)]
     flow = make_flow(method)
     largest = max(float(np.abs(flow(image, image)).max()) for image in images)
-    assert (largest == 0.0) == (method in ZERO_ON_IDENTICAL)
+    assert (largest == 0.0) == FLOW_METHODS[method].zero_on_identical
 
 
 class _CountingLandmarker(FaceLandmarker):

@@ -7,7 +7,6 @@ resolved against the config file's folder, so nothing absolute lives in the repo
 """
 from __future__ import annotations
 
-import importlib
 import json
 import sys
 from dataclasses import dataclass
@@ -17,6 +16,11 @@ from typing import Any
 import yaml
 
 from utils.errors import UserError
+from utils.make_coc_matrix import ADJACENCY_SCOPES
+from utils.matching import MATCHING_RULES
+from utils.names import check_path_name
+from utils.registry import FLOW_METHODS, RAW_LAYOUTS, Registry
+from utils.selection import SELECTION_PROTOCOLS
 
 _INT, _FLOAT, _STR = (int,), (int, float), (str,)
 
@@ -87,15 +91,14 @@ SCHEMA: dict[str, tuple[tuple[type, ...], bool]] = {
     "fps": (_FLOAT, False),
 }
 PATH_KEYS = ("segment_feat_root", "anno_csv", "adjacency", "raw_root", "raw_anno")
-# Keys whose value names an entry of a registry: (module, registry). Each registry lives in the module that
-# implements its entries, and the CLIs' choices read the same one. Imported only when a section is checked,
-# since most of those modules sit above utils/.
-CHOICE_REGISTRIES = {
-    "matching": ("utils.matching", "MATCHING_RULES"),
-    "selection": ("utils.metrics", "SELECTION_PROTOCOLS"),
-    "extraction_flow": ("feature_extraction.flow", "FLOW_METHODS"),
-    "raw_layout": ("feature_extraction.adapters", "DATASETS"),
-    "adjacency_scope": ("utils.make_coc_matrix", "ADJACENCY_SCOPES"),
+# Keys whose value names an entry of a registry (utils/registry.py says where each lives); the CLIs' choices read
+# the same registries. Names only are read here: no stage is imported to check a section.
+CHOICE_REGISTRIES: dict[str, Registry] = {
+    "matching": MATCHING_RULES,
+    "selection": SELECTION_PROTOCOLS,
+    "extraction_flow": FLOW_METHODS,
+    "raw_layout": RAW_LAYOUTS,
+    "adjacency_scope": ADJACENCY_SCOPES,
 }
 # Keys kept for the published file format whose value this implementation does not vary.
 FIXED = {"SEGMENT_LENTH": 256, "RECEPTIVE_FILED": 15}
@@ -167,19 +170,23 @@ def _validate(section: dict, source: Path, name: str) -> None:
                             f"(the published value)")
         if key in MINIMUM and value < MINIMUM[key]:
             raise UserError(f"{where}: key '{key}' is {value}, must be at least {MINIMUM[key]}")
-        if key in CHOICE_REGISTRIES and value not in choices(key):
-            raise UserError(f"{where}: key '{key}' is '{value}', expected one of {', '.join(choices(key))}")
+        if key in CHOICE_REGISTRIES and value not in CHOICE_REGISTRIES[key]:
+            raise UserError(f"{where}: key '{key}' is '{value}', expected one of "
+                            f"{', '.join(CHOICE_REGISTRIES[key])}")
     missing = [key for key, (_, required) in SCHEMA.items() if required and key not in section]
     if missing:
         raise UserError(f"{where}: missing key(s) {', '.join(missing)}")
-    _check_relations(section, where)
     subjects = section["subject_list"]
     if not subjects or not all(isinstance(s, str) and s and not any(c.isspace() for c in s) for s in subjects):
         raise UserError(f"{where}: subject_list must be a non-empty list of subject names without spaces")
+    for subject in subjects:  # each one names the fold's folder and its feature folders
+        check_path_name(subject, where, "subject name in subject_list")
+    _check_relations({**DEFAULTS, **section}, where)
 
 
 def _check_relations(section: dict, where: str) -> None:
-    """Values that pass their type but cannot work together: checked before any training starts."""
+    """Values that pass their type but cannot work together (``section`` with the defaults applied): checked
+    before any training starts."""
     for key, (low, high) in RANGES.items():
         value = section.get(key)
         if value is not None and ((low is not None and value < low) or (high is not None and value > high)):
@@ -191,37 +198,15 @@ def _check_relations(section: dict, where: str) -> None:
     if section["epoch_begin"] >= section["epochs"]:
         raise UserError(f"{where}: key 'epoch_begin' ({section['epoch_begin']}) must be below 'epochs' "
                         f"({section['epochs']}): no checkpoint would be evaluated")
-    if section.get("adjacency") and section.get("adjacency_scope") == "train":
-        raise UserError(f"{where}: key 'adjacency_scope' is 'train', which builds each fold's matrix, but "
-                        "'adjacency' gives one: set adjacency: null")
-    if section["selection"] == "inner-cv":
-        _check_inner_cv(section, where)
-
-
-def _check_inner_cv(section: dict, where: str) -> None:
-    """inner-cv keeps every held-out label away from the fold: a matrix built with them is refused."""
-    if section.get("adjacency"):
-        raise UserError(f"{where}: key 'adjacency' gives a matrix, which selection 'inner-cv' refuses: it may have "
-                        "been built with every subject (the shipped SAMM one was); set adjacency: null and "
-                        "adjacency_scope: train")
-    if section.get("adjacency_scope", DEFAULTS["adjacency_scope"]) != "train":
-        raise UserError(f"{where}: key 'adjacency_scope' is '{section.get('adjacency_scope', 'all')}', which builds "
-                        "the matrix with the held-out subject's labels; selection 'inner-cv' needs "
-                        "adjacency_scope: train")
-    groups, training_subjects = section.get("inner_folds", DEFAULTS["inner_folds"]), len(section["subject_list"]) - 1
-    if groups > training_subjects:
-        raise UserError(f"{where}: key 'inner_folds' is {groups}, but a fold has only {training_subjects} training "
-                        f"subject(s) to split: must be at most {training_subjects}")
-
-
-def choices(key: str) -> tuple[str, ...]:
-    """The accepted values of a :data:`CHOICE_REGISTRIES` key, read from its registry."""
-    module, registry = CHOICE_REGISTRIES[key]
-    return tuple(getattr(importlib.import_module(module), registry))
+    if section.get("adjacency") and ADJACENCY_SCOPES[section["adjacency_scope"]].holds_out_subject:
+        raise UserError(f"{where}: key 'adjacency_scope' is '{section['adjacency_scope']}', which builds each "
+                        "fold's matrix, but 'adjacency' gives one: set adjacency: null")
+    SELECTION_PROTOCOLS[section["selection"]].check_section(section, where)
 
 
 def check_subject(subject: str, subjects: list[str]) -> None:
-    """A fold's subject must be one of the section's ``subject_list``: else a one-line UserError."""
+    """A fold's subject must be one of the section's ``subject_list`` (each a plain file name, checked when the
+    config is loaded): else a one-line UserError."""
     if subject not in subjects:
         raise UserError(f"unknown subject '{subject}' (subject_list: {', '.join(subjects)})")
 
@@ -265,17 +250,14 @@ def load_config(dataset: str, config_path: str | Path | None = None) -> DatasetC
     return DatasetConfig(dataset, source, values)
 
 
-def save_resolved_config(config: DatasetConfig, log_dir: Path, extra: dict[str, Any] | None = None,
-                         file_name: str = "config.txt") -> Path:
-    """Write the resolved config (and run facts such as the subject) to ``log_dir/<file_name>``.
-
-    Training writes ``config.txt`` (the published name); evaluation ``eval_config.txt``.
-    """
+def save_resolved_config(config: DatasetConfig, path: Path, extra: dict[str, Any] | None = None) -> Path:
+    """Write the resolved config (and run facts such as the subject) to ``path`` as JSON; the run layout names
+    the file (training's ``logs/config.txt``, the published name; evaluation's ``logs/eval_config.txt``)."""
     from utils.io import atomic_write_text
 
     payload = json.loads(config.to_json())
     payload.update(extra or {})
-    return atomic_write_text(Path(log_dir) / file_name, json.dumps(payload, indent=2) + "\n")
+    return atomic_write_text(Path(path), json.dumps(payload, indent=2) + "\n")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -85,6 +85,16 @@ class FoldLayout:
         return self.root / "selected_scores.npz"
 
     @property
+    def training_config(self) -> Path:
+        """The resolved config the model was trained with (the published name; utils.config.save_resolved_config)."""
+        return self.logs / "config.txt"
+
+    @property
+    def extraction_record(self) -> Path:
+        """The features' extraction record as training found it (copied from the archive's, :data:`RECORD_NAME`)."""
+        return self.logs / RECORD_NAME
+
+    @property
     def eval_config(self) -> Path:
         return self.logs / "eval_config.txt"
 
@@ -179,6 +189,13 @@ class RunLayout:
     @property
     def plots(self) -> Path:
         return self.root / "plots"
+
+    @property
+    def f1_plot(self) -> Path:
+        return self.plots / "f1_by_epoch.png"
+
+    def timeline_plot(self, subject: str, video: str) -> Path:
+        return self.plots / "timelines" / subject / f"{video}.png"
 
     @property
     def report(self) -> Path:

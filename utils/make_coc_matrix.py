@@ -8,6 +8,7 @@ import argparse
 import json
 import sys
 from collections.abc import Collection
+from dataclasses import dataclass
 from itertools import combinations
 from pathlib import Path
 
@@ -20,10 +21,24 @@ import pandas as pd
 from utils.errors import UserError, run_cli
 from utils.indexing import NUM_ROIS
 from utils.io import atomic_path
+from utils.registry import Registry
 
-# Which annotation rows build a fold's matrix (config key adjacency_scope): all of the table (published), or
-# only the training subjects' (build_adjacency_file's exclude_subject = the held-out one).
-ADJACENCY_SCOPES = ("all", "train")
+
+@dataclass(frozen=True)
+class AdjacencyScope:
+    """Which annotation rows build a fold's matrix (config key ``adjacency_scope``): ``all`` of the table
+    (published, one matrix every fold shares), or ``train``: without the held-out subject's rows (one per fold)."""
+
+    name: str
+    holds_out_subject: bool
+
+    def left_out(self, subject: str) -> list[str]:
+        """Whose rows the matrix of the fold holding out ``subject`` leaves out."""
+        return [subject] if self.holds_out_subject else []
+
+
+ADJACENCY_SCOPES: Registry[AdjacencyScope] = Registry("adjacency scope", {
+    scope.name: scope for scope in (AdjacencyScope("all", False), AdjacencyScope("train", True))})
 # Published mapping (FACS would put AU1 on the inner brow, ROIs 2 and 3).
 PUBLISHED_AU_TO_ROIS: dict[str, tuple[int, ...]] = {
     "1": (0, 1, 4, 5), "2": (2, 3), "12": (8, 10), "14": (8, 10), "25": (9, 11), "26": (9, 11),

@@ -1,6 +1,7 @@
 """Counting true positives of one subject under the four matching rules (METHOD.md 8.4).
 
-All rules compare proposals and ground truth of the same video and type only,
+Each rule is a :class:`MatchingRule` in :data:`MATCHING_RULES`, which the config key ``matching`` and the
+``--matching`` flags name. All rules compare proposals and ground truth of the same video and type only,
 with the raw annotation frames (a row with end_frame 0 never matches but
 counts in M).
 
@@ -15,8 +16,8 @@ import pandas as pd
 
 from utils.annotations import EXPRESSION_TYPES
 from utils.nms import temporal_iou
+from utils.registry import Registry
 
-MATCHING_RULES = ("published", "paper2023", "one-to-one", "megc")
 _KEPT_COLUMNS = ("video_name", "start_frame", "end_frame", "score", "type_idx")
 _TRUTH_COLUMNS = ("video_name", "start_frame", "end_frame", "type_idx")
 
@@ -35,39 +36,6 @@ def _pair_iou(kept: pd.DataFrame, truth: pd.DataFrame) -> np.ndarray:
     same = ((kept["video_name"].to_numpy(dtype=object)[:, None] == truth["video_name"].to_numpy(dtype=object)[None, :])
             & (kept["type_idx"].to_numpy()[:, None] == truth["type_idx"].to_numpy()[None, :]))
     return np.where(same, iou, -1.0)
-
-
-def _true_positives(iou: np.ndarray, scores: np.ndarray, rule: str) -> np.ndarray:
-    """Boolean (N,): which kept proposals count as true positives under ``rule``."""
-    n_kept, n_truth = iou.shape
-    tp = np.zeros(n_kept, dtype=bool)
-    if n_kept == 0 or n_truth == 0:
-        return tp
-    if rule == "published":
-        # Per ground-truth row, its best proposal (first in NMS order on ties) is found if tIoU > 0.5.
-        best = np.argmax(iou, axis=0)
-        tp[best[iou[best, np.arange(n_truth)] > 0.5]] = True
-    elif rule == "paper2023":
-        tp = iou.max(axis=1) > 0.5
-    else:  # one-to-one: greedy by score, inherently sequential over the (few) proposals
-        free = np.ones(n_truth, dtype=bool)
-        for i in np.argsort(-scores, kind="stable"):
-            candidates = np.where(free, iou[i], -1.0)
-            j = int(np.argmax(candidates))  # first ground-truth row on ties
-            if candidates[j] >= 0.5:
-                tp[i], free[j] = True, False
-    return tp
-
-
-def true_positive_flags(kept: pd.DataFrame, ground_truth: pd.DataFrame, rule: str = "published") -> np.ndarray:
-    """Boolean (N,): which rows of ``kept`` count as true positives under ``rule`` (see :func:`count_matches`)."""
-    if rule not in MATCHING_RULES:
-        raise ValueError(f"unknown matching rule {rule!r}; valid rules: {', '.join(MATCHING_RULES)}")
-    _check_columns(kept, _KEPT_COLUMNS, "kept proposals")
-    _check_columns(ground_truth, _TRUTH_COLUMNS, "ground-truth")
-    if rule == "megc":  # a prediction reaching at least one expression
-        return _megc_scan(kept, ground_truth)[0]
-    return _true_positives(_pair_iou(kept, ground_truth), kept["score"].to_numpy(dtype=np.float64), rule)
 
 
 def megc_iou(pred_start, pred_end, truth_start, truth_end) -> np.ndarray:
@@ -131,24 +99,128 @@ def megc_counts(kept: pd.DataFrame, ground_truth: pd.DataFrame) -> dict[int, tup
     return counts
 
 
+class MatchingRule:
+    """A matching rule (METHOD.md 8.4): which kept proposals are true positives, which ground-truth rows are
+    found, and the (TP, N, M) counts of one subject.
+
+    ``kept``: NMS output (video_name, start_frame, end_frame, score, type_idx), rows in NMS order;
+    ``truth``: annotation rows (video_name, start_frame, end_frame, type_idx), raw frames. A rule defines
+    :meth:`pair_flags`; the rest follows from it.
+    """
+
+    name = ""
+    # Lines printed under a pooled table counted with this rule (format fields: left_out_micro, left_out_macro).
+    table_notes: tuple[str, ...] = ()
+    # Whether a subject's counts are the sum of its videos' counts (the run report's per-video rows).
+    counts_add_up_per_video = True
+
+    def pair_flags(self, kept: pd.DataFrame, truth: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """``(true positives (N,), found ground-truth rows (M,))`` booleans; both tables non-empty."""
+        raise NotImplementedError
+
+    def flags(self, kept: pd.DataFrame, truth: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`pair_flags` after the columns are checked; all False when either table is empty."""
+        _check_columns(kept, _KEPT_COLUMNS, "kept proposals")
+        _check_columns(truth, _TRUTH_COLUMNS, "ground-truth")
+        if len(kept) == 0 or len(truth) == 0:
+            return np.zeros(len(kept), dtype=bool), np.zeros(len(truth), dtype=bool)
+        return self.pair_flags(kept, truth)
+
+    def counts(self, kept: pd.DataFrame, truth: pd.DataFrame) -> dict[int, tuple[int, int, int]]:
+        """``{MICRO: (tp, n, m), MACRO: (tp, n, m)}``: N the kept proposals of the type, M its annotation rows
+        (every row, whatever its frames)."""
+        tp, _ = self.flags(kept, truth)
+        kept_type, truth_type = kept["type_idx"].to_numpy(), truth["type_idx"].to_numpy()
+        return {t: (int(np.count_nonzero(tp & (kept_type == t))), int(np.count_nonzero(kept_type == t)),
+                    int(np.count_nonzero(truth_type == t)))
+                for t in EXPRESSION_TYPES}
+
+
+class Published(MatchingRule):
+    """Per ground-truth row, its best proposal (first in NMS order on ties) is a true positive if tIoU > 0.5."""
+
+    name = "published"
+
+    def pair_flags(self, kept, truth):
+        iou = _pair_iou(kept, truth)
+        best = np.argmax(iou, axis=0)
+        tp = np.zeros(len(kept), dtype=bool)
+        tp[best[iou[best, np.arange(len(truth))] > 0.5]] = True
+        return tp, iou.max(axis=0) > 0.5
+
+
+class Paper2023(MatchingRule):
+    """Every proposal with tIoU > 0.5 to some ground-truth row is a true positive (TP may exceed M)."""
+
+    name = "paper2023"
+    table_notes = ("note: paper2023 counts matching proposals, so TP can exceed M (FN < 0, recall > 1)",)
+
+    def pair_flags(self, kept, truth):
+        iou = _pair_iou(kept, truth)
+        return iou.max(axis=1) > 0.5, iou.max(axis=0) > 0.5
+
+
+class OneToOne(MatchingRule):
+    """Greedy by score: each proposal takes its best free ground-truth row (the first on ties) if tIoU >= 0.5."""
+
+    name = "one-to-one"
+
+    def pair_flags(self, kept, truth):
+        iou = _pair_iou(kept, truth)
+        tp, found = np.zeros(len(kept), dtype=bool), np.zeros(len(truth), dtype=bool)
+        # inherently sequential over the (few) proposals
+        for i in np.argsort(-kept["score"].to_numpy(dtype=np.float64), kind="stable"):
+            candidates = np.where(found, -1.0, iou[i])
+            j = int(np.argmax(candidates))
+            if candidates[j] >= 0.5:
+                tp[i], found[j] = True, True
+        return tp, found
+
+
+class Megc(MatchingRule):
+    """The MEGC challenge's spotting evaluator (:func:`megc_counts`). It counts matched *expressions*, so its
+    (TP, N, M) are TP, TP + FP and TP + FN of the challenge (a left-out subject's type gives (0, 0, 0)), and
+    P = TP/N and R = TP/M downstream are the challenge's."""
+
+    name = "megc"
+    table_notes = (
+        "note: megc counts as the MEGC spotting evaluator: TP = expressions matched (one prediction may match "
+        "several), FP = predictions matching none; N = TP + FP, M = TP + FN",
+        "note: megc does not count predictions on a video without an expression of their type, and leaves out "
+        "a subject with no prediction of a type, with its expressions of that type: {left_out_micro} micro and "
+        "{left_out_macro} macro expressions left out here")
+    counts_add_up_per_video = False  # a subject's type is left out as a whole
+
+    def pair_flags(self, kept, truth):
+        reached, _, matched = _megc_scan(kept, truth)  # true positive: a prediction reaching an expression
+        return reached, matched
+
+    def counts(self, kept, truth):
+        return {t: (tp, tp + fp, tp + fn) for t, (tp, fp, fn, _) in megc_counts(kept, truth).items()}
+
+
+# The rules by name (config key matching, eval.py --matching, MATCHING=): a new rule is a MatchingRule and a line.
+MATCHING_RULES: Registry[MatchingRule] = Registry("matching rule", {
+    rule.name: rule for rule in (Published(), Paper2023(), OneToOne(), Megc())})
+
+
 def count_matches(kept: pd.DataFrame, ground_truth: pd.DataFrame,
                   rule: str = "published") -> dict[int, tuple[int, int, int]]:
-    """(TP, N, M) of one subject for micro (2) and macro (1).
+    """(TP, N, M) of one subject for micro (2) and macro (1) under ``rule`` (:meth:`MatchingRule.counts`):
+    ``{2: (tp, n, m), 1: (tp, n, m)}``. An unknown rule is a one-line error."""
+    return MATCHING_RULES[rule].counts(kept, ground_truth)
 
-    ``kept``: the subject's NMS output (video_name, start_frame, end_frame,
-    score, type_idx), rows in NMS order. ``ground_truth``: all its annotation
-    rows (video_name, start_frame, end_frame, type_idx), raw frames. N counts
-    the kept proposals of the type, M the annotation rows of the type (every
-    row, whatever its frames). Returns ``{2: (tp, n, m), 1: (tp, n, m)}``.
-    Under ``megc`` (:func:`megc_counts`) N is TP + FP and M is TP + FN of the
-    challenge (a left-out subject's type gives (0, 0, 0)), so that
-    P = TP/N and R = TP/M downstream are the challenge's.
+
+def true_positive_flags(kept: pd.DataFrame, ground_truth: pd.DataFrame, rule: str = "published") -> np.ndarray:
+    """Boolean (N,): which rows of ``kept`` count as true positives under ``rule``."""
+    return MATCHING_RULES[rule].flags(kept, ground_truth)[0]
+
+
+def truth_found_flags(kept: pd.DataFrame, ground_truth: pd.DataFrame, rule: str = "published") -> np.ndarray:
+    """Boolean (M,): which rows of ``ground_truth`` ``rule`` counts as found by a row of ``kept``.
+
+    published and paper2023: a proposal of the same video and type with tIoU > 0.5 (for published, the row's
+    best proposal, a true positive); one-to-one: the row a true positive was assigned to; megc: the evaluator's
+    matched expressions.
     """
-    if rule == "megc":
-        return {t: (tp, tp + fp, tp + fn) for t, (tp, fp, fn, _) in megc_counts(kept, ground_truth).items()}
-    tp = true_positive_flags(kept, ground_truth, rule)
-    kept_type = kept["type_idx"].to_numpy()
-    truth_type = ground_truth["type_idx"].to_numpy()
-    return {t: (int(np.count_nonzero(tp & (kept_type == t))), int(np.count_nonzero(kept_type == t)),
-                int(np.count_nonzero(truth_type == t)))
-            for t in EXPRESSION_TYPES}
+    return MATCHING_RULES[rule].flags(kept, ground_truth)[1]

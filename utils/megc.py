@@ -32,7 +32,8 @@ from utils.errors import UserError
 from utils.io import atomic_write_csv
 from utils.layout import FoldLayout
 from utils.indexing import PROPOSAL_FRAME_SHIFT
-from utils.metrics import epoch_row, read_epoch_metrics
+from utils.metrics import read_epoch_metrics
+from utils.selection import epoch_row
 from utils.nms import read_nms_table
 
 MEGC_COLUMNS = ["subject", "video", "onset", "offset", "emotion", "type"]

@@ -1,6 +1,8 @@
-"""Precision / recall / F1, per-epoch rows, epoch selection and pooled scores (METHOD.md 8.5-8.7)."""
+"""Precision / recall / F1, per-epoch rows and pooled scores (METHOD.md 8.5, 8.7); epoch selection is
+utils/selection.py."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +15,6 @@ _GROUPS = (*EXPRESSION_TYPES.values(), "all")
 SCORE_ROWS = (*EXPRESSION_TYPES.values(), "overall")  # the rows of every pooled table: micro, macro, overall
 COUNT_COLUMNS = [f"{g}_{c}" for g in _GROUPS for c in ("tp", "n", "m")]
 EPOCH_METRIC_COLUMNS = [f"{g}_{c}" for g in _GROUPS for c in ("precision", "recall", "f1")] + COUNT_COLUMNS + ["epoch"]
-SELECTION_PROTOCOLS = ("best-on-test", "fixed-epoch", "last-epoch", "inner-cv")
 
 
 def precision_recall_f1(tp, n, m) -> tuple[float, float, float]:
@@ -54,57 +55,6 @@ def empty_counts_row(m_micro: int, m_macro: int) -> dict:
     return _counts_with_all({MICRO: (0, 0, m_micro), MACRO: (0, 0, m_macro)})
 
 
-def fixed_epoch(config) -> int | None:
-    """The epoch that fixed-epoch selection takes (config key ``abfcm_best_epoch``); None under any other."""
-    return config["abfcm_best_epoch"] if config["selection"] == "fixed-epoch" else None
-
-
-def protocol_epoch(epoch_metrics: pd.DataFrame, protocol: str, fixed_epoch: int | None = None,
-                   last_epoch: int | None = None) -> int | None:
-    """The epoch ``protocol`` chooses, whether or not it has a row (proposals) in ``epoch_metrics``.
-
-    best-on-test: highest all_f1, the earliest epoch on ties (the published
-    pick depends on an unstable sort), None when the table is empty (no epoch
-    had a proposal); fixed-epoch: ``fixed_epoch``; inner-cv: ``fixed_epoch``,
-    here the epoch the inner cross-validation chose (model/inner_cv.py), so the
-    held-out labels only count it; last-epoch: ``last_epoch`` (the final
-    checkpoint, so the pick never depends on the test outputs), or, when it is
-    not given, the highest epoch number in the table (None when empty).
-    """
-    if protocol not in SELECTION_PROTOCOLS:
-        raise ValueError(f"unknown selection protocol {protocol!r}; valid: {', '.join(SELECTION_PROTOCOLS)}")
-    if protocol in ("fixed-epoch", "inner-cv") and fixed_epoch is None:
-        raise ValueError(f"selection protocol '{protocol}' needs fixed_epoch")
-    needed = ["epoch"] + (["all_f1"] if protocol == "best-on-test" else [])
-    missing = [c for c in needed if c not in epoch_metrics.columns]
-    if missing:
-        raise ValueError(f"epoch metrics table lacks columns {missing}")
-    if protocol in ("fixed-epoch", "inner-cv"):
-        return int(fixed_epoch)
-    if protocol == "last-epoch" and last_epoch is not None:
-        return int(last_epoch)
-    if epoch_metrics.empty:
-        return None
-    epochs = epoch_metrics["epoch"].to_numpy()
-    if protocol == "last-epoch":  # without the final checkpoint's number: the highest epoch with a row
-        return int(epochs.max())
-    f1 = epoch_metrics["all_f1"].to_numpy(dtype=np.float64)
-    return int(epochs[np.lexsort((epochs, -f1))[0]])  # highest F1, then smallest epoch
-
-
-def epoch_row(epoch_metrics: pd.DataFrame, epoch: int | None) -> pd.Series | None:
-    """The row of ``epoch`` in ``epoch_metrics``; None when it has none (no proposal then) or ``epoch`` is None."""
-    hits = np.flatnonzero(epoch_metrics["epoch"].to_numpy() == epoch) if epoch is not None else []
-    return epoch_metrics.iloc[hits[0]].copy() if len(hits) else None
-
-
-def select_epoch(epoch_metrics: pd.DataFrame, protocol: str, fixed_epoch: int | None = None,
-                 last_epoch: int | None = None) -> pd.Series | None:
-    """The epoch_metrics row of the epoch ``protocol`` chooses (:func:`protocol_epoch`), or None when that
-    epoch has no row (no proposal) or none was chosen."""
-    return epoch_row(epoch_metrics, protocol_epoch(epoch_metrics, protocol, fixed_epoch, last_epoch))
-
-
 def read_epoch_metrics(path: Path) -> pd.DataFrame:
     """A fold's ``epoch_metrics.csv`` (one row per epoch with proposals, ``EPOCH_METRIC_COLUMNS``; the counts
     and ``epoch`` are what readers use). Raises :class:`UserError` naming the file when it cannot be read or
@@ -117,6 +67,35 @@ def read_epoch_metrics(path: Path) -> pd.DataFrame:
     if missing:
         raise UserError(f"{path}: epoch metrics table lacks column(s) {', '.join(missing)}")
     return table
+
+
+def read_best_res(path: Path) -> dict[str, int]:
+    """A fold's ``best_res.csv`` (one row of ``COUNT_COLUMNS``) as ``{column: count}``. Raises :class:`UserError`
+    naming the file when it is missing, unreadable or not one such row."""
+    if not Path(path).is_file():
+        raise UserError(f"{path}: missing; evaluate the fold first (python eval.py ...)")
+    try:
+        best = pd.read_csv(path)
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+        raise UserError(f"{path}: not a readable best_res table ({str(error).splitlines()[0]})") from None
+    if [c for c in COUNT_COLUMNS if c not in best.columns] or len(best) != 1:
+        raise UserError(f"{path}: expected one row with {', '.join(COUNT_COLUMNS)}")
+    return {c: int(best[c].iloc[0]) for c in COUNT_COLUMNS}
+
+
+def read_eval_info(path: Path) -> dict:
+    """A fold's (or inner model's) ``eval_info.json``: the evaluation's record (matching rule, selection, the
+    selected epoch, ``m_without_proposals``...). Raises :class:`UserError` naming the file when it is missing or
+    not a JSON object."""
+    if not Path(path).is_file():
+        raise UserError(f"{path}: missing; evaluate the fold first (python eval.py ...)")
+    try:
+        info = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise UserError(f"{path}: not JSON ({str(error).splitlines()[0]})") from None
+    if not isinstance(info, dict):
+        raise UserError(f"{path}: not a JSON object")
+    return info
 
 
 def pooled_scores(best_rows: pd.DataFrame) -> pd.DataFrame:

@@ -50,9 +50,14 @@ def _group_codes(proposals: pd.DataFrame) -> np.ndarray:
     return codes
 
 
+# The config key of each type's NMS quota.
+_TOP_K_KEYS = {"micro": "nms_top_K_micro", "macro": "nms_top_K_macro"}
+NMS_CONFIG_KEYS = tuple(_TOP_K_KEYS[name] for name in EXPRESSION_TYPES.values())
+
+
 def nms_top_k(config) -> dict[int, int]:
-    """``{type_idx: kept intervals per video}`` from the config keys ``nms_top_K_micro`` and ``nms_top_K_macro``."""
-    return {type_idx: config[f"nms_top_K_{name}"] for type_idx, name in EXPRESSION_TYPES.items()}
+    """``{type_idx: kept intervals per video}`` from the config keys :data:`NMS_CONFIG_KEYS`."""
+    return {type_idx: config[_TOP_K_KEYS[name]] for type_idx, name in EXPRESSION_TYPES.items()}
 
 
 def nms(proposals: pd.DataFrame, top_k: dict[int, int], iou_threshold: float = 0.5) -> pd.DataFrame:

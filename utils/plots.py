@@ -18,7 +18,6 @@ otherwise parse text between dollar signs as a formula.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -34,9 +33,9 @@ from utils.annotations import EXPRESSION_TYPES, MACRO, MICRO, read_annotation_ta
 from utils.errors import run_cli
 from utils.indexing import PROPOSAL_FRAME_SHIFT
 from utils.io import atomic_path
-from utils.layout import FoldLayout
+from utils.layout import FoldLayout, RunLayout
 from utils.matching import true_positive_flags
-from utils.metrics import SCORE_ROWS
+from utils.metrics import SCORE_ROWS, read_epoch_metrics, read_eval_info
 from utils.names import check_path_name
 from utils.nms import NMS_COLUMNS, read_nms_table
 
@@ -61,7 +60,7 @@ def _save(figure, path: Path, dpi: int = 110) -> Path:
 
 def plot_f1_by_epoch(output: Path, subjects: list[str]) -> Path | None:
     """F1 per epoch for every fold and the mean over folds; None when no fold has metrics."""
-    tables = {s: pd.read_csv(FoldLayout.of(output, s).epoch_metrics) for s in subjects
+    tables = {s: read_epoch_metrics(FoldLayout.of(output, s).epoch_metrics) for s in subjects
               if FoldLayout.of(output, s).epoch_metrics.is_file()}
     if not tables:
         return None
@@ -79,7 +78,7 @@ def plot_f1_by_epoch(output: Path, subjects: list[str]) -> Path | None:
         axis.grid(alpha=0.3)
     axes[0].set_ylabel("F1 (per fold, on its test subject)")
     axes[0].legend(loc="upper left")
-    return _save(figure, output / "plots" / "f1_by_epoch.png")
+    return _save(figure, RunLayout(output).f1_plot)
 
 
 def plot_protocol_table(path: Path, runs: dict[str, dict], title: str) -> Path:
@@ -195,7 +194,7 @@ def plot_fold_timelines(output: Path, subject: str, annotations: pd.DataFrame) -
     layout = FoldLayout.of(output, subject)
     if not (layout.eval_info.is_file() and layout.selected_scores.is_file()):
         return []
-    info = json.loads(layout.eval_info.read_text())
+    info = read_eval_info(layout.eval_info)
     epoch = info.get("selected_epoch")
     if epoch is None:
         return []
@@ -212,7 +211,7 @@ def plot_fold_timelines(output: Path, subject: str, annotations: pd.DataFrame) -
             written.append(plot_video_timeline(video, scores, info.get("frame_shift", PROPOSAL_FRAME_SHIFT),
                                                truth[truth["video_name"] == video],
                                                spotted[spotted["video_name"] == video],
-                                               output / "plots" / "timelines" / subject / f"{video}.png"))
+                                               RunLayout(output).timeline_plot(subject, video)))
     return written
 
 
@@ -239,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
 
         config = load_config(args.dataset, args.config)
         written = plot_run(args.output, args.subjects, Path(config["anno_csv"]))
-        print(f"plots: {len(written)} files under {args.output / 'plots'}")
+        print(f"plots: {len(written)} files under {RunLayout(args.output).plots}")
 
     return run_cli(run)
 

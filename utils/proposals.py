@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from utils.annotations import TYPE_INDEX, as_names
+from utils.annotations import EXPRESSION_TYPES, TYPE_INDEX, as_names
 from utils.indexing import window_frame_to_video_frame
 
 PROPOSAL_COLUMNS = ["video_name", "start_frame", "end_frame", "start_score", "end_score",
@@ -49,20 +49,36 @@ class ProposalParams:
                 raise ValueError(f"proposal params: need 0 <= {name}_min <= {name}_max, got {low}, {high}")
 
 
+# The config key of each ProposalParams field, per type (the published names). The macro length bound is
+# int(macro_average_len * 3 / 2), not macro_max (published behaviour; macro_max and micro_average_len are read by
+# nothing).
+_PARAMETER_KEYS = {
+    "micro": {"apex_threshold": "micro_apex_score_threshold", "left_min": "micro_left_min_dis",
+              "left_max": "micro_left_max_dis", "right_min": "micro_right_min_dis", "right_max": "micro_right_max_dis",
+              "min_len": "micro_min", "max_len": "micro_max"},
+    "macro": {"apex_threshold": "macro_apex_score_threshold", "left_min": "macro_left_min_dis",
+              "left_max": "macro_left_max_dis", "right_min": "macro_right_min_dis", "right_max": "macro_right_max_dis",
+              "min_len": "macro_min", "max_len": "macro_average_len"},
+}
+_MAX_LEN_FACTOR = {"micro": (1, 1), "macro": (3, 2)}  # max_len = int(value * a / b)
+PROPOSAL_CONFIG_KEYS = tuple(key for name in EXPRESSION_TYPES.values() for key in _PARAMETER_KEYS[name].values())
+
+
 def proposal_params_from_config(config, expression: str) -> ProposalParams:
-    """ProposalParams of ``expression`` ("micro" or "macro") from a config mapping
-    with the published keys (``micro_left_min_dis`` ...). The macro length bound
-    is int(macro_average_len * 3 / 2), not macro_max (published behaviour)."""
+    """ProposalParams of ``expression`` ("micro" or "macro") from a config mapping with the published keys
+    (:data:`PROPOSAL_CONFIG_KEYS`, ``micro_left_min_dis`` ...)."""
     if expression not in TYPE_INDEX:
         raise ValueError(f"unknown expression type {expression!r}; valid: micro, macro")
-    max_len = (config["micro_max"] if expression == "micro"
-               else int(config["macro_average_len"] * 3 / 2))
-    return ProposalParams(
-        type_idx=TYPE_INDEX[expression],
-        apex_threshold=float(config[f"{expression}_apex_score_threshold"]),
-        left_min=int(config[f"{expression}_left_min_dis"]), left_max=int(config[f"{expression}_left_max_dis"]),
-        right_min=int(config[f"{expression}_right_min_dis"]), right_max=int(config[f"{expression}_right_max_dis"]),
-        min_len=int(config[f"{expression}_min"]), max_len=int(max_len))
+    values = {field: config[key] for field, key in _PARAMETER_KEYS[expression].items()}
+    times, per = _MAX_LEN_FACTOR[expression]
+    return ProposalParams(type_idx=TYPE_INDEX[expression], apex_threshold=float(values.pop("apex_threshold")),
+                          max_len=int(values.pop("max_len") * times / per),
+                          **{field: int(value) for field, value in values.items()})
+
+
+def proposal_params(config) -> dict[int, ProposalParams]:
+    """``{type_idx: ProposalParams}`` of both types, micro first."""
+    return {type_idx: proposal_params_from_config(config, name) for type_idx, name in EXPRESSION_TYPES.items()}
 
 
 def _best_offset_frames(scores: np.ndarray, low: int, high: int, sign: int) -> np.ndarray:

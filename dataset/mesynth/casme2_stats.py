@@ -68,4 +68,4 @@ AU_COMBINATION_COUNTS = {
 }
 
 # The table's share of micro-expressions among all rows: 57 / 357.
-MICRO_SHARE = 57 / 357
+CASME2_MICRO_SHARE = 57 / 357

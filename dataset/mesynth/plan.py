@@ -21,7 +21,7 @@ EXPRESSIONS_PER_FRAME = 6 / 720
 # so that the 12 demo videos hold about 25 micro-expressions instead of about 16: every fold
 # trains on more of them and the pooled micro figure does not hang on one or two events that
 # move with float order (with the paper's share it read 4 of 16 on one CPU, 0 of 16 on another).
-MICRO_SHARE = 1 / 3
+DEMO_MICRO_SHARE = 1 / 3
 NODS_PER_FRAME = 2 / 720
 FRAMES_PER_BLINK = 100           # people blink every few seconds
 PEAK_PX = {MACRO: (2.0, 6.0), MICRO: (0.5, 1.5)}  # peak displacement range
@@ -134,7 +134,7 @@ def plan_movements(rng: np.random.Generator, n_frames: int) -> tuple[Movement, .
     """Expressions and nods (never overlapping, MIN_GAP apart) plus blinks (anywhere, not
     overlapping one another) for a video of n_frames frames, sorted by onset."""
     n_total = max(2, int(rng.poisson(EXPRESSIONS_PER_FRAME * n_frames)))
-    n_micro = max(1, int(rng.binomial(n_total, MICRO_SHARE)))
+    n_micro = max(1, int(rng.binomial(n_total, DEMO_MICRO_SHARE)))
     counts = {"macro": max(1, n_total - n_micro), "micro": n_micro}
     drawn = [(kind, *e) for kind in ("macro", "micro") for e in _draw_expressions(rng, kind, counts[kind])]
     n_nods = int(rng.poisson(NODS_PER_FRAME * n_frames))

@@ -22,7 +22,7 @@ JITTER_PX = 0.1         # std of frame-to-frame head jitter
 ROLL_DEG = 0.5          # std of the slow head roll
 FLICKER = (0.01, 0.02)  # std of fast (sigma 1.5 frames) and slow (sigma 50 frames) brightness changes
 NOISE_GREY = 1.2        # std of the sensor noise, grey levels
-JPEG_QUALITY = 90
+FRAME_JPEG_QUALITY = 90  # the rendered frames, as stored on disk
 FIELD_REACH = 4.0       # bumps are evaluated within this many sigmas of their landmark
 
 
@@ -145,7 +145,7 @@ def _render_frames(plan: VideoPlan, photo_landmarks: np.ndarray, dataset_root: P
         np.add(frame, noise, out=frame)
         np.clip(frame, 0, 255, out=frame)
         np.copyto(pixels, frame, casting="unsafe")
-        ok, encoded = cv2.imencode(".jpg", pixels, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+        ok, encoded = cv2.imencode(".jpg", pixels, [cv2.IMWRITE_JPEG_QUALITY, FRAME_JPEG_QUALITY])
         if not ok:
             raise RuntimeError(f"JPEG encoding failed for {folder / frame_file_name(t + 1)}")
         atomic_write_bytes(folder / frame_file_name(t + 1), encoded.tobytes())

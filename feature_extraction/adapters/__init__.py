@@ -4,13 +4,22 @@ One module per layout (FORMATS.md, "Raw datasets as users receive them"), each w
 discovery and its annotation reader: :mod:`.casme2` (CAS(ME)^2), :mod:`.samm` (SAMM-LV), :mod:`.casme3`
 (CAS(ME)^3 part A) and :mod:`.generic` (any plain ``<subject>/<video>`` tree). What they share lives in
 :mod:`.frames` (video sources, the one frame-folder rule, reading frames) and :mod:`.sheets` (spreadsheet
-cells and the typed paper table). :data:`ADAPTERS` is the one registry: the extraction CLI's
-``--dataset``, the config key ``raw_layout`` and ``dataset.prepare`` read it.
+cells and the typed paper table). :data:`~utils.registry.RAW_LAYOUTS` (utils/registry.py) is the one
+registry: the extraction CLI's ``--dataset``, the config key ``raw_layout``, ``dataset.prepare`` and spotting
+read it.
 
-An adapter module has ``ANNOTATION_REQUIRED``, ``discover(raw_root) -> (videos, problems)`` and
-``read_annotations(path, videos, frame_counts, notices) -> table``. The readers turn the official files
-into the paper's table (``subject,video_name,start_frame,apex_frame,end_frame,type_idx,au``), row for row
-the same as ``../shared/data/casme2_annotations.csv`` and ``samm_lv_25fps_annotations.csv``.
+An adapter module has:
+
+* ``ANNOTATION_REQUIRED``: False when extraction without an annotation file gives an empty table;
+* ``CLIPS_TO_FRAME_COUNTS``: True when ``read_annotations`` clips offsets to the videos' frame counts (so the
+  extraction counts the frames of videos not cached yet);
+* ``discover(raw_root) -> (videos, problems)``;
+* ``read_annotations(path, videos, frame_counts, notices) -> table``: the official file as the paper's table
+  (``subject,video_name,start_frame,apex_frame,end_frame,type_idx,au``), row for row the same as
+  ``../shared/data/casme2_annotations.csv`` and ``samm_lv_25fps_annotations.csv``;
+* ``table_names(name) -> (subject, video_name) | None``: the names the layout gives a recording whose folder
+  (or file stem) is ``name``, None when ``name`` does not follow the layout (spot.py finds a recording's rows
+  of the table and its fold with it).
 """
 from __future__ import annotations
 
@@ -18,19 +27,16 @@ from pathlib import Path
 
 import pandas as pd
 
-from feature_extraction.adapters import casme2, casme3, generic, samm
 from feature_extraction.adapters.frames import (TreeWarning, UnopenableVideo, VideoSource, count_frames, iter_frames,
                                                 source_fingerprint, visible_entries)
 from feature_extraction.adapters.sheets import annotation_frame, check_subjects
 from utils.annotations import read_annotation_table
 from utils.errors import UserError
 from utils.names import check_path_name
+from utils.registry import RAW_LAYOUTS
 
-# The raw layouts, by the name the CLI's --dataset and the config's raw_layout use.
-ADAPTERS = {"cas(me)^2": casme2, "samm": samm, "cas(me)^3": casme3, "generic": generic}
-DATASETS = tuple(ADAPTERS)
-__all__ = ["ADAPTERS", "DATASETS", "TreeWarning", "UnopenableVideo", "VideoSource", "count_frames", "discover_videos", "iter_frames",
-           "load_annotations", "source_fingerprint"]
+__all__ = ["RAW_LAYOUTS", "TreeWarning", "UnopenableVideo", "VideoSource", "count_frames", "discover_videos",
+           "iter_frames", "load_annotations", "recording_table_names", "source_fingerprint"]
 
 
 def discover_videos(dataset: str, raw_root: Path) -> tuple[list[VideoSource], list[str]]:
@@ -46,7 +52,7 @@ def discover_videos(dataset: str, raw_root: Path) -> tuple[list[VideoSource], li
     Raises ``FileNotFoundError`` when ``raw_root`` does not exist and
     ``ValueError`` when it is empty, not a folder, or holds no video at all.
     """
-    _check_dataset(dataset)
+    adapter = RAW_LAYOUTS[dataset]
     raw_root = Path(raw_root)
     if not raw_root.exists():
         raise FileNotFoundError(f"{raw_root}: raw dataset folder not found")
@@ -54,18 +60,13 @@ def discover_videos(dataset: str, raw_root: Path) -> tuple[list[VideoSource], li
         raise UserError(f"{raw_root}: not a folder")
     if not visible_entries(raw_root):
         raise UserError(f"{raw_root}: raw dataset folder is empty")
-    found, problems = ADAPTERS[dataset].discover(raw_root)
+    found, problems = adapter.discover(raw_root)
     videos, duplicates = _drop_duplicate_names(_drop_unusable_names(found, problems))
     problems += duplicates
     if not videos:
         detail = f" ({problems[0]}{' ...' if len(problems) > 1 else ''})" if problems else ""
         raise UserError(f"{raw_root}: no {dataset} videos found{detail}")
     return sorted(videos, key=lambda v: (v.subject, v.video_name)), problems
-
-
-def _check_dataset(dataset: str) -> None:
-    if dataset not in DATASETS:
-        raise UserError(f"unknown dataset {dataset!r}; expected one of {', '.join(DATASETS)}")
 
 
 def _drop_unusable_names(videos: list[VideoSource], problems: list[str]) -> list[VideoSource]:
@@ -112,8 +113,7 @@ def load_annotations(dataset: str, anno_path: Path | None, videos: list[VideoSou
     of the same name. Raises ``ValueError`` naming the file and the problem
     when the file is unreadable or does not fit.
     """
-    _check_dataset(dataset)
-    adapter = ADAPTERS[dataset]
+    adapter = RAW_LAYOUTS[dataset]
     if anno_path is None:
         if adapter.ANNOTATION_REQUIRED:
             raise UserError(f"{dataset}: an annotation file is required")
@@ -127,3 +127,9 @@ def load_annotations(dataset: str, anno_path: Path | None, videos: list[VideoSou
         table = adapter.read_annotations(anno_path, videos, frame_counts, notices if notices is not None else [])
     check_subjects(anno_path, table, videos)
     return table
+
+
+def recording_table_names(name: str) -> list[tuple[str, str]]:
+    """``(subject, video_name)`` of the paper's table for a recording whose folder (or file stem) is ``name``, one
+    pair per layout whose naming ``name`` follows (``15_0101disgustingteeth`` -> ``casme_015_0101``)."""
+    return [names for _, adapter in RAW_LAYOUTS.items() if (names := adapter.table_names(name)) is not None]

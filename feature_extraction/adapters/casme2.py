@@ -17,6 +17,7 @@ from feature_extraction.adapters.sheets import (EXPRESSION_TYPE_TEXT, annotation
 from utils.errors import UserError
 
 ANNOTATION_REQUIRED = True
+CLIPS_TO_FRAME_COUNTS = False
 # Stimulus codes and the folder suffix each carries on disk (FORMATS.md).
 CASME2_CODES = {
     "0101": "disgustingteeth", "0102": "eatingworms", "0401": "girlcrashing",
@@ -51,9 +52,21 @@ def discover(raw_root: Path) -> tuple[list[VideoSource], list[str]]:
             if not frames:
                 continue
             # The folder's own SS_ prefix names the subject (s19/23_0502... is subject 23).
-            subject = f"casme_{int(match.group(1)):03d}"
-            videos.append(VideoSource(subject, f"{subject}_{match.group(2)}", frames))
+            videos.append(VideoSource(*_names(int(match.group(1)), match.group(2)), frames))
     return videos, problems
+
+
+def _names(folder: int, code: str) -> tuple[str, str]:
+    """``(subject, video_name)`` of subject folder number ``folder`` and stimulus ``code``: casme_015,
+    casme_015_0101."""
+    subject = f"casme_{folder:03d}"
+    return subject, f"{subject}_{code}"
+
+
+def table_names(name: str) -> tuple[str, str] | None:
+    """A video folder ``<SS>_<CCCC><name>`` (``15_0101disgustingteeth``) -> ``(casme_015, casme_015_0101)``."""
+    match = _CASME2_VIDEO_DIR.match(name)
+    return _names(int(match.group(1)), match.group(2)) if match else None
 
 
 def read_annotations(path: Path, videos: list[VideoSource], frame_counts: dict[str, int] | None,
@@ -83,10 +96,9 @@ def read_annotations(path: Path, videos: list[VideoSource], frame_counts: dict[s
         if type_idx is None:
             raise UserError(f"{path}: sheet 0 row {row + 1}: type {kind!r} is neither "
                              "macro-expression nor micro-expression")
-        subject = f"casme_{folder:03d}"
         frames = [frame_cell(path, row, name, value)
                   for name, value in zip(("onset", "apex", "offset"), (onset, apex, offset))]
-        rows.append((subject, f"{subject}_{code}", *frames, type_idx, as_text(au)))
+        rows.append((*_names(folder, code), *frames, type_idx, as_text(au)))
     return annotation_frame(rows)
 
 

@@ -14,6 +14,7 @@ from feature_extraction.adapters.sheets import (EXPRESSION_TYPE_TEXT, annotation
 from utils.errors import UserError
 
 ANNOTATION_REQUIRED = True
+CLIPS_TO_FRAME_COUNTS = False
 _CASME3_SUBJECT = re.compile(r"^\s*spNO\.(\d+)\s*$", re.IGNORECASE)
 _CASME3_VIDEO_DIR = re.compile(r"^[A-Za-z]+$")
 _WHOLE_NUMBER = re.compile(r"^(\d+)$")
@@ -26,7 +27,7 @@ def discover(raw_root: Path) -> tuple[list[VideoSource], list[str]]:
         if not (subject_dir.is_dir() and match):
             problems.append(TreeWarning(f"{subject_dir}: not a CAS(ME)^3 subject folder spNO.<n>; skipped"))
             continue
-        subject = f"spNO.{int(match.group(1))}"
+        subject = _subject(match)
         for video_dir in visible_entries(subject_dir):
             if not (video_dir.is_dir() and _CASME3_VIDEO_DIR.match(video_dir.name)):
                 problems.append(TreeWarning(f"{video_dir}: not a CAS(ME)^3 video folder <letter>; skipped"))
@@ -37,8 +38,22 @@ def discover(raw_root: Path) -> tuple[list[VideoSource], list[str]]:
                 continue
             _, frames = frames_for_discovery(color, problems, _WHOLE_NUMBER)
             if frames:
-                videos.append(VideoSource(subject, f"{subject}_{video_dir.name.lower()}", frames))
+                videos.append(VideoSource(subject, _video_name(subject, video_dir.name), frames))
     return videos, problems
+
+
+def _subject(match: re.Match) -> str:
+    """``spNO.<n>`` with the number as a plain integer (``spNO.01`` and ``spNO.1`` are one subject)."""
+    return f"spNO.{int(match.group(1))}"
+
+
+def _video_name(subject: str, letter: str) -> str:
+    return f"{subject}_{letter.lower()}"
+
+
+def table_names(name: str) -> None:
+    """A recording's own name (a letter, or ``color``) does not give its subject: None."""
+    return None
 
 
 _CASME3_SHEET = "AU+Emotion"
@@ -73,7 +88,7 @@ def read_annotations(path: Path, videos: list[VideoSource], frame_counts: dict[s
         type_idx = EXPRESSION_TYPE_TEXT.get(kind.lower())
         if type_idx is None:
             raise UserError(f"{where}: Expression type {kind!r} is neither Macro-expression nor Micro-expression")
-        subject = f"spNO.{int(match.group(1))}"
+        subject = _subject(match)
         frames = [frame_cell(path, row, name, cells[column[name]]) for name in ("Onset", "Apex", "Offset")]
-        rows.append((subject, f"{subject}_{letter.lower()}", *frames, type_idx, as_text(cells[column["AU"]])))
+        rows.append((subject, _video_name(subject, letter), *frames, type_idx, as_text(cells[column["AU"]])))
     return annotation_frame(rows)

@@ -14,6 +14,7 @@ from utils.annotations import ANNOTATION_COLUMNS, FRAME_COLUMNS, MACRO, MICRO
 from utils.errors import UserError
 
 ANNOTATION_REQUIRED = False
+CLIPS_TO_FRAME_COUNTS = False
 
 
 def discover(raw_root: Path) -> tuple[list[VideoSource], list[str]]:
@@ -33,6 +34,11 @@ def discover(raw_root: Path) -> tuple[list[VideoSource], list[str]]:
                 problems.append(TreeWarning(f"{entry}: neither a frame folder nor a video file "
                                             f"({', '.join(sorted(VIDEO_SUFFIXES))}); skipped"))
     return videos, problems
+
+
+def table_names(name: str) -> None:
+    """A generic tree's names are its folder and file names as they are: no naming rule to undo."""
+    return None
 
 
 def read_annotations(path: Path, videos: list[VideoSource], frame_counts: dict[str, int] | None,

@@ -21,6 +21,7 @@ from utils.annotations import MACRO, MICRO
 from utils.errors import UserError
 
 ANNOTATION_REQUIRED = True
+CLIPS_TO_FRAME_COUNTS = True  # an offset past a video ends at its last 25-fps frame
 SAMM_FRAME_STEP = 8  # 200 fps -> 25 fps
 _SAMM_VIDEO_DIR = re.compile(r"^(\d+)_(\d+)$")
 _SAMM_FRAME = re.compile(r"_(\d+)$")
@@ -41,8 +42,19 @@ def discover(raw_root: Path) -> tuple[list[VideoSource], list[str]]:
         if problem:
             problems.append(problem)
         if frames:
-            videos.append(VideoSource(f"samm_{match.group(1)}", f"samm_{video_dir.name}", frames))
+            videos.append(VideoSource(*_names(match.group(1), match.group(2)), frames))
     return videos, problems
+
+
+def _names(subject: str, video: str) -> tuple[str, str]:
+    """``(subject, video_name)`` of a recording ``<SSS>_<V>``: samm_006, samm_006_1."""
+    return f"samm_{subject}", f"samm_{subject}_{video}"
+
+
+def table_names(name: str) -> tuple[str, str] | None:
+    """A video folder ``<SSS>_<V>`` (``006_1``) -> ``(samm_006, samm_006_1)``."""
+    match = _SAMM_VIDEO_DIR.match(name)
+    return _names(match.group(1), match.group(2)) if match else None
 
 
 def _samm_25fps_frames(video_dir: Path, numbers: tuple[int, ...],
@@ -98,14 +110,14 @@ def read_annotations(path: Path, videos: list[VideoSource], frame_counts: dict[s
         kind = as_text(cells[column["Type"]]).strip()
         if not kind:
             raise UserError(f"{path}: row {row + 1}: Type is empty")
-        video_name = f"samm_{parts[0]}_{parts[1]}"
+        subject, video_name = _names(parts[0], parts[1])
         (onset, f1), (apex, f2), (offset, f3) = (_samm_frame(path, row, name, cells[column[name]])
                                                  for name in ("Onset", "Apex", "Offset"))
         fractional_rows += f1 or f2 or f3
         count = frame_counts.get(video_name)
         if count is not None and offset > count - 1:
             offset = count - 1  # an offset past the video ends at its last 25-fps frame
-        rows.append((f"samm_{parts[0]}", video_name, onset, apex, offset,
+        rows.append((subject, video_name, onset, apex, offset,
                      MACRO if kind.lower() == "macro" else MICRO, as_text(cells[column["Action Units"]])))
     if fractional_rows:
         notices.append(f"{path}: {fractional_rows} of {len(rows)} rows have fractional frame numbers; "

@@ -22,7 +22,6 @@ Contract for other checks: every video row carries ``data-video`` with the video
 from __future__ import annotations
 
 import html
-import json
 from pathlib import Path
 from urllib.parse import quote
 
@@ -30,19 +29,18 @@ import numpy as np
 import pandas as pd
 
 from utils.annotations import EXPRESSION_TYPES, subject_ground_truth
-from utils.layout import FoldLayout
-from utils.matching import count_matches, true_positive_flags
-from utils.metrics import read_epoch_metrics, summed_epoch_metrics
+from utils.layout import FoldLayout, RunLayout
+from utils.matching import MATCHING_RULES, count_matches, true_positive_flags, truth_found_flags
+from utils.metrics import read_epoch_metrics, read_eval_info, summed_epoch_metrics
 from utils.nms import NMS_COLUMNS, read_nms_table
-from utils.review.flags import truth_found_flags
 from utils.review.page import write_page
 
 F1_GROUPS = ("micro", "macro", "all")  # the curves drawn, by their epoch_metrics.csv prefix
 
 
 def _eval_info(output: Path, subject: str) -> dict:
-    """The fold's eval_info.json (pipeline.final_results has checked that it is there and JSON)."""
-    return json.loads(FoldLayout.of(output, subject).eval_info.read_text())
+    """The fold's eval_info.json (pipeline.final_results has pooled it)."""
+    return read_eval_info(FoldLayout.of(output, subject).eval_info)
 
 
 def _rule(info: dict) -> str:
@@ -51,15 +49,14 @@ def _rule(info: dict) -> str:
 
 def _f1_by_epoch(output: Path, folds: dict[str, tuple[dict, pd.DataFrame]]) -> dict:
     """F1 per epoch, by group, per fold and pooled over the folds, over the epochs any fold has proposals in;
-    every count by utils.metrics.summed_epoch_metrics, the rule of the evaluation and final_info.json.
-    ``folds``: per subject, its eval_info and ground truth."""
+    every count by utils.metrics.summed_epoch_metrics from the fold's epoch_metrics.csv and the M its evaluation
+    recorded for an epoch without proposals (eval_info's ``m_without_proposals``), as the final model's epoch is
+    chosen. ``folds``: per subject, its eval_info and ground truth."""
     parts = {}
-    for subject, (info, truth) in folds.items():
+    for subject, (info, _) in folds.items():
         layout = FoldLayout.of(output, subject)
         if layout.epoch_metrics.is_file():
-            without = count_matches(pd.DataFrame(columns=NMS_COLUMNS), truth, _rule(info))
-            parts[subject] = (read_epoch_metrics(layout.epoch_metrics),
-                              {EXPRESSION_TYPES[t]: m for t, (_, _, m) in without.items()})
+            parts[subject] = (read_epoch_metrics(layout.epoch_metrics), info["m_without_proposals"])
     epochs = sorted({int(e) for table, _ in parts.values() for e in table["epoch"]})
 
     def curves(summed: pd.DataFrame) -> dict:
@@ -138,9 +135,9 @@ def write_run_page(output: Path, subjects: list[str], table: pd.DataFrame, docum
     for video in videos:
         video["preview"] = (previews or {}).get(video["video"])
     notes = list(notes or [])
-    if document["matching"] == "megc":
-        notes.append("megc leaves out a subject's type with no prediction as a whole: per-video counts need not add "
-                     "up to the fold's best_res.csv here.")
+    if not MATCHING_RULES[document["matching"]].counts_add_up_per_video:
+        notes.append(f"{document['matching']} leaves out a subject's type with no prediction as a whole: per-video "
+                     "counts need not add up to the fold's best_res.csv here.")
     options = "".join(f"<option value=\"{html.escape(s)}\">{html.escape(s)}</option>" for s in subjects)
     body = f"""<h1>LOSO run: {len(subjects)} fold(s), {len(videos)} test video(s)</h1>
 <p class="meta">{html.escape(str(output))} &middot; matching: {html.escape(str(document['matching']))} &middot;
@@ -159,4 +156,4 @@ selection: {html.escape(str(document['selection']))}</p>
 <th>micro TP</th><th>micro FP</th><th>micro FN</th><th>macro TP</th><th>macro FP</th><th>macro FN</th>
 <th>errors</th><th class="text">timeline (frames)</th></tr></thead><tbody>{_video_rows(videos)}</tbody></table>"""
     data = {"videos": videos, "f1_by_epoch": _f1_by_epoch(output, folds), "matching": document["matching"]}
-    return write_page(output / "report.html", "LOSO run report", body, data, ["timeline.js", "run_page.js"])
+    return write_page(RunLayout(output).report, "LOSO run report", body, data, ["timeline.js", "run_page.js"])

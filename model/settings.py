@@ -1,0 +1,89 @@
+"""Each model stage's settings: what it reads from the config, built once (``from_config``) and declared
+(``CONFIG_KEYS``, the keys as config.yaml names them), so that the task graph (pipeline/tasks.py) keys a task on
+exactly what its stage reads. No torch here: the graph reads the declarations without loading the model.
+
+Other stages keep theirs beside them: selection (utils/selection.py), the extraction (FlowSettings,
+feature_extraction/video.py), the adjacency (model/adjacency.py).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from utils.annotations import MACRO, MICRO
+from utils.nms import NMS_CONFIG_KEYS, nms_top_k
+from utils.proposals import PROPOSAL_CONFIG_KEYS, ProposalParams, proposal_params
+
+
+@dataclass(frozen=True)
+class LossConfig:
+    """The focal losses' parameters and the macro weight (METHOD.md section 5; model/losses.py)."""
+
+    apex_alpha: float = 0.90
+    apex_gamma: float = 1.0
+    action_alpha: float = 0.80
+    action_gamma: float = 1.0
+    start_end_alpha: float = 0.90
+    start_end_gamma: float = 1.0
+    label_smooth: float = 0.16
+    macro_ratio: float = 0.5
+
+    # The config key of each field, in field order (the published names, typos included).
+    CONFIG_KEYS: ClassVar[tuple[str, ...]] = (
+        "abfcm_apex_alpha", "abfcm_apex_gamma", "abfcm_action_alpha", "abfcm_action_gamma", "abfcm_start_end_alpha",
+        "abfcm_start_end_gama", "abfcm_label_smooth", "macro_ration")
+
+    @classmethod
+    def from_config(cls, config) -> "LossConfig":
+        return cls(*(config[key] for key in cls.CONFIG_KEYS))
+
+
+@dataclass(frozen=True)
+class TrainingSettings:
+    """What training a model reads from the config, as the task graph keys it (:data:`CONFIG_KEYS`).
+
+    ``normal_range``: per type, how far the published target smoothing reaches (frames);
+    ``lr_decay``: the ExponentialLR gamma per epoch.
+    """
+
+    epochs: int
+    batch_size: int
+    seed: int
+    learning_rate: float
+    weight_decay: float
+    lr_decay: float
+    loss: LossConfig
+    normal_range: dict[int, int]
+    corrected_targets: bool
+
+    CONFIG_KEYS: ClassVar[tuple[str, ...]] = (
+        "epochs", "batch_size", "seed", "abfcm_training_lr", "abfcm_weight_decay", "abfcm_lr_scheduler",
+        *LossConfig.CONFIG_KEYS, "micro_normal_range", "macro_normal_range", "corrected_targets")
+
+    @classmethod
+    def from_config(cls, config) -> "TrainingSettings":
+        return cls(config["epochs"], config["batch_size"], config["seed"], config["abfcm_training_lr"],
+                   config["abfcm_weight_decay"], config["abfcm_lr_scheduler"], LossConfig.from_config(config),
+                   {MICRO: config["micro_normal_range"], MACRO: config["macro_normal_range"]},
+                   config["corrected_targets"])
+
+
+@dataclass(frozen=True)
+class EvaluationSettings:
+    """What evaluating a model reads from the config, as the task graph keys it (:data:`CONFIG_KEYS`):
+    ``proposals`` and ``top_k`` (the NMS quota) per type, the ``matching`` rule's name, the first epoch evaluated
+    (``epoch_begin``) and ``ratio_scale`` (annotation frames per feature row, RATIO_SCALE)."""
+
+    ratio_scale: int
+    epoch_begin: int
+    proposals: dict[int, ProposalParams]
+    top_k: dict[int, int]
+    matching: str
+
+    CONFIG_KEYS: ClassVar[tuple[str, ...]] = ("RATIO_SCALE", "epoch_begin", *PROPOSAL_CONFIG_KEYS, *NMS_CONFIG_KEYS,
+                                              "matching")
+
+    @classmethod
+    def from_config(cls, config) -> "EvaluationSettings":
+        return cls(config["RATIO_SCALE"], config["epoch_begin"], proposal_params(config), nms_top_k(config),
+                   config["matching"])

@@ -1,9 +1,10 @@
 """Evaluate one fold's checkpoints (own or published) and pick an epoch.
 
-python eval.py --dataset <cas(me)^2|samm|mesynth> --output <dir> --subject <subject> [--config FILE]
+python eval.py --dataset <section: cas(me)^2|samm|cas(me)^3|mesynth|yours> --output <dir> --subject <subject> [--config FILE]
                [--device DEV] [--matching RULE] [--selection PROTOCOL] [--checkpoints DIR] [--seed N]
 (--help lists the matching rules and selection protocols)
 """
+import sys
 from pathlib import Path
 
 from utils.cli import check_run_folders, fold_parser, resolve_device, reuse_freed_memory
@@ -12,7 +13,7 @@ from utils.matching import MATCHING_RULES
 from utils.selection import SELECTION_PROTOCOLS
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = fold_parser(__doc__.strip().splitlines()[0])
     parser.add_argument("--matching", default=None, choices=MATCHING_RULES,
                         help="matching rule (default: the config's, 'published')")
@@ -24,7 +25,7 @@ def main() -> None:
     parser.add_argument("--checkpoints", default=None, type=Path,
                         help="read checkpoints from DIR/<subject>/models (e.g. the authors' archive), only read; "
                              "every result goes under --output")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
 
     def run() -> None:
         check_run_folders(args.output, args.subject, args.checkpoints)
@@ -47,8 +48,8 @@ def main() -> None:
         if info["note"]:
             print(f"note: {info['note']}")
 
-    run_cli(run)
+    return run_cli(run)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -14,20 +14,21 @@ faces, --face chooses one and --faces all spots each into <input name>/face-N/ (
 Inputs are tasks of pipeline.sh's runners (JOBS, THREADS, LAUNCHER=slurm, SLURM_WAIT, FORCE); a rerun skips
 those spotted before into the same --out with the same models and settings.
 """
-import argparse
+import sys
 from pathlib import Path
 
 from feature_extraction.flow import FLOW_METHODS
+from utils.cli import Parser, add_config, add_dataset
 from utils.errors import run_cli
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
+def main(argv: list[str] | None = None) -> int:
+    parser = Parser(description=__doc__.strip().splitlines()[0])
     parser.add_argument("inputs", nargs="+", type=Path, metavar="INPUT", help="video file or frame folder")
     parser.add_argument("--run", required=True, type=Path, help="run folder (pipeline.sh output or published checkpoints)")
-    parser.add_argument("--dataset", default=None,
-                        help="config section; default: the one the run was trained on (mesynth when it records none)")
-    parser.add_argument("--config", default=None, type=Path, help="config file (default: config.yaml beside the scripts)")
+    add_dataset(parser, required=False, help="config section; default: the one the run was trained on (mesynth when "
+                                             "it records none)")
+    add_config(parser)
     parser.add_argument("--folds", default="all", help="all (default) or comma-separated subjects")
     parser.add_argument("--epoch", default="selected", help="selected (eval_info.json, default), last, or a number")
     parser.add_argument("--out", type=Path, default=None, help="output folder (default <RUN_DIR>/spots)")
@@ -47,7 +48,7 @@ def main() -> None:
                             "N-th from the left on the first frame with a face")
     faces.add_argument("--faces", choices=("all",), default=None,
                        help="all: spot each face of the first frame with a face on its own, into <input>/face-N/")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.epoch not in ("selected", "last") and not args.epoch.isdigit():
         parser.error(f"--epoch must be selected, last or a number, got {args.epoch!r}")
 
@@ -67,8 +68,8 @@ def main() -> None:
         reuse_freed_memory()
         return spot_inputs(options)
 
-    run_cli(run)
+    return run_cli(run)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

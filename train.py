@@ -1,15 +1,17 @@
 """Train one leave-one-subject-out fold.
 
-python train.py --dataset <cas(me)^2|samm|mesynth> --output <dir> --subject <subject> [--config FILE] [--device DEV] [--seed N]
+python train.py --dataset <section: cas(me)^2|samm|cas(me)^3|mesynth|yours> --output <dir> --subject <subject> [--config FILE] [--device DEV] [--seed N]
 """
+import sys
+
 from utils.cli import check_run_folders, fold_parser, resolve_device, reuse_freed_memory
 from utils.errors import run_cli
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = fold_parser(__doc__.strip().splitlines()[0])
     parser.add_argument("--seed", type=int, default=None, help="training seed (default: the config's seed)")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
 
     def run() -> None:
         check_run_folders(args.output, args.subject)
@@ -22,8 +24,8 @@ def main() -> None:
                             show_progress=not args.quiet)
         print(f"trained {args.subject}: {config['epochs']} checkpoints in {layout.models}")
 
-    run_cli(run)
+    return run_cli(run)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

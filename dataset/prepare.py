@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import sys
 from pathlib import Path
 
 from feature_extraction.flow import DEFAULT_FLOW
@@ -55,21 +56,19 @@ def raw_layout(config: DatasetConfig) -> str:
     return config.name if config.name in RAW_LAYOUTS else "generic"
 
 
-def extraction_arguments(config: DatasetConfig, jobs: int, *extra: str) -> argparse.Namespace:
-    """The extraction's parsed flags for this section (``python -m feature_extraction``)."""
-    from feature_extraction.__main__ import build_parser
+def extraction_request(config: DatasetConfig, jobs: int, shard: tuple[int, int] | None = None):
+    """The feature extraction of this section (feature_extraction's function API)."""
+    from feature_extraction.__main__ import Extraction
+    from feature_extraction.settings import FlowSettings
 
-    argv = ["--dataset", raw_layout(config), "--raw-root", config["raw_root"], "--out", config["segment_feat_root"],
-            "--flow", config.get("extraction_flow") or DEFAULT_FLOW, "--jobs", str(jobs)]
-    if config.get("raw_anno"):
-        argv += ["--anno", config["raw_anno"]]
-    return build_parser().parse_args(argv + list(extra))
+    return Extraction(layout=raw_layout(config), raw_root=Path(config["raw_root"]),
+                      out=Path(config["segment_feat_root"]),
+                      settings=FlowSettings(config.get("extraction_flow") or DEFAULT_FLOW),
+                      anno=Path(config["raw_anno"]) if config.get("raw_anno") else None, jobs=jobs, shard=shard)
 
 
-def _check(step: str, config: DatasetConfig, status: int, outcomes) -> None:
+def _check(step: str, config: DatasetConfig, outcomes) -> None:
     """A failure the same inputs would not repeat (a crash, a full disk) fails the step; cached ones do not."""
-    if status == 2:
-        raise UserError(f"{config['raw_root']}: feature {step} failed (see the error above)")
     passing = [o for o in outcomes if o.status == "failed" and not o.cached_failure]
     if passing:
         names = ", ".join(o.video.video_name for o in passing[:3]) + (" ..." if len(passing) > 3 else "")
@@ -81,16 +80,16 @@ def extract_shard(config: DatasetConfig, jobs: int, shard: int, shards: int) -> 
     """Extract shard ``shard`` of ``shards`` of ``raw_root`` into the cache (no window is written)."""
     from feature_extraction.__main__ import extract
 
-    status, outcomes = extract(extraction_arguments(config, jobs, "--shard", f"{shard}/{shards}"))
-    _check(f"extraction (shard {shard}/{shards})", config, status, outcomes)
+    _, outcomes = extract(extraction_request(config, jobs, (shard, shards)))
+    _check(f"extraction (shard {shard}/{shards})", config, outcomes)
 
 
 def merge(config: DatasetConfig, jobs: int) -> None:
     """Write the archive (windows, annotations.csv, record, manifest) from the cached extractions."""
-    from feature_extraction.__main__ import locked_merge
+    from feature_extraction.__main__ import merge as merge_caches
 
-    status, outcomes = locked_merge(extraction_arguments(config, jobs, "--merge"))
-    _check("merge", config, status, outcomes)
+    _, outcomes = merge_caches(extraction_request(config, jobs))
+    _check("merge", config, outcomes)
 
 
 def check_archive(config: DatasetConfig) -> None:
@@ -113,14 +112,16 @@ def prepare(config: DatasetConfig, jobs: int) -> None:
     check_archive(config)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
+    from utils.cli import add_config, add_dataset
+
     parser = argparse.ArgumentParser(description="Generate / extract what a dataset section needs before training.")
-    parser.add_argument("--dataset", required=True)
-    parser.add_argument("--config", default=None)
+    add_dataset(parser)
+    add_config(parser)
     parser.add_argument("--jobs", type=int, default=2, help="worker processes for generation and extraction")
-    args = parser.parse_args()
-    run_cli(lambda: prepare(load_config(args.dataset, args.config), max(1, args.jobs)))
+    args = parser.parse_args(argv)
+    return run_cli(lambda: prepare(load_config(args.dataset, args.config), max(1, args.jobs)))
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

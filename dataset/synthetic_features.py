@@ -9,6 +9,7 @@ python -m dataset.synthetic_features --anno CSV --out DIR [--seed 0] [--min-rows
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -65,7 +66,7 @@ def write_synthetic_features(out_root: Path, annotations: pd.DataFrame, seed: in
     return lengths
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Write a synthetic feature archive for an annotation table.")
     parser.add_argument("--anno", required=True, type=Path)
     parser.add_argument("--out", required=True, type=Path)
@@ -79,8 +80,8 @@ def main(argv: list[str] | None = None) -> None:
                                            show_progress=True, source=args.anno)
         print(f"wrote {len(lengths)} videos, {sum(lengths.values())} rows to {args.out}")
 
-    run_cli(run)
+    return run_cli(run)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

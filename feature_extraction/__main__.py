@@ -1,14 +1,15 @@
 """Extract ROI motion features from a raw dataset copy into segment files.
 
-    python -m feature_extraction --dataset LAYOUT --raw-root DIR [--anno FILE] --out DIR
+    python -m feature_extraction --layout LAYOUT --raw-root DIR [--anno FILE] --out DIR
                                  [--flow METHOD] [--no-quantise]
                                  [--face-detect auto|full|fast] [--dis-preset ultrafast|fast|medium]
                                  [--tvl1-params opencv-cpu|published-gpu] [--flow-storage codes|jpeg95]
                                  [--flow-preset published] [--jobs N] [--strict] [--retry-failed]
                                  [--shard K/N | --merge]
-    python -m feature_extraction --dataset D --anno SHEET --out DIR --annotations-only
+    python -m feature_extraction --layout LAYOUT --anno SHEET --out DIR --annotations-only
 
-(``--help`` lists the layouts, the registry of feature_extraction/adapters, and the flow methods.)
+(``--help`` lists the layouts, the registry of feature_extraction/adapters: cas(me)^2, samm, cas(me)^3,
+generic; and the flow methods. ``--dataset`` is the old name of ``--layout`` and still works.)
 
 ``--out`` becomes a segment_feat_root (``train/`` and ``test/``, FORMATS.md)
 and also receives ``annotations.csv`` (the paper's table) and ``cache/`` (one
@@ -63,8 +64,10 @@ import argparse
 import itertools
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
 from tqdm import tqdm
 
 from feature_extraction.adapters import RAW_LAYOUTS, TreeWarning, count_frames, discover_videos, load_annotations
@@ -77,7 +80,8 @@ from feature_extraction.record import write_record
 from feature_extraction.segments import (frame_labels, remove_stale_segments, write_annotation_csv,
                                          write_video_segments)
 from feature_extraction.settings import FLOW_PRESETS, FlowSettings
-from utils.errors import UserError
+from utils.cli import Parser
+from utils.errors import UserError, run_cli
 from utils.indexing import parse_window_file_name
 from utils.layout import FeatureLayout
 from utils.manifest import window_files, write_manifest
@@ -86,16 +90,11 @@ PROG = "python -m feature_extraction"
 MAX_LISTED = 3  # unreadable frames named per video before "... and N more"
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse with a one-line error (no usage block) and exit status 2."""
-
-    def error(self, message):
-        self.exit(2, f"{self.prog}: error: {message}\n")
-
-
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog=PROG, description="Extract AUW-GCN ROI motion features (METHOD.md section 2).")
-    parser.add_argument("--dataset", required=True, choices=RAW_LAYOUTS, help="layout of --raw-root")
+    parser = Parser(prog=PROG, description="Extract AUW-GCN ROI motion features (METHOD.md section 2).")
+    parser.add_argument("--layout", "--dataset", dest="layout", required=True, choices=RAW_LAYOUTS,
+                        help=f"folder layout of --raw-root, the adapter reading it: {', '.join(RAW_LAYOUTS)} "
+                             "(--dataset is its old name, still accepted; elsewhere --dataset is a config section)")
     parser.add_argument("--raw-root", type=Path, help="the raw dataset folder as distributed (not with --annotations-only)")
     parser.add_argument("--anno", type=Path, help="annotation file (required for cas(me)^2 and samm)")
     parser.add_argument("--out", required=True, type=Path, help="segment_feat_root to write")
@@ -178,116 +177,155 @@ def _report_video(outcome: Outcome) -> None:
                    f"{listed}{more}", file=sys.stderr)
 
 
-def run(args: argparse.Namespace) -> int:
-    """Extract every video (a shard: its own videos, into the cache only) and, unless a shard, write the
-    archive; return the exit status."""
-    return extract(args)[0]
+@dataclass(frozen=True)
+class Extraction:
+    """One extraction: the function API of ``python -m feature_extraction`` (dataset/prepare.py calls it).
+
+    ``layout``: the adapter reading ``raw_root`` (feature_extraction/adapters); ``out``: the segment_feat_root;
+    ``shard``: (K, N) extracts only shard K of N into the cache."""
+    layout: str
+    raw_root: Path
+    out: Path
+    settings: FlowSettings
+    anno: Path | None = None
+    jobs: int = 1
+    strict: bool = False
+    retry_failed: bool = False
+    shard: tuple[int, int] | None = None
 
 
-def extract(args: argparse.Namespace) -> tuple[int, list[Outcome]]:
-    """:func:`run`, also returning each video's :class:`Outcome` (exit status 2: no outcome)."""
+def extraction_of(args: argparse.Namespace) -> Extraction:
+    """The request the parsed flags describe."""
+    return Extraction(args.layout, args.raw_root, args.out, flow_settings(args), args.anno, args.jobs, args.strict,
+                      args.retry_failed, args.shard)
+
+
+@dataclass
+class _Pass:
+    """What one pass knows before extracting: its videos, the raw tree's problems, the cached results and failures,
+    and (a pass that writes the archive) the annotation table."""
+    videos: list
+    problems: list
+    found: dict
+    failed_before: dict
+    annotations: pd.DataFrame | None
+
+
+def extract(request: Extraction) -> tuple[int, list[Outcome]]:
+    """Extract every video (a shard: its own videos, into the cache only) and, unless a shard, write the archive.
+    Returns the exit status (0, or 1 when a video failed) and each video's :class:`Outcome`; bad input (an
+    unreadable raw tree or annotation file, an --out that cannot be written) raises :class:`UserError`."""
+    return _run_pass(request, merging=False)
+
+
+def merge(request: Extraction) -> tuple[int, list[Outcome]]:
+    """``--merge``: write the archive from the cached extractions of every video, extracting nothing; one merge at
+    a time per ``out`` (a lock file)."""
     try:
-        settings = flow_settings(args)
-        landmark_model_path()
-        if args.out.exists() and not args.out.is_dir():
-            raise UserError(f"{args.out}: --out exists and is not a folder")
-        videos, problems = discover_videos(args.dataset, args.raw_root)
-        mine = select_shard(videos, *args.shard) if args.shard else videos
-        found, failed_before = cached_results(mine, settings, args.out, with_failures=not args.retry_failed)
-        # A shard writes no window: the annotation table is read by the pass that writes the archive. SAMM
-        # offsets past a video are clipped to its 25-fps frame count, known from the cache when there is one
-        # (decoding a video file only to count its frames made a cached rerun slow); a video cached as
-        # failed has no windows to clip for and is not decoded either.
-        annotations = None
-        if not args.shard:
-            frame_counts = ({video.video_name: found[video.video_name].n_frames if video.video_name in found
-                             else count_frames(video) for video in mine if video.video_name not in failed_before}
-                            if RAW_LAYOUTS[args.dataset].CLIPS_TO_FRAME_COUNTS else None)
-            notices: list[str] = []
-            annotations = load_annotations(args.dataset, args.anno, videos, frame_counts, notices)
-            for line in notices:
-                print(line, file=sys.stderr)
-            archive = FeatureLayout(args.out)
-            for path in (archive.record, archive.manifest):  # written last, once every window is
-                path.unlink(missing_ok=True)
-    # OSError: an unreadable raw folder, an --out that cannot be created or written (its
-    # message names the path); per-video read and write errors are failed videos instead.
-    except (OSError, ValueError) as error:
-        print(f"{PROG}: error: {error}", file=sys.stderr)
-        return 2, []
-    if args.shard:
-        problems = []  # the raw tree's problems are the whole run's: listed by the merge
-    for problem in problems:
-        print(f"warning: {problem}" if is_warning(problem) else problem, file=sys.stderr)
+        with merge_lock(request.out):
+            return _run_pass(request, merging=True)
+    except OSError as error:  # the lock file cannot be made: --out is not writable
+        raise UserError(str(error)) from None
 
+
+def _run_pass(request: Extraction, merging: bool) -> tuple[int, list[Outcome]]:
+    try:
+        known = _look_up(request)
+    # OSError: an unreadable raw folder, an --out that cannot be created or written (its message names the
+    # path); per-video read and write errors are failed videos instead.
+    except (OSError, ValueError) as error:
+        raise UserError(str(error)) from None
+    for problem in known.problems:
+        print(f"warning: {problem}" if is_warning(problem) else problem, file=sys.stderr)
+    started = time.perf_counter()
+    outcomes = _extract_videos(request, known, merging)
+    elapsed = time.perf_counter() - started
+    if known.annotations is not None:
+        try:
+            _finish_archive(request, outcomes, known.annotations)
+        except OSError as error:
+            raise UserError(str(error)) from None
+    print_summary(outcomes, known.problems, elapsed)
+    failed = any(outcome.status == "failed" for outcome in outcomes) or any(not is_warning(p) for p in known.problems)
+    return (1 if failed or (request.strict and known.problems) else 0), outcomes
+
+
+def _look_up(request: Extraction) -> _Pass:
+    """The pass's videos and what the cache and the annotation file already say about them; a pass that writes
+    the archive removes the record and the manifest first (written last, once every window is)."""
+    landmark_model_path()
+    if request.out.exists() and not request.out.is_dir():
+        raise UserError(f"{request.out}: --out exists and is not a folder")
+    videos, problems = discover_videos(request.layout, request.raw_root)
+    mine = select_shard(videos, *request.shard) if request.shard else videos
+    found, failed_before = cached_results(mine, request.settings, request.out, with_failures=not request.retry_failed)
+    if request.shard:  # a shard writes no window; the raw tree's problems are the whole run's: listed by the merge
+        return _Pass(mine, [], found, failed_before, None)
+    # SAMM offsets past a video are clipped to its 25-fps frame count, known from the cache when there is one
+    # (decoding a video file only to count its frames made a cached rerun slow); a video cached as failed has no
+    # windows to clip for and is not decoded either.
+    frame_counts = ({video.video_name: found[video.video_name].n_frames if video.video_name in found
+                     else count_frames(video) for video in mine if video.video_name not in failed_before}
+                    if RAW_LAYOUTS[request.layout].CLIPS_TO_FRAME_COUNTS else None)
+    notices: list[str] = []
+    annotations = load_annotations(request.layout, request.anno, videos, frame_counts, notices)
+    for line in notices:
+        print(line, file=sys.stderr)
+    archive = FeatureLayout(request.out)
+    for path in (archive.record, archive.manifest):
+        path.unlink(missing_ok=True)
+    return _Pass(mine, problems, found, failed_before, annotations)
+
+
+def _extract_videos(request: Extraction, known: _Pass, merging: bool) -> list[Outcome]:
+    """Every video's outcome: cached, failed before, or extracted now (a merge extracts nothing: a video without
+    a cache entry failed); a pass that writes the archive writes each video's windows as it comes."""
+    mine, found, failed_before = known.videos, known.found, known.failed_before
     cached = [Outcome(video, "cached", found[video.video_name]) for video in mine if video.video_name in found]
     cached += [Outcome(video, "failed", reason=f"{failed_before[video.video_name]} (cached failure: the same "
                        "frames and settings, not tried again; --retry-failed tries it)", cached_failure=True)
                for video in mine if video.video_name in failed_before]
     todo = [video for video in mine if video.video_name not in found and video.video_name not in failed_before]
-    if args.merge:
-        cached += [Outcome(video, "failed", reason=_not_merged(video, settings, args.out)) for video in todo]
+    if merging:
+        cached += [Outcome(video, "failed", reason=_not_merged(video, request.settings, request.out)) for video in todo]
         todo = []
-    known = [len(video.frame_paths) for video in todo]
-    total_frames = sum(known) if all(known) else None  # a video file's length is unknown until decoded
-
-    outcomes: list[Outcome] = []
-    started = time.perf_counter()
+    known_lengths = [len(video.frame_paths) for video in todo]
+    total_frames = sum(known_lengths) if all(known_lengths) else None  # a video file's length is unknown until decoded
+    annotations = known.annotations
     rows_of = {} if annotations is None else {name: rows for name, rows in annotations.groupby("video_name", sort=False)}
+    outcomes: list[Outcome] = []
     with tqdm(total=len(mine), desc="videos", unit="video", position=0) as video_bar, \
             tqdm(total=total_frames, desc="frames", unit="frame", position=1) as frame_bar:
-        for outcome in itertools.chain(cached, extract_all(todo, settings, args.out, args.jobs)):
+        for outcome in itertools.chain(cached, extract_all(todo, request.settings, request.out, request.jobs)):
             video_bar.update()
             if outcome.status == "extracted":
                 frame_bar.update(outcome.result.n_frames)
                 _report_video(outcome)
             if annotations is not None:
-                outcome = _write_segments(args.out, outcome, rows_of.get(outcome.video.video_name, annotations.iloc[:0]))
+                outcome = _write_segments(request.out, outcome,
+                                          rows_of.get(outcome.video.video_name, annotations.iloc[:0]))
             outcomes.append(outcome)
             if outcome.status == "failed":
                 tqdm.write(f"FAILED {outcome.video.source_path}: {outcome.reason}", file=sys.stderr)
-    elapsed = time.perf_counter() - started
-    if annotations is not None:
-        try:
-            _finish_archive(args, settings, outcomes, annotations)
-        except OSError as error:
-            print(f"{PROG}: error: {error}", file=sys.stderr)
-            return 2, outcomes
-    print_summary(outcomes, problems, elapsed)
-    failed = any(outcome.status == "failed" for outcome in outcomes) or any(not is_warning(p) for p in problems)
-    return (1 if failed or (args.strict and problems) else 0), outcomes
+    return outcomes
 
 
-def _finish_archive(args: argparse.Namespace, settings: FlowSettings, outcomes: list[Outcome], annotations) -> None:
+def _finish_archive(request: Extraction, outcomes: list[Outcome], annotations: pd.DataFrame) -> None:
     """After the windows: remove those of videos not written now, then the table, the record, the manifest."""
     written = {(o.video.subject, o.video.video_name) for o in outcomes if o.status != "failed"}
-    for path in window_files(args.out):
+    for path in window_files(request.out):
         video_name, _ = parse_window_file_name(path.name)
         if (path.parent.name, video_name) not in written:
             path.unlink(missing_ok=True)  # a video no longer in the raw tree (a failed one's are gone already)
     for split in ("train", "test"):
-        for folder in (args.out / split).glob("*") if (args.out / split).is_dir() else ():
+        for folder in (request.out / split).glob("*") if (request.out / split).is_dir() else ():
             if folder.is_dir() and not any(folder.iterdir()):
                 folder.rmdir()
-    archive = FeatureLayout(args.out)
+    archive = FeatureLayout(request.out)
     write_annotation_csv(archive.annotations, annotations)
-    write_record(args.out, settings, args.dataset, args.raw_root)  # the settings spot.py extracts recordings with
-    write_manifest(archive.manifest, args.out)
-
-
-def merge(args: argparse.Namespace) -> int:
-    """``--merge``: the archive-writing pass of :func:`run` over every video, one merge at a time per ``--out``."""
-    return locked_merge(args)[0]
-
-
-def locked_merge(args: argparse.Namespace) -> tuple[int, list[Outcome]]:
-    """:func:`merge`, also returning the outcomes."""
-    try:
-        with merge_lock(args.out):
-            return extract(args)
-    except OSError as error:  # the lock file cannot be made: --out is not writable
-        print(f"{PROG}: error: {error}", file=sys.stderr)
-        return 2, []
+    # the settings spot.py extracts recordings with
+    write_record(request.out, request.settings, request.layout, request.raw_root)
+    write_manifest(archive.manifest, request.out)
 
 
 def _not_merged(video, settings: FlowSettings, out_root: Path) -> str:
@@ -350,38 +388,41 @@ def print_summary(outcomes: list[Outcome], problems: list[str], seconds: float) 
             print(f"  {line}")
 
 
-def annotations_only(args: argparse.Namespace) -> int:
-    """``--annotations-only``: the official sheet -> ``<out>/annotations.csv``; returns the exit status."""
+def annotations_only(layout: str, anno: Path | None, out: Path) -> None:
+    """``--annotations-only``: the official sheet -> ``<out>/annotations.csv``."""
     notices: list[str] = []
     try:
-        if args.anno is None:
+        if anno is None:
             raise ValueError("--annotations-only needs --anno (the official annotation sheet)")
-        if args.out.exists() and not args.out.is_dir():
-            raise ValueError(f"{args.out}: --out exists and is not a folder")
-        annotations = load_annotations(args.dataset, args.anno, videos=[], frame_counts={}, notices=notices)
-        write_annotation_csv(args.out / "annotations.csv", annotations)
+        if out.exists() and not out.is_dir():
+            raise ValueError(f"{out}: --out exists and is not a folder")
+        annotations = load_annotations(layout, anno, videos=[], frame_counts={}, notices=notices)
+        write_annotation_csv(out / "annotations.csv", annotations)
     except (OSError, ValueError) as error:
-        print(f"{PROG}: error: {error}", file=sys.stderr)
-        return 2
+        raise UserError(str(error)) from None
     for line in notices:
         print(line, file=sys.stderr)
-    if RAW_LAYOUTS[args.dataset].CLIPS_TO_FRAME_COUNTS:
-        print(f"{args.anno}: without the videos, offsets past a video's end are not clipped to its length "
+    if RAW_LAYOUTS[layout].CLIPS_TO_FRAME_COUNTS:
+        print(f"{anno}: without the videos, offsets past a video's end are not clipped to its length "
               "(the paper's table clips them; give --raw-root to clip)", file=sys.stderr)
     subjects = list(dict.fromkeys(annotations["subject"]))
-    print(f"wrote {args.out / 'annotations.csv'}: {len(annotations)} expressions, {len(subjects)} subjects")
+    print(f"wrote {out / 'annotations.csv'}: {len(annotations)} expressions, {len(subjects)} subjects")
     print(f"subject_list: [{', '.join(subjects)}]")
-    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.annotations_only:
-        return annotations_only(args)
-    if args.raw_root is None:
+    if not args.annotations_only and args.raw_root is None:
         parser.error("the following arguments are required: --raw-root (or give --annotations-only)")
-    return merge(args) if args.merge else run(args)
+
+    def run() -> int | None:
+        if args.annotations_only:
+            return annotations_only(args.layout, args.anno, args.out)
+        request = extraction_of(args)
+        return (merge if args.merge else extract)(request)[0]
+
+    return run_cli(run)
 
 
 if __name__ == "__main__":

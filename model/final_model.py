@@ -19,6 +19,7 @@ python -m model.final_model --dataset D --output DIR --subjects S1 S2 ... [--con
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -105,23 +106,23 @@ def final_checkpoint(run_dir: Path, epoch: str = "selected") -> tuple[int, Path]
     return int(number), checkpoints[number]
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     import argparse
 
-    from utils.cli import resolve_device, reuse_freed_memory
+    from utils.cli import add_config, add_dataset, add_output, resolve_device, reuse_freed_memory
     from utils.config import load_config
     from utils.errors import run_cli
 
     parser = argparse.ArgumentParser(description="Train the final model on every subject at the LOSO's epoch.")
-    parser.add_argument("--dataset", required=True)
-    parser.add_argument("--config", default=None)
-    parser.add_argument("--output", required=True, type=Path, help="the LOSO's run folder")
+    add_dataset(parser)
+    add_config(parser)
+    add_output(parser, "the LOSO's run folder")
     parser.add_argument("--subjects", required=True, nargs="+", help="the LOSO's folds")
     parser.add_argument("--matching", default=None)
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--device", default=None)
     parser.add_argument("--quiet", action="store_true")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
 
     def run() -> None:
         reuse_freed_memory()
@@ -133,8 +134,8 @@ def main() -> None:
         print(f"final model: every subject ({len(info['subjects'])}), epoch {info['epoch']} (summed LOSO "
               f"all_f1 {info['all_f1']:.4f}) in {final_layout(args.output).models}")
 
-    run_cli(run)
+    return run_cli(run)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -18,6 +18,7 @@ python -m model.inner_cv --dataset D --output DIR --subject S --group K [--confi
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import torch
@@ -125,7 +126,7 @@ def choose_inner_epoch(config: DatasetConfig, output: Path, subject: str) -> dic
             "selected_epoch": int(chosen["epoch"]), "tie_rule": "earliest epoch among equal summed all_f1"}
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     from utils.cli import fold_parser, resolve_device, reuse_freed_memory
     from utils.config import load_config
     from utils.errors import run_cli
@@ -134,7 +135,7 @@ def main() -> None:
     parser.add_argument("--group", required=True, type=int, help="inner group, 0 .. inner_folds - 1")
     parser.add_argument("--seed", type=int, default=None, help="training seed (default: the config's seed)")
     parser.add_argument("--matching", default=None, help="matching rule (default: the config's)")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
 
     def run() -> None:
         config = load_config(args.dataset, args.config).with_overrides(device=args.device, seed=args.seed,
@@ -145,8 +146,8 @@ def main() -> None:
                   show_progress=not args.quiet)
         print(f"inner model {args.group} of {args.subject}: trained and evaluated")
 
-    run_cli(run)
+    return run_cli(run)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -99,16 +100,18 @@ def format_table(table: pd.DataFrame, document: dict) -> str:
     return "\n".join(lines)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
+    from utils.cli import add_config, add_dataset, add_output
+
     parser = argparse.ArgumentParser(description="Pool the folds of a LOSO run into one P/R/F1 table.")
-    parser.add_argument("--dataset", required=True, help="config section (its anno_csv and RATIO_SCALE)")
-    parser.add_argument("--config", default=None)
-    parser.add_argument("--output", required=True, type=Path)
+    add_dataset(parser)
+    add_config(parser)
+    add_output(parser)
     parser.add_argument("--subjects", required=True, nargs="+")
     parser.add_argument("--megc-frames", choices=MEGC_FRAMES, default="published",
                         help="prediction frames of the MEGC files: published (default) = as evaluated, with the "
                              "published +1 shift; raw = without it")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
 
     def run() -> None:
         from utils.config import load_config
@@ -120,8 +123,8 @@ def main() -> None:
         print(f"written: {args.output / 'final_results.csv'}, {args.output / 'final_results.json'}, "
               f"{args.output / 'megc_predictions.csv'}, {args.output / 'megc_ground_truth.csv'}")
 
-    run_cli(run)
+    return run_cli(run)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -30,7 +29,6 @@ from utils.layout import RunLayout
 from utils.metrics import SCORE_ROWS
 from utils.plots import plot_protocol_table
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 RUNS = (("all", "best-on-test"), ("train", "best-on-test"), ("train", "last-epoch"), ("train", "fixed-epoch"),
         ("train", "inner-cv"))
 
@@ -53,6 +51,8 @@ def scope_config(dataset: str, config_file: str | None, output: Path, scope: str
 
 def run_protocols(dataset: str, config_file: str | None, output: Path, seeds: list[str], jobs: int,
                   threads: int) -> dict:
+    from pipeline.__main__ import main as run_pipeline
+
     results = {"threads": threads, "runs": {}}
     for scope, selection in RUNS:
         run = output / f"adjacency_{scope}"
@@ -61,8 +61,8 @@ def run_protocols(dataset: str, config_file: str | None, output: Path, seeds: li
                "THREADS": str(threads),
                "PYTHON": os.environ.get("PYTHON", sys.executable)}
         print(f"[protocol table] {selection}, adjacency_scope {scope}", flush=True)
-        if subprocess.run(["bash", str(REPO_ROOT / "pipeline.sh")], env=env).returncode != 0:
-            raise UserError(f"{run}: pipeline.sh failed for selection {selection} (see above)")
+        if run_pipeline([], env=env) != 0:
+            raise UserError(f"{run}: the pipeline failed for selection {selection} (see above)")
         results["runs"][f"{selection} | {scope}"] = json.loads(RunLayout(run).seed_results_json.read_text())
     atomic_write_text(output / "protocols.json", json.dumps(results, indent=2) + "\n")
     return results
@@ -84,15 +84,17 @@ def format_protocol_table(results: dict) -> str:
     return "\n".join(lines)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
+    from utils.cli import add_config, add_dataset, add_output
+
     parser = argparse.ArgumentParser(description="Pooled F1 of each epoch-selection protocol, side by side.")
-    parser.add_argument("--dataset", required=True)
-    parser.add_argument("--config", default=None)
-    parser.add_argument("--output", required=True, type=Path)
+    add_dataset(parser)
+    add_config(parser)
+    add_output(parser)
     parser.add_argument("--seeds", nargs="+", default=["1", "2", "3"])
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--threads", type=int, default=None, help="torch threads per fold (default: cores / jobs)")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.jobs < 1 or (args.threads is not None and args.threads < 1):
         parser.error("--jobs and --threads must be at least 1")
     threads = args.threads or max(1, usable_cores() // args.jobs)
@@ -104,8 +106,8 @@ def main() -> None:
         print(table)
         print(f"plot: {plot_protocol_table(args.output / 'protocol_table.png', results['runs'], table.splitlines()[0])}")
 
-    run_cli(run)
+    return run_cli(run)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

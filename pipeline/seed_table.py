@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -59,19 +60,21 @@ def format_seed_table(table: pd.DataFrame, document: dict) -> str:
     return "\n".join(lines)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
+    from utils.cli import add_output
+
     parser = argparse.ArgumentParser(description="Pool the per-seed LOSO tables into one F1 table with mean and std.")
-    parser.add_argument("--output", required=True, type=Path)
+    add_output(parser)
     parser.add_argument("--seeds", required=True, nargs="+")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
 
     def run() -> None:
         table, document = seed_table(args.output, args.seeds)
         print(format_seed_table(table, document))
         print(f"written: {args.output / 'seed_results.csv'}, {args.output / 'seed_results.json'}")
 
-    run_cli(run)
+    return run_cli(run)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

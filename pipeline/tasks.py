@@ -156,11 +156,10 @@ def adjacency_digest(run: Run, left_out: list[str]) -> str:
 def _extraction_settings(run: Run):
     """``(layout, FlowSettings, the settings' run key)`` of the section's extraction, read once per pass."""
     if "settings" not in run.memo:
-        from dataset.prepare import extraction_arguments, raw_layout
-        from feature_extraction.__main__ import flow_settings
+        from dataset.prepare import extraction_request, raw_layout
         from feature_extraction.batch import run_key
 
-        settings = flow_settings(extraction_arguments(run.config, 1))
+        settings = extraction_request(run.config, 1).settings
         run.memo["settings"] = (raw_layout(run.config), settings, run_key(settings))
     return run.memo["settings"]
 

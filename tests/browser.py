@@ -61,3 +61,12 @@ def console_errors(driver) -> list[str]:
 
 def new_profile() -> Path:
     return Path(tempfile.mkdtemp(prefix="auwgcn-chromium-"))
+
+
+def screenshot(driver, name: str, tmp_path: Path) -> Path:
+    """Saved under tmp_path, and copied to $REVIEW_SCREENSHOTS when set (how docs/images/ is made)."""
+    path = tmp_path / name
+    driver.save_screenshot(str(path))
+    if os.environ.get("REVIEW_SCREENSHOTS"):
+        shutil.copy(path, Path(os.environ["REVIEW_SCREENSHOTS"]) / name)
+    return path

@@ -40,18 +40,65 @@ def chromium():
     shutil.rmtree(profile, ignore_errors=True)
 
 
-# Whole runs (pipeline.sh, real Slurm, trained models, a real browser): marked ``e2e`` so that CI's second pass, under the
-# oldest pandas requirements.txt allows, repeats only the unit tests and stays within CI's time.
-E2E_MODULES = {"test_demo_e2e", "test_pipeline_e2e", "test_scale_out", "test_spot_e2e", "test_spot_planted",
-               "test_slurm_consistency", "test_inner_cv", "test_determinism", "test_rerun_cleanup",
-               "test_review_spot", "test_review_run", "test_reruns", "test_reruns_raw", "test_rerun_invariant"}
+@pytest.fixture(scope="session")
+def slurm_env() -> dict:
+    """The environment of a one-node Slurm on localhost (tests/slurm_cluster.py), installed and started once per
+    session; a skip with the reason where it cannot be."""
+    from slurm_cluster import SlurmUnavailable, ensure_slurm
+
+    try:
+        return ensure_slurm()
+    except SlurmUnavailable as reason:
+        pytest.skip(f"no Slurm for the test: {reason}")
+
+
+@pytest.fixture(scope="session")
+def default_demo(tmp_path_factory):
+    """ONE run of the bundled demo exactly as ``bash pipeline.sh`` runs it (the mesynth section, only its paths
+    moved), shared by every test that needs the demo's pixels, features or trained models:
+    ``(root, result)`` with the raw tree in root/raw, the features in root/features, the run in root/run and
+    the config file root/config.yaml (section ``demo``)."""
+    from core_fixtures import run_demo_pipeline
+
+    root = tmp_path_factory.mktemp("demo")
+    result = run_demo_pipeline(root, timeout=1500)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return root, result
+
+
+@pytest.fixture(scope="module")
+def one_fold_run(tmp_path_factory):
+    """``(root, run, config)``: a one-fold run trained (so its logs say) on section ``tiny`` with DIS, and a
+    config whose features folder holds a record of other settings (Farneback), which spot must not read."""
+    import yaml
+
+    from model.spotting.run_facts import DEFAULT_DATASET
+    from core_fixtures import REPO_ROOT, write_fold_model
+    from feature_extraction.record import write_record
+    from feature_extraction.settings import FlowSettings
+
+    root = tmp_path_factory.mktemp("spotinputs")
+    values = yaml.safe_load((REPO_ROOT / "config.yaml").read_text())["cas(me)^2"]
+    values.update(segment_feat_root="features", anno_csv="features/annotations.csv", device="cpu")
+    config = root / "config.yaml"
+    config.write_text(yaml.safe_dump({"tiny": values, "other": values, DEFAULT_DATASET: values}))
+    write_record(root / "features", FlowSettings("farneback"), "generic")
+    run = root / "run"
+    write_fold_model(run, "subj_a", "tiny", FlowSettings("dis"))
+    return root, run, config
 
 
 def pytest_configure(config) -> None:
+    # Whole runs carry the mark themselves (``pytestmark`` or per test), so that CI's second pass, under the
+    # oldest pandas requirements.txt allows, repeats every unit test and only those.
     config.addinivalue_line("markers", "e2e: a whole run (pipeline.sh, Slurm, trained models, a browser); slow")
+
+
+# A test that starts one of these is a whole run, whatever else its module holds.
+E2E_FIXTURES = {"chromium", "slurm_env", "default_demo"}
 
 
 def pytest_collection_modifyitems(items) -> None:
     for item in items:
-        if item.module.__name__.rsplit(".", 1)[-1] in E2E_MODULES:
+        if E2E_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.e2e)

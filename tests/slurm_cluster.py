@@ -13,8 +13,6 @@ import subprocess
 import time
 from pathlib import Path
 
-import pytest
-
 STATE = Path(os.environ.get("AUWGCN_SLURM_STATE", "/tmp/auwgcn-slurm"))
 PACKAGES = ["slurmctld", "slurmd", "slurm-client", "munge"]
 
@@ -110,11 +108,3 @@ def ensure_slurm() -> dict:
     log = (STATE / "ctld.log").read_text()[-300:] if (STATE / "ctld.log").is_file() else ""
     raise SlurmUnavailable(f"the Slurm node did not come up within 60 s ({log.strip()})")
 
-
-@pytest.fixture(scope="module")
-def slurm_env() -> dict:
-    """The fixture of the Slurm tests: :func:`ensure_slurm`'s environment, or a skip with the reason."""
-    try:
-        return ensure_slurm()
-    except SlurmUnavailable as reason:
-        pytest.skip(f"no Slurm for the test: {reason}")

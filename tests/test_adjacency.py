@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from core_fixtures import call_main
 from model.adjacency import load_adjacency
 from utils.errors import UserError
 from utils.make_coc_matrix import build_adjacency_file, cooccurrence_matrix
@@ -140,8 +141,13 @@ def test_casme2_rows_8_and_2_match_the_paper(shared_data, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["casme2.npy"]  # no temporary left behind
 
 
-def run_cli(*args, cwd):
-    return subprocess.run([sys.executable, *map(str, args)], cwd=cwd, capture_output=True, text=True, timeout=60)
+def run_cli(*args, cwd, process: bool = False):
+    """make_coc_matrix.py (``args[0]``) with the other arguments: its main in this process, or as a script."""
+    if process:
+        return subprocess.run([sys.executable, *map(str, args)], cwd=cwd, capture_output=True, text=True, timeout=60)
+    from utils.make_coc_matrix import main
+
+    return call_main(main, [str(arg) for arg in args[1:]], cwd)
 
 
 def test_cli_from_repo_root_and_custom_map(shared_data, tmp_path):
@@ -167,7 +173,7 @@ def test_cli_from_repo_root_and_custom_map(shared_data, tmp_path):
 
 def test_cli_from_another_cwd_with_relative_paths(tmp_path):
     write_csv(tmp_path / "anno.csv", ["1", "12+25", "", "4+14"])
-    done = run_cli(SCRIPT, "--anno", "anno.csv", "--out", "sub/adj.npy", cwd=tmp_path)
+    done = run_cli(SCRIPT, "--anno", "anno.csv", "--out", "sub/adj.npy", cwd=tmp_path, process=True)  # as a script
     assert done.returncode == 0, done.stderr
     np.testing.assert_allclose(np.load(tmp_path / "sub" / "adj.npy"), reference(["1", "12+25", "4+14"]), rtol=1e-6)
 

@@ -9,8 +9,7 @@ import shutil
 import pandas as pd
 import pytest
 
-from core_fixtures import make_tiny_dataset
-from test_bad_inputs import assert_one_line_error, run_script
+from core_fixtures import assert_one_line_error, make_tiny_dataset, run_script
 
 
 def tree_state(root):

@@ -2,14 +2,12 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 import yaml
 
-from core_fixtures import REPO_ROOT, make_tiny_dataset
+from core_fixtures import assert_one_line_error, copy_dataset, make_tiny_dataset, run_script
 from utils.io import atomic_path, atomic_write_text
 
 
@@ -17,27 +15,6 @@ from utils.io import atomic_path, atomic_write_text
 def dataset(tmp_path_factory):
     root = tmp_path_factory.mktemp("bad")
     return root, make_tiny_dataset(root, epochs=2, epoch_begin=0)
-
-
-def run_script(script: str, config, *extra: str, subject: str = "subj_a", output=None) -> subprocess.CompletedProcess:
-    output = output or config.parent / "run"
-    command = [sys.executable, str(REPO_ROOT / script), "--dataset", "tiny", "--config", str(config),
-               "--output", str(output), "--subject", subject, "--quiet", *extra]
-    return subprocess.run(command, capture_output=True, text=True, timeout=300)
-
-
-def assert_one_line_error(result: subprocess.CompletedProcess, *fragments: str) -> None:
-    assert result.returncode == 2, result.stderr
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
-
-
-def copy_dataset(source_root, target_root):
-    shutil.copytree(source_root / "features", target_root / "features")
-    shutil.copy(source_root / "config.yaml", target_root / "config.yaml")
-    return target_root / "config.yaml"
 
 
 def test_missing_feature_root(dataset, tmp_path):
@@ -60,7 +37,8 @@ def test_empty_subject_folder(dataset, tmp_path):
 
 def test_unknown_subject(dataset):
     _, config = dataset
-    assert_one_line_error(run_script("train.py", config, subject="subj_zz"), "unknown subject 'subj_zz'")
+    # as its own process too: the one line and the exit status are what a shell sees
+    assert_one_line_error(run_script("train.py", config, subject="subj_zz", in_process=False), "unknown subject 'subj_zz'")
     assert_one_line_error(run_script("eval.py", config, subject="subj_zz"), "unknown subject 'subj_zz'")
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from test_prepare import write_config
+from core_fixtures import write_config
 from utils.config import load_config
 from utils.errors import UserError
 

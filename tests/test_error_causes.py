@@ -3,19 +3,15 @@ traceback is in a log file the one-line reason names; --au-map takes JSON text o
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
 import feature_extraction.batch as batch
+from core_fixtures import call_main, touch
 from feature_extraction.adapters import VideoSource
 from feature_extraction.settings import FlowSettings
-from test_fx_adapters import touch
 from utils.errors import UserError
-
-REPO_ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
 
 
 def broken_extractor(*args, **kwargs):
@@ -41,8 +37,9 @@ def test_unexpected_worker_error_keeps_its_traceback(tmp_path, monkeypatch, rais
 
 
 def run_coc(*args, cwd):
-    return subprocess.run([sys.executable, str(REPO_ROOT / "utils" / "make_coc_matrix.py"), *map(str, args)],
-                          cwd=cwd, capture_output=True, text=True, timeout=60)
+    from utils.make_coc_matrix import main
+
+    return call_main(main, [str(arg) for arg in args], cwd)
 
 
 def test_au_map_long_json_text_and_at_file(tmp_path):

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import pytest
 
+from core_fixtures import touch, write_config
 import dataset.prepare as prepare_module
 from feature_extraction.__main__ import is_warning, main
 from feature_extraction.adapters import discover_videos
 from fx_footage import face_frames, write_frames
-from test_fx_adapters import touch
-from test_prepare import write_config
 from utils.errors import UserError
 
 
@@ -38,7 +37,7 @@ def generic_tree(tmp_path_factory):
 
 
 def extract(base, *extra):
-    return main(["--dataset", "generic", "--raw-root", str(base / "raw"), "--out", str(base / "out"),
+    return main(["--layout", "generic", "--raw-root", str(base / "raw"), "--out", str(base / "out"),
                  "--flow", "dis", *extra])
 
 

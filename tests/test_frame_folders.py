@@ -7,10 +7,10 @@ import re
 
 import pytest
 
+from core_fixtures import touch
 from feature_extraction.adapters import discover_videos
 from feature_extraction.adapters.frames import ordered_frames
 from feature_extraction.recording import open_recording
-from test_fx_adapters import touch
 from utils.errors import UserError
 
 

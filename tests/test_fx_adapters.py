@@ -7,16 +7,11 @@ import openpyxl
 import pandas as pd
 import pytest
 
+from core_fixtures import touch
 from feature_extraction.adapters import (VideoSource, count_frames, discover_videos, iter_frames,
                                          load_annotations)
 from tests.xlsx_lookalikes import CASME2_FOLDERS, table, write_casme2_xlsx, write_samm_xlsx
 from utils.annotations import with_name_columns
-
-
-def touch(path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(b"")
-    return path
 
 
 def write_image(path: Path, value: int) -> Path:

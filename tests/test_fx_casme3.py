@@ -109,13 +109,13 @@ def read_written(out: Path) -> pd.DataFrame:
 def test_annotations_only_casme2_and_casme3(tmp_path, capsys):
     rows = table([("casme_015", "casme_015_0101", 1, 2, 3, 1, "4"), ("casme_016", "casme_016_0502", 5, 9, 0, 2, "12")])
     sheet = write_casme2_xlsx(tmp_path / "CAS(ME)^2code_final.xlsx", rows)
-    assert main(["--dataset", "cas(me)^2", "--anno", str(sheet), "--out", str(tmp_path / "o2"),
+    assert main(["--layout", "cas(me)^2", "--anno", str(sheet), "--out", str(tmp_path / "o2"),
                  "--annotations-only"]) == 0
     pd.testing.assert_frame_equal(read_written(tmp_path / "o2"), rows)
     assert sorted(p.name for p in (tmp_path / "o2").iterdir()) == ["annotations.csv"]  # nothing else written
 
     sheet = write_casme3_xls(tmp_path / "CAS(ME)3_part_A_v2.xls", CASME3_ROWS)
-    assert main(["--dataset", "cas(me)^3", "--anno", str(sheet), "--out", str(tmp_path / "o3"),
+    assert main(["--layout", "cas(me)^3", "--anno", str(sheet), "--out", str(tmp_path / "o3"),
                  "--annotations-only"]) == 0
     pd.testing.assert_frame_equal(read_written(tmp_path / "o3"), CASME3_ROWS)
     assert "subject_list: [spNO.1, spNO.10]" in capsys.readouterr().out
@@ -124,7 +124,7 @@ def test_annotations_only_casme2_and_casme3(tmp_path, capsys):
 def test_annotations_only_samm_says_offsets_are_not_clipped(tmp_path, capsys):
     rows = table([("samm_006", "samm_006_1", 70, 80, 92, 1, "4"), ("samm_007", "samm_007_3", 0, -1, 49, 2, "12")])
     sheet = write_samm_xlsx(tmp_path / "SAMM.xlsx", rows, {"samm_006_1": 1000, "samm_007_3": 50}, fractional_every=2)
-    assert main(["--dataset", "samm", "--anno", str(sheet), "--out", str(tmp_path / "o"), "--annotations-only"]) == 0
+    assert main(["--layout", "samm", "--anno", str(sheet), "--out", str(tmp_path / "o"), "--annotations-only"]) == 0
     written = read_written(tmp_path / "o")
     # 49 is samm_007_3's last frame, which the look-alike writes 3 frames past the video: unclipped without videos.
     assert written["end_frame"].tolist() == [92, 52]
@@ -135,12 +135,12 @@ def test_annotations_only_samm_says_offsets_are_not_clipped(tmp_path, capsys):
 
 
 def test_annotations_only_needs_anno_and_raw_root_is_needed_otherwise(tmp_path, capsys):
-    assert main(["--dataset", "samm", "--out", str(tmp_path / "o"), "--annotations-only"]) == 2
+    assert main(["--layout", "samm", "--out", str(tmp_path / "o"), "--annotations-only"]) == 2
     assert "--annotations-only needs --anno" in capsys.readouterr().err
     with pytest.raises(SystemExit) as stop:
-        main(["--dataset", "samm", "--anno", "x.xlsx", "--out", str(tmp_path / "o")])
+        main(["--layout", "samm", "--anno", "x.xlsx", "--out", str(tmp_path / "o")])
     assert stop.value.code == 2 and "--raw-root" in capsys.readouterr().err
     bad = tmp_path / "bad.xlsx"
     bad.write_bytes(b"no zip")
-    assert main(["--dataset", "samm", "--anno", str(bad), "--out", str(tmp_path / "o"), "--annotations-only"]) == 2
+    assert main(["--layout", "samm", "--anno", str(bad), "--out", str(tmp_path / "o"), "--annotations-only"]) == 2
     assert "bad.xlsx: cannot read as a spreadsheet" in capsys.readouterr().err

@@ -1,14 +1,12 @@
 """`python -m feature_extraction` on a tiny generic tree: outputs, cache, failures, exit codes."""
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from core_fixtures import call_main
 from feature_extraction.__main__ import main
 from fx_footage import HEAD_PERIOD, face_frames, write_frames
 
@@ -17,9 +15,14 @@ ANNOTATION = "subject,video_name,start_frame,apex_frame,end_frame,type_idx,au\ns
 
 
 def run_cli(*args):
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
-    return subprocess.run([sys.executable, "-m", "feature_extraction", *map(str, args)], cwd=REPO_ROOT, env=env,
-                          capture_output=True, text=True, timeout=300)
+    """The extraction CLI's main in this process: a SystemExit of a flag error is its exit status too."""
+    def status(argv):
+        try:
+            return main(argv)
+        except SystemExit as stop:
+            return stop.code
+
+    return call_main(status, [str(arg) for arg in args])
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +49,7 @@ def load(path):
 
 def test_extract_rerun_and_other_flow(tree):
     raw, anno, out = tree
-    first = run_cli("--dataset", "generic", "--raw-root", raw, "--anno", anno, "--out", out, "--flow", "dis")
+    first = run_cli("--layout", "generic", "--raw-root", raw, "--anno", anno, "--out", out, "--flow", "dis")
     assert first.returncode == 1, first.stderr
     assert "videos: 3 extracted, 0 skipped (cached), 1 failed, 1 skipped in the raw tree" in first.stdout
     assert f"{raw / 'subjB' / 'blank'}: no face found on any of its 3 frames" in first.stdout
@@ -85,14 +88,14 @@ def test_extract_rerun_and_other_flow(tree):
 
     # Rerun: every finished video comes from the cache, which is not rewritten.
     stamp = (out / "cache" / "subjA" / "vid1.npz").stat().st_mtime_ns
-    second = run_cli("--dataset", "generic", "--raw-root", raw, "--anno", anno, "--out", out, "--flow", "dis")
+    second = run_cli("--layout", "generic", "--raw-root", raw, "--anno", anno, "--out", out, "--flow", "dis")
     assert second.returncode == 1
     assert "videos: 0 extracted, 3 skipped (cached), 1 failed" in second.stdout
     assert (out / "cache" / "subjA" / "vid1.npz").stat().st_mtime_ns == stamp
     np.testing.assert_array_equal(load(out / "test" / "subjA" / "vid1_0000.npz")["label"], label)
 
     # Another flow is not served the DIS cache; two worker processes.
-    third = run_cli("--dataset", "generic", "--raw-root", raw, "--anno", anno, "--out", out,
+    third = run_cli("--layout", "generic", "--raw-root", raw, "--anno", anno, "--out", out,
                     "--flow", "farneback", "--no-quantise", "--jobs", "2")
     assert third.returncode == 1, third.stderr
     assert "videos: 3 extracted, 0 skipped (cached), 1 failed" in third.stdout
@@ -102,10 +105,11 @@ def test_extract_rerun_and_other_flow(tree):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--dataset", "generic", "--raw-root", "{base}/missing", "--out", "{base}/o"], "missing: raw dataset folder not found"),
-    (["--dataset", "casme", "--raw-root", "{base}/raw", "--out", "{base}/o"], "invalid choice: 'casme'"),
-    (["--dataset", "generic", "--raw-root", "{base}/raw", "--out", "{base}/o", "--jobs", "0"], "--jobs: must be at least 1"),
-    (["--dataset", "generic", "--raw-root", "{base}/raw", "--anno", "{base}/nope.csv", "--out", "{base}/o"],
+    (["--layout", "generic", "--raw-root", "{base}/missing", "--out", "{base}/o"], "missing: raw dataset folder not found"),
+    (["--layout", "casme", "--raw-root", "{base}/raw", "--out", "{base}/o"], "invalid choice: 'casme'"),
+    (["--dataset", "casme", "--raw-root", "{base}/raw", "--out", "{base}/o"], "invalid choice: 'casme'"),  # old name
+    (["--layout", "generic", "--raw-root", "{base}/raw", "--out", "{base}/o", "--jobs", "0"], "--jobs: must be at least 1"),
+    (["--layout", "generic", "--raw-root", "{base}/raw", "--anno", "{base}/nope.csv", "--out", "{base}/o"],
      "nope.csv: annotation file not found"),
 ])
 def test_bad_arguments_one_line_exit_2(tree, args, message):
@@ -113,7 +117,7 @@ def test_bad_arguments_one_line_exit_2(tree, args, message):
     result = run_cli(*[arg.format(base=base) for arg in args])
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and message in result.stderr
-    assert result.stderr.startswith("python -m feature_extraction: error: ")
+    assert result.stderr.startswith("error: ")
     assert not (base / "o").exists()
 
 
@@ -124,7 +128,7 @@ def summary_line(text):
 def test_replaced_frames_are_extracted_again_and_stale_windows_go(tmp_path, capsys):
     period = face_frames(HEAD_PERIOD, face_px=160)
     raw, out = tmp_path / "raw", tmp_path / "out"
-    args = ["--dataset", "generic", "--raw-root", str(raw), "--out", str(out), "--flow", "dis"]
+    args = ["--layout", "generic", "--raw-root", str(raw), "--out", str(out), "--flow", "dis"]
     write_frames(raw / "subj" / "vid", [period[t % HEAD_PERIOD] for t in range(266)])  # 265 rows: 2 windows
     write_frames(raw / "subj" / "vid_1", period[:4])  # its windows start with "vid_": left alone
     assert main(args) == 0
@@ -166,9 +170,9 @@ def test_unwritable_out_and_unreadable_raw_tree_exit_2_with_one_line(tmp_path, c
     write_frames(raw / "subj" / "vid", face_frames(2, face_px=160))
     blocker = tmp_path / "a_file"
     blocker.write_text("not a folder")
-    assert main(["--dataset", "generic", "--raw-root", str(raw), "--out", str(blocker / "out")]) == 2
+    assert main(["--layout", "generic", "--raw-root", str(raw), "--out", str(blocker / "out")]) == 2
     error = capsys.readouterr().err
-    assert error.startswith("python -m feature_extraction: error: ") and error.count("\n") == 1
+    assert error.startswith("error: ") and error.count("\n") == 1
     assert str(blocker / "out") in error
 
     import feature_extraction.__main__ as cli
@@ -177,9 +181,9 @@ def test_unwritable_out_and_unreadable_raw_tree_exit_2_with_one_line(tmp_path, c
         raise PermissionError(13, "Permission denied", str(raw_root / "subj"))
 
     monkeypatch.setattr(cli, "discover_videos", unreadable)
-    assert main(["--dataset", "generic", "--raw-root", str(raw), "--out", str(tmp_path / "out")]) == 2
+    assert main(["--layout", "generic", "--raw-root", str(raw), "--out", str(tmp_path / "out")]) == 2
     error = capsys.readouterr().err
-    assert error == f"python -m feature_extraction: error: [Errno 13] Permission denied: '{raw / 'subj'}'\n"
+    assert error == f"error: [Errno 13] Permission denied: '{raw / 'subj'}'\n"
 
 
 def test_a_video_whose_segments_cannot_be_written_fails_alone(tmp_path, capsys):
@@ -189,7 +193,7 @@ def test_a_video_whose_segments_cannot_be_written_fails_alone(tmp_path, capsys):
     write_frames(raw / "subjB" / "vid2", frames)
     (out / "train").mkdir(parents=True)
     (out / "train" / "subjA").write_text("a file where the subject folder goes")
-    assert main(["--dataset", "generic", "--raw-root", str(raw), "--out", str(out), "--flow", "dis"]) == 1
+    assert main(["--layout", "generic", "--raw-root", str(raw), "--out", str(out), "--flow", "dis"]) == 1
     stdout = capsys.readouterr().out
     assert "videos: 1 extracted, 0 skipped (cached), 1 failed" in stdout
     assert f"{raw / 'subjA' / 'vid'}: cannot write its segment files: [Errno 17] File exists" in stdout

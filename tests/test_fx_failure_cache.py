@@ -32,7 +32,7 @@ def raw(first_run, tmp_path):
 
 
 def argv(tmp_path, *extra):
-    return ["--dataset", "generic", "--raw-root", str(tmp_path / "raw"), "--out", str(tmp_path / "out"),
+    return ["--layout", "generic", "--raw-root", str(tmp_path / "raw"), "--out", str(tmp_path / "out"),
             "--flow", "dis", *extra]
 
 

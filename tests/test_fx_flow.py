@@ -3,12 +3,8 @@ import cv2
 import numpy as np
 import pytest
 
-from feature_extraction.flow import FLOW_METHODS, make_flow, quantise_flow, stored_flow, to_feature_units
-
-
-def flow_to_feature_units(flow: np.ndarray, quantise: bool = True) -> np.ndarray:
-    """Flow in px -> feature units as extraction stores and reads them back (codes storage)."""
-    return to_feature_units(stored_flow(flow, quantise))
+from core_fixtures import flow_to_feature_units
+from feature_extraction.flow import FLOW_METHODS, make_flow, quantise_flow
 
 
 def test_quantise_hand_values():
@@ -186,7 +182,7 @@ def test_the_cache_key_changes_with_every_setting(tmp_path):
 def test_cli_flags_make_the_settings(argv, expected, tmp_path):
     from feature_extraction.__main__ import build_parser, flow_settings
 
-    args = build_parser().parse_args(["--dataset", "generic", "--raw-root", str(tmp_path), "--out", str(tmp_path),
+    args = build_parser().parse_args(["--layout", "generic", "--raw-root", str(tmp_path), "--out", str(tmp_path),
                                       *argv])
     settings = flow_settings(args)
     assert {name: getattr(settings, name) for name in expected} == expected

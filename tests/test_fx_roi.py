@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from test_fx_flow import flow_to_feature_units
+from core_fixtures import flow_to_feature_units
 from feature_extraction.roi import (GLOBAL_KEEP_FRACTION, GLOBAL_SECTOR_EDGES, ROI_KEEP_FRACTION, ROI_LANDMARKS,
                                     ROI_SECTOR_EDGES, dominant_direction_summary, roi_features, sector_index)
 

@@ -49,7 +49,7 @@ def raw(tmp_path_factory):
 
 
 def args(raw, out, *extra):
-    return ["--dataset", "generic", "--raw-root", str(raw / "raw"), "--anno", str(raw / "anno.csv"),
+    return ["--layout", "generic", "--raw-root", str(raw / "raw"), "--anno", str(raw / "anno.csv"),
             "--out", str(out), "--flow", "dis", *extra]
 
 

@@ -71,7 +71,7 @@ def test_a_change_is_named_in_a_few_words():
 
 
 def test_a_second_local_run_on_the_same_folder_is_refused(tmp_path):
-    from pipeline_runs import run_pipeline
+    from core_fixtures import run_pipeline
 
     config = make_tiny_dataset(tmp_path, epochs=2, epoch_begin=0)
     (tmp_path / "run").mkdir()
@@ -98,7 +98,7 @@ def test_a_task_run_by_another_process_is_not_run_twice(tmp_path):
 
 
 def test_stamps_are_written_last_and_name_their_reads(tmp_path):
-    from pipeline_runs import run_pipeline
+    from core_fixtures import run_pipeline
 
     config = make_tiny_dataset(tmp_path, epochs=2, epoch_begin=0)
     result = run_pipeline({"DATASET": "tiny", "CONFIG": str(config), "OUTPUT": str(tmp_path / "run"),

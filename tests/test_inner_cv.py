@@ -152,6 +152,7 @@ def _changed_labels(table: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([changed, added], ignore_index=True)
 
 
+@pytest.mark.e2e
 def test_held_out_labels_never_reach_an_inner_cv_fold(tmp_path):
     config = _write_config(tmp_path, selection="inner-cv", adjacency_scope="train", inner_folds=2)
     original = pd.read_csv(config["anno_csv"])
@@ -206,6 +207,7 @@ def _inner_status(config, output: Path, group: int) -> str:
     return Decider(Run(request, config), {task.id: task}).status(task.id).state
 
 
+@pytest.mark.e2e
 def test_a_killed_inner_training_resumes_to_the_same_bytes(tmp_path):
     config = _write_config(tmp_path, selection="inner-cv", adjacency_scope="train", inner_folds=2)
     output = tmp_path / "run"
@@ -234,6 +236,7 @@ def test_a_killed_inner_training_resumes_to_the_same_bytes(tmp_path):
     assert fold_inner_groups(config, "subj_a")[1] == ["subj_c"]
 
 
+@pytest.mark.e2e
 def test_spot_uses_the_final_model_and_gives_the_intervals_of_its_evaluation(tmp_path):
     import shutil
 
@@ -280,6 +283,7 @@ def test_spot_uses_the_final_model_and_gives_the_intervals_of_its_evaluation(tmp
             expected[["start_frame", "end_frame", "type_idx"]].to_numpy().tolist()
 
 
+@pytest.mark.e2e
 def test_an_inner_training_killed_for_real_resumes_to_the_same_bytes(tmp_path):
     """SIGKILL a real ``bash pipeline.sh`` while it trains an inner model; the rerun gives the bytes of a run that
     was never killed."""

@@ -2,39 +2,8 @@
 on hand cases."""
 import numpy as np
 
-from core_fixtures import kept_table, truth_table
+from core_fixtures import kept_table, megc_brute_force, truth_table
 from utils.matching import count_matches, megc_counts, megc_iou, true_positive_flags
-
-def brute_force(kept, truth):
-    """The megc rule read literally, with plain loops: {type: (tp, fp, fn, left_out)}."""
-    def iou(p, g):
-        len_p, len_g = p[1] - p[0] + 1, g[1] - g[0] + 1
-        if len_p <= 0 or len_g <= 0:
-            return 0.0
-        inter = max(0, min(p[1], g[1]) - max(p[0], g[0]) + 1)
-        return inter / (len_p + len_g - inter)
-
-    out = {}
-    for t in (2, 1):
-        preds = [r for r in kept if r[4] == t]
-        gts = [r for r in truth if r[3] == t]
-        if not preds:
-            out[t] = (0, 0, 0, len(gts))
-            continue
-        tp = fp = 0
-        matched = set()
-        for pred in preds:  # written order
-            if not any(g[0] == pred[0] for g in gts):
-                continue  # a video without ground truth of this type: not counted
-            reached = [j for j, g in enumerate(gts)
-                       if g[0] == pred[0] and j not in matched and iou(pred[1:3], g[1:3]) >= 0.5]
-            if reached:
-                tp += len(reached)
-                matched.update(reached)
-            else:
-                fp += 1
-        out[t] = (tp, fp, len(gts) - tp, 0)
-    return out
 
 
 def test_iou_over_inclusive_frames():
@@ -97,6 +66,6 @@ def test_matches_brute_force_on_random_subjects():
                   int(rng.choice([1, 2])))
                  for s in rng.integers(0, 30, int(rng.integers(0, 8)))]
         got = megc_counts(kept_table(kept), truth_table(truth))
-        assert got == brute_force(kept, truth), seed
+        assert got == megc_brute_force(kept, truth), seed
         assert count_matches(kept_table(kept), truth_table(truth), "megc") == {
             t: (tp, tp + fp, tp + fn) for t, (tp, fp, fn, _) in got.items()}

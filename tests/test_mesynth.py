@@ -219,7 +219,7 @@ def test_complete_folder_is_kept_and_foreign_folders_refused(tmp_path):
         generate_dataset(tmp_path / "e", n_subjects=23)
     result = subprocess.run([sys.executable, "-m", "dataset.mesynth", "--out", str(tmp_path / "f"), "--frames", "5"],
                             cwd=REPO_ROOT, capture_output=True, text=True)
-    assert result.returncode == 1 and result.stderr.count("\n") == 1 and "frames per video" in result.stderr
+    assert result.returncode == 2 and result.stderr.count("\n") == 1 and "frames per video" in result.stderr
 
 
 def test_casme2_adapter_reads_exactly_the_planted_expressions(demo_dataset):
@@ -281,7 +281,7 @@ def _photo_landmarks(photo: str) -> np.ndarray:
 
 def test_feature_cli_sees_the_planted_macros_at_their_labels(demo_dataset, tmp_path):
     out = tmp_path / "features"
-    result = subprocess.run([sys.executable, "-m", "feature_extraction", "--dataset", "cas(me)^2",
+    result = subprocess.run([sys.executable, "-m", "feature_extraction", "--layout", "cas(me)^2",
                              "--raw-root", str(demo_dataset), "--anno", str(demo_dataset / "CAS(ME)^2code_final.xlsx"),
                              "--out", str(out), "--flow", "dis"], cwd=REPO_ROOT, capture_output=True, text=True,
                             env={**os.environ, "PYTHONPATH": str(REPO_ROOT)}, timeout=300)

@@ -45,9 +45,7 @@ def test_synthetic_features_refuse_an_escaping_subject_before_writing(tmp_path, 
     pd.DataFrame({"subject": ["s1", ESCAPING], "video_name": ["s1_a", "x_a"], "start_frame": [10, 10],
                   "apex_frame": [12, 12], "end_frame": [20, 20], "type_idx": [1, 2], "au": "4"}).to_csv(sheet, index=False)
     before = _files(tmp_path)
-    with pytest.raises(SystemExit) as exit_status:
-        main(["--anno", str(sheet), "--out", str(deep / "out"), "--min-rows", "300"])
-    assert exit_status.value.code == 2
+    assert main(["--anno", str(sheet), "--out", str(deep / "out"), "--min-rows", "300"]) == 2
     error = capsys.readouterr().err.strip()
     assert error.splitlines() == [error] and str(sheet) in error and repr(ESCAPING) in error
     assert _files(tmp_path) == before

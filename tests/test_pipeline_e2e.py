@@ -1,22 +1,16 @@
-"""End to end: `bash pipeline.sh` over a tiny synthetic feature archive, resume and failure handling."""
+"""End to end: the pipeline (``python -m pipeline``, in this process) over a tiny synthetic feature archive,
+resume and failure handling."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import pandas as pd
 import pytest
 
-from core_fixtures import REPO_ROOT, SUBJECTS, make_tiny_dataset
+from core_fixtures import SUBJECTS, make_tiny_dataset, run_pipeline
 from utils.metrics import COUNT_COLUMNS, EPOCH_METRIC_COLUMNS
 
-
-def run_pipeline(env_overrides: dict, cwd) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHON": sys.executable, **env_overrides}
-    return subprocess.run(["bash", str(REPO_ROOT / "pipeline.sh")], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=600)
+pytestmark = pytest.mark.e2e  # whole runs
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +97,7 @@ def test_eval_only_with_other_rules_keeps_checkpoints(finished_run, tmp_path):
     result = run_pipeline({**env, "EVAL_ONLY": "1", "FORCE": "1", "MATCHING": "one-to-one",
                            "SELECTION": "fixed-epoch"}, cwd=root)
     assert result.returncode == 0, result.stderr[-2000:]
-    assert "training" not in result.stdout and checkpoint.read_bytes() == before
+    assert ": training" not in result.stdout and checkpoint.read_bytes() == before  # no training task ran
     document = json.loads((root / "run" / "final_results.json").read_text())
     assert (document["matching"], document["selection"], document["fixed_epoch"]) == ("one-to-one", "fixed-epoch", 47)
     assert "matching: one-to-one, selection: fixed-epoch" in result.stdout
@@ -117,7 +111,7 @@ def test_eval_only_with_other_rules_keeps_checkpoints(finished_run, tmp_path):
 def test_megc_files_score_like_the_megc_rule(finished_run):
     """megc_predictions.csv / megc_ground_truth.csv hold the selected epochs' NMS rows and the subjects'
     annotation rows; the brute-force evaluator on them gives the megc rule's counts summed over the folds."""
-    from test_megc import brute_force
+    from core_fixtures import megc_brute_force
     from utils.matching import megc_counts
 
     root, _, _ = finished_run
@@ -142,7 +136,7 @@ def test_megc_files_score_like_the_megc_rule(finished_run):
         gt = truth[truth["subject"] == subject]
         file_rows = ([(r.video, r.onset, r.offset, 1.0, type_idx[r.type]) for r in mine.itertuples()],
                      [(r.video, r.onset, r.offset, type_idx[r.type]) for r in gt.itertuples()])
-        reference = brute_force(*file_rows)
+        reference = megc_brute_force(*file_rows)
         gt_table = pd.DataFrame(file_rows[1], columns=["video_name", "start_frame", "end_frame", "type_idx"])
         assert megc_counts(kept, gt_table) == reference
         for t in total:

@@ -2,20 +2,11 @@
 from __future__ import annotations
 
 import pytest
-import yaml
 
-from core_fixtures import REPO_ROOT
+from core_fixtures import write_config
 from dataset.prepare import prepare, raw_layout
 from utils.config import load_config
 from utils.errors import UserError
-
-
-def write_config(tmp_path, name: str, **extra) -> object:
-    section = yaml.safe_load((REPO_ROOT / "config.yaml").read_text())["cas(me)^2"]
-    section.update({"segment_feat_root": "features", "anno_csv": "anno.csv", "adjacency": None, **extra})
-    path = tmp_path / "config.yaml"
-    path.write_text(yaml.safe_dump({name: section}))
-    return load_config(name, path)
 
 
 @pytest.mark.parametrize("name, extra, expected", [

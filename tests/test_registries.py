@@ -31,8 +31,8 @@ from utils.selection import SELECTION_PROTOCOLS, SelectionProtocol, SelectionSet
 CLI_FLAGS = [
     (["eval.py"], ["--dataset", "d", "--output", "o", "--subject", "s"], "--matching", MATCHING_RULES),
     (["eval.py"], ["--dataset", "d", "--output", "o", "--subject", "s"], "--selection", SELECTION_PROTOCOLS),
-    (["-m", "feature_extraction"], ["--dataset", "generic"], "--flow", FLOW_METHODS),
-    (["-m", "feature_extraction"], [], "--dataset", RAW_LAYOUTS),
+    (["-m", "feature_extraction"], ["--layout", "generic"], "--flow", FLOW_METHODS),
+    (["-m", "feature_extraction"], [], "--layout", RAW_LAYOUTS),
     (["spot.py"], ["clip.mp4", "--run", "r"], "--flow", FLOW_METHODS),
 ]
 NOT_AN_ENTRY = "no-such-entry"
@@ -117,7 +117,7 @@ def test_the_cli_accepts_exactly_the_registry(command, needed, flag, registry):
     result = subprocess.run([sys.executable, *command, *needed, flag, NOT_AN_ENTRY], cwd=REPO_ROOT,
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 2, result.stderr
-    offered = re.search(rf"argument {flag}: invalid choice: '{NOT_AN_ENTRY}' \(choose from (.*)\)", result.stderr)
+    offered = re.search(rf"argument {flag}(?:/--[-\w]+)?: invalid choice: '{NOT_AN_ENTRY}' \(choose from (.*)\)", result.stderr)
     assert offered is not None, result.stderr
     assert [choice.strip("'") for choice in offered.group(1).split(", ")] == list(registry)
 

@@ -1,23 +1,20 @@
 """A new training run of a fold starts clean; last-epoch selection never falls back on the test outputs."""
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pandas as pd
+import pytest
 import yaml
 
-from core_fixtures import REPO_ROOT, make_tiny_dataset
+from core_fixtures import make_tiny_dataset, run_script
 from utils.selection import select_epoch
 
 
 def run(script: str, config) -> None:
-    result = subprocess.run([sys.executable, str(REPO_ROOT / script), "--dataset", "tiny", "--config", str(config),
-                             "--output", str(config.parent / "run"), "--subject", "subj_a", "--quiet"],
-                            capture_output=True, text=True, timeout=300)
+    result = run_script(script, config)
     assert result.returncode == 0, result.stderr[-2000:]
 
 
+@pytest.mark.e2e
 def test_shorter_retraining_leaves_no_old_checkpoints_or_results(tmp_path):
     config = make_tiny_dataset(tmp_path, epochs=5, epoch_begin=0)
     run("train.py", config)

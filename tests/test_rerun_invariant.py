@@ -28,7 +28,9 @@ import numpy as np
 import pytest
 import yaml
 
-from pipeline_runs import differences, edit_config, run_outputs, run_pipeline, tiny_archive
+from core_fixtures import differences, edit_config, run_outputs, run_pipeline, tiny_archive
+
+pytestmark = pytest.mark.e2e  # whole runs
 
 SUBJECTS = ["subj_a", "subj_b", "subj_c", "subj_d"]
 CHANGES = ("config", "adjacency", "feature file", "regenerated archive", "annotations", "matching", "selection",

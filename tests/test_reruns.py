@@ -5,17 +5,16 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from core_fixtures import REPO_ROOT
-from pipeline_runs import (checkpoint_adjacency, differences, edit_config, run_outputs, run_pipeline,
-                           tiny_archive)
+from core_fixtures import (MarkedFaces, call_main, checkpoint_adjacency, differences, edit_config, marked_frame_folder,
+                           run_outputs, run_pipeline, tiny_archive)
+
+pytestmark = pytest.mark.e2e  # whole runs
 
 SUBJECTS = ["subj_a", "subj_b", "subj_c"]
 INNER = {"selection": "inner-cv", "adjacency_scope": "train", "inner_folds": 2}
@@ -229,24 +228,23 @@ def test_a_failed_final_model_keeps_the_pooled_tables(tiny, monkeypatch):
 def test_spot_refuses_a_final_model_the_config_moved_past(tiny):
     from model.spotting.options import SpotOptions
     from pipeline.spot import spot_inputs
-    from test_spot import _MarkedFaces, _frame_folder
     from utils.errors import UserError
 
     edit_config(tiny / "config.yaml", abfcm_training_lr=0.02)
     ok(request(tiny, FINAL="1"))
     edit_config(tiny / "config.yaml", abfcm_training_lr=0.05)
     ok(request(tiny))  # the folds follow; the final model is left as it was
-    recording = _frame_folder(tiny / "take", range(1, 13))
+    recording = marked_frame_folder(tiny / "take", range(1, 13))
     options = dict(inputs=(recording,), run=tiny / "run", dataset="tiny", config=tiny / "config.yaml", flow="dis",
                    report=False, out=tiny / "spots")
     with pytest.raises(UserError, match=r"the final model no longer matches the run's current config "
                                         r"\(config: abfcm_training_lr 0.02 -> 0.05\); bring it up to date with "
                                         r"FINAL=1 bash pipeline.sh"):
-        spot_inputs(SpotOptions(**options), landmarker=_MarkedFaces())
+        spot_inputs(SpotOptions(**options), landmarker=MarkedFaces())
     epoch = json.loads((tiny / "run" / "final" / "final_info.json").read_text())["epoch"]
-    assert spot_inputs(SpotOptions(**options, epoch=str(epoch)), landmarker=_MarkedFaces()) == 0  # named: used
+    assert spot_inputs(SpotOptions(**options, epoch=str(epoch)), landmarker=MarkedFaces()) == 0  # named: used
     ok(request(tiny, FINAL="1"))
-    assert spot_inputs(SpotOptions(**options), landmarker=_MarkedFaces()) == 0
+    assert spot_inputs(SpotOptions(**options), landmarker=MarkedFaces()) == 0
 
 
 def test_spot_refuses_a_fold_model_the_features_moved_past(tiny):
@@ -277,12 +275,15 @@ def test_a_mistyped_subject_or_seed_is_refused_before_any_training(tiny):
 
 def test_eval_and_inner_cv_refuse_a_mistyped_subject_or_group_before_training(tiny):
     edit_config(tiny / "config.yaml", **INNER)
+    import eval as evaluate
+    from model import inner_cv
+
     common = ["--dataset", "tiny", "--config", str(tiny / "config.yaml"), "--output", str(tiny / "run"), "--quiet"]
-    for command, message in (
-            ([str(REPO_ROOT / "eval.py"), *common, "--subject", "S1"], "unknown subject 'S1'"),
-            (["-m", "model.inner_cv", *common, "--subject", "typo", "--group", "0"], "unknown subject 'typo'"),
-            (["-m", "model.inner_cv", *common, "--subject", "subj_a", "--group", "2"], "inner group 2: must be 0 .. 1")):
-        result = subprocess.run([sys.executable, *command], cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+    for main, argv, message in (
+            (evaluate.main, [*common, "--subject", "S1"], "unknown subject 'S1'"),
+            (inner_cv.main, [*common, "--subject", "typo", "--group", "0"], "unknown subject 'typo'"),
+            (inner_cv.main, [*common, "--subject", "subj_a", "--group", "2"], "inner group 2: must be 0 .. 1")):
+        result = call_main(main, argv)
         assert result.returncode == 2 and message in result.stderr, result.stderr
         assert not (tiny / "run").exists()
 

@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from core_fixtures import REPO_ROOT
+from core_fixtures import REPO_ROOT, differences, edit_config, report_data, run_outputs, run_pipeline
 from fx_footage import face_frames, write_frames
-from pipeline_runs import differences, edit_config, report_data, run_outputs, run_pipeline
+
+pytestmark = pytest.mark.e2e  # whole runs
 
 SUBJECTS = ["s1", "s2", "s3"]
 ANNOTATION = "subject,video_name,start_frame,apex_frame,end_frame,type_idx,au\n" + "".join(

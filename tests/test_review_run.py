@@ -96,7 +96,7 @@ def test_the_run_report_in_a_browser(tmp_path, chromium):
     from browser import console_errors
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select
-    from test_review_spot import _screenshot
+    from browser import screenshot
 
     output = _run(tmp_path)
     final_results(output, SUBJECTS, tmp_path / "anno.csv", 1)
@@ -146,7 +146,7 @@ def test_the_run_report_in_a_browser(tmp_path, chromium):
     truth_bars = driver.find_elements(By.CSS_SELECTOR, "tr[data-video='s01_a'] [data-truth]")
     assert len(truth_bars) == 2
     driver.set_window_size(1400, 1500)
-    _screenshot(driver, "run_report.png", tmp_path)
+    screenshot(driver, "run_report.png", tmp_path)
     assert console_errors(driver) == []
     driver.get(links[NAMED][0])  # the preview plays: 40 frames at 30 fps
     duration = driver.execute_script(

@@ -3,8 +3,6 @@ report.html with its VP8 preview, the ground-truth lane and matching, spots.eaf,
 leave the rest written."""
 from __future__ import annotations
 
-import os
-import shutil
 import time
 from pathlib import Path
 
@@ -13,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from browser import screenshot
 from model.scoring import Scores
 from model.spotting.review import SpotOutcome, read_ground_truth, write_review
 from feature_extraction.recording import open_recording, resample_indices
@@ -67,15 +66,6 @@ def written(tmp_path):
     outcome.table.to_csv(folder / "spots.csv", index=False)
     paths = write_review(folder, outcome, load_config("cas(me)^2"), read_ground_truth(anno, FPS))
     return folder, outcome, paths
-
-
-def _screenshot(driver, name: str, tmp_path: Path) -> Path:
-    """Saved under tmp_path, and copied to $REVIEW_SCREENSHOTS when set (how docs/images/ is made)."""
-    path = tmp_path / name
-    driver.save_screenshot(str(path))
-    if os.environ.get("REVIEW_SCREENSHOTS"):
-        shutil.copy(path, Path(os.environ["REVIEW_SCREENSHOTS"]) / name)
-    return path
 
 
 def _wait(driver, script: str, timeout: float = 15.0):
@@ -150,7 +140,7 @@ def test_the_spot_page_in_a_browser(written, chromium, tmp_path):
     assert matched == [True, False, False]
     assert [r.text.split()[-1] for r in rows] == ["yes", "no", "no"]
     driver.find_element(By.ID, "show-start-end").click()
-    _screenshot(driver, "spot_report.png", tmp_path)
+    screenshot(driver, "spot_report.png", tmp_path)
     assert console_errors(driver) == []
 
 
@@ -280,7 +270,7 @@ def test_a_60_minute_recording_zooms_pans_and_steps_through_its_intervals(tmp_pa
     assert len(driver.find_elements("css selector", "#overview .bar")) == n  # the whole hour, every interval
     assert _view(driver) == (0.0, 120.0)  # opens on its first two minutes: intervals are bars, not slivers
     assert _inside_plot(driver, _bar(driver, 1)) and not _inside_plot(driver, _bar(driver, 4))  # micro at 0:45
-    _screenshot(driver, "spot_report_hour.png", tmp_path)
+    screenshot(driver, "spot_report_hour.png", tmp_path)
     body = driver.find_element("tag name", "body")
     body.send_keys("+")
     assert _view(driver) == (30.0, 90.0)

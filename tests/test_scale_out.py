@@ -3,15 +3,16 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from core_fixtures import REPO_ROOT, make_tiny_dataset
-from slurm_cluster import slurm_env  # noqa: F401 (a fixture)
+import core_fixtures
+from core_fixtures import make_tiny_dataset
+
+pytestmark = pytest.mark.e2e  # whole runs
 
 SUBJECTS = ["subj_a", "subj_b"]
 SEEDS = ["1", "2"]
@@ -19,9 +20,9 @@ RESULT_FILES = ["final_results.csv", "final_results.json"]
 FOLD_FILES = ["best_res.csv", "epoch_metrics.csv"]
 
 
-def run_pipeline(env: dict, cwd: Path, base: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(["bash", str(REPO_ROOT / "pipeline.sh")], cwd=cwd, env={**(base or os.environ), **env},
-                          capture_output=True, text=True, timeout=600)
+def run_pipeline(env: dict, cwd: Path, base: dict | None = None):
+    """Local runs in this process; under Slurm (``base``: the cluster's environment) ``bash pipeline.sh``."""
+    return core_fixtures.run_pipeline(env, cwd=cwd, base=base, timeout=600, process=base is not None)
 
 
 def run_files(output: Path) -> dict[str, bytes]:
@@ -41,7 +42,7 @@ def run_files(output: Path) -> dict[str, bytes]:
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
     root = tmp_path_factory.mktemp("scale")
-    config = make_tiny_dataset(root, epochs=20, epoch_begin=12)
+    config = make_tiny_dataset(root, epochs=6, epoch_begin=3)
     env = {"DATASET": "tiny", "CONFIG": str(config), "SUBJECTS": " ".join(SUBJECTS), "SEEDS": " ".join(SEEDS),
            "THREADS": "1", "PYTHON": os.sys.executable}
     return root, env
@@ -67,7 +68,7 @@ def test_seed_table_pools_each_seed(serial_run):
         assert table.loc[kind, "f1_std"] == pytest.approx(abs(values[0] - values[1]) / np.sqrt(2))  # ddof 1
         assert document["f1"][kind]["per_seed"] == pytest.approx(dict(zip(SEEDS, values)))
     # The seed reaches training: the two seeds' checkpoints differ.
-    weights = [(output / f"seed_{s}" / "subj_a" / "models" / "checkpoint_epoch_019.pth.tar").read_bytes() for s in SEEDS]
+    weights = [(output / f"seed_{s}" / "subj_a" / "models" / "checkpoint_epoch_005.pth.tar").read_bytes() for s in SEEDS]
     assert weights[0] != weights[1]
     assert "F1 over 2 seeds" in result.stdout
 
@@ -107,7 +108,7 @@ def test_rerun_with_another_rule_evaluates_without_training(tiny, serial_run, tm
     root, env = tiny
     import shutil
     shutil.copytree(serial_run[0], tmp_path / "run")
-    checkpoint = tmp_path / "run" / "seed_1" / "subj_a" / "models" / "checkpoint_epoch_015.pth.tar"
+    checkpoint = tmp_path / "run" / "seed_1" / "subj_a" / "models" / "checkpoint_epoch_004.pth.tar"
     before = checkpoint.stat().st_mtime_ns
     result = run_pipeline({**env, "SEEDS": "1", "OUTPUT": str(tmp_path / "run"), "MATCHING": "one-to-one"}, cwd=root)
     assert result.returncode == 0, result.stderr[-2000:]
@@ -168,7 +169,7 @@ def tiny_inner(tmp_path_factory):
     import yaml
 
     root = tmp_path_factory.mktemp("inner")
-    config = make_tiny_dataset(root, epochs=12, epoch_begin=6)
+    config = make_tiny_dataset(root, epochs=6, epoch_begin=3)
     values = yaml.safe_load(config.read_text())
     values["tiny"].update(adjacency_scope="train", inner_folds=2, selection="inner-cv")
     config.write_text(yaml.safe_dump(values, sort_keys=False))
@@ -191,7 +192,7 @@ def test_inner_cv_trainings_as_their_own_tasks_give_the_same_bytes(tiny_inner):
     root, env = tiny_inner
     serial = inner_run_files(root / "serial")
     final_epochs = json.loads(serial["final/final_info.json"])["epoch"] + 1  # the final model stops at its epoch
-    assert sum(name.endswith(".tar") for name in serial) == 3 * 3 * 12 + final_epochs  # 3 folds x (K + 1)
+    assert sum(name.endswith(".tar") for name in serial) == 3 * 3 * 6 + final_epochs  # 3 folds x (K + 1)
     assert {"subj_a/inner/1/epoch_metrics.csv", "final/final_info.json"} <= set(serial)
     result = run_pipeline({**env, "JOBS": "2", "OUTPUT": str(root / "parallel")}, cwd=root)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]

@@ -3,8 +3,6 @@ average, and evaluation's vectorised proposals equal a plain per-epoch loop."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +10,7 @@ import pandas as pd
 import pytest
 import torch
 
-from core_fixtures import REPO_ROOT, make_tiny_dataset, predict
+from core_fixtures import make_tiny_dataset, predict, run_script
 from dataset import segments
 from dataset.targets import normalise_features
 from model.auwgcn import AUWGCN
@@ -100,8 +98,8 @@ def test_workers_follow_the_available_cores():
 def test_evaluation_matches_a_per_checkpoint_loop_and_keeps_thread_settings(tmp_path):
     config_path = make_tiny_dataset(tmp_path, epochs=16, epoch_begin=6)
     output = tmp_path / "run"
-    subprocess.run([sys.executable, str(REPO_ROOT / "train.py"), "--dataset", "tiny", "--config", str(config_path),
-                    "--output", str(output), "--subject", "subj_b", "--quiet"], check=True, capture_output=True)
+    trained = run_script("train.py", config_path, subject="subj_b", output=output)
+    assert trained.returncode == 0, trained.stderr
     config = load_config("tiny", config_path)
     from model.evaluation import evaluate_fold
 

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from core_fixtures import REPO_ROOT, make_tiny_dataset
-from pipeline_runs import differences, edit_config, run_outputs
-from slurm_cluster import slurm_env  # noqa: F401 (a fixture)
+from core_fixtures import REPO_ROOT, differences, edit_config, make_tiny_dataset, run_outputs, run_pipeline
+
+pytestmark = pytest.mark.e2e  # whole runs
 
 HELD = "--begin=now+3600"  # sbatch option: the jobs stay queued for the length of the test
 
@@ -27,9 +27,9 @@ def tiny(tmp_path):
                       "PYTHON": sys.executable, "LAUNCHER": "slurm"}
 
 
-def pipeline(env: dict, cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess:
-    return subprocess.run(["bash", str(REPO_ROOT / "pipeline.sh")], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=timeout)
+def pipeline(env: dict, cwd: Path, timeout: float = 600):
+    """``bash pipeline.sh`` with exactly ``env`` (Slurm's clients read the process environment)."""
+    return run_pipeline({}, cwd=cwd, base=env, timeout=timeout, process=True)
 
 
 def submitted_jobs(output: Path) -> list[str]:

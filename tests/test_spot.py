@@ -2,8 +2,6 @@
 and the invariant: spotting a fold's test video with that fold's selected model gives eval.py's nms_csv."""
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import cv2
@@ -12,7 +10,8 @@ import pandas as pd
 import pytest
 import torch
 
-from core_fixtures import REPO_ROOT, make_tiny_dataset
+from core_fixtures import (MarkedFaces, make_tiny_dataset, marked_frame, marked_frame_folder, run_script,
+                           write_grey_video)
 from dataset import segments
 from feature_extraction.cache import FEATURE_VERSION
 from feature_extraction.record import read_record, record_dict, settings_from_record, write_record
@@ -31,16 +30,8 @@ from utils.errors import UserError
 from utils.indexing import middle
 
 
-def _write_video(path: Path, n_frames: int, fps: float) -> Path:
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (64, 48))
-    for index in range(n_frames):
-        writer.write(np.full((48, 64, 3), index % 256, np.uint8))
-    writer.release()
-    return path
-
-
 def test_a_60_fps_video_is_resampled_to_30_and_maps_back(tmp_path):
-    recording = open_recording(_write_video(tmp_path / "clip.avi", 120, 60.0), None, folder_fps=30)
+    recording = open_recording(write_grey_video(tmp_path / "clip.avi", 60.0, 120), None, folder_fps=30)
     assert (recording.source_fps, recording.n_frames, recording.name) == (60.0, 0, "clip")  # counted when decoded
     recording = recording.counted(120)
     indices = resample_indices(recording.n_frames, recording.source_fps, 30.0)
@@ -142,8 +133,8 @@ def test_spotting_a_test_video_reproduces_eval_nms_csv(tmp_path):
     config_path = make_tiny_dataset(tmp_path, epochs=16, epoch_begin=6)
     output = tmp_path / "run"
     for script in ("train.py", "eval.py"):
-        subprocess.run([sys.executable, str(REPO_ROOT / script), "--dataset", "tiny", "--config", str(config_path),
-                        "--output", str(output), "--subject", "subj_b", "--quiet"], check=True, capture_output=True)
+        done = run_script(script, config_path, subject="subj_b", output=output)
+        assert done.returncode == 0, done.stderr
     config = load_config("tiny", config_path)
     (model,) = choose_models(output, ["subj_b"], "selected")
     expected = pd.read_csv(output / "subj_b" / "nms_csv" / f"final_proposals_epoch_{model.epoch:03d}.csv")
@@ -165,44 +156,14 @@ def test_spotting_a_test_video_reproduces_eval_nms_csv(tmp_path):
     assert compared > 0
 
 
-class _MarkedFaces:
-    """Stand-in FaceLandmarker: the whole frame is the face; no landmarks on frames whose marker pixel
-    (frame number, top-left) is in ``faceless``."""
-
-    def __init__(self, faceless=()):
-        self.faceless = set(faceless)
-
-    def face_box(self, gray):
-        return (0, gray.shape[0] - 1, 0, gray.shape[1] - 1)
-
-    def face_boxes(self, gray):
-        return [self.face_box(gray)]
-
-    def landmarks(self, cropped, detect="full"):
-        return None if int(cropped[0, 0]) in self.faceless else np.full((68, 2), 20)
-
-
-def _marked_frame(number: int) -> np.ndarray:
-    image = np.random.default_rng(number).integers(0, 256, (48, 48, 3), dtype=np.uint8)
-    image[:4, :4] = number  # survives JPEG well enough in the 4x4 corner block
-    return image
-
-
-def _frame_folder(folder: Path, numbers) -> Path:
-    folder.mkdir()
-    for number in numbers:
-        cv2.imwrite(str(folder / f"img{number}.png"), _marked_frame(number))  # PNG: the marker stays exact
-    return folder
-
-
 def test_unreadable_frames_of_a_folder_are_face_lost_and_scored_zero(tmp_path):
-    folder = _frame_folder(tmp_path / "take", range(1, 13))
+    folder = marked_frame_folder(tmp_path / "take", range(1, 13))
     (folder / "img5.png").write_bytes(b"garbage, not an image" * 4)
-    encoded = cv2.imencode(".png", _marked_frame(6))[1].tobytes()
+    encoded = cv2.imencode(".png", marked_frame(6))[1].tobytes()
     (folder / "img6.png").write_bytes(encoded[:100])  # truncated inside the header
     recording = open_recording(folder, None, folder_fps=30)
     # frame 9 has no face: it must stay frame 9 although two frames before it were never given to the landmarker
-    found = extract_recording(recording, 30.0, FlowSettings("dis"), _MarkedFaces({9}))
+    found = extract_recording(recording, 30.0, FlowSettings("dis"), MarkedFaces({9}))
     (face,) = found.faces
     rows, lost, unreadable, indices = face.rows, face.lost_frames, found.unreadable, found.indices
     assert rows.shape == (11, 12, 2) and unreadable.sum() == 2
@@ -228,7 +189,7 @@ def test_a_folder_of_only_unreadable_frames_is_one_line(tmp_path):
         (folder / f"img{number}.jpg").write_bytes(b"")
     recording = open_recording(folder, None, folder_fps=30)
     with pytest.raises(UserError) as error:
-        extract_recording(recording, 30.0, FlowSettings("dis"), _MarkedFaces())
+        extract_recording(recording, 30.0, FlowSettings("dis"), MarkedFaces())
     assert str(error.value) == f"{folder}: none of its 4 frames can be read"
 
 
@@ -246,14 +207,14 @@ def test_a_video_the_decoder_stops_on_partway_is_spotted_up_to_there(tmp_path, m
             return self.next - 1 <= 6
 
         def retrieve(self):
-            return True, _marked_frame(self.next - 1)
+            return True, marked_frame(self.next - 1)
 
         def release(self):
             pass
 
     monkeypatch.setattr(decode_module.cv2, "VideoCapture", FailingCapture)
     recording = Recording(tmp_path / "take.mp4", "take", 30.0, header_frames=10)
-    found = extract_recording(recording, 30.0, FlowSettings("dis"), _MarkedFaces())
+    found = extract_recording(recording, 30.0, FlowSettings("dis"), MarkedFaces())
     assert found.recording.n_frames == 6 and found.recording.numbers == range(1, 7)
     assert found.faces[0].rows.shape == (5, 12, 2) and not found.unreadable.any()
     np.testing.assert_array_equal(found.indices, np.arange(6))

@@ -16,7 +16,6 @@ from feature_extraction.settings import FlowSettings
 from fx_footage import face_photo, full_frame_landmarks
 from model.spotting.options import SpotOptions
 from pipeline.spot import spot_inputs
-from test_spot_inputs import setup  # noqa: F401 - the one-fold run fixture
 from utils.errors import UserError
 from utils.spot_outputs import TASKS_FOLDER
 
@@ -154,9 +153,9 @@ def test_a_face_number_beyond_the_faces_found_is_one_line(tmp_path, landmarker, 
         face_choice("0")
 
 
-def test_every_face_is_spotted_into_its_own_folder_with_its_own_page(setup, tmp_path, landmarker,  # noqa: F811
+def test_every_face_is_spotted_into_its_own_folder_with_its_own_page(one_fold_run, tmp_path, landmarker,
                                                                      two_faces, capsys):
-    _, run, config = setup
+    _, run, config = one_fold_run
     folder = tmp_path / "duo"
     folder.mkdir()
     for number, frame in enumerate(two_faces * 2, 1):
@@ -181,9 +180,9 @@ def test_every_face_is_spotted_into_its_own_folder_with_its_own_page(setup, tmp_
     assert sorted(p.name for p in out.iterdir() if p.name != TASKS_FOLDER) == ["duo"]
 
 
-def test_the_annotated_video_draws_the_box_the_face_is_followed_with(setup, tmp_path, landmarker,  # noqa: F811
+def test_the_annotated_video_draws_the_box_the_face_is_followed_with(one_fold_run, tmp_path, landmarker,
                                                                      grace):
-    _, run, config = setup
+    _, run, config = one_fold_run
     patch, brow = grace
     frames, _ = _sliding_take(patch, brow, [100, 100 + 2 * FACE_PX])
     folder = tmp_path / "slide"

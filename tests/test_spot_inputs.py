@@ -11,35 +11,29 @@ import os
 import json
 import math
 import re
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import cv2
-import numpy as np
 import pytest
-import torch
-import yaml
 
 import model.spotting.one_input as one_input
-from core_fixtures import REPO_ROOT
-from feature_extraction.record import describe, write_record
+import spot
+from core_fixtures import (MarkedFaces, assert_one_line_error, call_main, marked_frame_folder, write_fold_model,
+                           write_grey_video)
+from feature_extraction.record import describe
 from feature_extraction.recording import frame_rate, open_recording, recording_name
 from feature_extraction.settings import FlowSettings
 from model.spotting import review as spot_review
 from model.spotting import run_facts
-from model.auwgcn import AUWGCN
 from model.spotting.options import SpotOptions, fold_list
 from model.spotting.run_facts import run_dataset
 from pipeline.spot import spot_inputs
-from test_bad_inputs import assert_one_line_error
-from test_spot import _frame_folder, _MarkedFaces
 from utils.errors import UserError
 from utils.spot_outputs import TASKS_FOLDER, output_folders
 
 
-class _CountingFaces(_MarkedFaces):
+class _CountingFaces(MarkedFaces):
     """The stand-in landmarker, counting its landmark calls: zero means nothing was extracted."""
 
     calls = 0
@@ -49,40 +43,14 @@ class _CountingFaces(_MarkedFaces):
         return super().landmarks(cropped, detect)
 
 
-def _fold(run: Path, subject: str, section: str, settings: FlowSettings | None) -> None:
-    models, logs = run / subject / "models", run / subject / "logs"
-    models.mkdir(parents=True)
-    logs.mkdir()
-    torch.manual_seed(0)
-    torch.save({"epoch": 1, "state_dict": AUWGCN(torch.eye(12)).state_dict()}, models / "checkpoint_epoch_000.pth.tar")
-    (logs / "config.txt").write_text(json.dumps({"dataset": section, "subject": subject}))
-    if settings is not None:
-        write_record(logs, settings, "generic")
-
-
-@pytest.fixture(scope="module")
-def setup(tmp_path_factory):
-    """``(root, run, config)``: a one-fold run trained (so its logs say) on section ``tiny`` with DIS, and a
-    config whose features folder holds a record of other settings (Farneback), which spot must not read."""
-    root = tmp_path_factory.mktemp("spotinputs")
-    values = yaml.safe_load((REPO_ROOT / "config.yaml").read_text())["cas(me)^2"]
-    values.update(segment_feat_root="features", anno_csv="features/annotations.csv", device="cpu")
-    config = root / "config.yaml"
-    config.write_text(yaml.safe_dump({"tiny": values, "other": values, run_facts.DEFAULT_DATASET: values}))
-    write_record(root / "features", FlowSettings("farneback"), "generic")
-    run = root / "run"
-    _fold(run, "subj_a", "tiny", FlowSettings("dis"))
-    return root, run, config
-
-
 def _spot(run: Path, config: Path, inputs, out: Path | None, landmarker=None, **options) -> int:
     return spot_inputs(SpotOptions(inputs=tuple(inputs), run=run, config=config, epoch="last", out=out, **options),
-                       landmarker=landmarker or _MarkedFaces())
+                       landmarker=landmarker or MarkedFaces())
 
 
 def _takes(root: Path, *names: str) -> list[Path]:
     root.mkdir(parents=True, exist_ok=True)
-    return [_frame_folder(root / name, range(1, 41)) for name in names]
+    return [marked_frame_folder(root / name, range(1, 41)) for name in names]
 
 
 # --------------------------------------------------------------------------- output folders
@@ -121,8 +89,8 @@ def test_dot_and_dotdot_are_named_after_the_folder_they_stand_for(tmp_path, monk
     assert _folders([Path(".").resolve(), Path("..").resolve()], out) == [out / "frames", out / "session"]
 
 
-def test_same_named_inputs_get_their_own_folders_and_reruns_leave_nothing_stale(setup, tmp_path, capsys):
-    root, run, config = setup
+def test_same_named_inputs_get_their_own_folders_and_reruns_leave_nothing_stale(one_fold_run, tmp_path, capsys):
+    root, run, config = one_fold_run
     first, second = _takes(tmp_path / "a", "take")[0], _takes(tmp_path / "b", "take")[0]
     out = tmp_path / "spots"
     assert _spot(run, config, [first, second, first], out) == 0
@@ -142,8 +110,8 @@ def test_same_named_inputs_get_their_own_folders_and_reruns_leave_nothing_stale(
     assert (folder / "spots.csv").read_bytes() == before
 
 
-def test_a_dot_input_gets_a_named_folder(setup, tmp_path, monkeypatch):
-    _, run, config = setup
+def test_a_dot_input_gets_a_named_folder(one_fold_run, tmp_path, monkeypatch):
+    _, run, config = one_fold_run
     (take,) = _takes(tmp_path, "take")
     monkeypatch.chdir(take)
     out = tmp_path / "spots"
@@ -159,12 +127,12 @@ def _page_data(folder: Path) -> dict:
     return json.loads(re.search(r'<script type="application/json" id="review-data">(.*?)</script>', page, re.S).group(1))
 
 
-def test_an_edited_eaf_given_as_anno_is_read_first_and_kept(setup, tmp_path, capsys):
+def test_an_edited_eaf_given_as_anno_is_read_first_and_kept(one_fold_run, tmp_path, capsys):
     """spot, correct spots.eaf in ELAN, spot again with it as --anno: the page shows the correction as the
     ground truth, the corrected file is kept beside the model's new spots.eaf, and the rerun says so."""
     from pympi.Elan import Eaf
 
-    _, run, config = setup
+    _, run, config = one_fold_run
     (take,) = _takes(tmp_path, "take")
     out = tmp_path / "spots"
     assert _spot(run, config, [take], out) == 0
@@ -201,12 +169,12 @@ def _snapshot(folder: Path) -> dict[str, tuple[bytes, int]]:
 
 
 @pytest.mark.parametrize("failing", ["timeline", "page"])
-def test_a_rerun_that_fails_halfway_leaves_the_earlier_set_whole(setup, tmp_path, monkeypatch, capsys, failing):
+def test_a_rerun_that_fails_halfway_leaves_the_earlier_set_whole(one_fold_run, tmp_path, monkeypatch, capsys, failing):
     """The plot fails after spots.csv is written, or the page after the table, the plot, the EAF and the
     preview: the folder keeps the earlier set, file for file, and the user's own file."""
     import utils.plots
 
-    _, run, config = setup
+    _, run, config = one_fold_run
     (take,) = _takes(tmp_path, "take")
     out = tmp_path / "spots"
     assert _spot(run, config, [take], out) == 0
@@ -230,8 +198,8 @@ def test_a_rerun_that_fails_halfway_leaves_the_earlier_set_whole(setup, tmp_path
     assert f"No space left on device: '{folder / name}'" in failed  # named where it would have been
 
 
-def test_a_name_with_dollar_signs_is_spotted_and_plotted_literally(setup, tmp_path):
-    _, run, config = setup
+def test_a_name_with_dollar_signs_is_spotted_and_plotted_literally(one_fold_run, tmp_path):
+    _, run, config = one_fold_run
     (take,) = _takes(tmp_path, "a$\\x$b")
     out = tmp_path / "spots"
     assert _spot(run, config, [take], out, report=False) == 0
@@ -242,8 +210,8 @@ def test_a_name_with_dollar_signs_is_spotted_and_plotted_literally(setup, tmp_pa
 # --------------------------------------------------------------------------- keeps going
 
 
-def test_one_failing_input_never_stops_the_others(setup, tmp_path, monkeypatch, capsys):
-    _, run, config = setup
+def test_one_failing_input_never_stops_the_others(one_fold_run, tmp_path, monkeypatch, capsys):
+    _, run, config = one_fold_run
     inputs = _takes(tmp_path, "good", "full_disk", "codec", "buggy")
     write_outputs, open_recording_ = one_input.write_outputs, one_input.open_recording
 
@@ -285,19 +253,19 @@ def test_one_failing_input_never_stops_the_others(setup, tmp_path, monkeypatch, 
     assert not log.exists()
 
 
-def _error_before_extraction(setup, landmarker: _CountingFaces, inputs, out, **options) -> str:
-    _, run, config = setup
+def _error_before_extraction(one_fold_run, landmarker: _CountingFaces, inputs, out, **options) -> str:
+    _, run, config = one_fold_run
     with pytest.raises(UserError) as error:
         _spot(run, config, inputs, out, landmarker=landmarker, **options)
     assert landmarker.calls == 0 and "\n" not in str(error.value)
     return str(error.value)
 
 
-def test_an_unwritable_out_is_refused_before_any_extraction(setup, tmp_path):
-    root, run, _ = setup
+def test_an_unwritable_out_is_refused_before_any_extraction(one_fold_run, tmp_path):
+    root, run, _ = one_fold_run
     inputs = _takes(tmp_path, "take")
     (tmp_path / "a_file").write_text("")
-    message = _error_before_extraction(setup, _CountingFaces(), inputs, tmp_path / "a_file" / "spots")
+    message = _error_before_extraction(one_fold_run, _CountingFaces(), inputs, tmp_path / "a_file" / "spots")
     assert message.startswith(f"{tmp_path / 'a_file' / 'spots'}: cannot write the outputs here") and "--out" in message
     # The default, <run>/spots, inside a checkpoint archive that takes no files (here: a file stands there).
     archive = tmp_path / "archive"
@@ -305,7 +273,7 @@ def test_an_unwritable_out_is_refused_before_any_extraction(setup, tmp_path):
     for part in ("models", "logs"):
         (archive / "subj_a" / part).symlink_to(run / "subj_a" / part)
     (archive / "spots").write_text("")
-    _, _, config = setup
+    _, _, config = one_fold_run
     with pytest.raises(UserError, match=r"read-only checkpoint archive\?\) takes no outputs: point --out at"):
         spot_inputs(SpotOptions(inputs=tuple(inputs), run=archive, config=config, epoch="last"), _CountingFaces())
 
@@ -324,28 +292,19 @@ def test_fps_parses_a_rate():
 
 
 def test_fps_from_the_command_line_is_one_line(tmp_path):
-    result = subprocess.run([sys.executable, str(REPO_ROOT / "spot.py"), str(tmp_path), "--run", str(tmp_path),
-                             "--fps", "nan"], capture_output=True, text=True, timeout=120)
+    result = call_main(spot.main, [str(tmp_path), "--run", str(tmp_path), "--fps", "nan"])
     assert_one_line_error(result, "--fps must be a finite number", "'nan'")
 
 
-def _write_video(path: Path, fps: float) -> Path:
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (32, 24))
-    for index in range(6):
-        writer.write(np.full((24, 32, 3), 40 * index, np.uint8))
-    writer.release()
-    return path
-
-
 def test_a_video_rate_outside_1_to_1000_is_refused_unless_fps_overrides(tmp_path):
-    slow = _write_video(tmp_path / "slow.avi", 0.5)
+    slow = write_grey_video(tmp_path / "slow.avi", 0.5)
     with pytest.raises(UserError) as error:
         open_recording(slow, None, 30.0)
     assert str(error.value) == (f"{slow}: the video reports a frame rate of 0.5 fps, outside 1-1000: "
                                 "give its real rate with --fps")
     recording = open_recording(slow, 30.0, 25.0)  # --fps works for a video file
     assert (recording.source_fps, recording.header_frames) == (30.0, 6)
-    assert open_recording(_write_video(tmp_path / "fine.avi", 12.0), None, 30.0).source_fps == 12.0
+    assert open_recording(write_grey_video(tmp_path / "fine.avi", 12.0), None, 30.0).source_fps == 12.0
 
 
 @pytest.mark.parametrize("reported", [math.nan, math.inf, 0.0, 1200.0])
@@ -397,24 +356,23 @@ def test_folds_lists_parse():
 
 def test_repeated_folds_are_refused_before_any_extraction(tmp_path):
     (take,) = _takes(tmp_path, "take")
-    result = subprocess.run([sys.executable, str(REPO_ROOT / "spot.py"), str(take), "--run", str(tmp_path / "none"),
-                             "--folds", "subj_a,subj_a"], capture_output=True, text=True, timeout=120)
+    result = call_main(spot.main, [str(take), "--run", str(tmp_path / "none"), "--folds", "subj_a,subj_a"])
     assert_one_line_error(result, "--folds 'subj_a,subj_a': subj_a given more than once")
 
 
 # --------------------------------------------------------------------------- what the run applies
 
 
-def test_the_run_section_is_taken_and_printed_when_dataset_is_left_out(setup, capsys):
-    _, run, _ = setup
+def test_the_run_section_is_taken_and_printed_when_dataset_is_left_out(one_fold_run, capsys):
+    _, run, _ = one_fold_run
     assert run_dataset(run, ["subj_a"], None) == "tiny"
     assert capsys.readouterr().out == f"dataset: tiny (the run's own section, from {run / 'subj_a/logs/config.txt'})\n"
     assert run_dataset(run, ["subj_a"], "tiny") == "tiny"
 
 
-def test_another_dataset_than_the_run_is_refused_before_any_extraction(setup, tmp_path):
-    _, run, _ = setup
-    message = _error_before_extraction(setup, _CountingFaces(), _takes(tmp_path, "take"), tmp_path / "out",
+def test_another_dataset_than_the_run_is_refused_before_any_extraction(one_fold_run, tmp_path):
+    _, run, _ = one_fold_run
+    message = _error_before_extraction(one_fold_run, _CountingFaces(), _takes(tmp_path, "take"), tmp_path / "out",
                                        dataset="other")
     assert message == (f"{run / 'subj_a/logs/config.txt'}: the run was trained on config section 'tiny', "
                        "not --dataset 'other'; leave --dataset out to use 'tiny'")
@@ -422,9 +380,9 @@ def test_another_dataset_than_the_run_is_refused_before_any_extraction(setup, tm
 
 def test_folds_of_different_sections_or_settings_are_refused(tmp_path):
     run = tmp_path / "run"
-    _fold(run, "subj_a", "tiny", FlowSettings("dis"))
-    _fold(run, "subj_b", "other", FlowSettings("dis"))
-    _fold(run, "subj_c", "tiny", FlowSettings("farneback"))
+    write_fold_model(run, "subj_a", "tiny", FlowSettings("dis"))
+    write_fold_model(run, "subj_b", "other", FlowSettings("dis"))
+    write_fold_model(run, "subj_c", "tiny", FlowSettings("farneback"))
     with pytest.raises(UserError, match="subj_b/logs/config.txt: trained on config section 'other', but .*'tiny'"):
         run_dataset(run, ["subj_a", "subj_b"], None)
     with pytest.raises(UserError, match="subj_c/logs/extraction.json: the fold's features were extracted with other"):
@@ -432,19 +390,19 @@ def test_folds_of_different_sections_or_settings_are_refused(tmp_path):
     assert run_facts.run_settings(run, ["subj_a"])[0] == FlowSettings("dis")
 
 
-def test_a_run_without_records_uses_the_published_extraction_never_the_features_record(setup, tmp_path, capsys):
+def test_a_run_without_records_uses_the_published_extraction_never_the_features_record(one_fold_run, tmp_path, capsys):
     from feature_extraction.__main__ import build_parser, flow_settings
 
-    root, _, config = setup
+    root, _, config = one_fold_run
     run = tmp_path / "archive"
-    _fold(run, "subj_a", "tiny", None)
+    write_fold_model(run, "subj_a", "tiny", None)
     (run / "subj_a" / "logs" / "config.txt").unlink()  # the published archive: checkpoints only
     assert spot_inputs(SpotOptions(inputs=(tmp_path / "missing.mp4",), run=run, config=config, epoch="last",
                                    out=tmp_path / "out"), _CountingFaces()) == 1
     printed = capsys.readouterr().out
     assert f"dataset: {run_facts.DEFAULT_DATASET} (the run records no config section" in printed
     # The extraction CLI's --flow-preset published, read from the same definition, and said so.
-    published = flow_settings(build_parser().parse_args(["--dataset", "generic", "--out", "x",
+    published = flow_settings(build_parser().parse_args(["--layout", "generic", "--out", "x",
                                                          "--flow-preset", "published"]))
     assert published == FlowSettings("tvl1", face_detect="full", tvl1_params="published-gpu", storage="jpeg95")
     assert (f"extraction settings: {describe(published)} (no extraction record in the run: the published "
@@ -462,8 +420,8 @@ def umask_022():
     os.umask(old)
 
 
-def test_every_output_gets_the_usual_permissions_and_each_stage_shows_progress(setup, tmp_path, capsys, umask_022):
-    _, run, config = setup
+def test_every_output_gets_the_usual_permissions_and_each_stage_shows_progress(one_fold_run, tmp_path, capsys, umask_022):
+    _, run, config = one_fold_run
     (take,) = _takes(tmp_path, "take")
     out = tmp_path / "spots"
     assert _spot(run, config, [take], out) == 0
@@ -493,10 +451,10 @@ def test_atomic_writes_take_the_umask(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["private.txt", "shared.txt"]
 
 
-def test_the_page_plays_its_preview_after_its_folder_is_moved(setup, tmp_path, chromium):
+def test_the_page_plays_its_preview_after_its_folder_is_moved(one_fold_run, tmp_path, chromium):
     from browser import console_errors
 
-    _, run, config = setup
+    _, run, config = one_fold_run
     (take,) = _takes(tmp_path, "take")
     assert _spot(run, config, [take], tmp_path / "spots") == 0
     moved = tmp_path / "elsewhere" / "take"

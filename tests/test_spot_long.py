@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from core_fixtures import MarkedFaces, marked_frame_folder
 from feature_extraction.decode import Resampler, resample_indices
 from feature_extraction.face import FaceLandmarker
 from feature_extraction.flow import FLOW_METHODS, make_flow
@@ -24,7 +25,6 @@ from model.spotting.caps import DEFAULT_STRETCH_WINDOWS, CapStretch, cap_stretch
 from model.scoring import ensemble_scores
 from model.spotting.scores import windows_of
 from model.spotting.spots import spot_windows
-from test_spot import _MarkedFaces, _frame_folder
 from utils.config import load_config
 from utils.indexing import PAD, SEGMENT_LENGTH, window_file_name
 
@@ -228,9 +228,9 @@ def test_frames_resampling_repeats_are_not_searched_again_and_the_rows_stay_the_
 def test_lost_frames_are_counted_in_the_inputs_own_frames(tmp_path):
     """25 frames at 25 fps, two without a face: resampled to 30 fps they are 3 frames, but the line and the
     count say 2 of 25."""
-    folder = _frame_folder(tmp_path / "take", range(1, 26))
+    folder = marked_frame_folder(tmp_path / "take", range(1, 26))
     recording = open_recording(folder, 25.0, 30.0)
-    found = extract_recording(recording, 30.0, FlowSettings("dis"), _MarkedFaces({12, 13}))
+    found = extract_recording(recording, 30.0, FlowSettings("dis"), MarkedFaces({12, 13}))
     lost = found.faces[0].lost_frames
     assert lost.sum() == 3
     line = lost_report(folder, lost, found.unreadable, found.indices, found.recording)

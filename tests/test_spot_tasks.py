@@ -13,13 +13,10 @@ from pathlib import Path
 import cv2
 import pytest
 
-from core_fixtures import REPO_ROOT
+from core_fixtures import REPO_ROOT, MarkedFaces, marked_frame, marked_frame_folder
 from fx_footage import face_frames, write_frames
 from model.spotting.options import SpotOptions
 from pipeline.spot import spot_inputs
-from slurm_cluster import slurm_env  # noqa: F401 (a fixture)
-from test_spot import _frame_folder, _marked_frame, _MarkedFaces
-from test_spot_inputs import setup  # noqa: F401 - the one-fold run fixture
 from utils.spot_outputs import TASKS_FOLDER
 
 
@@ -40,12 +37,12 @@ def _bytes(out: Path) -> dict[str, bytes]:
             if p.is_file() and TASKS_FOLDER not in p.relative_to(out).parts}
 
 
-def test_a_rerun_skips_what_was_spotted_alike_and_redoes_the_rest(setup, tmp_path, capsys):
-    _, run, config = setup
-    first, second = (_frame_folder(tmp_path / name, range(1, 41)) for name in ("first", "second"))
-    bad = _frame_folder(tmp_path / "bad", [1])  # one frame: not a recording
+def test_a_rerun_skips_what_was_spotted_alike_and_redoes_the_rest(one_fold_run, tmp_path, capsys):
+    _, run, config = one_fold_run
+    first, second = (marked_frame_folder(tmp_path / name, range(1, 41)) for name in ("first", "second"))
+    bad = marked_frame_folder(tmp_path / "bad", [1])  # one frame: not a recording
     out = tmp_path / "spots"
-    assert _spot(run, config, [first, bad, second], out, landmarker=_MarkedFaces()) == 1
+    assert _spot(run, config, [first, bad, second], out, landmarker=MarkedFaces()) == 1
     printed = capsys.readouterr().out
     assert f"FAILED {bad}: a frame folder needs at least 2 frame images" in printed
     assert printed.rstrip().endswith("spotted 2 of 3 input(s); failed: 1")
@@ -53,7 +50,7 @@ def test_a_rerun_skips_what_was_spotted_alike_and_redoes_the_rest(setup, tmp_pat
     assert {"first/spots.json", "second/spots.json", "second/report.html"} <= set(before)
 
     # the same command again: the good inputs are skipped, untouched; the bad one is tried and reported again
-    assert _spot(run, config, [first, bad, second], out, landmarker=_MarkedFaces()) == 1
+    assert _spot(run, config, [first, bad, second], out, landmarker=MarkedFaces()) == 1
     printed = capsys.readouterr().out
     assert printed.count("spotting: done before, skipped") == 2 and "bad: spotting (not done yet)" in printed
     assert f"FAILED {bad}: a frame folder needs at least 2 frame images" in printed
@@ -61,8 +58,8 @@ def test_a_rerun_skips_what_was_spotted_alike_and_redoes_the_rest(setup, tmp_pat
     assert _files(out) == before
 
     # one input's frames change: only it is spotted again
-    cv2.imwrite(str(second / "img41.png"), _marked_frame(41))
-    assert _spot(run, config, [first, second], out, landmarker=_MarkedFaces()) == 0
+    cv2.imwrite(str(second / "img41.png"), marked_frame(41))
+    assert _spot(run, config, [first, second], out, landmarker=MarkedFaces()) == 0
     printed = capsys.readouterr().out
     assert "first: spotting: done before, skipped" in printed and "second: spotting (input changed)" in printed
     after = _files(out)
@@ -72,14 +69,14 @@ def test_a_rerun_skips_what_was_spotted_alike_and_redoes_the_rest(setup, tmp_pat
     assert '"frames": 41' in (out / "second" / "spots.json").read_text()
 
     # another setting (no review page) is another key: both are spotted again; FORCE=1 redoes what is done
-    assert _spot(run, config, [first, second], out, landmarker=_MarkedFaces(), report=False) == 0
+    assert _spot(run, config, [first, second], out, landmarker=MarkedFaces(), report=False) == 0
     assert capsys.readouterr().out.count("spotting (spot: report True -> False)") == 2
-    assert _spot(run, config, [first], out, landmarker=_MarkedFaces(), report=False, env={"FORCE": "1"}) == 0
+    assert _spot(run, config, [first], out, landmarker=MarkedFaces(), report=False, env={"FORCE": "1"}) == 0
     assert "first: spotting (FORCE=1)" in capsys.readouterr().out
 
     # an output removed by hand is an incomplete set: that input is spotted again
     (out / "first" / "spots.csv").unlink()
-    assert _spot(run, config, [first, second], out, landmarker=_MarkedFaces(), report=False) == 0
+    assert _spot(run, config, [first, second], out, landmarker=MarkedFaces(), report=False) == 0
     printed = capsys.readouterr().out
     assert "first: spotting (its outputs are incomplete)" in printed and "second: spotting: done before" in printed
 
@@ -97,8 +94,8 @@ def faces(tmp_path_factory):
     return clips
 
 
-def test_a_pool_of_two_gives_the_bytes_of_one_process(setup, faces, tmp_path, capsys):
-    _, run, config = setup
+def test_a_pool_of_two_gives_the_bytes_of_one_process(one_fold_run, faces, tmp_path, capsys):
+    _, run, config = one_fold_run
     assert _spot(run, config, faces, tmp_path / "one", env={"JOBS": "1"}, report=False) == 0
     assert _spot(run, config, faces, tmp_path / "two", env={"JOBS": "2"}, report=False) == 0
     printed = capsys.readouterr().out
@@ -111,8 +108,8 @@ def test_a_pool_of_two_gives_the_bytes_of_one_process(setup, faces, tmp_path, ca
     assert one == two
 
 
-def test_slurm_spots_two_inputs_as_one_array_with_the_bytes_of_one_process(setup, faces, tmp_path, slurm_env):
-    _, run, config = setup
+def test_slurm_spots_two_inputs_as_one_array_with_the_bytes_of_one_process(one_fold_run, faces, tmp_path, slurm_env):
+    _, run, config = one_fold_run
     assert _spot(run, config, faces, tmp_path / "local", env={"JOBS": "1"}, report=False) == 0
     out = tmp_path / "slurm"
     command = [sys.executable, str(REPO_ROOT / "spot.py"), *map(str, faces), "--run", str(run), "--config",

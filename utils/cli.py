@@ -1,22 +1,59 @@
-"""Command-line pieces shared by train.py and eval.py."""
+"""Command-line pieces shared by every CLI: the --dataset, --config and --output flags, one fold's flags (train.py,
+eval.py), run-folder checks and the device."""
 from __future__ import annotations
 
 import argparse
 import ctypes
 from pathlib import Path
 
-import torch
-
 from utils.errors import UserError
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse whose flag errors follow the one error convention (utils/errors.py run_cli): one line
+    ``error: <message>`` on stderr, exit status 2, no usage block."""
+
+    def error(self, message):
+        self.exit(2, f"error: {message}\n")
+
+
+def shipped_sections() -> list[str]:
+    """The config sections of the shipped config.yaml (cas(me)^2, samm, cas(me)^3, mesynth...), for help texts."""
+    import yaml
+
+    from utils.config import DEFAULT_CONFIG
+
+    try:
+        return [name for name in yaml.safe_load(DEFAULT_CONFIG.read_text()) if not name.startswith(".")]
+    except (OSError, yaml.YAMLError, TypeError):
+        return []
+
+
+def add_dataset(parser: argparse.ArgumentParser, required: bool = True, help: str | None = None) -> None:
+    """``--dataset``: a config section, everywhere."""
+    shipped = ", ".join(shipped_sections())
+    parser.add_argument("--dataset", required=required, default=None,
+                        help=help or f"config section (shipped: {shipped}; or one of your own config file)")
+
+
+def add_config(parser: argparse.ArgumentParser) -> None:
+    """``--config``: the config file."""
+    parser.add_argument("--config", default=None, type=Path,
+                        help="config file (default: config.yaml beside the scripts)")
+
+
+def add_output(parser: argparse.ArgumentParser, help: str = "run folder") -> None:
+    """``--output``: a run folder (required)."""
+    parser.add_argument("--output", required=True, type=Path, help=help)
 
 
 def fold_parser(description: str) -> argparse.ArgumentParser:
     """The published flags of one fold: --dataset --output --subject, plus --config, --device, --quiet."""
-    parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("--dataset", required=True, help="config section, e.g. cas(me)^2, samm, mesynth")
-    parser.add_argument("--output", required=True, type=Path, help="run folder; the fold lives in <output>/<subject>")
+    parser = Parser(description=description)
+    add_dataset(parser)
+    add_output(parser, "run folder; the fold lives in <output>/<subject>")
     parser.add_argument("--subject", required=True, help="held-out subject, e.g. casme_015")
-    parser.add_argument("--config", default=None, help="config file (default: config.yaml beside the scripts)")
+    add_config(parser)
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 or auto (default: the config's device)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
@@ -60,8 +97,10 @@ def reuse_freed_memory() -> None:
     libc.mallopt(m_trim_threshold, 1 << 30)
 
 
-def resolve_device(name: str) -> torch.device:
-    """``auto`` -> cuda when available, else cpu; anything else as torch understands it."""
+def resolve_device(name: str):
+    """``auto`` -> cuda when available, else cpu; anything else as torch understands it (a ``torch.device``)."""
+    import torch
+
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:

@@ -8,6 +8,7 @@ resolved against the config file's folder, so nothing absolute lives in the repo
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -259,15 +260,14 @@ def save_resolved_config(config: DatasetConfig, path: Path, extra: dict[str, Any
     return atomic_write_text(Path(path), json.dumps(payload, indent=2) + "\n")
 
 
-def _main() -> None:
+def main(argv: list[str] | None = None) -> int:
     """``python -m utils.config DATASET KEY [--config FILE]``: print one resolved value (for pipeline.sh)."""
     import argparse
 
-    parser = argparse.ArgumentParser(description=_main.__doc__)
+    parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("dataset")
     parser.add_argument("key")
-    parser.add_argument("--config", default=None)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     from utils.errors import run_cli
 
     def show() -> None:
@@ -277,8 +277,8 @@ def _main() -> None:
             raise UserError(f"{config.source}: section '{args.dataset}' has no key '{args.key}'")
         print(" ".join(value) if isinstance(value, list) else value)
 
-    run_cli(show)
+    return run_cli(show)
 
 
 if __name__ == "__main__":
-    _main()
+    sys.exit(main())

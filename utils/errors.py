@@ -36,14 +36,18 @@ def failure_line(error: BaseException, log: Path, header: str, expected: tuple[t
     return f"{kind} {name}: {message}; {where}"
 
 
-def run_cli(main: Callable[[], int | None]) -> None:
-    """Run ``main``; turn a :class:`UserError` into ``error: <message>`` on stderr and exit 2."""
+def run_cli(main: Callable[[], int | None]) -> int:
+    """Run ``main`` and return its exit status: the one error convention of every CLI's ``main(argv)``.
+
+    A :class:`UserError` becomes ``error: <message>`` on stderr and status 2; Ctrl-C status 130. The CLI's
+    module ends with ``sys.exit(main())``, so that a test can call ``main([...])`` in-process and read the status.
+    """
     try:
         code = main()
     except UserError as error:
         print(f"error: {error}", file=sys.stderr)
-        sys.exit(2)
+        return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
-        sys.exit(130)
-    sys.exit(code or 0)
+        return 130
+    return code or 0

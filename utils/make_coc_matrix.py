@@ -129,21 +129,21 @@ def build_adjacency_file(anno_csv: Path, out_path: Path,
     return matrix
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Build the AU co-occurrence adjacency (12 x 12) from an annotation CSV.")
     parser.add_argument("--anno", required=True, type=Path, help="annotation CSV with an 'au' column")
     parser.add_argument("--out", required=True, type=Path, help="output .npy file")
     parser.add_argument("--au-map", default=None,
                         help="JSON text, or @FILE holding JSON, mapping AU -> ROI indices; default: the published mapping")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
 
     def build() -> None:
         mapping = parse_au_map(args.au_map) if args.au_map else PUBLISHED_AU_TO_ROIS
         matrix = build_adjacency_file(args.anno, args.out, mapping)
         print(f"wrote {args.out} (12 x 12, {int((matrix > 0).sum())} non-zero entries)")
 
-    run_cli(build)
+    return run_cli(build)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

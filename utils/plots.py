@@ -18,6 +18,7 @@ otherwise parse text between dollar signs as a formula.
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -222,13 +223,15 @@ def plot_run(output: Path, subjects: list[str], anno_csv: Path) -> list[Path]:
     return written
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
+    from utils.cli import add_config, add_dataset, add_output
+
     parser = argparse.ArgumentParser(description="Plot a LOSO run: F1 by epoch and per-video timelines.")
-    parser.add_argument("--dataset", required=True)
-    parser.add_argument("--output", required=True, type=Path)
+    add_dataset(parser)
+    add_output(parser)
     parser.add_argument("--subjects", required=True, nargs="+")
-    parser.add_argument("--config", default=None)
-    args = parser.parse_args()
+    add_config(parser)
+    args = parser.parse_args(argv)
 
     def run() -> None:
         from utils.config import load_config
@@ -237,8 +240,8 @@ def main() -> None:
         written = plot_run(args.output, args.subjects, Path(config["anno_csv"]))
         print(f"plots: {len(written)} files under {RunLayout(args.output).plots}")
 
-    run_cli(run)
+    return run_cli(run)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from dataset.mesynth.generate import (DEFAULT_FRAMES, DEFAULT_SUBJECTS, DEFAULT_VIDEOS_PER_SUBJECT,
                                       generate_dataset)
+from utils.errors import UserError, run_cli
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -20,16 +21,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--frames", type=int, default=DEFAULT_FRAMES, help="frames per video (30 fps)")
     parser.add_argument("--jobs", type=int, default=1, help="worker processes")
     args = parser.parse_args(argv)
-    start = time.perf_counter()
-    try:
-        workbook = generate_dataset(args.out, seed=args.seed, n_subjects=args.subjects,
-                                    videos_per_subject=args.videos_per_subject, frames_per_video=args.frames,
-                                    jobs=args.jobs)
-    except (ValueError, RuntimeError, OSError) as error:
-        print(f"mesynth: error: {error}", file=sys.stderr)
-        return 1
-    print(f"demo dataset ready: {workbook} ({time.perf_counter() - start:.1f} s)")
-    return 0
+
+    def run() -> None:
+        start = time.perf_counter()
+        try:
+            workbook = generate_dataset(args.out, seed=args.seed, n_subjects=args.subjects,
+                                        videos_per_subject=args.videos_per_subject, frames_per_video=args.frames,
+                                        jobs=args.jobs)
+        except (ValueError, RuntimeError, OSError) as error:
+            raise UserError(str(error)) from None
+        print(f"demo dataset ready: {workbook} ({time.perf_counter() - start:.1f} s)")
+
+    return run_cli(run)
 
 
 if __name__ == "__main__":

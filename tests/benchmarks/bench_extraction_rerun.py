@@ -78,7 +78,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         raw, out = Path(tmp) / "raw", Path(tmp) / "out"
         make_tree(raw, args.videos, args.frames, args.faceless)
-        argv = ["--dataset", "generic", "--raw-root", str(raw), "--out", str(out), "--flow", args.flow,
+        argv = ["--layout", "generic", "--raw-root", str(raw), "--out", str(out), "--flow", args.flow,
                 "--jobs", str(args.jobs)]
         status = 1 if args.faceless else 0
         first, _ = timed(argv, status)

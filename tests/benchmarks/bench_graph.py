@@ -48,7 +48,7 @@ def main() -> None:
     args = parser.parse_args()
     import os
 
-    from pipeline_runs import run_pipeline, tiny_archive
+    from core_fixtures import run_pipeline, tiny_archive
 
     print(f"CPU: {cpu_name()}; a shared machine: compare the ratios")
     with tempfile.TemporaryDirectory() as folder:

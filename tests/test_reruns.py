@@ -4,6 +4,7 @@ run with the same inputs gives, redoes nothing that did not change, and refuses 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import time
 from pathlib import Path
@@ -105,7 +106,12 @@ def test_force_redoes_every_task_once_with_two_jobs(tiny):
     ok(request(tiny))
     before = mtimes(tiny / "run", "*.json")
     result = ok(request(tiny, FORCE="1", JOBS="2"))
-    assert result.stdout.count("(FORCE=1)") == 2 * len(SUBJECTS) + 2 and "done before" not in result.stdout
+    started = re.findall(r"\] (.+?) \((.+?)\); log:", result.stdout)
+    assert sorted(label for label, _ in started) == sorted(
+        [f"{s}: {step}" for s in SUBJECTS for step in ("training", "evaluating")] + ["pooling", "run report"])
+    # a retrained fold clears its evaluation's outputs, so that evaluation runs as incomplete, not as forced
+    assert {reason for _, reason in started} <= {"FORCE=1", "its outputs are incomplete"}
+    assert "done before" not in result.stdout
     after = mtimes(tiny / "run", "*.json")
     assert all(after[name] != before[name] for name in before if "/stamps/" in f"/{name}")
 

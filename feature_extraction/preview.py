@@ -1,7 +1,12 @@
 """Browser-playable videos: VP9 in WebM, written with PyAV's FFmpeg (libvpx-vp9), which every current browser
-plays. VP9 in real-time mode with row threads was chosen over OpenCV's single-threaded VP8, PyAV's VP8 and its
+plays. VP9 in real-time mode was chosen over OpenCV's single-threaded VP8, PyAV's VP8 and its
 AV1 (SVT-AV1) by measurement (docs/spot.md "Speed"): on a 60 s 640x360 clip it encoded about 7x faster than
 OpenCV's VP8 for a file 15x smaller, and AV1, smaller still, cost more time and prints encoder logs.
+
+The encoder runs in one thread at the lowest scheduling priority: beside a feature extraction, which keeps the
+main thread busy with landmarks, it then takes only the CPU time the extraction leaves idle, instead of slowing
+the extraction's critical path. One encoder thread also costs about a fifth less CPU than two, and makes the
+bytes the same on machines with any number of cores (libvpx's row threads change them).
 
 ``write_preview`` writes a review copy of a recording, scaled down to about ``PREVIEW_HEIGHT`` pixels high, at
 the recording's own rate with one output frame per input frame, so that second ``t`` of the preview is second
@@ -14,6 +19,7 @@ from __future__ import annotations
 
 import os
 import queue
+import sys
 import threading
 from collections.abc import Callable, Iterable
 from fractions import Fraction
@@ -28,12 +34,13 @@ from utils.errors import UserError
 PREVIEW_HEIGHT = 270  # a 640 x 360 input's preview is 480 x 270: about half its pixels, a third less time
 BROWSER_VIDEO_SUFFIX = ".webm"
 CODEC = "libvpx-vp9"
-# Real time, fastest speed step, row threads, no look-ahead, no adaptive quantisation (15 % less time); constant
+# Real time, fastest speed step, no look-ahead, no adaptive quantisation (15 % less time); constant
 # quality 36 capped at 250 kbit/s on average, so that a minute of preview stays under 3 MB (about 1.9 MB at the
 # cap; short noisy clips overshoot it by up to a third) whatever the footage.
-CODEC_OPTIONS = {"deadline": "realtime", "cpu-used": "8", "row-mt": "1", "lag-in-frames": "0", "aq-mode": "0",
+CODEC_OPTIONS = {"deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0", "aq-mode": "0",
                  "crf": "36", "b": "250k"}
 KEYFRAME_SECONDS = 2.0  # the browser seeks from the keyframe before the target: at most this much to decode
+LOWEST_PRIORITY = 19  # nice value of the encoder thread (module docstring)
 QUEUED_FRAMES = 16  # frames waiting for the encoder thread (bounded: memory stays flat)
 _END = object()
 
@@ -133,6 +140,7 @@ class BrowserVideoWriter:
             yield item
 
     def _encode_all(self) -> None:
+        _lowest_priority()
         try:
             self._written = _encode(self._tmp, self._frames(), self._fps, self._target_height, self._on_frame,
                                     self.path)
@@ -140,6 +148,16 @@ class BrowserVideoWriter:
             self._error = error
             for _ in self._frames():  # keep taking frames until the end marker, so add() never blocks forever
                 pass
+
+
+def _lowest_priority() -> None:
+    """This thread (Linux: a thread's own nice value) at the lowest priority; where the system has no per-thread
+    priority the encoder simply runs at the process's."""
+    if sys.platform.startswith("linux"):  # elsewhere a thread id is no process id to setpriority
+        try:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), LOWEST_PRIORITY)
+        except OSError:
+            pass
 
 
 def _encode(tmp: Path, frames: Iterable[np.ndarray | None], fps: float, target_height: int | None,
@@ -187,7 +205,7 @@ def _open(tmp: Path, rate: Fraction, size: tuple[int, int], named: Path):
         stream = container.add_stream(CODEC, rate=rate)
         stream.width, stream.height = size
         stream.pix_fmt = "yuv420p"
-        stream.thread_count = min(os.cpu_count() or 1, 4)
+        stream.thread_count = 1  # module docstring: less CPU, and the same bytes on any machine
         stream.codec_context.flags |= av.codec.context.Flags.bitexact
         stream.codec_context.gop_size = max(1, int(round(float(rate) * KEYFRAME_SECONDS)))
         stream.options = dict(CODEC_OPTIONS)

@@ -3,6 +3,9 @@ joined videos gives each video's own spots), the streaming resampler, the work r
 preview's size and bytes, and lost frames counted in the input's own frames."""
 from __future__ import annotations
 
+import os
+import sys
+import threading
 from pathlib import Path
 
 import cv2
@@ -14,17 +17,17 @@ from core_fixtures import MarkedFaces, marked_frame_folder
 from feature_extraction.decode import Resampler, resample_indices
 from feature_extraction.face import FaceLandmarker
 from feature_extraction.flow import FLOW_METHODS, make_flow
-from feature_extraction.preview import write_preview
+from feature_extraction.preview import BrowserVideoWriter, write_preview
 from feature_extraction.recording import extract_recording, lost_report, open_recording
 from feature_extraction.settings import FlowSettings
 from feature_extraction.video import extract_video
 from fx_footage import face_frames, face_photo
 from model.auwgcn import AUWGCN
-from model.scoring import Scores
+from model.scoring import Scores, ensemble_scores
 from model.spotting.caps import DEFAULT_STRETCH_WINDOWS, CapStretch, cap_stretch
-from model.scoring import ensemble_scores
 from model.spotting.scores import windows_of
 from model.spotting.spots import spot_windows
+from utils.annotations import EXPRESSION_TYPES
 from utils.config import load_config
 from utils.indexing import PAD, SEGMENT_LENGTH, window_file_name
 
@@ -40,7 +43,7 @@ def _local_scores(windows) -> Scores:
     smooth = np.stack([np.convolve(row, kernel, mode="valid") for row in activity])  # (W, 256)
     start = 1 / (1 + np.exp(-40 * np.gradient(smooth, axis=1)))
     apex = np.tanh(smooth)
-    return Scores(*({t: values.astype(np.float32) for t in (1, 2)} for values in (start, 1 - start, apex)))
+    return Scores(*({t: values.astype(np.float32) for t in EXPRESSION_TYPES} for values in (start, 1 - start, apex)))
 
 
 def _video_rows(rng: np.random.Generator, quiet_ends: bool) -> np.ndarray:
@@ -265,3 +268,17 @@ def test_the_preview_stays_under_3_mb_a_minute_and_a_rerun_writes_the_same_bytes
     capture.release()
     assert size == (480, 270) and count == len(frames)  # scaled to PREVIEW_HEIGHT
     assert not list(Path(tmp_path / "a").glob(".*"))  # no temporary file left
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread priorities are Linux's")
+def test_the_preview_encoder_yields_to_the_extraction(tmp_path, take):
+    """The encoder thread runs below the caller's priority, so beside an extraction it takes only idle CPU."""
+    seen = []
+    writer = BrowserVideoWriter(tmp_path / "p.webm", 25.0, 270,
+                                on_frame=lambda: seen.append(os.getpriority(os.PRIO_PROCESS,
+                                                                            threading.get_native_id())))
+    for frame in _noisy(take, 3):
+        writer.add(frame)
+    writer.close()
+    caller = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    assert len(seen) == 3 and min(seen) > caller

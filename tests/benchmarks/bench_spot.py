@@ -3,6 +3,7 @@ extraction alone and against real time, all timed in the same run.
 
 python tests/benchmarks/bench_spot.py [--run data/runs/mesynth] [--dataset mesynth] [--seconds 60]
                                       [--size 640x360] [--fps 25] [--no-serial] [--keep DIR] [--clip FILE]
+                                      [--repeat N]
 
 Needs a demo run (`bash pipeline.sh`). The clip loops the demo's first rendered video (a real face photo) back and
 forth to the length asked for, as H.264 (PyAV's libx264, as cameras write), scaled and cut to ``--size``.
@@ -16,8 +17,9 @@ Timed, one after the other:
   scoring, proposals, every output and the review page), with its peak memory.
 
 Prints the ratios (targets: spot at least 3x faster than real time and at most 1.3x its extraction alone) and
-whether the extraction gave the serial reference's features exactly. Timings on a shared machine are noisy:
-compare the ratios of one run.
+whether the extraction gave the serial reference's features exactly. Timings on a shared machine are noisy, and
+a cloud machine's speed drifts by 10-20 % over minutes: ``--repeat N`` times the extraction alone and spot N
+times, alternating, and prints each pair's ratio and their median.
 """
 from __future__ import annotations
 
@@ -114,6 +116,17 @@ def run_measured(command: list[str]) -> tuple[subprocess.CompletedProcess, float
     return subprocess.CompletedProcess(command, process.returncode, stdout, stderr), wall, cpu, peak_kib / 1024
 
 
+def input_seconds(stdout: str) -> float:
+    """The time spot's closing line gives for the input itself (``spotted in 42.0 s``, ``3:07`` or ``1:02:03``)."""
+    found = re.search(r"of recording spotted in ([\d:.]+)( s)?", stdout)
+    if found is None:
+        raise SystemExit("benchmark: spot.py printed no closing line for the clip")
+    seconds = 0.0
+    for part in found.group(1).split(":"):
+        seconds = seconds * 60 + float(part)
+    return seconds
+
+
 def cpu_seconds() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
@@ -147,6 +160,7 @@ def main() -> None:
     parser.add_argument("--fps", type=int, default=25)
     parser.add_argument("--no-serial", action="store_true", help="skip the serial reference (long clips)")
     parser.add_argument("--keep", type=Path, default=None, help="write the clip and spot's outputs here, kept")
+    parser.add_argument("--repeat", type=int, default=1, help="pairs of (extraction alone, spot) to time, alternating")
     parser.add_argument("--clip", type=Path, default=None,
                         help="time this clip (one --keep wrote, say) instead of making one; --seconds, --size and "
                              "--fps are then read from it")
@@ -178,29 +192,40 @@ def main() -> None:
         serial_rows = serial_extraction(clip, target_fps, settings)
         serial, serial_cpu = time.perf_counter() - started, cpu_seconds() - cpu
 
-    started, cpu = time.perf_counter(), cpu_seconds()
-    found = extract_recording(open_recording(clip, None, target_fps), target_fps, settings, FaceLandmarker())
-    extraction, extraction_cpu = time.perf_counter() - started, cpu_seconds() - cpu
-
-    result, spot, spot_cpu, peak_mib = run_measured(
-        [sys.executable, str(REPO_ROOT / "spot.py"), str(clip), "--run", str(args.run), "--dataset", args.dataset,
-         "--epoch", "selected", "--folds", ",".join(folds), "--out", str(work / "spots")])
+    pairs = []
+    for repeat in range(max(args.repeat, 1)):
+        started, cpu = time.perf_counter(), cpu_seconds()
+        found = extract_recording(open_recording(clip, None, target_fps), target_fps, settings, FaceLandmarker())
+        extraction, extraction_cpu = time.perf_counter() - started, cpu_seconds() - cpu
+        out = work / f"spots-{repeat + 1}"
+        shutil.rmtree(out, ignore_errors=True)
+        result, spot, spot_cpu, peak_mib = run_measured(
+            [sys.executable, str(REPO_ROOT / "spot.py"), str(clip), "--run", str(args.run), "--dataset",
+             args.dataset, "--epoch", "selected", "--folds", ",".join(folds), "--out", str(out)])
+        if result.returncode != 0:
+            raise SystemExit(f"benchmark: spot.py failed: {result.stdout[-800:]}{result.stderr[-800:]}")
+        own = input_seconds(result.stdout)
+        pairs.append((extraction, extraction_cpu, spot, spot_cpu, peak_mib, own))
+        print(f"pair {repeat + 1}: extraction alone {extraction:.1f} s (CPU {extraction_cpu:.1f} s), spot.py "
+              f"{spot:.1f} s (CPU {spot_cpu:.1f} s), the input itself {own:.1f} s: ratios {spot / extraction:.2f} "
+              f"(command), {own / extraction:.2f} (input)", flush=True)
     print(f"load average {os.getloadavg()[0]:.1f} at the end")
-    if result.returncode != 0:
-        raise SystemExit(f"benchmark: spot.py failed: {result.stdout[-800:]}{result.stderr[-800:]}")
-    preview = work / "spots" / clip.stem / "preview.webm"
+    preview = out / clip.stem / "preview.webm"
+    extraction, extraction_cpu, spot, spot_cpu, peak_mib, own = sorted(pairs, key=lambda p: p[2] / p[0])[len(pairs) // 2]
 
     print(f"settings {settings} ({origin}); {len(folds)} fold(s)")
     if serial is not None:
         same = np.array_equal(serial_rows, found.faces[0].rows)
         print(f"serial extraction (before): {serial:.1f} s, CPU {serial_cpu:.1f} s; the extraction's features equal "
               f"to it: {same}")
+    median = " (the pair with the median ratio)" if len(pairs) > 1 else ""
     print(f"extraction alone: {extraction:.1f} s, CPU {extraction_cpu:.1f} s ({args.seconds / extraction:.1f}x "
-          "real time)")
+          f"real time){median}")
     print(f"spot.py, whole command: {spot:.1f} s, CPU {spot_cpu:.1f} s; peak memory {peak_mib:.0f} MiB")
     print(f"preview: {preview.stat().st_size / 1e6 * 60 / args.seconds:.2f} MB a minute")
     print(f"ratio real time / spot: {args.seconds / spot:.2f} (target >= 3)")
-    print(f"ratio spot / extraction alone: {spot / extraction:.2f} (target <= 1.3)")
+    print(f"ratio spot / extraction alone: {spot / extraction:.2f} (target <= 1.3); the input itself (spot's closing "
+          f"line, without start-up): {own:.1f} s, {own / extraction:.2f}")
     if serial is not None:
         print(f"ratio spot / serial extraction (before): {spot / serial:.2f}; extraction alone / serial: "
               f"{extraction / serial:.2f}")

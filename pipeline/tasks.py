@@ -459,10 +459,11 @@ class Pool(Kind):
         from utils.megc import GROUND_TRUTH_FILE, PREDICTIONS_FILE
 
         layout = run.output(task.seed)
-        return [layout.final_results_csv, layout.final_results_json, layout.root / PREDICTIONS_FILE,
-                layout.root / GROUND_TRUTH_FILE]
+        return [layout.final_results_csv, layout.final_results_json, layout.video_counts,
+                layout.root / PREDICTIONS_FILE, layout.root / GROUND_TRUTH_FILE]
 
     def complete(self, run, task, reads):
+        # A run pooled before the per-video counts existed lacks video_counts.csv: it is pooled again, alone.
         return all(path.is_file() for path in self._files(run, task))
 
     def clear(self, run, task):

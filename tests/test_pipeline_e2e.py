@@ -88,7 +88,8 @@ def test_a_run_pooled_before_the_video_counts_is_pooled_again_alone(finished_run
     same table a clean run writes, final_results.* byte for byte as they were."""
     root, env, _ = finished_run
     run = root / "run"
-    before = {name: (run / name).read_bytes() for name in ("video_counts.csv", "final_results.csv", "final_results.json")}
+    before = {name: (run / name).read_bytes()
+              for name in ("video_counts.csv", "final_results.csv", "final_results.json")}
     (run / "video_counts.csv").unlink()
     result = run_pipeline(env, cwd=root)
     assert result.returncode == 0, result.stderr[-2000:]

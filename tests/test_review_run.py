@@ -81,9 +81,9 @@ def _write_report(root: Path, output: Path) -> None:
     import yaml
 
     from core_fixtures import REPO_ROOT
-    from pipeline.graph import Run
     from pipeline.report import preview_keys, write_report
     from pipeline.request import Request
+    from pipeline.run import Run
 
     section = yaml.safe_load((REPO_ROOT / "config.yaml").read_text())["cas(me)^2"]
     section.update(segment_feat_root="features", anno_csv="anno.csv", adjacency=None, subject_list=SUBJECTS)

@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
         device = resolve_device(config["device"])
         inner = None
         if SELECTION_PROTOCOLS[config["selection"]].uses_inner_models:
-            from pipeline.tasks import fold_inner_selection
+            from pipeline.inner import fold_inner_selection
             inner = fold_inner_selection(config, args.output, args.subject)
         info = evaluate_fold(config, args.subject, args.output, device, show_progress=not args.quiet,
                              checkpoints_root=args.checkpoints, inner=inner)

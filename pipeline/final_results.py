@@ -6,6 +6,8 @@ python -m pipeline.final_results --dataset D --output DIR --subjects S1 S2 ... [
 Reads ``<output>/<subject>/best_res.csv`` and ``eval_info.json`` of every fold,
 writes ``<output>/final_results.csv`` and ``final_results.json`` and prints the table.
 All folds must have been evaluated with the same matching rule and selection protocol.
+Also counts TP / FP / FN per test video and type at each fold's selected epoch, under the run's matching rule,
+into ``video_counts.csv`` (utils.metrics.video_counts), which the run report shows.
 Also writes the run in the MEGC challenge's format (utils/megc.py):
 ``megc_predictions.csv`` and ``megc_ground_truth.csv``, with the section's annotation table
 (the one the folds' evaluation keys hold). The run report is a task of its own (pipeline/report.py).
@@ -19,12 +21,14 @@ from pathlib import Path
 
 import pandas as pd
 
+from utils.annotations import read_annotation_table, subject_ground_truth
 from utils.errors import UserError, run_cli
 from utils.io import atomic_write_csv, atomic_write_text
 from utils.layout import FoldLayout, RunLayout
 from utils.megc import MEGC_FRAMES, left_out_expressions, write_megc_files
 from utils.matching import MATCHING_RULES
-from utils.metrics import COUNT_COLUMNS, pooled_scores, read_best_res, read_eval_info
+from utils.metrics import (COUNT_COLUMNS, VIDEO_COUNT_COLUMNS, pooled_scores, read_best_res, read_eval_info,
+                           scored_videos, selected_kept, video_counts)
 from utils.selection import SELECTION_PROTOCOLS
 
 
@@ -34,9 +38,25 @@ def read_fold(output: Path, subject: str) -> tuple[dict, dict]:
     return read_best_res(layout.best_res), read_eval_info(layout.eval_info)
 
 
+def run_video_counts(output: Path, subjects: list[str], infos: list[dict], anno_csv: Path,
+                     ratio_scale: int) -> pd.DataFrame:
+    """Per-video counts of every fold (utils.metrics.video_counts), folds in ``subjects`` order: its videos (those
+    scored, annotated or spotted) at its selected epoch (``infos``: the folds' eval_info), under its rule."""
+    annotations = read_annotation_table(anno_csv)
+    parts = []
+    for subject, info in zip(subjects, infos):
+        layout = FoldLayout.of(output, subject)
+        parts.append(video_counts(subject, scored_videos(layout), selected_kept(layout, info.get("selected_epoch")),
+                                  subject_ground_truth(annotations, subject, ratio_scale),
+                                  MATCHING_RULES[info["matching"]]))
+    parts = [part for part in parts if len(part)]  # empty frames would only blur the dtypes
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=VIDEO_COUNT_COLUMNS)
+
+
 def final_results(output: Path, subjects: list[str], anno_csv: Path, ratio_scale: int,
                   megc_frames: str = "published") -> tuple[pd.DataFrame, dict]:
-    """Pooled table (rows micro / macro / overall) and the JSON document; both also written to ``output``.
+    """Pooled table (rows micro / macro / overall) and the JSON document; both also written to ``output``, with
+    the per-video counts (``video_counts.csv``, :func:`run_video_counts`).
 
     ``anno_csv``, ``ratio_scale``: the annotation table and RATIO_SCALE of the section (the MEGC ground truth);
     ``megc_frames``: the prediction frames of the MEGC files (utils/megc.py, ``published`` or ``raw``).
@@ -70,6 +90,7 @@ def final_results(output: Path, subjects: list[str], anno_csv: Path, ratio_scale
     csv_table = table.reset_index(names="type")
     csv_table["matching"], csv_table["selection"] = document["matching"], document["selection"]
     layout = RunLayout(output)
+    atomic_write_csv(layout.video_counts, run_video_counts(output, subjects, infos, anno_csv, ratio_scale))
     atomic_write_csv(layout.final_results_csv, csv_table)
     atomic_write_text(layout.final_results_json, json.dumps(document, indent=2) + "\n")
     return table, document
@@ -120,7 +141,8 @@ def main(argv: list[str] | None = None) -> int:
         table, document = final_results(args.output, args.subjects, Path(config["anno_csv"]), config["RATIO_SCALE"],
                                         args.megc_frames)
         print(format_table(table, document))
-        print(f"written: {args.output / 'final_results.csv'}, {args.output / 'final_results.json'}, "
+        layout = RunLayout(args.output)
+        print(f"written: {layout.final_results_csv}, {layout.final_results_json}, {layout.video_counts}, "
               f"{args.output / 'megc_predictions.csv'}, {args.output / 'megc_ground_truth.csv'}")
 
     return run_cli(run)

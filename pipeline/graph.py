@@ -1,10 +1,10 @@
 """The run's task graph and the one decision of the project: is a task done?
 
-A task (:class:`Task`) is a unit of work of one kind (pipeline/tasks.py). Its **key** is a hash of exactly what
-it reads (:meth:`Decider.status`): the resolved config values its kind lists, the content of the files it reads
-(as digests, never paths), the subjects, the seed, the run's thread count and device, and the keys of the tasks
-whose outputs it consumes. A task's outputs record the key in a **stamp**, written last and atomically in the
-folder of its outputs (utils/layout.py). A task is **done** when its outputs are complete and its stamp holds
+A task (:class:`pipeline.run.Task`) is a unit of work of one kind (pipeline/tasks.py). Its **key** is a hash of
+exactly what it reads (:meth:`Decider.status`): the resolved config values its kind lists, the content of the files
+it reads (as digests, never paths), the subjects, the seed, the run's thread count and device, and the keys of the
+tasks whose outputs it consumes. A task's outputs record the key in a **stamp**, written last and atomically in
+the folder of its outputs (utils/layout.py). A task is **done** when its outputs are complete and its stamp holds
 the key asked for now. A task whose key changed has its old outputs cleared before it runs again
 (:func:`execute`), so old and new outputs never mix. A task whose dependencies are not all done has no key yet
 (its inputs are still to be written): it waits.
@@ -16,109 +16,15 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from utils.config import DatasetConfig, check_subject, load_config
+from utils.config import check_subject
 from utils.errors import UserError
-from utils.io import atomic_write_text
-from utils.layout import FeatureLayout, RunLayout
-from utils.manifest import ContentIndex
 
-from pipeline.request import Request
-
-
-@dataclass(frozen=True)
-class Task:
-    """One unit of work. ``seed`` is ``-`` for the config's own seed (and for the feature tasks); ``shard`` is
-    ``(k, n)`` for extraction shard k of n; ``deps``: the ids of the tasks whose outputs it reads."""
-
-    kind: str
-    seed: str = "-"
-    subject: str | None = None
-    group: int | None = None
-    shard: tuple[int, int] | None = None
-    deps: tuple[str, ...] = ()
-
-    @property
-    def id(self) -> str:
-        parts = [self.kind] + ([f"seed_{self.seed}"] if self.seed != "-" else [])
-        parts += [self.subject] if self.subject is not None else []
-        parts += [f"inner{self.group}"] if self.group is not None else []
-        parts += [f"{self.shard[0]}of{self.shard[1]}"] if self.shard is not None else []
-        return "/".join(parts)
-
-    @property
-    def file_name(self) -> str:
-        """The id as one file name (logs, Slurm statuses)."""
-        return self.id.replace("/", ".")
-
-    def to_json(self) -> dict:
-        return {"kind": self.kind, "seed": self.seed, "subject": self.subject, "group": self.group,
-                "shard": list(self.shard) if self.shard else None, "deps": list(self.deps)}
-
-    @classmethod
-    def from_json(cls, document: dict) -> "Task":
-        return cls(document["kind"], document["seed"], document["subject"], document["group"],
-                   tuple(document["shard"]) if document["shard"] else None, tuple(document["deps"]))
-
-
-def digest(value) -> str:
-    """The sha256 of a JSON value's canonical text: a key, or one digest standing for many."""
-    return hashlib.sha256(json.dumps(value, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
-
-
-class Run:
-    """What every task of one request reads its settings from: the request, the config (with the request's
-    overrides), the run layout, the content index and the per-process caches."""
-
-    def __init__(self, request: Request, config: DatasetConfig | None = None) -> None:
-        self.request = request
-        base = config or load_config(request.dataset, request.config)
-        self.config = base.with_overrides(device=request.device, matching=request.matching,
-                                          selection=request.selection)
-        self.layout = RunLayout(request.output)
-        self.features = FeatureLayout(Path(self.config["segment_feat_root"]))
-        self.content = ContentIndex()
-        self.memo: dict = {}  # values several tasks read (the raw tree's fingerprints...), cleared as inputs change
-        self._segment_cache = None
-        self._device = None
-
-    def config_of(self, seed: str) -> DatasetConfig:
-        return self.config if seed == "-" else self.config.with_overrides(seed=int(seed))
-
-    def output(self, seed: str) -> RunLayout:
-        return self.layout.seed(seed)
-
-    @property
-    def subjects(self) -> tuple[str, ...]:
-        """The folds to run: SUBJECTS, else the section's subject_list."""
-        return self.request.subjects or tuple(self.config["subject_list"])
-
-    @property
-    def device(self):
-        if self._device is None:
-            from utils.cli import resolve_device
-
-            self._device = resolve_device(self.config["device"])
-        return self._device
-
-    @property
-    def segment_cache(self):
-        """Subjects' windows read once per process (a fold's inner models share their files)."""
-        if self._segment_cache is None:
-            from model.inner_cv import SegmentCache
-
-            self._segment_cache = SegmentCache()
-        return self._segment_cache
-
-    def inputs_changed(self) -> None:
-        """A task wrote files others read: forget what was read from them."""
-        self.memo.clear()
-        self._segment_cache = None
+from pipeline.run import Run, Task, digest, read_stamp, write_stamp
+from pipeline.tasks import KINDS, key_reads
 
 
 def check_request(run: Run) -> None:
@@ -130,19 +36,7 @@ def check_request(run: Run) -> None:
         raise UserError(f"SUBJECTS names a subject twice: {' '.join(run.subjects)}")
 
 
-# --------------------------------------------------------------------------- stamps
-
-
-def read_stamp(path: Path) -> dict | None:
-    try:
-        stamp = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return stamp if isinstance(stamp, dict) and isinstance(stamp.get("key"), str) else None
-
-
-def write_stamp(path: Path, task: Task, key: str, reads: dict) -> None:
-    atomic_write_text(path, json.dumps({"task": task.id, "key": key, "reads": reads}, indent=1, sort_keys=True) + "\n")
+# --------------------------------------------------------------------------- how a stamp differs from what is asked now
 
 
 def _leaves(value, prefix: str = "") -> dict[str, object]:
@@ -198,8 +92,6 @@ class Decider:
     def status(self, task_id: str, ignore_deps: bool = False) -> Status:
         if task_id in self.statuses and not ignore_deps:
             return self.statuses[task_id]
-        from pipeline.tasks import KINDS, key_reads
-
         task = self.tasks[task_id]
         if not ignore_deps:
             for dep in task.deps:
@@ -224,8 +116,6 @@ class Decider:
     def to_run(self, task_id: str) -> Status:
         """The status a runner acts on: with FORCE=1 a done task of a kind FORCE redoes is to do (the tasks
         that read it still find it done: FORCE redoes each task once, in graph order)."""
-        from pipeline.tasks import KINDS
-
         status = self.status(task_id)
         if status.state == "done" and self.run.request.force and KINDS[self.tasks[task_id].kind].forced:
             return Status("todo", "FORCE=1", status.key, status.reads)
@@ -238,8 +128,6 @@ class Decider:
 
 
 def label(task: Task) -> str:
-    from pipeline.tasks import KINDS
-
     return KINDS[task.kind].label(task)
 
 
@@ -277,8 +165,6 @@ def dependents(tasks: dict[str, Task], task_id: str) -> list[str]:
 def clear_stale(decider: Decider, task_id: str) -> None:
     """A task whose inputs are not all there (a task it reads failed) cannot hold current outputs: its stamp and
     outputs go, so that no old table is read as this run's."""
-    from pipeline.tasks import KINDS
-
     task = decider.tasks[task_id]
     kind = KINDS[task.kind]
     kind.refuse(decider.run, task)
@@ -293,8 +179,6 @@ def clear_stale(decider: Decider, task_id: str) -> None:
 def execute(decider: Decider, task_id: str) -> Status:
     """Bring one task up to date: check its dependencies, decide, clear its old outputs, run it, stamp it.
     Returns the status it was found in (``done``: nothing was run)."""
-    from pipeline.tasks import KINDS
-
     run, task = decider.run, decider.tasks[task_id]
     kind = KINDS[task.kind]
     kind.refuse(run, task)

@@ -18,7 +18,7 @@ from utils.io import atomic_write_text
 from utils.layout import stamp_path
 from utils.names import check_path_name
 
-from pipeline.graph import Run, digest, read_stamp
+from pipeline.run import Run, digest, raw_videos, read_stamp
 
 RUN_PREVIEW_HEIGHT = 240  # pixels: one preview per test video, so smaller (and 4x cheaper) than a spot page's
 DEFAULT_FPS = 30.0
@@ -26,8 +26,6 @@ DEFAULT_FPS = 30.0
 
 def _sources(run: Run, seed: str) -> tuple[dict, float] | None:
     """``({video_name: (VideoSource, fingerprint)}, fps)`` of the reported subjects' raw videos, or None."""
-    from pipeline.tasks import raw_videos
-
     subjects = set(run.subjects)
     fps = float(run.config.get("fps") or DEFAULT_FPS)
     if run.config.get("raw_root"):

@@ -1,66 +1,25 @@
-"""Running a graph: in this process (JOBS=1) or on a local pool of worker processes (JOBS > 1), each running the
-one generic task entry (pipeline/task.py, as Slurm's array tasks do). Both ask the decision of pipeline/graph.py
-before starting a task: a done task starts nothing.
+"""Running a graph: in this process (JOBS=1) or on a local pool of worker processes (JOBS > 1), each running one
+task as pipeline/task.py does (as Slurm's array tasks do). Both ask the decision of pipeline/graph.py before starting
+a task: a done task starts nothing.
 """
 from __future__ import annotations
 
 import json
 import multiprocessing
-import os
 import sys
-import time
-import traceback
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from datetime import datetime
 from pathlib import Path
 
-from utils.errors import UserError
+from utils.errors import UserError, print_error
 from utils.io import atomic_write_text
 
-from pipeline.graph import Decider, Task, TaskFailed, clear_stale, dependents, execute, label
+from pipeline.graph import Decider, clear_stale, dependents, label
 from pipeline.request import Request
+from pipeline.run import Task
+from pipeline.task import run_in_worker, run_one, say, use_threads
 
 LOG_TAIL = 15  # lines of a failed task's log shown on the terminal
-
-
-def say(message: str) -> None:
-    print(f"[pipeline {datetime.now():%H:%M:%S}] {message}", flush=True)
-
-
-def fail_line(message: str) -> None:
-    print(f"[pipeline] error: {message}", file=sys.stderr, flush=True)
-
-
-def use_threads(threads: int) -> None:
-    """Every training and evaluation of a run uses the same torch thread count: the same count, the same bytes."""
-    import torch
-
-    torch.set_num_threads(threads)
-
-
-def run_one(decider: Decider, task_id: str, prefix: str = "") -> tuple[int, str]:
-    """Bring one task up to date in this process; ``(exit status, one line)``. 0: done (now or before); 2: a
-    user error (bad input, a task it needs not done); 1: anything else (its traceback is printed first)."""
-    task = decider.tasks[task_id]
-    try:
-        status = decider.to_run(task_id)
-        if status.state != "done":
-            say(f"{prefix}{label(task)} ({status.reason})")
-        started = time.monotonic()
-        found = execute(decider, task_id)
-    except UserError as error:
-        return 2, f"{label(task)} failed: {error}"
-    except TaskFailed as error:
-        return 1, str(error)
-    except Exception as error:  # a bug, most likely: the whole traceback, then its one line
-        traceback.print_exc()
-        return 1, f"{label(task)} failed: internal error (likely a bug) {type(error).__name__}: {error}"
-    if found.state == "done":
-        say(f"{prefix}{label(task)}: done before, skipped (FORCE=1 redoes it)")
-    else:
-        say(f"{prefix}{label(task)}: finished in {time.monotonic() - started:.0f} s")
-    return 0, "done"
 
 
 def graph_document(request: Request, tasks: dict[str, Task], waves: list[list[str]] | None = None) -> dict:
@@ -84,7 +43,7 @@ def run_inline(decider: Decider, keep_going: bool = False) -> int:
         code, line = run_one(decider, task_id, f"[{index}/{len(ids)}] ")
         if code:
             clear_after(decider, [task_id])
-            fail_line(f"{line}; fix it and rerun: finished tasks are kept")
+            print_error(f"{line}; fix it and rerun: finished tasks are kept")
             if not keep_going:
                 return 1
             failed += 1
@@ -107,27 +66,6 @@ def _tail(log: Path, name: str) -> None:
         return
     for line in lines:
         print(f"[{name}] {line}", file=sys.stderr)
-
-
-def _task_in_worker(graph_file: str, task_id: str, log: str) -> int:
-    """The generic task entry in a pool worker, its output (and its child processes') going to ``log``."""
-    from pipeline.task import main
-
-    sys.stdout.flush()
-    sys.stderr.flush()
-    saved = os.dup(1), os.dup(2)
-    handle = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-    os.dup2(handle, 1)
-    os.dup2(handle, 2)
-    try:
-        return main([graph_file, task_id])
-    finally:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os.dup2(saved[0], 1)
-        os.dup2(saved[1], 2)
-        for fd in (handle, *saved):
-            os.close(fd)
 
 
 def run_pool(decider: Decider, graph_file: Path, keep_going: bool = False) -> int:
@@ -158,7 +96,7 @@ def run_pool(decider: Decider, graph_file: Path, keep_going: bool = False) -> in
                 log = run.layout.task_log(task.file_name)
                 log.parent.mkdir(parents=True, exist_ok=True)
                 say(f"{label(task)} ({status.reason}); log: {log}")
-                running[pool.submit(_task_in_worker, str(graph_file), task_id, str(log))] = (task_id, log)
+                running[pool.submit(run_in_worker, str(graph_file), task_id, str(log))] = (task_id, log)
             if not running:
                 if waiting and not failed:  # nothing can start, nothing runs: a dependency never finished
                     failed.append((waiting[0], "the tasks it reads did not finish"))
@@ -180,5 +118,5 @@ def run_pool(decider: Decider, graph_file: Path, keep_going: bool = False) -> in
                     failed.append((task_id, f"{why}; log: {log}"))
     clear_after(decider, [task_id for task_id, _ in failed])
     for task_id, why in failed:
-        fail_line(f"{label(decider.tasks[task_id])} failed ({why}); fix it and rerun: finished tasks are kept")
+        print_error(f"{label(decider.tasks[task_id])} failed ({why}); fix it and rerun: finished tasks are kept")
     return 1 if failed else 0

@@ -20,13 +20,13 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from utils.errors import UserError
+from utils.errors import UserError, print_error
 from utils.layout import RunLayout
 
 from pipeline.graph import Decider, label
 from pipeline.request import REPO_ROOT, Request
-from pipeline.runners import fail_line, say, write_graph
-from pipeline.task import status_path
+from pipeline.runners import write_graph
+from pipeline.task import say, status_path
 
 SCRIPT = Path(__file__).with_name("slurm_task.sh")
 LIVE_STATES = "PD,R,CG,CF,S"
@@ -172,9 +172,9 @@ def report(decider: Decider, submission: Path, grouped: list[list[str]], jobs: l
                 continue
             (waited if "which is not done" in line else failures).append(f"{line.strip()}; log: {log}")
     for line in failures or waited:
-        fail_line(f"Slurm run failed: {line}")
+        print_error(f"Slurm run failed: {line}")
     if failures and waited:
-        fail_line(f"... and {len(waited)} task(s) that needed them did not run")
+        print_error(f"... and {len(waited)} task(s) that needed them did not run")
     return 1 if failures or waited else 0
 
 

@@ -25,8 +25,9 @@ from model.spotting.job import SpotJob, resolve_job
 from model.spotting.options import SpotOptions
 from utils.spot_outputs import TASKS_FOLDER, output_folders
 
-from pipeline.graph import Decider, Run, Task
+from pipeline.graph import Decider
 from pipeline.request import Request, request_from_env
+from pipeline.run import Run, Task
 from pipeline.runners import run_inline, run_pool, write_graph
 from pipeline.stale import refuse_stale_models
 from pipeline.tasks import KINDS, SPOT_JOB, Spot, spot_failure

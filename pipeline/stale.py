@@ -14,8 +14,9 @@ from utils.config import DatasetConfig
 from utils.errors import UserError
 from utils.layout import RunLayout
 
-from pipeline.graph import Decider, Run, Task, changes, read_stamp
+from pipeline.graph import Decider, changes
 from pipeline.request import Request
+from pipeline.run import Run, Task, read_stamp
 
 
 def _check(run_dir: Path, config: DatasetConfig, task: Task, stamp: dict, what: str, fix: str,

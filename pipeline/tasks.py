@@ -13,7 +13,8 @@ Per seed:        train (a fold's model), inner (one inner model of a fold under 
 Over the seeds:  seeds (the seed table)
 
 A new kind of work (e.g. spotting one recording) is one more :class:`Kind` here and a line in
-:func:`build_graph`: the runners and the decision know nothing of kinds.
+:func:`build_graph`: the decision (pipeline/graph.py) looks a task's kind up in :data:`KINDS`, and neither it nor
+the runners know any kind by name.
 """
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ from utils.inner_split import fold_inner_groups, inner_training_subjects
 from utils.layout import FoldLayout, raw_stamp
 from utils.selection import SELECTION_PROTOCOLS, SelectionSettings
 
-from pipeline.graph import Run, Task, digest
+from pipeline.run import Run, Task, digest, extraction_settings, raw_videos
 
 TRAINING_KEYS = TrainingSettings.CONFIG_KEYS
 # What proposals, NMS and matching read (utils/proposals.py: the macro length bound is macro_average_len's,
@@ -153,31 +154,6 @@ def adjacency_digest(run: Run, left_out: list[str]) -> str:
     return digest(adjacency_matrix(run.config, left_out).tobytes().hex())
 
 
-def _extraction_settings(run: Run):
-    """``(layout, FlowSettings, the settings' run key)`` of the section's extraction, read once per pass."""
-    if "settings" not in run.memo:
-        from dataset.prepare import extraction_request, raw_layout
-        from feature_extraction.batch import run_key
-
-        settings = extraction_request(run.config, 1).settings
-        run.memo["settings"] = (raw_layout(run.config), settings, run_key(settings))
-    return run.memo["settings"]
-
-
-def raw_videos(run: Run) -> list:
-    """The raw tree's videos, with their fingerprints, discovered once per pass."""
-    if "videos" not in run.memo:
-        from feature_extraction.adapters import discover_videos, source_fingerprint
-
-        layout, _, _ = _extraction_settings(run)
-        try:
-            videos, _ = discover_videos(layout, Path(run.config["raw_root"]))
-        except (OSError, ValueError) as error:
-            raise UserError(str(error)) from None
-        run.memo["videos"] = [(video, source_fingerprint(video)) for video in videos]
-    return run.memo["videos"]
-
-
 def _shard_videos(run: Run, task: Task) -> list:
     from feature_extraction.batch import select_shard
 
@@ -238,7 +214,7 @@ class Extract(Kind):
         return f"extraction shard {k}/{n}" if n > 1 else "extraction"
 
     def reads(self, run, task, key_of):
-        layout, _, settings_key = _extraction_settings(run)
+        layout, _, settings_key = extraction_settings(run)
         return {"layout": layout, "settings": settings_key, "shard": list(task.shard),
                 "videos": {video.video_name: fingerprint for video, fingerprint in _shard_videos(run, task)}}
 
@@ -248,7 +224,7 @@ class Extract(Kind):
     def complete(self, run, task, reads):
         from feature_extraction.batch import cached_results
 
-        _, settings, _ = _extraction_settings(run)
+        _, settings, _ = extraction_settings(run)
         videos = [video for video, _ in _shard_videos(run, task)]
         found, failed = cached_results(videos, settings, run.features.root)
         return len(found) + len(failed) == len(videos)
@@ -266,7 +242,7 @@ class Merge(Kind):
         return "feature archive (merge)"
 
     def reads(self, run, task, key_of):
-        layout, _, settings_key = _extraction_settings(run)
+        layout, _, settings_key = extraction_settings(run)
         sheet = run.config.get("raw_anno")
         return {"layout": layout, "settings": settings_key,
                 "sheet": run.content.file(Path(sheet)) if sheet and Path(sheet).is_file() else None,
@@ -459,10 +435,11 @@ class Pool(Kind):
         from utils.megc import GROUND_TRUTH_FILE, PREDICTIONS_FILE
 
         layout = run.output(task.seed)
-        return [layout.final_results_csv, layout.final_results_json, layout.root / PREDICTIONS_FILE,
-                layout.root / GROUND_TRUTH_FILE]
+        return [layout.final_results_csv, layout.final_results_json, layout.video_counts,
+                layout.root / PREDICTIONS_FILE, layout.root / GROUND_TRUTH_FILE]
 
     def complete(self, run, task, reads):
+        # A run pooled before the per-video counts existed lacks video_counts.csv: it is pooled again, alone.
         return all(path.is_file() for path in self._files(run, task))
 
     def clear(self, run, task):
@@ -714,23 +691,3 @@ def build_graph(run: Run) -> dict[str, Task]:
     if request.seeded:
         tasks.append(Task(Seeds.name, deps=tuple(Task(Pool.name, seed).id for seed in request.seeds)))
     return {task.id: task for task in tasks}
-
-
-
-def fold_inner_selection(config, output: Path, subject: str) -> dict:
-    """eval.py --selection inner-cv outside pipeline.sh: the fold's inner models brought up to date as the
-    pipeline's tasks (trained only when what they read changed), then the fold's epoch from them."""
-    import torch
-
-    from model.inner_cv import choose_inner_epoch
-    from pipeline.graph import Decider, execute
-    from pipeline.request import Request
-
-    request = Request(dataset=config.name, config=config.source, output=Path(output).resolve(),
-                      threads=torch.get_num_threads())
-    run = Run(request, config)
-    tasks = [Task(Inner.name, subject=subject, group=group) for group in range(len(fold_inner_groups(config, subject)))]
-    decider = Decider(run, {task.id: task for task in tasks})
-    for task in tasks:
-        execute(decider, task.id)
-    return choose_inner_epoch(config, output, subject)

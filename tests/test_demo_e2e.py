@@ -7,6 +7,7 @@ import json
 import yaml
 
 from core_fixtures import REPO_ROOT
+from utils.metrics import read_video_counts
 
 
 def test_default_demo_goes_from_pixels_to_a_table_and_spots_micro_expressions(default_demo):
@@ -27,3 +28,8 @@ def test_default_demo_goes_from_pixels_to_a_table_and_spots_micro_expressions(de
     assert f"Pooled LOSO results over {len(subjects)} subjects" in result.stdout
     assert scores["micro"]["tp"] > 0, scores
     assert scores["overall"]["f1"] >= 0.45, scores
+    # The run report's per-video counts (pooling's) add up to the pooled table.
+    videos = read_video_counts(root / "run" / "video_counts.csv")
+    for name in ("micro", "macro"):
+        assert videos.loc[videos["type"] == name, ["tp", "fp", "fn"]].sum().tolist() == [
+            scores[name][count] for count in ("tp", "fp", "fn")], name

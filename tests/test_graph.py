@@ -48,7 +48,7 @@ def test_the_ground_imports_no_stage():
 def test_only_the_pipeline_package_and_entry_scripts_import_the_run_decisions():
     """Outside pipeline/, the entry scripts wire it in (eval.py's inner models, spot.py's inputs as tasks); nothing
     else decides."""
-    allowed = {"eval.py": {"pipeline.tasks"}, "spot.py": {"pipeline.spot"}}
+    allowed = {"eval.py": {"pipeline.inner"}, "spot.py": {"pipeline.spot"}}
     found = {}
     for path in sorted(REPO_ROOT.glob("*.py")) + sorted(p for d in ("utils", "model", "dataset", "feature_extraction")
                                                        for p in (REPO_ROOT / d).rglob("*.py")):
@@ -60,7 +60,8 @@ def test_only_the_pipeline_package_and_entry_scripts_import_the_run_decisions():
 
 
 def test_a_change_is_named_in_a_few_words():
-    from pipeline.graph import changes, digest
+    from pipeline.graph import changes
+    from pipeline.run import digest
 
     before = {"config": {"epochs": 4, "abfcm_training_lr": 0.01}, "train features": {"s1": digest(1), "s2": digest(2)}}
     after = {"config": {"epochs": 4, "abfcm_training_lr": 0.02}, "train features": {"s1": digest(1), "s2": digest(3)},
@@ -81,7 +82,8 @@ def test_a_second_local_run_on_the_same_folder_is_refused(tmp_path):
         result = run_pipeline({"DATASET": "tiny", "CONFIG": str(config), "OUTPUT": str(tmp_path / "run")})
     finally:
         os.close(handle)
-    assert result.returncode == 1 and "another pipeline run is writing this folder" in result.stderr
+    assert result.returncode == 2 and result.stderr.startswith("error: ") and (
+        "another pipeline run is writing this folder" in result.stderr)
     assert list((tmp_path / "run").iterdir()) == []
 
 
@@ -167,5 +169,4 @@ def test_pipeline_sh_runs_this_repository_from_any_folder(tmp_path):
     (tmp_path / "utils" / "__init__.py").write_text("raise ImportError('the wrong checkout')\n")
     result = subprocess.run(["bash", str(REPO_ROOT / "pipeline.sh")], cwd=tmp_path, capture_output=True, text=True,
                             env={**os.environ, "PYTHON": sys.executable, "JOBS": "0"}, timeout=120)
-    assert result.returncode == 1 and result.stderr.strip() == (
-        "[pipeline] error: JOBS must be a positive whole number, not '0'")
+    assert result.returncode == 2 and result.stderr.strip() == "error: JOBS must be a positive whole number, not '0'"

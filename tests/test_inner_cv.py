@@ -15,7 +15,7 @@ from core_fixtures import SUBJECTS, make_tiny_dataset
 from model.evaluation import evaluate_fold
 from model.inner_cv import choose_inner_epoch
 from model.training import train_fold
-from pipeline.tasks import fold_inner_selection
+from pipeline.inner import fold_inner_selection
 from utils.config import load_config
 from utils.errors import UserError
 from utils.inner_split import fold_inner_groups, inner_groups
@@ -198,7 +198,8 @@ def test_held_out_labels_never_reach_an_inner_cv_fold(tmp_path):
 
 def _inner_status(config, output: Path, group: int) -> str:
     """What the pipeline's decision says of inner model ``group`` of fold subj_a."""
-    from pipeline.graph import Decider, Run, Task
+    from pipeline.graph import Decider
+    from pipeline.run import Run, Task
     from pipeline.request import Request
 
     task = Task("inner", subject="subj_a", group=group)

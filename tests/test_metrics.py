@@ -102,3 +102,55 @@ def test_pooled_scores_no_proposals_anywhere_and_bad_rows():
         pooled_scores(bad)
     with pytest.raises(ValueError, match="lack columns"):
         pooled_scores(bad.drop(columns="micro_m"))
+
+
+# One subject: v1 has a micro row (10-30) found by two proposals (11-30 best, 12-29 also > 0.5) and a macro row
+# (50-90) missed by its one macro proposal (200-220); v2 a micro row nothing spots; v3 a macro proposal and no
+# row; v4 is scored but has neither.
+VIDEO_TRUTH = pd.DataFrame({"video_name": ["v1", "v1", "v2"], "start_frame": [10, 50, 100],
+                            "end_frame": [30, 90, 120], "type_idx": [2, 1, 2]})
+VIDEO_KEPT = pd.DataFrame({"video_name": ["v1", "v1", "v1", "v3"], "start_frame": [11, 12, 200, 5],
+                           "end_frame": [30, 29, 220, 20], "score": [0.9, 0.8, 0.7, 0.6], "type_idx": [2, 2, 1, 1]})
+
+
+@pytest.mark.parametrize("rule,v1_micro", [("published", [1, 1, 0]),  # one TP per row: the second is an FP
+                                           ("paper2023", [2, 0, -1])])  # every matching proposal: TP > M
+def test_video_counts_by_hand(rule, v1_micro):
+    from utils.matching import MATCHING_RULES
+    from utils.metrics import VIDEO_COUNT_COLUMNS, video_counts
+
+    table = video_counts("s", ["v4", "v1", "v2"], VIDEO_KEPT, VIDEO_TRUTH, MATCHING_RULES[rule])
+    assert list(table.columns) == VIDEO_COUNT_COLUMNS
+    assert table.values.tolist() == [
+        ["s", "v1", "micro", *v1_micro], ["s", "v1", "macro", 0, 1, 1],
+        ["s", "v2", "micro", 0, 0, 1], ["s", "v2", "macro", 0, 0, 0],
+        ["s", "v3", "micro", 0, 0, 0], ["s", "v3", "macro", 0, 1, 0],
+        ["s", "v4", "micro", 0, 0, 0], ["s", "v4", "macro", 0, 0, 0]]
+
+
+@pytest.mark.parametrize("rule", ["published", "paper2023", "one-to-one"])
+def test_video_counts_add_up_to_the_subjects_counts(rule):
+    """Every rule that compares within a video only: the videos' rows sum to the subject's counts."""
+    from utils.matching import MATCHING_RULES
+    from utils.metrics import video_counts
+
+    assert MATCHING_RULES[rule].counts_add_up_per_video
+    table = video_counts("s", [], VIDEO_KEPT, VIDEO_TRUTH, MATCHING_RULES[rule])
+    for type_idx, name in ((2, "micro"), (1, "macro")):
+        tp, n, m = MATCHING_RULES[rule].counts(VIDEO_KEPT, VIDEO_TRUTH)[type_idx]
+        summed = table[table["type"] == name][["tp", "fp", "fn"]].sum()
+        assert summed.tolist() == [tp, n - tp, m - tp], name
+
+
+def test_video_counts_round_trip_keeps_names_as_text(tmp_path):
+    from utils.io import atomic_write_csv
+    from utils.matching import MATCHING_RULES
+    from utils.metrics import read_video_counts, video_counts
+
+    table = video_counts("007", ["001"], VIDEO_KEPT.iloc[:0], VIDEO_TRUTH.iloc[:0], MATCHING_RULES["published"])
+    atomic_write_csv(tmp_path / "video_counts.csv", table)
+    back = read_video_counts(tmp_path / "video_counts.csv")
+    assert back.values.tolist() == [["007", "001", "micro", 0, 0, 0], ["007", "001", "macro", 0, 0, 0]]
+    (tmp_path / "video_counts.csv").write_text("subject,video,type,tp,fp\n")
+    with pytest.raises(ValueError, match=r"video_counts.csv: video counts table lacks column\(s\) fn"):
+        read_video_counts(tmp_path / "video_counts.csv")

@@ -65,6 +65,39 @@ def test_final_results_pool_the_folds(finished_run):
     assert "Pooled LOSO results" in result.stdout and "matching: published" in result.stdout
 
 
+def test_the_video_counts_add_up_to_each_fold_and_to_the_pooled_table(finished_run):
+    """Pooling's per-video counts (the run report's rows) sum, per fold, to its best_res.csv and, over the run,
+    to final_results.json: published counts within a video only."""
+    from utils.metrics import read_best_res, read_video_counts
+
+    root, _, _ = finished_run
+    table = read_video_counts(root / "run" / "video_counts.csv")
+    scores = json.loads((root / "run" / "final_results.json").read_text())["scores"]
+    for name in ("micro", "macro"):
+        assert table.loc[table["type"] == name, ["tp", "fp", "fn"]].sum().tolist() == [
+            scores[name]["tp"], scores[name]["fp"], scores[name]["fn"]], name
+        for subject in SUBJECTS:
+            best = read_best_res(root / "run" / subject / "best_res.csv")
+            tp, fp, fn = table.loc[(table["type"] == name) & (table["subject"] == subject), ["tp", "fp", "fn"]].sum()
+            assert (tp, tp + fp, tp + fn) == (best[f"{name}_tp"], best[f"{name}_n"], best[f"{name}_m"])
+    assert sorted(set(table["subject"])) == sorted(SUBJECTS) and len(table) == 2 * 2 * len(SUBJECTS)  # 2 videos
+
+
+def test_a_run_pooled_before_the_video_counts_is_pooled_again_alone(finished_run):
+    """A run made before pooling wrote video_counts.csv: the rerun pools again (nothing upstream) and gets the
+    same table a clean run writes, final_results.* byte for byte as they were."""
+    root, env, _ = finished_run
+    run = root / "run"
+    before = {name: (run / name).read_bytes()
+              for name in ("video_counts.csv", "final_results.csv", "final_results.json")}
+    (run / "video_counts.csv").unlink()
+    result = run_pipeline(env, cwd=root)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "pooling (its outputs are incomplete)" in result.stdout
+    assert result.stdout.count("done before") == 2 * len(SUBJECTS) + 1  # trainings, evaluations, report
+    assert {name: (run / name).read_bytes() for name in before} == before
+
+
 def test_plots_are_written(finished_run):
     root, _, _ = finished_run
     assert (root / "run" / "plots" / "f1_by_epoch.png").stat().st_size > 1000

@@ -185,7 +185,7 @@ class World:
 
     def clean(self, cache: dict) -> dict[str, bytes]:
         """A run from nothing on a copy of the inputs as they are now (the same relative paths)."""
-        from pipeline.graph import digest
+        from pipeline.run import digest
         from utils.manifest import ContentIndex
 
         index = ContentIndex()

@@ -225,8 +225,8 @@ def test_a_failed_final_model_keeps_the_pooled_tables(tiny, monkeypatch):
     monkeypatch.setattr("model.final_model.train_final", broken)
     result = run_pipeline(request(tiny, FINAL="1"))
     assert result.returncode == 1
-    errors = [line for line in result.stderr.splitlines() if line.startswith("[pipeline] error:")]
-    assert errors == ["[pipeline] error: final model failed: internal error (likely a bug) RuntimeError: out of "
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert errors == ["error: final model failed: internal error (likely a bug) RuntimeError: out of "
                       "memory (a stand-in); fix it and rerun: finished tasks are kept"]
     assert (tiny / "run" / "final_results.csv").is_file() and (tiny / "run" / "report.html").is_file()
 
@@ -275,7 +275,7 @@ def test_a_mistyped_subject_or_seed_is_refused_before_any_training(tiny):
                          ({"SEEDS": "1 2x"}, "SEEDS: '2x' is not a whole number"),
                          ({"JOBS": "0"}, "JOBS must be a positive whole number")):
         result = run_pipeline(request(tiny, **env))
-        assert result.returncode == 1 and message in result.stderr, str(result)
+        assert result.returncode == 2 and result.stderr.startswith("error: ") and message in result.stderr, str(result)
         assert not (tiny / "run" / "subj_a").exists()
 
 

@@ -81,9 +81,9 @@ def _write_report(root: Path, output: Path) -> None:
     import yaml
 
     from core_fixtures import REPO_ROOT
-    from pipeline.graph import Run
     from pipeline.report import preview_keys, write_report
     from pipeline.request import Request
+    from pipeline.run import Run
 
     section = yaml.safe_load((REPO_ROOT / "config.yaml").read_text())["cas(me)^2"]
     section.update(segment_feat_root="features", anno_csv="anno.csv", adjacency=None, subject_list=SUBJECTS)
@@ -226,3 +226,22 @@ def test_a_video_named_like_a_number_keeps_its_name(tmp_path):
     assert list(videos) == ["001"]
     assert videos["001"]["counts"]["micro"] == {"tp": 1, "fp": 0, "fn": 0, "n": 1, "m": 1}
     assert [s["matched"] for s in videos["001"]["spots"]] == [True]
+
+
+def test_the_page_shows_the_counts_pooling_wrote(tmp_path):
+    """The per-video counts come from video_counts.csv, not from counting again; without it, one line naming it."""
+    from utils.errors import UserError
+    from utils.io import atomic_write_csv
+    from utils.metrics import read_video_counts
+
+    output = _counts_run(tmp_path)
+    final_results(output, SUBJECTS, tmp_path / "anno.csv", 1)
+    table = read_video_counts(output / "video_counts.csv")
+    table.loc[(table["video"] == "001") & (table["type"] == "micro"), "fp"] = 7  # not what the NMS file gives
+    atomic_write_csv(output / "video_counts.csv", table)
+    _write_report(tmp_path, output)
+    videos = {v["video"]: v for v in _page_data(output)["videos"]}
+    assert videos["001"]["counts"]["micro"] == {"tp": 1, "fp": 7, "fn": 0, "n": 8, "m": 1}
+    (output / "video_counts.csv").unlink()
+    with pytest.raises(UserError, match=r"video_counts.csv: missing; pool the run first"):
+        _write_report(tmp_path, output)

@@ -90,8 +90,8 @@ def test_a_failing_task_stops_the_pool_and_is_named(tiny, tmp_path):
     (output / "seed_1" / "subj_a" / "models" / "checkpoint_epoch_000.pth.tar").mkdir()
     result = run_pipeline({**env, "JOBS": "2", "SEEDS": "1", "OUTPUT": str(output)}, cwd=root)
     assert result.returncode != 0
-    errors = [line for line in result.stderr.splitlines() if line.startswith("[pipeline] error:")]
-    assert len(errors) == 1 and errors[0].startswith("[pipeline] error: subj_a (seed 1): training failed (exit 1; log: ")
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and errors[0].startswith("error: subj_a (seed 1): training failed (exit 1; log: ")
     assert "[train.seed_1.subj_a] " in result.stderr  # the tail of its log
     assert not (output / "seed_1" / "final_results.csv").exists()
 
@@ -100,7 +100,7 @@ def test_a_mistyped_subject_is_refused_before_any_task(tiny, tmp_path):
     root, env = tiny
     result = run_pipeline({**env, "JOBS": "2", "SEEDS": "1", "OUTPUT": str(tmp_path / "run"),
                            "SUBJECTS": "subj_zz subj_a subj_b"}, cwd=root)
-    assert result.returncode == 1 and "unknown subject 'subj_zz'" in result.stderr
+    assert result.returncode == 2 and "unknown subject 'subj_zz'" in result.stderr
     assert not (tmp_path / "run" / "seed_1").exists()
 
 

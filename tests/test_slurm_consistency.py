@@ -79,7 +79,7 @@ def test_a_rerun_while_the_jobs_are_queued_submits_nothing_and_touches_nothing(t
         first = pipeline({**env, "SLURM_WAIT": "1", "SLURM_WAIT_S": "3"}, cwd=root, timeout=300)
         jobs = submitted_jobs(output)
         # waves: extraction, merge, trainings, evaluations, pooling, report
-        assert first.returncode == 1 and len(jobs) == 6, first.stdout + first.stderr
+        assert first.returncode == 2 and len(jobs) == 6, first.stdout + first.stderr
         assert "waited SLURM_WAIT_S=3 s: jobs " + " ".join(jobs) + " go on" in first.stderr
         edit_config(config, section="raw", extraction_flow="farneback")
         before = snapshot(root)
@@ -114,10 +114,10 @@ def test_a_failing_squeue_is_asked_again_and_a_failed_task_leaves_no_old_table(t
                        "OUTPUT": str(output), "SLURM_WAIT": "1", "EVAL_ONLY": "1", "SEEDS": "1",
                        "SUBJECTS": "subj_b"}, cwd=root)
     assert result.returncode == 1
-    errors = [line for line in result.stderr.splitlines() if line.startswith("[pipeline] error:")]
-    assert errors[0].startswith("[pipeline] error: Slurm run failed: subj_b (seed 1): evaluating failed: ")
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert errors[0].startswith("error: Slurm run failed: subj_b (seed 1): evaluating failed: ")
     assert "no checkpoint_epoch_<NNN>.pth.tar" in errors[0] and "; log: " in errors[0]
-    assert errors[1] == "[pipeline] error: ... and 3 task(s) that needed them did not run"  # pooling, report, seed table
+    assert errors[1] == "error: ... and 3 task(s) that needed them did not run"  # pooling, report, seed table
     assert len(calls.read_text().split()) > 2
     assert not list((output / "seed_1").glob("final_results.*"))
 
@@ -134,11 +134,11 @@ def test_a_failed_final_model_keeps_the_pooled_tables_and_is_one_line(tiny, slur
     result = pipeline({**slurm_env, **env, "OUTPUT": str(output), "SLURM_WAIT": "1", "FINAL": "1", "BREAK_FINAL": "1",
                        "PYTHONPATH": str(hook)}, cwd=root)
     assert result.returncode == 1
-    errors = [line for line in result.stderr.splitlines() if line.startswith("[pipeline] error:")]
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 2 and errors[0].startswith(
-        "[pipeline] error: Slurm run failed: final model failed: internal error (likely a bug) MemoryError: "
+        "error: Slurm run failed: final model failed: internal error (likely a bug) MemoryError: "
         "the final model does not fit (a stand-in); log: ")
-    assert errors[1] == "[pipeline] error: ... and 1 task(s) that needed them did not run"  # its record
+    assert errors[1] == "error: ... and 1 task(s) that needed them did not run"  # its record
     assert (output / "final_results.csv").is_file() and (output / "report.html").is_file()
     assert not (output / "final" / "final_info.json").exists()
 
@@ -151,7 +151,7 @@ def test_a_missing_raw_tree_is_named_before_anything_is_submitted(tiny, slurm_en
     (root / "sub" / "shards.yaml").write_text(yaml.safe_dump(config))
     result = pipeline({**slurm_env, **env, "CONFIG": "sub/shards.yaml", "OUTPUT": "it's a run", "EXTRACT_SHARDS": "2",
                        "SLURM_WAIT": "1"}, cwd=root)
-    assert result.returncode == 1, result.stdout + result.stderr
+    assert result.returncode == 2, result.stdout + result.stderr
     assert result.stderr.strip().endswith(f"{root / 'sub' / 'raw_missing'}: raw dataset folder not found")
     assert "submitted" not in result.stdout and not (root / "it's a run" / "slurm" / "run.lock").exists()
 
@@ -165,8 +165,8 @@ def test_a_missing_sbatch_is_named_before_any_local_work(tiny, tmp_path):
             if tool.name != "sbatch" and not (bin_dir / tool.name).exists():
                 (bin_dir / tool.name).symlink_to(tool)
     result = pipeline({**os.environ, **env, "PATH": str(bin_dir), "OUTPUT": str(root / "run")}, cwd=root)
-    assert result.returncode == 1
-    assert result.stderr.strip() == "[pipeline] error: LAUNCHER=slurm but sbatch is not on PATH"
+    assert result.returncode == 2
+    assert result.stderr.strip() == "error: LAUNCHER=slurm but sbatch is not on PATH"
     assert result.stdout == "" and not (root / "run").exists()
 
 

@@ -36,6 +36,11 @@ def failure_line(error: BaseException, log: Path, header: str, expected: tuple[t
     return f"{kind} {name}: {message}; {where}"
 
 
+def print_error(message: str) -> None:
+    """The one error line of every CLI: ``error: <message>`` on stderr."""
+    print(f"error: {message}", file=sys.stderr, flush=True)
+
+
 def run_cli(main: Callable[[], int | None]) -> int:
     """Run ``main`` and return its exit status: the one error convention of every CLI's ``main(argv)``.
 
@@ -45,7 +50,7 @@ def run_cli(main: Callable[[], int | None]) -> int:
     try:
         code = main()
     except UserError as error:
-        print(f"error: {error}", file=sys.stderr)
+        print_error(str(error))
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

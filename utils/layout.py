@@ -187,6 +187,11 @@ class RunLayout:
         return self.root / "final_results.json"
 
     @property
+    def video_counts(self) -> Path:
+        """Pooling's TP / FP / FN per test video and type (utils.metrics.read_video_counts), for the run report."""
+        return self.root / "video_counts.csv"
+
+    @property
     def plots(self) -> Path:
         return self.root / "plots"
 

@@ -32,9 +32,7 @@ from utils.errors import UserError
 from utils.io import atomic_write_csv
 from utils.layout import FoldLayout
 from utils.indexing import PROPOSAL_FRAME_SHIFT
-from utils.metrics import read_epoch_metrics
-from utils.selection import epoch_row
-from utils.nms import read_nms_table
+from utils.metrics import selected_kept
 
 MEGC_COLUMNS = ["subject", "video", "onset", "offset", "emotion", "type"]
 EMOTION_PLACEHOLDER = "unknown"  # no emotion: every prediction, and a table without an emotion column
@@ -65,21 +63,13 @@ def _concat(parts: list[pd.DataFrame]) -> pd.DataFrame:
 
 def prediction_table(output: Path, subject: str, selected_epoch: int | None,
                      frames: str = "published") -> pd.DataFrame:
-    """One fold's predictions in MEGC_COLUMNS: its selected epoch's NMS file (none when no epoch was chosen, or
-    the chosen one had no proposal: no row in ``epoch_metrics.csv``).
+    """One fold's predictions in MEGC_COLUMNS: its kept proposals at its selected epoch
+    (utils.metrics.selected_kept).
 
     ``frames``: ``published`` keeps the NMS file's frames, ``raw`` takes the published +1 shift off.
     """
-    if selected_epoch is None:
-        return pd.DataFrame(columns=MEGC_COLUMNS)
-    layout = FoldLayout.of(output, subject)
-    path = layout.nms_csv(int(selected_epoch))
-    if not path.is_file():
-        if layout.epoch_metrics.is_file() and epoch_row(read_epoch_metrics(layout.epoch_metrics),
-                                                        selected_epoch) is None:
-            return pd.DataFrame(columns=MEGC_COLUMNS)
-        raise UserError(f"{path}: missing, but eval_info.json selects epoch {selected_epoch}; re-evaluate the fold")
-    return _megc_rows(subject, read_nms_table(path), shift=0 if frames == "published" else -PROPOSAL_FRAME_SHIFT)
+    kept = selected_kept(FoldLayout.of(output, subject), selected_epoch)
+    return _megc_rows(subject, kept, shift=0 if frames == "published" else -PROPOSAL_FRAME_SHIFT)
 
 
 def ground_truth_table(anno_csv: Path, subjects: list[str], ratio_scale: int = 1) -> pd.DataFrame:

@@ -1,5 +1,5 @@
-"""Precision / recall / F1, per-epoch rows and pooled scores (METHOD.md 8.5, 8.7); epoch selection is
-utils/selection.py."""
+"""Precision / recall / F1, per-epoch rows, pooled scores and per-video counts (METHOD.md 8.5, 8.7); epoch
+selection is utils/selection.py."""
 from __future__ import annotations
 
 import json
@@ -8,13 +8,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from utils.annotations import EXPRESSION_TYPES, MACRO, MICRO
+from utils.annotations import EXPRESSION_TYPES, MACRO, MICRO, with_name_columns
 from utils.errors import UserError
+from utils.layout import FoldLayout
+from utils.matching import MatchingRule
+from utils.nms import NMS_COLUMNS, read_nms_table
+from utils.selection import epoch_row
 
 _GROUPS = (*EXPRESSION_TYPES.values(), "all")
 SCORE_ROWS = (*EXPRESSION_TYPES.values(), "overall")  # the rows of every pooled table: micro, macro, overall
 COUNT_COLUMNS = [f"{g}_{c}" for g in _GROUPS for c in ("tp", "n", "m")]
 EPOCH_METRIC_COLUMNS = [f"{g}_{c}" for g in _GROUPS for c in ("precision", "recall", "f1")] + COUNT_COLUMNS + ["epoch"]
+VIDEO_COUNT_COLUMNS = ["subject", "video", "type", "tp", "fp", "fn"]  # video_counts.csv: one row per video and type
 
 
 def precision_recall_f1(tp, n, m) -> tuple[float, float, float]:
@@ -142,3 +147,63 @@ def summed_epoch_metrics(parts: list[tuple[pd.DataFrame, dict[str, int]]], epoch
         totals += counts
     return pd.DataFrame([epoch_metrics_row({t: tuple(totals[i, k]) for k, t in enumerate(EXPRESSION_TYPES)}, epoch)
                          for i, epoch in enumerate(epochs)], columns=EPOCH_METRIC_COLUMNS)
+
+
+def selected_kept(layout: FoldLayout, selected_epoch: int | None) -> pd.DataFrame:
+    """The fold's kept proposals (its NMS file, ``NMS_COLUMNS``, in NMS order) at its selected epoch: none when no
+    epoch was chosen or the chosen one had no proposal (no row in ``epoch_metrics.csv``). Raises
+    :class:`UserError` naming the NMS file when it is missing although the epoch had proposals."""
+    if selected_epoch is None:
+        return pd.DataFrame(columns=NMS_COLUMNS)
+    path = layout.nms_csv(int(selected_epoch))
+    if path.is_file():
+        return read_nms_table(path)
+    if layout.epoch_metrics.is_file() and epoch_row(read_epoch_metrics(layout.epoch_metrics), selected_epoch) is None:
+        return pd.DataFrame(columns=NMS_COLUMNS)
+    raise UserError(f"{path}: missing, but eval_info.json selects epoch {selected_epoch}; re-evaluate the fold")
+
+
+def scored_videos(layout: FoldLayout) -> list[str]:
+    """The videos of the fold's ``selected_scores.npz`` (keys ``<video>:<type>``), sorted; none without it."""
+    if not layout.selected_scores.is_file():
+        return []
+    with np.load(layout.selected_scores) as archive:
+        return sorted({key.rsplit(":", 1)[0] for key in archive.files})
+
+
+def video_counts(subject: str, videos: list[str], kept: pd.DataFrame, truth: pd.DataFrame,
+                 rule: MatchingRule) -> pd.DataFrame:
+    """TP, FP, FN of each video of ``videos`` (and every video ``kept`` or ``truth`` names), sorted by name, and
+    type (micro, macro): ``rule`` counting the video's rows alone. ``VIDEO_COUNT_COLUMNS``; FP = N - TP and
+    FN = M - TP (negative FN where ``rule`` lets TP exceed M).
+
+    ``kept``: the fold's NMS output at its selected epoch; ``truth``: its annotation rows (subject_ground_truth).
+    Where ``rule.counts_add_up_per_video`` the rows of a subject add up to its fold's counts, since the rule
+    compares proposals and rows of the same video only.
+    """
+    names = sorted(set(videos) | set(truth["video_name"]) | set(kept["video_name"]))
+    kept_video, truth_video = kept["video_name"].to_numpy(dtype=object), truth["video_name"].to_numpy(dtype=object)
+    rows = []
+    for video in names:
+        counts = rule.counts(kept[kept_video == video].reset_index(drop=True),
+                             truth[truth_video == video].reset_index(drop=True))
+        for type_idx, name in EXPRESSION_TYPES.items():
+            tp, n, m = counts[type_idx]
+            rows.append((subject, video, name, tp, n - tp, m - tp))
+    return with_name_columns(pd.DataFrame(rows, columns=VIDEO_COUNT_COLUMNS))
+
+
+def read_video_counts(path: Path) -> pd.DataFrame:
+    """A run's ``video_counts.csv`` (pipeline/final_results.py): ``VIDEO_COUNT_COLUMNS``, names as text (a video
+    named ``001`` stays ``001``), counts as int. Raises :class:`UserError` naming the file when it is missing,
+    unreadable or lacks a column."""
+    if not Path(path).is_file():
+        raise UserError(f"{path}: missing; pool the run first (bash pipeline.sh with the same OUTPUT)")
+    try:
+        table = pd.read_csv(path, dtype={"subject": str, "video": str, "type": str})
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+        raise UserError(f"{path}: not a readable video counts table ({str(error).splitlines()[0]})") from None
+    missing = [c for c in VIDEO_COUNT_COLUMNS if c not in table.columns]
+    if missing:
+        raise UserError(f"{path}: video counts table lacks column(s) {', '.join(missing)}")
+    return with_name_columns(table[VIDEO_COUNT_COLUMNS])

@@ -23,7 +23,8 @@ from bench_slurm_submit import cpu_name  # noqa: E402
 
 
 def decide_all(env: dict) -> tuple[int, float]:
-    from pipeline.graph import Decider, Run, check_request
+    from pipeline.graph import Decider, check_request
+    from pipeline.run import Run
     from pipeline.request import request_from_env
     from pipeline.tasks import build_graph
 

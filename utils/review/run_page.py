@@ -3,9 +3,11 @@ run's matching rule and selection, F1 by epoch per fold and pooled, and one row 
 FP / FN and its timeline at the fold's selected epoch (apex scores, ground truth, kept proposals, matched or
 not), sortable by errors and filtered by subject and type.
 
-Per-video counts are ``utils.matching.count_matches`` on the video's rows alone; every rule but ``megc``
-compares only within a video, so they add up to the fold's ``best_res.csv`` (megc leaves out a subject's
-type as a whole, so there the fold's counts are the reference and the page says so).
+Per-video counts are pooling's (``video_counts.csv``, utils.metrics.video_counts: the run's rule counting the
+video's rows alone), and so are the rows: one per video pooling counted. Every rule but ``megc`` compares only
+within a video, so they add up to the fold's ``best_res.csv`` (megc leaves out a subject's type as a whole, so
+there the fold's counts are the reference and the page says so). The timelines' matched or not are the same
+rule's flags.
 
 F1 by epoch counts as the evaluation and ``final_info.json`` do (utils.metrics.summed_epoch_metrics): over the
 epochs any fold has proposals in, an epoch without proposals in a fold counts TP 0, N 0 and that fold's M (as
@@ -30,9 +32,8 @@ import pandas as pd
 
 from utils.annotations import EXPRESSION_TYPES, subject_ground_truth
 from utils.layout import FoldLayout, RunLayout
-from utils.matching import MATCHING_RULES, count_matches, true_positive_flags, truth_found_flags
-from utils.metrics import read_epoch_metrics, read_eval_info, summed_epoch_metrics
-from utils.nms import NMS_COLUMNS, read_nms_table
+from utils.matching import MATCHING_RULES, true_positive_flags, truth_found_flags
+from utils.metrics import read_epoch_metrics, read_eval_info, read_video_counts, selected_kept, summed_epoch_metrics
 from utils.review.page import write_page
 
 F1_GROUPS = ("micro", "macro", "all")  # the curves drawn, by their epoch_metrics.csv prefix
@@ -66,30 +67,27 @@ def _f1_by_epoch(output: Path, folds: dict[str, tuple[dict, pd.DataFrame]]) -> d
             "pooled": curves(summed_epoch_metrics(list(parts.values()), epochs))}
 
 
-def _fold_videos(output: Path, subject: str, info: dict, truth: pd.DataFrame) -> list[dict]:
-    """The fold's test videos at its selected epoch: counts per type, tracks, truth and kept proposals."""
+def _fold_videos(output: Path, subject: str, info: dict, truth: pd.DataFrame, counted: pd.DataFrame) -> list[dict]:
+    """The fold's test videos at its selected epoch: counts per type (``counted``: the fold's rows of
+    video_counts.csv), tracks, truth and kept proposals."""
     layout = FoldLayout.of(output, subject)
     epoch, rule = info.get("selected_epoch"), _rule(info)
-    kept = pd.DataFrame(columns=NMS_COLUMNS)
-    if epoch is not None and layout.nms_csv(epoch).is_file():
-        kept = read_nms_table(layout.nms_csv(epoch))
+    kept = selected_kept(layout, epoch)
     tracks = {}
     if epoch is not None and layout.selected_scores.is_file():
         with np.load(layout.selected_scores) as archive:
             for key in archive.files:
                 video, name = key.rsplit(":", 1)
                 tracks.setdefault(video, {})[name] = np.round(archive[key].astype(np.float64), 3).tolist()
-    names = sorted(set(tracks) | set(truth["video_name"]) | set(kept["video_name"]))
     videos = []
-    for video in names:
+    for video, rows in counted.groupby("video", sort=False):
         mine = kept[kept["video_name"] == video].reset_index(drop=True)
         gt = truth[truth["video_name"] == video].reset_index(drop=True)
-        counts = count_matches(mine, gt, rule)
         hit, found = true_positive_flags(mine, gt, rule), truth_found_flags(mine, gt, rule)
         videos.append({
             "video": video, "subject": subject, "epoch": epoch, "frame_shift": int(info.get("frame_shift", 1)),
-            "counts": {EXPRESSION_TYPES[t]: {"tp": tp, "fp": n - tp, "fn": m - tp, "n": n, "m": m}
-                       for t, (tp, n, m) in counts.items()},
+            "counts": {r.type: {"tp": int(r.tp), "fp": int(r.fp), "fn": int(r.fn), "n": int(r.tp + r.fp),
+                                "m": int(r.tp + r.fn)} for r in rows.itertuples()},
             "tracks": tracks.get(video, {}),
             "truth": [{"row": i, "type": EXPRESSION_TYPES[int(r.type_idx)], "start": int(r.start_frame),
                        "end": int(max(r.end_frame, r.start_frame)), "matched": bool(found[i])}
@@ -126,12 +124,14 @@ def _video_rows(videos: list[dict]) -> str:
 def write_run_page(output: Path, subjects: list[str], table: pd.DataFrame, document: dict,
                    annotations: pd.DataFrame, ratio_scale: int = 1, previews: dict[str, str] | None = None,
                    notes: list[str] | None = None) -> Path:
-    """Write ``<output>/report.html`` (atomically) from the pooled ``table`` and ``document`` of
-    pipeline/final_results.py and the annotation table the folds were evaluated with. ``previews``: a video's
+    """Write ``<output>/report.html`` (atomically) from the pooled ``table``, ``document`` and per-video counts
+    (``video_counts.csv``) of pipeline/final_results.py and the annotation table the folds were evaluated with. ``previews``: a video's
     preview, relative to ``output``; ``notes``: lines shown above the results."""
     output = Path(output)
     folds = {s: (_eval_info(output, s), subject_ground_truth(annotations, s, ratio_scale)) for s in subjects}
-    videos = [v for s, (info, truth) in folds.items() for v in _fold_videos(output, s, info, truth)]
+    counted = read_video_counts(RunLayout(output).video_counts)
+    videos = [v for s, (info, truth) in folds.items()
+              for v in _fold_videos(output, s, info, truth, counted[counted["subject"] == s])]
     for video in videos:
         video["preview"] = (previews or {}).get(video["video"])
     notes = list(notes or [])

@@ -10,7 +10,7 @@ from pathlib import Path
 from utils.cli import check_run_folders, fold_parser, resolve_device, reuse_freed_memory
 from utils.errors import run_cli
 from utils.matching import MATCHING_RULES
-from utils.selection import SELECTION_PROTOCOLS
+from utils.selection import SELECTION_PROTOCOLS, SelectionSettings
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,14 +31,15 @@ def main(argv: list[str] | None = None) -> int:
         check_run_folders(args.output, args.subject, args.checkpoints)
         reuse_freed_memory()
         from utils.config import check_subject, load_config
+        from dataset.settings import DataSettings
         from model.evaluation import evaluate_fold
 
         config = load_config(args.dataset, args.config).with_overrides(
             device=args.device, matching=args.matching, selection=args.selection, seed=args.seed)
-        check_subject(args.subject, config["subject_list"])  # before the inner models train
+        check_subject(args.subject, DataSettings.from_config(config).subjects)  # before the inner models train
         device = resolve_device(config["device"])
         inner = None
-        if SELECTION_PROTOCOLS[config["selection"]].uses_inner_models:
+        if SelectionSettings.from_config(config).protocol.uses_inner_models:
             from pipeline.inner import fold_inner_selection
             inner = fold_inner_selection(config, args.output, args.subject)
         info = evaluate_fold(config, args.subject, args.output, device, show_progress=not args.quiet,

@@ -22,7 +22,7 @@ def main(argv: list[str] | None = None) -> int:
         config = load_config(args.dataset, args.config).with_overrides(device=args.device, seed=args.seed)
         layout = train_fold(config, args.subject, args.output, resolve_device(config["device"]),
                             show_progress=not args.quiet)
-        print(f"trained {args.subject}: {config['epochs']} checkpoints in {layout.models}")
+        print(f"trained {args.subject}: {len(layout.checkpoints())} checkpoints in {layout.models}")
 
     return run_cli(run)
 

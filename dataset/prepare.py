@@ -20,22 +20,22 @@ import shutil
 import sys
 from pathlib import Path
 
+from dataset.settings import DataSettings, ExtractionSettings, RenderSettings
 from feature_extraction.flow import DEFAULT_FLOW
 from utils.config import DatasetConfig, load_config
 from utils.errors import UserError, run_cli
 from utils.layout import FeatureLayout
-from utils.registry import RAW_LAYOUTS
 
 
-def render(config: DatasetConfig, jobs: int) -> None:
+def render(settings: RenderSettings, jobs: int) -> None:
     """Generate the demo's raw videos under ``raw_root`` (the generator leaves a finished tree of the same
     parameters as it is)."""
     from dataset.mesynth import generate_dataset
 
     try:
-        generate_dataset(Path(config["raw_root"]), seed=config["synth_seed"], n_subjects=config["synth_subjects"],
-                         videos_per_subject=config["synth_videos_per_subject"],
-                         frames_per_video=config["synth_frames_per_video"], jobs=jobs)
+        generate_dataset(settings.raw_root, seed=settings.seed, n_subjects=settings.subjects,
+                         videos_per_subject=settings.videos_per_subject, frames_per_video=settings.frames_per_video,
+                         jobs=jobs)
     except ValueError as error:
         raise UserError(str(error)) from None
 
@@ -49,67 +49,62 @@ def remove_rendered(raw_root: Path) -> None:
         shutil.rmtree(raw_root)
 
 
-def raw_layout(config: DatasetConfig) -> str:
-    """The adapter for ``raw_root``: the ``raw_layout`` key, else the section name if it names one, else generic."""
-    if config.get("raw_layout"):
-        return config["raw_layout"]
-    return config.name if config.name in RAW_LAYOUTS else "generic"
-
-
-def extraction_request(config: DatasetConfig, jobs: int, shard: tuple[int, int] | None = None):
+def extraction_request(settings: ExtractionSettings, jobs: int, shard: tuple[int, int] | None = None):
     """The feature extraction of this section (feature_extraction's function API)."""
     from feature_extraction.__main__ import Extraction
     from feature_extraction.settings import FlowSettings
 
-    return Extraction(layout=raw_layout(config), raw_root=Path(config["raw_root"]),
-                      out=Path(config["segment_feat_root"]),
-                      settings=FlowSettings(config.get("extraction_flow") or DEFAULT_FLOW),
-                      anno=Path(config["raw_anno"]) if config.get("raw_anno") else None, jobs=jobs, shard=shard)
+    return Extraction(layout=settings.layout, raw_root=settings.raw_root, out=settings.features,
+                      settings=FlowSettings(settings.flow or DEFAULT_FLOW), anno=settings.sheet, jobs=jobs,
+                      shard=shard)
 
 
-def _check(step: str, config: DatasetConfig, outcomes) -> None:
+def _check(step: str, settings: ExtractionSettings, outcomes) -> None:
     """A failure the same inputs would not repeat (a crash, a full disk) fails the step; cached ones do not."""
     passing = [o for o in outcomes if o.status == "failed" and not o.cached_failure]
     if passing:
         names = ", ".join(o.video.video_name for o in passing[:3]) + (" ..." if len(passing) > 3 else "")
-        raise UserError(f"{config['raw_root']}: feature {step} failed for {len(passing)} video(s) ({names}); "
+        raise UserError(f"{settings.raw_root}: feature {step} failed for {len(passing)} video(s) ({names}); "
                         "see FAILED above; a rerun tries them again")
 
 
-def extract_shard(config: DatasetConfig, jobs: int, shard: int, shards: int) -> None:
+def extract_shard(settings: ExtractionSettings, jobs: int, shard: int, shards: int) -> None:
     """Extract shard ``shard`` of ``shards`` of ``raw_root`` into the cache (no window is written)."""
     from feature_extraction.__main__ import extract
 
-    _, outcomes = extract(extraction_request(config, jobs, (shard, shards)))
-    _check(f"extraction (shard {shard}/{shards})", config, outcomes)
+    _, outcomes = extract(extraction_request(settings, jobs, (shard, shards)))
+    _check(f"extraction (shard {shard}/{shards})", settings, outcomes)
 
 
-def merge(config: DatasetConfig, jobs: int) -> None:
+def merge(settings: ExtractionSettings, jobs: int) -> None:
     """Write the archive (windows, annotations.csv, record, manifest) from the cached extractions."""
     from feature_extraction.__main__ import merge as merge_caches
 
-    _, outcomes = merge_caches(extraction_request(config, jobs))
-    _check("merge", config, outcomes)
+    _, outcomes = merge_caches(extraction_request(settings, jobs))
+    _check("merge", settings, outcomes)
 
 
-def check_archive(config: DatasetConfig) -> None:
-    """A section's feature archive and annotation table are there: else one line saying what is missing."""
-    root = FeatureLayout(Path(config["segment_feat_root"])).root
+def check_archive(data: DataSettings, source: Path) -> None:
+    """A section's feature archive and annotation table are there: else one line saying what is missing
+    (``source``: the config file, named in it)."""
+    root = FeatureLayout(data.features).root
     if not (root / "train").is_dir() or not (root / "test").is_dir():
         raise UserError(f"{root}: no feature archive (train/ and test/); set segment_feat_root in "
-                        f"{config.source} to the unpacked published features, or set raw_root to extract them")
-    if not Path(config["anno_csv"]).is_file():
-        raise UserError(f"{config['anno_csv']}: annotation file not found (anno_csv in {config.source})")
+                        f"{source} to the unpacked published features, or set raw_root to extract them")
+    if not data.annotations.is_file():
+        raise UserError(f"{data.annotations}: annotation file not found (anno_csv in {source})")
 
 
 def prepare(config: DatasetConfig, jobs: int) -> None:
     """Every step, unsharded: render (demo), extract and merge (raw_root), then check the archive."""
-    if config.get("synth_seed") is not None:
-        render(config, jobs)
-    if config.get("raw_root"):
-        extract_shard(config, jobs, 1, 1)
-        merge(config, jobs)
-    check_archive(config)
+    rendering = RenderSettings.from_config(config)
+    if rendering is not None:
+        render(rendering, jobs)
+    extraction = ExtractionSettings.from_config(config)
+    if extraction is not None:
+        extract_shard(extraction, jobs, 1, 1)
+        merge(extraction, jobs)
+    check_archive(DataSettings.from_config(config), config.source)
 
 
 def main(argv: list[str] | None = None) -> int:

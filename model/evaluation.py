@@ -20,6 +20,7 @@ import torch
 from tqdm import tqdm
 
 from dataset.segments import WindowSet, concatenate, test_windows
+from dataset.settings import DataSettings
 from dataset.targets import normalise_features
 from model.scoring import Scores, batched_scores, device_error_message, load_in_background
 from model.settings import EvaluationSettings
@@ -68,10 +69,11 @@ def load_held_out(config: DatasetConfig, subjects: list[str], windows_of=test_wi
     """Load step: the subjects' test windows (``windows_of(root, subject)``, stacked in the given order) and
     annotation rows (frames divided by RATIO_SCALE). ``windows_of`` lets a process that evaluates many models
     read each file once."""
+    data = DataSettings.from_config(config)
     for subject in subjects:
-        check_subject(subject, config["subject_list"])
-    per_subject = [windows_of(Path(config["segment_feat_root"]), s) for s in subjects]
-    table = read_annotation_table(config["anno_csv"])
+        check_subject(subject, data.subjects)
+    per_subject = [windows_of(data.features, s) for s in subjects]
+    table = read_annotation_table(data.annotations)
     ratio_scale = EvaluationSettings.from_config(config).ratio_scale
     return HeldOut(tuple(subjects), per_subject[0] if len(per_subject) == 1 else concatenate(per_subject),
                    {s: np.unique(w.video_names) for s, w in zip(subjects, per_subject)},
@@ -260,7 +262,7 @@ def evaluate_fold(config: DatasetConfig, subject: str, output: Path, device: tor
     ``checkpoints_root``: a read-only archive holding the checkpoints, or None. ``inner``: see
     :func:`select_and_write`."""
     layout = FoldLayout.of(output, subject, checkpoints_root)
-    check_subject(subject, config["subject_list"])
+    check_subject(subject, DataSettings.from_config(config).subjects)
     settings, selection = EvaluationSettings.from_config(config), SelectionSettings.from_config(config)
     checkpoints = evaluated_checkpoints(layout, settings)
     layout.eval_info.unlink(missing_ok=True)  # first: a kill from here on leaves the fold "not evaluated"

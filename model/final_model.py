@@ -27,6 +27,7 @@ import torch
 
 from dataset.segments import expression_windows
 from model.adjacency import model_adjacency
+from model.settings import FinalModelSettings
 from model.training import train_model
 from utils.config import DatasetConfig
 from utils.errors import UserError
@@ -44,42 +45,45 @@ def final_layout(output: Path) -> FoldLayout:
 
 def loso_epoch(config: DatasetConfig, output: Path, subjects: list[str]) -> tuple[int, pd.DataFrame]:
     """``(epoch, summed per-epoch metrics)`` from the outer folds' tables; one-line errors naming a fold's file."""
+    settings = FinalModelSettings.from_config(config)
     parts = []
     for subject in subjects:
         layout = FoldLayout.of(output, subject)
         if not layout.epoch_metrics.is_file() or not layout.eval_info.is_file():
             raise UserError(f"{layout.epoch_metrics}: missing; run the LOSO first (bash pipeline.sh)")
         info = read_eval_info(layout.eval_info)
-        if info.get("matching") != config["matching"]:
+        if info.get("matching") != settings.matching:
             raise UserError(f"{layout.eval_info}: fold evaluated with matching {info.get('matching')}, "
-                            f"asked {config['matching']}")
+                            f"asked {settings.matching}")
         if "m_without_proposals" not in info:
             raise UserError(f"{layout.eval_info}: written before folds recorded their M without proposals; "
                             "re-evaluate (FORCE=1 EVAL_ONLY=1 bash pipeline.sh)")
         parts.append((read_epoch_metrics(layout.epoch_metrics), info["m_without_proposals"]))
-    summed = summed_epoch_metrics(parts, list(range(config["epoch_begin"], config["epochs"])))
+    summed = summed_epoch_metrics(parts, settings.epochs)
     return int(select_epoch(summed, "best-on-test")["epoch"]), summed
 
 
 def final_info(config: DatasetConfig, output: Path, subjects: list[str]) -> dict:
     """The record of the final model of ``subjects``' LOSO: its epoch and what the summed counts give."""
     epoch, summed = loso_epoch(config, output, subjects)
+    settings = FinalModelSettings.from_config(config)
     return {"epoch": epoch, "all_f1": float(summed.loc[summed["epoch"] == epoch, "all_f1"].iloc[0]),
             "summed_all_f1": {str(e): float(f) for e, f in zip(summed["epoch"], summed["all_f1"])},
-            "matching": config["matching"], "seed": config["seed"], "loso_folds": subjects,
-            "subjects": list(config["subject_list"])}
+            "matching": settings.matching, "seed": settings.training.seed, "loso_folds": subjects,
+            "subjects": list(settings.data.subjects)}
 
 
 def train_final(config: DatasetConfig, output: Path, epoch: int, device: torch.device,
                 show_progress: bool = True) -> FoldLayout:
     """Train the final model on every subject for ``epoch`` + 1 epochs (its old outputs are cleared first)."""
-    windows = expression_windows(Path(config["segment_feat_root"]), config["subject_list"])
+    data = FinalModelSettings.from_config(config).data
+    windows = expression_windows(data.features, data.subjects)
     if len(windows) == 0:
-        raise UserError(f"{config['segment_feat_root']}: no training window with an expression")
+        raise UserError(f"{data.features}: no training window with an expression")
     layout = final_layout(output)
     adjacency = model_adjacency(config, layout.adjacency, [])
     return train_model(config.with_overrides(epochs=epoch + 1), layout, windows, adjacency, device, show_progress,
-                       {"subject": None, "train_subjects": list(config["subject_list"])})
+                       {"subject": None, "train_subjects": list(data.subjects)})
 
 
 def write_final_info(output: Path, info: dict) -> Path:

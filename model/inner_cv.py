@@ -25,9 +25,10 @@ import torch
 
 from dataset.segments import WindowSet, expression_windows, load_subject
 from model.adjacency import model_adjacency
-from model.evaluation import (EvaluationSettings, evaluated_checkpoints, load_held_out, match_epochs,
+from model.evaluation import (evaluated_checkpoints, load_held_out, match_epochs,
                               proposals_by_epoch, score_checkpoints, write_epochs)
 from utils.annotations import EXPRESSION_TYPES
+from model.settings import InnerModelSettings
 from model.training import train_model
 from utils.config import DatasetConfig, check_subject
 from utils.errors import UserError
@@ -59,9 +60,10 @@ def train_inner(config: DatasetConfig, output: Path, subject: str, group: int, d
     """Train inner model ``group`` of the fold holding out ``subject``."""
     held_out = fold_inner_groups(config, subject)[group]
     subjects = inner_training_subjects(config, subject, held_out)
-    windows = expression_windows(Path(config["segment_feat_root"]), subjects, load=cache.load)
+    features = InnerModelSettings.from_config(config).data.features
+    windows = expression_windows(features, subjects, load=cache.load)
     if len(windows) == 0:
-        raise UserError(f"{config['segment_feat_root']}: no training window with an expression in "
+        raise UserError(f"{features}: no training window with an expression in "
                         f"{', '.join(subjects)} (inner model {group} of fold {subject})")
     layout = FoldLayout.of(output, subject).inner_run(group)
     adjacency = model_adjacency(config, layout.adjacency, [subject, *held_out])
@@ -76,7 +78,7 @@ def evaluate_inner(config: DatasetConfig, output: Path, subject: str, group: int
     ``eval_info.json`` (no epoch is selected here: the groups are summed first)."""
     held_out_subjects = fold_inner_groups(config, subject)[group]
     layout = FoldLayout.of(output, subject).inner_run(group)
-    settings = EvaluationSettings.from_config(config)
+    settings = InnerModelSettings.from_config(config).evaluation
     checkpoints = evaluated_checkpoints(layout, settings)
     held_out = load_held_out(config, held_out_subjects, windows_of=cache.test)
     scores = score_checkpoints(checkpoints, held_out, device, layout)
@@ -95,9 +97,10 @@ def evaluate_inner(config: DatasetConfig, output: Path, subject: str, group: int
 
 def check_inner_model(config: DatasetConfig, subject: str, group: int) -> None:
     """A known fold and an inner group 0 .. inner_folds - 1: else one line, before any training."""
-    check_subject(subject, config["subject_list"])
-    if not 0 <= group < config["inner_folds"]:
-        raise UserError(f"inner group {group}: must be 0 .. {config['inner_folds'] - 1} (inner_folds)")
+    settings = InnerModelSettings.from_config(config)
+    check_subject(subject, settings.data.subjects)
+    if not 0 <= group < settings.inner_folds:
+        raise UserError(f"inner group {group}: must be 0 .. {settings.inner_folds - 1} (inner_folds)")
 
 
 def run_inner(config: DatasetConfig, output: Path, subject: str, group: int, device: torch.device,
@@ -118,8 +121,7 @@ def choose_inner_epoch(config: DatasetConfig, output: Path, subject: str) -> dic
     for group in range(len(groups)):
         layout = fold.inner_run(group)
         parts.append((read_epoch_metrics(layout.epoch_metrics), read_eval_info(layout.eval_info)["m_without_proposals"]))
-    epochs = list(range(config["epoch_begin"], config["epochs"]))
-    summed = summed_epoch_metrics(parts, epochs)
+    summed = summed_epoch_metrics(parts, InnerModelSettings.from_config(config).epochs)
     chosen = select_epoch(summed, "best-on-test")
     return {"inner_folds": len(groups), "groups": groups, "split": "training subjects sorted by name, dealt round robin",
             "inner_all_f1": {str(e): float(f) for e, f in zip(summed["epoch"], summed["all_f1"])},

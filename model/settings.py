@@ -2,14 +2,20 @@
 (``CONFIG_KEYS``, the keys as config.yaml names them), so that the task graph (pipeline/tasks.py) keys a task on
 exactly what its stage reads. No torch here: the graph reads the declarations without loading the model.
 
-Other stages keep theirs beside them: selection (utils/selection.py), the extraction (FlowSettings,
-feature_extraction/video.py), the adjacency (model/adjacency.py).
+``INDIRECT_KEYS``: the keys a stage also reads whose effect reaches its task's key through what they point at or
+decide (the content of the files read, the subjects, the LOSO's epoch), not as their values.
+
+Other stages keep theirs beside them: the data stages and where a section's data lives (dataset/settings.py),
+selection (utils/selection.py), the flow (FlowSettings, feature_extraction/settings.py), the adjacency
+(model/adjacency.py), spotting (model/spotting/settings.py).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import ClassVar
 
+from dataset.settings import DataSettings
 from utils.annotations import MACRO, MICRO
 from utils.nms import NMS_CONFIG_KEYS, nms_top_k
 from utils.proposals import PROPOSAL_CONFIG_KEYS, ProposalParams, proposal_params
@@ -87,3 +93,71 @@ class EvaluationSettings:
     def from_config(cls, config) -> "EvaluationSettings":
         return cls(config["RATIO_SCALE"], config["epoch_begin"], proposal_params(config), nms_top_k(config),
                    config["matching"])
+
+
+@dataclass(frozen=True)
+class InnerModelSettings:
+    """What an inner model of selection inner-cv reads (model/inner_cv.py): it trains as a fold's model
+    (``training``) on ``data``'s training subjects outside its group of ``inner_folds``, and is evaluated as a
+    fold (``evaluation``) on its group."""
+
+    training: TrainingSettings
+    evaluation: EvaluationSettings
+    data: DataSettings
+    inner_folds: int
+
+    CONFIG_KEYS: ClassVar[tuple[str, ...]] = TrainingSettings.CONFIG_KEYS + EvaluationSettings.CONFIG_KEYS
+    INDIRECT_KEYS: ClassVar[tuple[str, ...]] = (*DataSettings.INDIRECT_KEYS, "inner_folds")
+
+    @classmethod
+    def from_config(cls, config) -> "InnerModelSettings":
+        return cls(TrainingSettings.from_config(config), EvaluationSettings.from_config(config),
+                   DataSettings.from_config(config), config["inner_folds"])
+
+    @property
+    def epochs(self) -> list[int]:
+        """The epochs evaluated, whose summed counts choose the fold's epoch."""
+        return list(range(self.evaluation.epoch_begin, self.training.epochs))
+
+
+@dataclass(frozen=True)
+class FinalModelSettings:
+    """What the final model reads (model/final_model.py): the LOSO's epoch is the best of the folds' summed counts
+    from ``epoch_begin`` to ``training.epochs`` under ``matching``; the model trains as a fold's (``training``, for
+    that epoch + 1 epochs instead of ``epochs``) on every subject of ``data``."""
+
+    training: TrainingSettings
+    data: DataSettings
+    epoch_begin: int
+    matching: str
+
+    # epochs is replaced by the LOSO's epoch + 1: with epoch_begin and matching it reaches the key through that
+    # epoch (the final task's "epoch").
+    CONFIG_KEYS: ClassVar[tuple[str, ...]] = tuple(key for key in TrainingSettings.CONFIG_KEYS if key != "epochs")
+    INDIRECT_KEYS: ClassVar[tuple[str, ...]] = ("epochs", "epoch_begin", "matching", *DataSettings.INDIRECT_KEYS)
+
+    @classmethod
+    def from_config(cls, config) -> "FinalModelSettings":
+        return cls(TrainingSettings.from_config(config), DataSettings.from_config(config), config["epoch_begin"],
+                   config["matching"])
+
+    @property
+    def epochs(self) -> list[int]:
+        """The epochs of the folds' tables summed."""
+        return list(range(self.epoch_begin, self.training.epochs))
+
+
+@dataclass(frozen=True)
+class PoolingSettings:
+    """What pooling the folds reads (pipeline/final_results.py, utils/plots.py): ``ratio_scale`` (annotation
+    frames per feature row, RATIO_SCALE) and the annotation table (anno_csv)."""
+
+    ratio_scale: int
+    annotations: Path
+
+    CONFIG_KEYS: ClassVar[tuple[str, ...]] = ("RATIO_SCALE",)
+    INDIRECT_KEYS: ClassVar[tuple[str, ...]] = ("anno_csv",)
+
+    @classmethod
+    def from_config(cls, config) -> "PoolingSettings":
+        return cls(config["RATIO_SCALE"], Path(config["anno_csv"]))

@@ -9,6 +9,7 @@ import torch
 from tqdm import tqdm
 
 from dataset.segments import WindowSet, training_windows
+from dataset.settings import DataSettings
 from dataset.targets import build_targets, normalise_features
 from model.adjacency import load_adjacency
 from model.auwgcn import AUWGCN, decay_parameter_groups
@@ -43,9 +44,10 @@ def save_checkpoint(path: Path, epoch: int, model: torch.nn.Module) -> None:
 def train_fold(config: DatasetConfig, subject: str, output: Path, device: torch.device,
                show_progress: bool = True) -> FoldLayout:
     """Train on every subject but ``subject``; write checkpoints and logs under ``output/subject``."""
-    windows = training_windows(Path(config["segment_feat_root"]), config["subject_list"], subject)
+    data = DataSettings.from_config(config)
+    windows = training_windows(data.features, data.subjects, subject)
     if len(windows) == 0:
-        raise UserError(f"{config['segment_feat_root']}: no training window with an expression outside '{subject}'")
+        raise UserError(f"{data.features}: no training window with an expression outside '{subject}'")
     adjacency = load_adjacency(config, output, subject)
     return train_model(config, FoldLayout.of(output, subject), windows, adjacency, device, show_progress,
                        {"subject": subject})
@@ -66,7 +68,7 @@ def _train_model(config: DatasetConfig, layout: FoldLayout, windows: WindowSet, 
     layout.clear_run()
     save_resolved_config(config, layout.training_config,
                          {**facts, "device": str(device), "training_windows": len(windows)})
-    copy_record(Path(config["segment_feat_root"]), layout.extraction_record)
+    copy_record(DataSettings.from_config(config).features, layout.extraction_record)
 
     targets = {key: torch.from_numpy(value).to(device) for key, value in
                build_targets(windows.labels, settings.normal_range, settings.corrected_targets).items()}

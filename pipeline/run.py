@@ -131,22 +131,25 @@ def write_stamp(path: Path, task: Task, key: str, reads: dict) -> None:
 def extraction_settings(run: Run):
     """``(layout, FlowSettings, the settings' run key)`` of the section's extraction, read once per pass."""
     if "settings" not in run.memo:
-        from dataset.prepare import extraction_request, raw_layout
+        from dataset.prepare import extraction_request
+        from dataset.settings import ExtractionSettings
         from feature_extraction.batch import run_key
 
-        settings = extraction_request(run.config, 1).settings
-        run.memo["settings"] = (raw_layout(run.config), settings, run_key(settings))
+        extraction = ExtractionSettings.from_config(run.config)
+        settings = extraction_request(extraction, 1).settings
+        run.memo["settings"] = (extraction.layout, settings, run_key(settings))
     return run.memo["settings"]
 
 
 def raw_videos(run: Run) -> list:
     """The raw tree's videos, with their fingerprints, discovered once per pass."""
     if "videos" not in run.memo:
+        from dataset.settings import ExtractionSettings
         from feature_extraction.adapters import discover_videos, source_fingerprint
 
         layout, _, _ = extraction_settings(run)
         try:
-            videos, _ = discover_videos(layout, Path(run.config["raw_root"]))
+            videos, _ = discover_videos(layout, ExtractionSettings.from_config(run.config).raw_root)
         except (OSError, ValueError) as error:
             raise UserError(str(error)) from None
         run.memo["videos"] = [(video, source_fingerprint(video)) for video in videos]

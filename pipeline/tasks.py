@@ -24,11 +24,14 @@ from collections.abc import Callable
 from importlib.metadata import version
 from pathlib import Path
 
-from model.settings import EvaluationSettings, TrainingSettings
+from dataset.settings import DataSettings, ExtractionSettings, RenderSettings
+from model.settings import (EvaluationSettings, FinalModelSettings, InnerModelSettings, PoolingSettings,
+                            TrainingSettings)
+from model.spotting.settings import SpotSettings
 from utils.errors import UserError
 from utils.inner_split import fold_inner_groups, inner_training_subjects
 from utils.layout import FoldLayout, raw_stamp
-from utils.selection import SELECTION_PROTOCOLS, SelectionSettings
+from utils.selection import SelectionSettings
 
 from pipeline.run import Run, Task, digest, extraction_settings, raw_videos
 
@@ -36,8 +39,8 @@ TRAINING_KEYS = TrainingSettings.CONFIG_KEYS
 # What proposals, NMS and matching read (utils/proposals.py: the macro length bound is macro_average_len's,
 # so macro_max and micro_average_len are read by nothing).
 EVALUATION_KEYS = EvaluationSettings.CONFIG_KEYS
-RENDER_KEYS = ("synth_seed", "synth_subjects", "synth_videos_per_subject", "synth_frames_per_video")
-EXTRACTION_KEYS = ("raw_layout", "extraction_flow")
+RENDER_KEYS = RenderSettings.CONFIG_KEYS
+EXTRACTION_KEYS = ExtractionSettings.CONFIG_KEYS
 INDIRECT_KEYS = {
     "segment_feat_root": "the content of the feature files a task trains or evaluates on",
     "anno_csv": "the annotation rows of the subjects evaluated, and the adjacency built from it",
@@ -136,7 +139,7 @@ def annotation_digests(run: Run, subjects) -> dict[str, str]:
     """Per subject, a digest of its annotation rows as evaluation reads them (ground truth, MEGC files)."""
     from utils.annotations import read_annotation_table
 
-    path = Path(run.config["anno_csv"])
+    path = DataSettings.from_config(run.config).annotations
     if not path.is_file():
         raise UserError(f"{path}: annotation file not found (anno_csv in {run.config.source})")
     memo_key = ("annotations", path, run.content.file(path))
@@ -177,33 +180,26 @@ class Prepare(Kind):
         return "demo videos"
 
     def stamp(self, run, task):
-        return raw_stamp(Path(run.config["raw_root"]), self.name)
+        return raw_stamp(RenderSettings.from_config(run.config).raw_root, self.name)
 
     def complete(self, run, task, reads):
         from dataset.mesynth.generate import COMPLETE_MARKER
 
-        return (Path(run.config["raw_root"]) / COMPLETE_MARKER).is_file()
+        return (RenderSettings.from_config(run.config).raw_root / COMPLETE_MARKER).is_file()
 
     def clear(self, run, task):
         from dataset.mesynth.generate import COMPLETE_MARKER
         from dataset.prepare import remove_rendered
 
-        marker = Path(run.config["raw_root"]) / COMPLETE_MARKER
-        if marker.is_file() and json.loads(marker.read_text()) != _render_parameters(run):
-            remove_rendered(Path(run.config["raw_root"]))  # rendered with other parameters: the generator's own
+        settings = RenderSettings.from_config(run.config)
+        marker = settings.raw_root / COMPLETE_MARKER
+        if marker.is_file() and json.loads(marker.read_text()) != settings.parameters():
+            remove_rendered(settings.raw_root)  # rendered with other parameters: the generator's own
 
     def run(self, run, task, reads):
         from dataset.prepare import render
 
-        render(run.config, _jobs(run))
-
-
-def _render_parameters(run: Run) -> dict:
-    """The generator's record of its parameters (dataset/mesynth/generate.py's marker)."""
-    config = run.config
-    return {"seed": config["synth_seed"], "subjects": config["synth_subjects"],
-            "videos_per_subject": config["synth_videos_per_subject"],
-            "frames_per_video": config["synth_frames_per_video"]}
+        render(RenderSettings.from_config(run.config), _jobs(run))
 
 
 class Extract(Kind):
@@ -232,7 +228,7 @@ class Extract(Kind):
     def run(self, run, task, reads):
         from dataset.prepare import extract_shard
 
-        extract_shard(run.config, _jobs(run), *task.shard)
+        extract_shard(ExtractionSettings.from_config(run.config), _jobs(run), *task.shard)
 
 
 class Merge(Kind):
@@ -243,9 +239,9 @@ class Merge(Kind):
 
     def reads(self, run, task, key_of):
         layout, _, settings_key = extraction_settings(run)
-        sheet = run.config.get("raw_anno")
+        sheet = ExtractionSettings.from_config(run.config).sheet
         return {"layout": layout, "settings": settings_key,
-                "sheet": run.content.file(Path(sheet)) if sheet and Path(sheet).is_file() else None,
+                "sheet": run.content.file(sheet) if sheet and sheet.is_file() else None,
                 "videos": {video.video_name: fingerprint for video, fingerprint in raw_videos(run)}}
 
     def stamp(self, run, task):
@@ -268,7 +264,7 @@ class Merge(Kind):
     def run(self, run, task, reads):
         from dataset.prepare import merge
 
-        merge(run.config, _jobs(run))
+        merge(ExtractionSettings.from_config(run.config), _jobs(run))
 
 
 # --------------------------------------------------------------------------- a fold's models
@@ -292,7 +288,7 @@ class Train(Kind):
         from model.adjacency import fold_left_out
 
         config = run.config_of(task.seed)
-        trained_on = [s for s in config["subject_list"] if s != task.subject]
+        trained_on = [s for s in DataSettings.from_config(config).subjects if s != task.subject]
         return {"subjects": trained_on, "train features": features_of(run, "train", trained_on),
                 "adjacency": adjacency_digest(run, fold_left_out(config, task.subject)), **_run_facts(run)}
 
@@ -300,7 +296,7 @@ class Train(Kind):
         return _fold(run, task).stamp(self.name)
 
     def complete(self, run, task, reads):
-        return _checkpoints_complete(_fold(run, task), run.config["epochs"])
+        return _checkpoints_complete(_fold(run, task), TrainingSettings.from_config(run.config).epochs)
 
     def clear(self, run, task):
         layout = _fold(run, task)
@@ -316,7 +312,7 @@ class Train(Kind):
 
 
 class Inner(Kind):
-    name, config_keys = "inner", TRAINING_KEYS + EVALUATION_KEYS
+    name, config_keys = "inner", InnerModelSettings.CONFIG_KEYS
 
     def label(self, task):
         return _named(task, "training and evaluating")
@@ -339,7 +335,8 @@ class Inner(Kind):
 
     def complete(self, run, task, reads):
         layout = self._layout(run, task)
-        return (_checkpoints_complete(layout, run.config["epochs"]) and layout.eval_info.is_file()
+        return (_checkpoints_complete(layout, TrainingSettings.from_config(run.config).epochs)
+                and layout.eval_info.is_file()
                 and layout.epoch_metrics.is_file())
 
     def clear(self, run, task):
@@ -356,7 +353,7 @@ class Inner(Kind):
 
 
 class Evaluate(Kind):
-    name, config_keys = "evaluate", EVALUATION_KEYS + ("selection",)
+    name, config_keys = "evaluate", EVALUATION_KEYS + SelectionSettings.CONFIG_KEYS
 
     def label(self, task):
         return _named(task, "evaluating")
@@ -371,7 +368,8 @@ class Evaluate(Kind):
             found["training"] = key_of(trained[0])
         else:  # EVAL_ONLY or a read-only archive: the checkpoints themselves
             source = run.output(task.seed).fold(task.subject, run.request.checkpoints)
-            checkpoints = {e: p for e, p in source.checkpoints().items() if e >= config["epoch_begin"]}
+            first = EvaluationSettings.from_config(config).epoch_begin
+            checkpoints = {e: p for e, p in source.checkpoints().items() if e >= first}
             found["checkpoints"] = {str(e): run.content.file(p) for e, p in checkpoints.items()}
         inner = [dep for dep in task.deps if dep.startswith(f"{Inner.name}/")]
         if inner:
@@ -401,7 +399,7 @@ class Evaluate(Kind):
         config = run.config_of(task.seed)
         output = run.output(task.seed).root
         inner = None
-        if SELECTION_PROTOCOLS[config["selection"]].uses_inner_models:
+        if SelectionSettings.from_config(config).protocol.uses_inner_models:
             from model.inner_cv import choose_inner_epoch
 
             inner = choose_inner_epoch(config, output, task.subject)
@@ -419,7 +417,7 @@ def _fold_keys(run: Run, task: Task, key_of) -> dict[str, str]:
 
 
 class Pool(Kind):
-    name, config_keys = "pool", ("RATIO_SCALE",)
+    name, config_keys = "pool", PoolingSettings.CONFIG_KEYS
 
     def label(self, task):
         return _named(task, "pooling")
@@ -452,11 +450,11 @@ class Pool(Kind):
         from utils.plots import plot_run
 
         layout = run.output(task.seed)
-        config = run.config_of(task.seed)
-        table, document = final_results(layout.root, list(run.subjects), Path(config["anno_csv"]),
-                                        config["RATIO_SCALE"], run.request.megc_frames)
+        settings = PoolingSettings.from_config(run.config_of(task.seed))
+        table, document = final_results(layout.root, list(run.subjects), settings.annotations, settings.ratio_scale,
+                                        run.request.megc_frames)
         print(format_table(table, document))
-        plot_run(layout.root, list(run.subjects), Path(config["anno_csv"]))
+        plot_run(layout.root, list(run.subjects), settings.annotations)
 
 
 class Report(Kind):
@@ -486,7 +484,7 @@ class Report(Kind):
 
 
 class Final(Kind):
-    name, config_keys = "final", tuple(key for key in TRAINING_KEYS if key != "epochs")
+    name, config_keys = "final", FinalModelSettings.CONFIG_KEYS
 
     def label(self, task):
         return _named(task, "final model")
@@ -496,8 +494,8 @@ class Final(Kind):
 
         config = run.config_of(task.seed)
         epoch, _ = loso_epoch(config, run.output(task.seed).root, list(run.subjects))
-        return {"epoch": epoch, "subjects": list(config["subject_list"]),
-                "train features": features_of(run, "train", config["subject_list"]),
+        subjects = list(FinalModelSettings.from_config(config).data.subjects)
+        return {"epoch": epoch, "subjects": subjects, "train features": features_of(run, "train", subjects),
                 "adjacency": adjacency_digest(run, []), **_run_facts(run)}
 
     def stamp(self, run, task):
@@ -575,7 +573,7 @@ class Seeds(Kind):
 
 # What spotting reads of the config as it is: proposals, NMS and matching (the review's ground truth), at the
 # model's rate.
-SPOT_KEYS = (*EVALUATION_KEYS, "fps")
+SPOT_KEYS = SpotSettings.CONFIG_KEYS
 SPOT_JOB = "spot job"  # run.memo: the command's model.spotting.job.SpotJob
 
 
@@ -661,9 +659,9 @@ def build_graph(run: Run) -> dict[str, Task]:
     tasks: list[Task] = []
     features: tuple[str, ...] = ()
     if request.trains:
-        if config.get("synth_seed") is not None and config.get("raw_root"):
+        if RenderSettings.from_config(config) is not None:
             tasks.append(Task(Prepare.name))
-        if config.get("raw_root"):
+        if ExtractionSettings.from_config(config) is not None:
             shards = request.extract_shards if request.launcher == "slurm" and request.extract_shards else 1
             extracts = [Task(Extract.name, shard=(k, shards), deps=tuple(t.id for t in tasks))
                         for k in range(1, shards + 1)]
@@ -677,7 +675,7 @@ def build_graph(run: Run) -> dict[str, Task]:
             if request.trains:
                 tasks.append(Task(Train.name, seed, subject, deps=features))
                 before.append(tasks[-1].id)
-            if SELECTION_PROTOCOLS[config["selection"]].uses_inner_models:
+            if SelectionSettings.from_config(config).protocol.uses_inner_models:
                 for group in range(len(fold_inner_groups(config, subject))):
                     tasks.append(Task(Inner.name, seed, subject, group, deps=features))
                     before.append(tasks[-1].id)

@@ -17,6 +17,7 @@ from core_fixtures import REPO_ROOT
 from feature_extraction.adapters import discover_videos, load_annotations
 from feature_extraction.recording import open_recording, resample_indices
 from model.spotting.review import SpotOutcome, input_truth, read_ground_truth, truth_lane, write_review
+from model.settings import EvaluationSettings
 from model.spotting.spots import spots_table
 from utils.annotations import read_annotation_table
 from utils.config import load_config
@@ -160,7 +161,7 @@ def test_spots_eaf_round_trip_is_exact_for_any_numbering_and_name(tmp_path, kind
     table = spots_table(KEPT, indices, recording)
     outcome = SpotOutcome(recording, indices, None, None, KEPT, table, np.zeros(len(indices), bool),
                           np.zeros(len(indices), bool))
-    (eaf,) = write_review(tmp_path / "out", outcome, config, report=False)
+    (eaf,) = write_review(tmp_path / "out", outcome, EvaluationSettings.from_config(config), report=False)
 
     truth = read_ground_truth(eaf, float(config["fps"]))
     assert truth.table["video_name"].tolist() == [recording.name] * 2

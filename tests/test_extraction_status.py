@@ -67,11 +67,13 @@ def test_a_step_goes_on_past_a_cached_failure_and_stops_at_another(tmp_path, mon
     from feature_extraction.adapters import VideoSource
     from feature_extraction.batch import Outcome
 
-    config = write_config(tmp_path, "my_lab", raw_root="raw", subject_list=["a", "b"])
+    from dataset.settings import ExtractionSettings
+
+    settings = ExtractionSettings.from_config(write_config(tmp_path, "my_lab", raw_root="raw", subject_list=["a", "b"]))
     failed = Outcome(VideoSource("b", "b_clip"), "failed", reason="no face found on any frame", cached_failure=cached)
     monkeypatch.setattr("feature_extraction.__main__.extract", lambda args: (1, [failed]))
     if cached:
-        prepare_module.extract_shard(config, 1, 1, 2)  # the same frames give it again: no retry, no stop
+        prepare_module.extract_shard(settings, 1, 1, 2)  # the same frames give it again: no retry, no stop
     else:
         with pytest.raises(UserError, match=r"shard 1/2\) failed for 1 video\(s\) \(b_clip\); see FAILED above"):
-            prepare_module.extract_shard(config, 1, 1, 2)
+            prepare_module.extract_shard(settings, 1, 1, 2)

@@ -39,6 +39,73 @@ def test_every_config_key_is_read_by_a_task_or_said_to_be_read_by_none():
     assert not (read_as_is & set(UNREAD_KEYS)) and not (set(INDIRECT_KEYS) & set(UNREAD_KEYS))
 
 
+class _ReadRecorder:
+    """A config that records which keys are read (``[]``, ``get``)."""
+
+    def __init__(self, config) -> None:
+        self._config, self.name, self.source, self.read = config, config.name, config.source, set()
+
+    def __getitem__(self, key):
+        self.read.add(key)
+        return self._config[key]
+
+    def get(self, key, default=None):
+        self.read.add(key)
+        return self._config.get(key, default)
+
+
+def _stage_settings() -> dict[str, tuple]:
+    """Each task kind's stage settings: the objects its stage builds from the config."""
+    from dataset.settings import DataSettings, ExtractionSettings, RenderSettings
+    from model.settings import (EvaluationSettings, FinalModelSettings, InnerModelSettings, PoolingSettings,
+                                TrainingSettings)
+    from model.spotting.settings import SpotSettings
+    from utils.selection import SelectionSettings
+
+    return {"prepare": (RenderSettings,), "extract": (ExtractionSettings,), "merge": (ExtractionSettings,),
+            "train": (TrainingSettings, DataSettings), "inner": (InnerModelSettings,),
+            "evaluate": (EvaluationSettings, SelectionSettings, DataSettings), "pool": (PoolingSettings,),
+            "final": (FinalModelSettings,), "spot": (SpotSettings,)}
+
+
+# Kinds keyed on a config key no settings object of theirs reads: the run report reads fps in pipeline/report.py.
+KEYED_OUTSIDE_SETTINGS = {"report": ("fps",)}
+
+
+@pytest.mark.parametrize("selection", ["best-on-test", "fixed-epoch", "last-epoch", "inner-cv"])
+def test_each_task_kind_is_keyed_on_exactly_the_keys_its_stage_settings_read(selection):
+    """A key a stage's settings read that its task is not keyed on (nor said to reach it otherwise) fails here."""
+    from pipeline.tasks import INDIRECT_KEYS, KINDS
+
+    config = load_config("mesynth").with_overrides(selection=selection, adjacency_scope="train")
+    stages = _stage_settings()
+    read_as_is = {key for kind in KINDS.values() for key in kind.config_keys}
+    keyed = {name for name, kind in KINDS.items() if kind.config_keys}
+    assert keyed == set(stages) | set(KEYED_OUTSIDE_SETTINGS)
+    for name, classes in stages.items():
+        recorder = _ReadRecorder(config)
+        for cls in classes:
+            assert cls.from_config(recorder) is not None
+        declared = sum((cls.CONFIG_KEYS for cls in classes), ())
+        indirect = {key for cls in classes for key in getattr(cls, "INDIRECT_KEYS", ())}
+        assert KINDS[name].config_keys == declared, name
+        assert set(declared) <= recorder.read, f"{name}: keyed on keys its settings do not read"
+        assert recorder.read - set(declared) - indirect == set(), f"{name}: reads keys its task is not keyed on"
+        assert indirect - set(INDIRECT_KEYS) - read_as_is == set(), f"{name}: an indirect key nobody explains"
+    for name, keys in KEYED_OUTSIDE_SETTINGS.items():
+        assert KINDS[name].config_keys == keys
+
+
+def test_task_kinds_keep_their_config_key_names_and_order():
+    """A task's key holds its kind's config values by name: another set of names redoes every finished task of
+    that kind. Change this digest only on purpose (and say so: every run redoes those tasks)."""
+    from pipeline.graph import digest
+    from pipeline.tasks import KINDS
+
+    names = {name: list(kind.config_keys) for name, kind in KINDS.items()}
+    assert digest(names) == "18d3766ef00cdecd843086a593d5f1ea2eba16d9a112be0434d0c8978d95e8c0"
+
+
 def test_the_ground_imports_no_stage():
     offenders = {str(path.relative_to(REPO_ROOT)): sorted(m for m in imports_of(path) if m.split(".")[0] in STAGES)
                  for path in sorted((REPO_ROOT / "utils").rglob("*.py"))}

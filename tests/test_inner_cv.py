@@ -278,7 +278,8 @@ def test_spot_uses_the_final_model_and_gives_the_intervals_of_its_evaluation(tmp
     for video in np.unique(stored.video_names):
         rows = np.concatenate(middle(stored.select(stored.video_names == video).features, axis=1))
         windows = windows_of(rows, video)
-        spotted, _ = spot_windows(ensemble_scores([path], windows.features, CPU), windows, config)
+        spotted, _ = spot_windows(ensemble_scores([path], windows.features, CPU), windows,
+                                  EvaluationSettings.from_config(config))
         expected = evaluated.kept[evaluated.kept["video_name"] == video]
         assert spotted[["start_frame", "end_frame", "type_idx"]].to_numpy().tolist() == \
             expected[["start_frame", "end_frame", "type_idx"]].to_numpy().tolist()

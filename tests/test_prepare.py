@@ -4,7 +4,8 @@ from __future__ import annotations
 import pytest
 
 from core_fixtures import write_config
-from dataset.prepare import prepare, raw_layout
+from dataset.prepare import prepare
+from dataset.settings import ExtractionSettings
 from utils.config import load_config
 from utils.errors import UserError
 
@@ -17,11 +18,11 @@ from utils.errors import UserError
     ("samm", {"raw_layout": "generic"}, "generic"),
 ])
 def test_raw_layout_follows_the_key_then_the_section_name(tmp_path, name, extra, expected):
-    assert raw_layout(write_config(tmp_path, name, **extra)) == expected
+    assert ExtractionSettings.from_config(write_config(tmp_path, name, raw_root="raw", **extra)).layout == expected
 
 
 def test_repo_demo_section_reads_the_casme2_layout():
-    assert raw_layout(load_config("mesynth")) == "cas(me)^2"
+    assert ExtractionSettings.from_config(load_config("mesynth")).layout == "cas(me)^2"
 
 
 def test_missing_feature_archive_is_one_clear_error(tmp_path):

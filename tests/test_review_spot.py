@@ -13,6 +13,7 @@ import pytest
 
 from browser import screenshot
 from model.scoring import Scores
+from model.settings import EvaluationSettings
 from model.spotting.review import SpotOutcome, read_ground_truth, write_review
 from feature_extraction.recording import open_recording, resample_indices
 from model.spotting.scores import windows_of
@@ -28,6 +29,7 @@ KEPT = pd.DataFrame({"video_name": "clip", "start_frame": [50, 10, 80], "end_fra
 TRUTH = pd.DataFrame({"subject": "s01", "video_name": ["clip", "other", "clip", "clip"],
                       "start_frame": [10, 10, 70, 110], "apex_frame": [20, 20, 74, 112], "end_frame": [31, 30, 78, 0],
                       "type_idx": [1, 1, 2, 1], "au": "12"})
+CASME2 = EvaluationSettings.from_config(load_config("cas(me)^2"))  # the review's thresholds and matching rule
 
 
 def _video(path: Path) -> Path:
@@ -64,7 +66,7 @@ def written(tmp_path):
     folder = tmp_path / "spots" / "clip"
     folder.mkdir(parents=True)
     outcome.table.to_csv(folder / "spots.csv", index=False)
-    paths = write_review(folder, outcome, load_config("cas(me)^2"), read_ground_truth(anno, FPS))
+    paths = write_review(folder, outcome, CASME2, read_ground_truth(anno, FPS))
     return folder, outcome, paths
 
 
@@ -148,7 +150,7 @@ def test_an_input_not_in_the_table_gets_a_notice_and_no_lane(tmp_path, capsys):
     outcome = _outcome(tmp_path)
     anno = tmp_path / "anno.csv"
     TRUTH.assign(video_name="another").to_csv(anno, index=False)
-    write_review(tmp_path / "out", outcome, load_config("cas(me)^2"), read_ground_truth(anno, FPS))
+    write_review(tmp_path / "out", outcome, CASME2, read_ground_truth(anno, FPS))
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 1 and str(anno) in lines[0] and "no ground truth" in lines[0]
     page = (tmp_path / "out" / "report.html").read_text()
@@ -160,7 +162,7 @@ def test_an_unreadable_anno_is_one_line_and_the_rest_is_written(tmp_path, capsys
     outcome = _outcome(tmp_path)
     anno = tmp_path / ("bad.eaf" if content.startswith("<") else "bad.csv")
     anno.write_text(content)
-    paths = write_review(tmp_path / "out", outcome, load_config("cas(me)^2"), read_ground_truth(anno, FPS))
+    paths = write_review(tmp_path / "out", outcome, CASME2, read_ground_truth(anno, FPS))
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"{anno}: ")
     assert [p.name for p in paths] == ["spots.eaf", "preview.webm", "report.html"]
@@ -172,7 +174,7 @@ def test_a_preview_the_encoder_refuses_leaves_a_page_without_video(tmp_path, cap
     outcome = _outcome(tmp_path)
     monkeypatch.setattr(preview, "CODEC", "no-such-encoder")  # FFmpeg refuses it, as a build without VP9 would
     folder = tmp_path / "out"
-    paths = write_review(folder, outcome, load_config("cas(me)^2"))
+    paths = write_review(folder, outcome, CASME2)
     assert [p.name for p in paths] == ["spots.eaf", "report.html"] and not (folder / "preview.webm").exists()
     (line,) = capsys.readouterr().out.strip().splitlines()
     assert line.startswith(f"{folder / 'preview.webm'}: ") and "encoder" in line
@@ -182,7 +184,7 @@ def test_a_preview_the_encoder_refuses_leaves_a_page_without_video(tmp_path, cap
 
 def test_no_report_writes_only_the_eaf(tmp_path):
     folder = tmp_path / "out"
-    paths = write_review(folder, _outcome(tmp_path), load_config("cas(me)^2"), report=False)
+    paths = write_review(folder, _outcome(tmp_path), CASME2, report=False)
     assert [p.name for p in paths] == ["spots.eaf"] and sorted(p.name for p in folder.iterdir()) == ["spots.eaf"]
 
 
@@ -194,7 +196,7 @@ def test_an_input_with_no_interval_still_gets_its_page_and_truth(tmp_path):
                           outcome.unreadable)
     anno = tmp_path / "anno.csv"
     TRUTH.to_csv(anno, index=False)
-    paths = write_review(tmp_path / "out", outcome, load_config("cas(me)^2"), read_ground_truth(anno, FPS))
+    paths = write_review(tmp_path / "out", outcome, CASME2, read_ground_truth(anno, FPS))
     assert [p.name for p in paths] == ["spots.eaf", "preview.webm", "report.html"]
     page = (tmp_path / "out" / "report.html").read_text()
     assert '"spots":[]' in page and page.count('"matched":false') == 3

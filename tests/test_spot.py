@@ -25,6 +25,7 @@ from model.spotting.models import choose_models, run_folds
 from model.spotting.run_facts import requested_settings
 from model.spotting.scores import lost_rows, windows_of, zero_rows
 from model.spotting.spots import spot_windows, spots_table
+from model.settings import EvaluationSettings
 from utils.config import load_config
 from utils.errors import UserError
 from utils.indexing import middle
@@ -143,7 +144,8 @@ def test_spotting_a_test_video_reproduces_eval_nms_csv(tmp_path):
     for video in np.unique(stored.video_names):
         rows = np.concatenate(middle(stored.select(stored.video_names == video).features, axis=1))
         windows = windows_of(rows, video)
-        kept, _ = spot_windows(ensemble_scores([model.path], windows.features, torch.device("cpu")), windows, config)
+        kept, _ = spot_windows(ensemble_scores([model.path], windows.features, torch.device("cpu")), windows,
+                                 EvaluationSettings.from_config(config))
         mine = expected[expected["video_name"] == video]
         assert kept[["start_frame", "end_frame", "type_idx"]].to_numpy().tolist() == \
             mine[["start_frame", "end_frame", "type_idx"]].to_numpy().tolist()

@@ -27,6 +27,7 @@ from model.scoring import Scores, ensemble_scores
 from model.spotting.caps import DEFAULT_STRETCH_WINDOWS, CapStretch, cap_stretch
 from model.spotting.scores import windows_of
 from model.spotting.spots import spot_windows
+from model.settings import EvaluationSettings
 from utils.annotations import EXPRESSION_TYPES
 from utils.config import load_config
 from utils.indexing import PAD, SEGMENT_LENGTH, window_file_name
@@ -77,7 +78,7 @@ def _per_video(kept, video: int):
 
 def _spot(rows: np.ndarray, config, stretch):
     windows = windows_of(rows, "take")
-    return spot_windows(_local_scores(windows), windows, config, stretch)
+    return spot_windows(_local_scores(windows), windows, EvaluationSettings.from_config(config), stretch)
 
 
 @pytest.fixture(scope="module")
@@ -153,12 +154,11 @@ def test_the_cap_stretch_is_the_datasets_median_video(tmp_path, config):
     anno = tmp_path / "anno.csv"
     anno.write_text("subject,video_name,start_frame,apex_frame,end_frame,type_idx,au\n"
                     "s1,a,10,20,30,1,4\ns1,a,1000,1010,1030,1,4\ns1,b,100,110,120,2,4\ns2,c,5,9,600,1,4\n")
-    stretch = cap_stretch(config.with_overrides(segment_feat_root=str(features), anno_csv=str(anno)))
+    stretch = cap_stretch(features, anno)
     assert stretch == CapStretch(3, f"features: median of 3 videos under {features}/test")
-    by_table = cap_stretch(config.with_overrides(segment_feat_root=str(tmp_path / "none"), anno_csv=str(anno)))
+    by_table = cap_stretch(tmp_path / "none", anno)
     assert by_table.windows == 3 and by_table.source.startswith("annotation table")  # ceil(1030, 120, 600 / 256)
-    neither = cap_stretch(config.with_overrides(segment_feat_root=str(tmp_path / "none"),
-                                                anno_csv=str(tmp_path / "none.csv")))
+    neither = cap_stretch(tmp_path / "none", tmp_path / "none.csv")
     assert neither.windows == DEFAULT_STRETCH_WINDOWS and neither.source.startswith("default")
 
 

@@ -9,6 +9,7 @@ models trained on the fold's training subjects, a check of the config section.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -126,6 +127,10 @@ class SelectionSettings:
     protocol: SelectionProtocol
     fixed_epoch: int | None
     inner_folds: int | None
+
+    CONFIG_KEYS: ClassVar[tuple[str, ...]] = ("selection",)
+    # Read under the protocols that use them; they reach an evaluation's key as its fixed epoch and its inner tasks.
+    INDIRECT_KEYS: ClassVar[tuple[str, ...]] = ("abfcm_best_epoch", "inner_folds")
 
     @classmethod
     def from_config(cls, config) -> "SelectionSettings":

@@ -70,16 +70,15 @@ def annotated_windows(anno_csv: Path) -> list[int]:
     return [max(1, math.ceil(int(frame) / SEGMENT_LENGTH)) for frame in last]
 
 
-def cap_stretch(config) -> CapStretch:
-    """The stretch of ``config``'s dataset (module docstring), saying where its length came from."""
-    root = config.get("segment_feat_root")
-    counts = windows_per_video(Path(root)) if root else []
+def cap_stretch(features: Path, anno: Path) -> CapStretch:
+    """The stretch of the dataset whose features (segment_feat_root) and annotation table (anno_csv) these are
+    (module docstring), saying where its length came from."""
+    counts = windows_per_video(features)
     if counts:
-        return CapStretch(_median_windows(counts), f"features: median of {len(counts)} videos under {root}/test")
-    anno = config.get("anno_csv")
-    if anno and Path(anno).is_file():
+        return CapStretch(_median_windows(counts), f"features: median of {len(counts)} videos under {features}/test")
+    if anno.is_file():
         try:
-            counts = annotated_windows(Path(anno))
+            counts = annotated_windows(anno)
         except UserError:
             counts = []
         if counts:

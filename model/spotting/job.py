@@ -12,6 +12,7 @@ from model.spotting.caps import CapStretch, cap_stretch
 from model.spotting.models import FoldModel, chosen_folds, models_line, run_models
 from model.spotting.options import SpotOptions
 from model.spotting.review import GroundTruth, read_ground_truth
+from model.spotting.settings import SpotSettings
 from model.spotting.run_facts import PUBLISHED_NOTE, requested_settings, run_dataset, run_settings
 from model.spotting.spots import cap_text
 from utils.spot_outputs import check_writable
@@ -24,7 +25,8 @@ class SpotJob:
     models: list[FoldModel]
     folds: list[str]
     settings: object  # feature_extraction.settings.FlowSettings
-    config: object  # utils.config.DatasetConfig
+    config: object  # utils.config.DatasetConfig: its section name and file
+    spotting: SpotSettings
     device: torch.device
     landmarker: object  # feature_extraction.face.FaceLandmarker, or a stand-in with face_boxes and landmarks
     run: Path
@@ -38,7 +40,7 @@ class SpotJob:
 
     @property
     def dataset_fps(self) -> float:
-        return float(self.config.get("fps", 30))
+        return self.spotting.fps
 
 
 # (run folder, config, folds, final model?) -> None, or a UserError when a model no longer matches the run
@@ -56,7 +58,8 @@ def resolve_job(options: SpotOptions, landmarker=None, refuse_stale: StaleCheck 
     folds = chosen_folds(options.run, options.folds)
     dataset = run_dataset(options.run, folds, options.dataset)
     config = load_config(dataset, options.config).with_overrides(device=options.device)
-    device = resolve_device(config["device"])
+    spotting = SpotSettings.from_config(config)
+    device = resolve_device(spotting.device)
     models, final = run_models(options.run, folds, options.epoch, every_fold=options.folds is None)
     if refuse_stale is not None and options.folds is None and options.epoch == "selected":
         refuse_stale(options.run, config, folds, final)
@@ -65,17 +68,17 @@ def resolve_job(options: SpotOptions, landmarker=None, refuse_stale: StaleCheck 
     settings, warning = requested_settings(settings, options.flow, options.face_detect)
     if warning:
         print(warning)
-    fps = float(config.get("fps", 30))
+    fps = spotting.fps
     truth = read_ground_truth(options.anno, fps)  # before any output: it may be one
     out = options.out if options.out is not None else Path(options.run) / "spots"
     check_writable(out, default=options.out is None)
     print(models_line(models, final))
-    stretch = cap_stretch(config)
-    print(f"NMS cap: {cap_text(config)} per stretch of {stretch.windows} windows "
+    stretch = cap_stretch(spotting.features, spotting.annotations)
+    print(f"NMS cap: {cap_text(spotting.evaluation.top_k)} per stretch of {stretch.windows} windows "
           f"({stretch.rows / fps:.1f} s at {fps:g} fps; {stretch.source})")
     if landmarker is None:
         from feature_extraction.face import FaceLandmarker
 
         landmarker = FaceLandmarker()
-    return SpotJob(models, folds, settings, config, device, landmarker, Path(options.run), out, options.fps,
+    return SpotJob(models, folds, settings, config, spotting, device, landmarker, Path(options.run), out, options.fps,
                    options.video, truth, options.report, options.face, stretch)

@@ -100,9 +100,9 @@ def spot_face(folder: Path, face: FaceFeatures, features: RecordingFeatures, job
     with stage_bar(f"{recording.name}: scoring", len(windows.offsets), unit="window") as bar:
         scores = ensemble_scores([m.path for m in job.models], windows.features, job.device, bar.update)
     scores = zero_rows(scores, windows, lost_rows(face.lost_frames) | face.break_rows)
-    kept, dropped = spot_windows(scores, windows, job.config, job.stretch)
+    kept, dropped = spot_windows(scores, windows, job.spotting.evaluation, job.stretch)
     if any(dropped.values()):
-        print(f"note: {recording.path}: the cap of {cap_text(job.config)} per stretch left out "
+        print(f"note: {recording.path}: the cap of {cap_text(job.spotting.evaluation.top_k)} per stretch left out "
               f"{' and '.join(f'{n} {EXPRESSION_TYPES[t]}' for t, n in sorted(dropped.items()) if n)} lower-scoring "
               "interval(s) (spots.json: cap)")
     table = spots_table(kept, indices, recording)

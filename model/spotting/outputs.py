@@ -15,7 +15,6 @@ from model.spotting.spots import stitched
 from utils.annotations import EXPRESSION_TYPES
 from utils.indexing import PROPOSAL_FRAME_SHIFT
 from utils.io import atomic_write_csv, atomic_write_text
-from utils.nms import nms_top_k
 from utils.spot_outputs import EAF_DIGEST_KEY, EAF_NAME, file_digest, output_set
 
 
@@ -51,7 +50,7 @@ def face_record(face: FaceFeatures, choice, indices: np.ndarray, recording: Reco
 def cap_record(job: SpotJob, dropped: dict[int, int]) -> dict:
     """``spots.json``'s ``cap``: intervals kept per stretch and type, the stretch, and what the cap left out."""
     fps = job.dataset_fps
-    return {"per_stretch": {EXPRESSION_TYPES[t]: int(k) for t, k in nms_top_k(job.config).items()},
+    return {"per_stretch": {EXPRESSION_TYPES[t]: int(k) for t, k in job.spotting.evaluation.top_k.items()},
             "stretch_windows": job.stretch.windows, "stretch_model_frames": job.stretch.rows,
             "stretch_s": round(job.stretch.rows / fps, 4), "stretch_source": job.stretch.source,
             "left_out": {EXPRESSION_TYPES[t]: int(n) for t, n in dropped.items()}}
@@ -80,7 +79,7 @@ def write_outputs(folder: Path, outcome: SpotOutcome, meta: dict, job: SpotJob, 
                                           per_row(outcome.scores.apex), per_row(outcome.scores.action),
                                           list(zip(table["onset_s"], table["offset_s"], table["type"])),
                                           lost_stretches(outcome.lost_frames, indices, recording)))
-        written += write_review(staging, outcome, job.config, job.anno, job.report, shown=folder, preview=preview)
+        written += write_review(staging, outcome, job.spotting.evaluation, job.anno, job.report, shown=folder, preview=preview)
         if job.video:
             intervals = [(row.onset_frame, row.offset_frame, f"{row.type.upper()} {row.score:.2f}")
                          for row in table.itertuples()]

@@ -18,6 +18,7 @@ import pandas as pd
 from utils.annotations import EXPRESSION_TYPES, read_annotation_table
 from feature_extraction.adapters import recording_table_names
 from feature_extraction.recording import Recording, iter_source, lost_stretches, map_frames
+from model.settings import EvaluationSettings
 from model.spotting.spots import stitched
 from utils.errors import UserError
 from utils.matching import true_positive_flags, truth_found_flags
@@ -109,7 +110,7 @@ def truth_lane(rows: pd.DataFrame, outcome: SpotOutcome, rule: str) -> tuple[pd.
     return lane, joined["matched"].fillna(False).to_numpy(dtype=bool)
 
 
-def review_of(outcome: SpotOutcome, config, spots: pd.DataFrame, truth: pd.DataFrame | None, spot_matched,
+def review_of(outcome: SpotOutcome, settings: EvaluationSettings, spots: pd.DataFrame, truth: pd.DataFrame | None, spot_matched,
               video: str | None, notes: list[str]) -> SpotReview:
     """The spot page's data: tracks per feature row (row r starts at resampled frame r), in the input's seconds;
     ``spots``: the spots.csv table with ``apex_s``."""
@@ -123,13 +124,13 @@ def review_of(outcome: SpotOutcome, config, spots: pd.DataFrame, truth: pd.DataF
         name=recording.name, input_path=str(recording.path), fps=recording.source_fps,
         duration=recording.n_frames / recording.source_fps, times=indices[:n_rows] / recording.source_fps,
         start=tracks["start"], apex=tracks["apex"], end=tracks["end"],
-        thresholds={name: float(config[f"{name}_apex_score_threshold"]) for name in EXPRESSION_TYPES.values()},
+        thresholds={name: settings.proposals[t].apex_threshold for t, name in EXPRESSION_TYPES.items()},
         spots=spots, lost=lost_stretches(lost_only, indices, recording),
         unreadable=lost_stretches(outcome.unreadable, indices, recording), spot_matched=spot_matched,
-        truth=truth, video=video, notes=notes, matching=config["matching"])
+        truth=truth, video=video, notes=notes, matching=settings.matching)
 
 
-def write_review(folder: Path, outcome: SpotOutcome, config, truth: GroundTruth | None = None,
+def write_review(folder: Path, outcome: SpotOutcome, settings: EvaluationSettings, truth: GroundTruth | None = None,
                  report: bool = True, shown: Path | None = None, preview=None) -> list[Path]:
     """``spots.eaf``, and with ``report`` ``preview.webm`` and ``report.html``, under ``folder``; returns what was
     written. ``truth``: ``--anno`` as read before any output was written. A problem with it or the preview is one
@@ -154,7 +155,7 @@ def write_review(folder: Path, outcome: SpotOutcome, config, truth: GroundTruth 
                 print(notice)
             notes.append(notice)
         else:
-            lane, spot_matched = truth_lane(rows, outcome, config["matching"])
+            lane, spot_matched = truth_lane(rows, outcome, settings.matching)
     try:
         if preview is None:
             written.append(write_preview(folder / "preview.webm", (image for _, image in iter_source(recording)),
@@ -170,5 +171,5 @@ def write_review(folder: Path, outcome: SpotOutcome, config, truth: GroundTruth 
         print(f"{problem}; report.html is written without video")
         notes.append(f"No video: {problem}")
     written.append(write_spot_page(folder / "report.html",
-                                   review_of(outcome, config, spots, lane, spot_matched, video, notes)))
+                                   review_of(outcome, settings, spots, lane, spot_matched, video, notes)))
     return written

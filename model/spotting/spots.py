@@ -9,11 +9,10 @@ from dataset.segments import WindowSet
 from feature_extraction.recording import Recording, map_frames
 from model.evaluation import epoch_proposals
 from model.scoring import Scores
+from model.settings import EvaluationSettings
 from model.spotting.caps import CapStretch, capped_nms
 from utils.annotations import EXPRESSION_TYPES
 from utils.indexing import PROPOSAL_FRAME_SHIFT, stitch_windows
-from utils.nms import nms_top_k
-from utils.proposals import proposal_params
 
 SPOT_COLUMNS = ["type", "onset_frame", "apex_frame", "offset_frame", "onset_s", "offset_s", "score"]
 
@@ -23,16 +22,16 @@ def stitched(values: dict[int, np.ndarray], windows: WindowSet) -> dict[int, np.
     return {t: stitch_windows(per_window, windows.offsets) for t, per_window in values.items()}
 
 
-def spot_windows(scores: Scores, windows: WindowSet, config,
+def spot_windows(scores: Scores, windows: WindowSet, settings: EvaluationSettings,
                  stretch: CapStretch | None = None) -> tuple[pd.DataFrame, dict[int, int]]:
-    """The evaluation's proposals and NMS on (ensemble) scores, NMS's cap per ``stretch`` of the recording (None:
-    per video, as the evaluation; caps.py): ``(NMS_COLUMNS plus apex_frame, per type the intervals the cap left
-    out)``."""
-    proposals = epoch_proposals(scores, windows, proposal_params(config))
+    """The evaluation's proposals and NMS (``settings``) on (ensemble) scores, NMS's cap per ``stretch`` of the
+    recording (None: per video, as the evaluation; caps.py): ``(NMS_COLUMNS plus apex_frame, per type the intervals
+    the cap left out)``."""
+    proposals = epoch_proposals(scores, windows, settings.proposals)
     if proposals.empty:
         return (pd.DataFrame(columns=["video_name", "start_frame", "end_frame", "score", "type_idx", "apex_frame"]),
                 dict.fromkeys(EXPRESSION_TYPES, 0))
-    kept, dropped = capped_nms(proposals, nms_top_k(config), stretch)
+    kept, dropped = capped_nms(proposals, settings.top_k, stretch)
     # The apex of a kept interval: the frame of highest apex score inside it (proposals keep no apex frame).
     apex_track = stitched(scores.apex, windows)
     apex = [int(s + np.argmax(apex_track[t][s - PROPOSAL_FRAME_SHIFT:max(e, s)])) if e > s else int(s)
@@ -52,6 +51,6 @@ def spots_table(kept: pd.DataFrame, indices: np.ndarray, recording: Recording) -
     return table.sort_values(["onset_frame", "type"], kind="stable").reset_index(drop=True)
 
 
-def cap_text(config) -> str:
-    """``5 macro, 5 micro``: the kept intervals per video of each type (the config's ``nms_top_K_*``)."""
-    return ", ".join(f"{count} {EXPRESSION_TYPES[t]}" for t, count in sorted(nms_top_k(config).items()))
+def cap_text(top_k: dict[int, int]) -> str:
+    """``5 macro, 5 micro``: the kept intervals per video of each type (``top_k``: the config's ``nms_top_K_*``)."""
+    return ", ".join(f"{count} {EXPRESSION_TYPES[t]}" for t, count in sorted(top_k.items()))

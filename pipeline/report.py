@@ -12,6 +12,7 @@ import json
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from model.spotting.settings import DEFAULT_FPS
 from utils.cores import usable_cores
 from utils.errors import UserError
 from utils.io import atomic_write_text
@@ -21,7 +22,6 @@ from utils.names import check_path_name
 from pipeline.run import Run, digest, raw_videos, read_stamp
 
 RUN_PREVIEW_HEIGHT = 240  # pixels: one preview per test video, so smaller (and 4x cheaper) than a spot page's
-DEFAULT_FPS = 30.0
 
 
 def _sources(run: Run, seed: str) -> tuple[dict, float] | None:

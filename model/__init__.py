@@ -1,1 +1,2 @@
-from model.auwgcn import AUWGCN, decay_parameter_groups  # noqa: F401
+"""The AU-aware graph network (model/auwgcn.py), its losses, training, evaluation and spotting. Importing the
+package loads nothing: the task graph reads the stages' settings (model/settings.py) without torch."""

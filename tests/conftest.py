@@ -1,13 +1,33 @@
 """Test-wide fixtures: the repo root on sys.path and the path to ../shared/data."""
+import contextlib
+import fcntl
+import inspect
+import os
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+TESTS = Path(__file__).resolve().parent
+REPO_ROOT = TESTS.parent
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
+# Idle OpenMP threads sleep instead of spinning. pytest-xdist's workers, their runs and the Slurm jobs share the
+# cores; spinning threads then burn them (a training beside two busy cores: 62 s of CPU instead of 21). It
+# changes no result, only how torch's threads wait. Set before anything imports torch; the inherited environment
+# carries it to subprocesses and sbatch jobs.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
+@contextlib.contextmanager
+def one_worker_at_a_time(name: str):
+    """Holds a lock file in the system's temporary folder: pytest-xdist's workers set up machine-wide things
+    (packages, daemons) one after the other."""
+    with open(Path(tempfile.gettempdir()) / f"auwgcn-tests-{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 @pytest.fixture
@@ -26,7 +46,8 @@ def chromium():
     pytest.importorskip("selenium", reason="selenium is not installed (pip install selenium)")
     from browser import ensure_chromium, new_profile, start_chromium
 
-    found = ensure_chromium()
+    with one_worker_at_a_time("chromium"):  # apt-get may install it; two at once fail on dpkg's lock
+        found = ensure_chromium()
     if isinstance(found, str):
         pytest.skip(found)
     profile = new_profile()
@@ -47,7 +68,8 @@ def slurm_env() -> dict:
     from slurm_cluster import SlurmUnavailable, ensure_slurm
 
     try:
-        return ensure_slurm()
+        with one_worker_at_a_time("slurm"):  # the first worker starts the daemons, the others find them running
+            return ensure_slurm()
     except SlurmUnavailable as reason:
         pytest.skip(f"no Slurm for the test: {reason}")
 
@@ -98,7 +120,50 @@ def pytest_configure(config) -> None:
 E2E_FIXTURES = {"chromium", "slurm_env", "default_demo"}
 
 
+# Session fixtures worth building once per test run, not once per worker: the demo's LOSO, and the one-node Slurm
+# (its tests load the node's two CPUs, so they queue behind each other rather than behind another worker's jobs).
+SHARED_ONCE = ("default_demo", "slurm_env")
+
+
+def pytest_xdist_auto_num_workers(config) -> int:
+    """``-n auto`` (tests/pytest.ini): one worker per core, at most 4 (each holds torch and a browser)."""
+    return max(1, min(os.cpu_count() or 1, 4))
+
+
+def worker_groups(items) -> dict[int, str]:
+    """Item index -> the name of the group it must run in, for pytest-xdist's ``--dist loadgroup``: tests that
+    share a module-scoped fixture of this suite run with the rest of their module, tests that use a fixture of
+    SHARED_ONCE with each other, and the groups that share a test merge (union-find)."""
+    parent: dict[str, str] = {}
+
+    def root(name: str) -> str:
+        while parent.setdefault(name, name) != name:
+            name = parent[name]
+        return name
+
+    joined: dict[int, str] = {}
+    for index, item in enumerate(items):
+        info = getattr(item, "_fixtureinfo", None)
+        names = [name for name in SHARED_ONCE if name in getattr(item, "fixturenames", ())]
+        if any(definitions[-1].scope == "module" and Path(inspect.getfile(definitions[-1].func)).parent == TESTS
+               for definitions in (info.name2fixturedefs.values() if info else ())):
+            names.append(item.module.__name__)
+        for name in names[1:]:
+            parent[root(name)] = root(names[0])
+        if names:
+            joined[index] = names[0]
+    return {index: root(name) for index, name in joined.items()}
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(items) -> None:
     for item in items:
         if E2E_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.e2e)
+    groups = worker_groups(items)
+    for index, group in groups.items():
+        items[index].add_marker(pytest.mark.xdist_group(group))
+    # The longest groups first, each on its own worker, so that none of them is left running alone at the end.
+    first = {name: rank for rank, name in enumerate(SHARED_ONCE)}
+    order = sorted(range(len(items)), key=lambda index: first.get(groups.get(index), len(first)))
+    items[:] = [items[index] for index in order]

@@ -144,11 +144,14 @@ def test_the_run_timelines_refuse_an_escaping_video_name(tmp_path, deep):
     import json
 
     from utils.layout import FoldLayout
+    from utils.nms import NMS_COLUMNS
     from utils.plots import plot_fold_timelines
 
     layout = FoldLayout.of(deep, "s")
     layout.root.mkdir()
     layout.eval_info.write_text(json.dumps({"selected_epoch": 3, "matching": "published"}))
+    layout.nms_csv(3).parent.mkdir()
+    layout.nms_csv(3).write_text(",".join(NMS_COLUMNS) + "\n")  # the selected epoch kept nothing
     np.savez(layout.selected_scores, **{f"{ESCAPING}:{t}": np.zeros(300, np.float32) for t in ("micro", "macro")})
     truth = pd.DataFrame(columns=["subject", "video_name", "start_frame", "apex_frame", "end_frame", "type_idx", "au"])
     before = _files(tmp_path)

@@ -35,9 +35,8 @@ from utils.indexing import PROPOSAL_FRAME_SHIFT
 from utils.io import atomic_path
 from utils.layout import FoldLayout, RunLayout
 from utils.matching import true_positive_flags
-from utils.metrics import SCORE_ROWS, read_epoch_metrics, read_eval_info
+from utils.metrics import SCORE_ROWS, read_epoch_metrics, read_eval_info, selected_kept
 from utils.names import check_path_name
-from utils.nms import NMS_COLUMNS, read_nms_table
 
 TYPE_COLOURS = {MICRO: "tab:orange", MACRO: "tab:blue"}  # every plot of scores or spans, per type_idx
 # Lanes of a video timeline: ground-truth spans above the scores, spotted spans below, one lane a type.
@@ -190,7 +189,8 @@ def plot_spot_timeline(path: Path, title: str, duration: float, seconds: np.ndar
 
 
 def plot_fold_timelines(output: Path, subject: str, annotations: pd.DataFrame) -> list[Path]:
-    """Timelines of every video of one fold at its selected epoch; none when nothing was selected."""
+    """Timelines of every video of one fold at its selected epoch, with the kept proposals pooling counts
+    (utils/metrics.selected_kept); none when nothing was selected."""
     layout = FoldLayout.of(output, subject)
     if not (layout.eval_info.is_file() and layout.selected_scores.is_file()):
         return []
@@ -198,8 +198,7 @@ def plot_fold_timelines(output: Path, subject: str, annotations: pd.DataFrame) -
     epoch = info.get("selected_epoch")
     if epoch is None:
         return []
-    spotted = read_nms_table(layout.nms_csv(epoch)) if layout.nms_csv(epoch).is_file() else pd.DataFrame(
-        columns=NMS_COLUMNS)
+    spotted = selected_kept(layout, epoch)
     truth = subject_ground_truth(annotations, subject)
     spotted = spotted.assign(matched=true_positive_flags(spotted, truth, info.get("matching", "published")))
     written = []

@@ -35,7 +35,7 @@ from utils.indexing import PROPOSAL_FRAME_SHIFT
 from utils.io import atomic_path
 from utils.layout import FoldLayout, RunLayout
 from utils.matching import true_positive_flags
-from utils.metrics import SCORE_ROWS, read_epoch_metrics, read_eval_info, selected_kept
+from utils.metrics import SCORE_ROWS, read_epoch_metrics, read_eval_info, scored_videos, selected_kept
 from utils.names import check_path_name
 
 TYPE_COLOURS = {MICRO: "tab:orange", MACRO: "tab:blue"}  # every plot of scores or spans, per type_idx
@@ -203,8 +203,7 @@ def plot_fold_timelines(output: Path, subject: str, annotations: pd.DataFrame) -
     spotted = spotted.assign(matched=true_positive_flags(spotted, truth, info.get("matching", "published")))
     written = []
     with np.load(layout.selected_scores) as archive:
-        videos = sorted({key.rsplit(":", 1)[0] for key in archive.files})
-        for video in videos:
+        for video in scored_videos(layout):
             check_path_name(video, layout.selected_scores, "video name")  # from the segment files' video_name
             scores = {t: archive[f"{video}:{name}"] for t, name in EXPRESSION_TYPES.items()}
             written.append(plot_video_timeline(video, scores, info.get("frame_shift", PROPOSAL_FRAME_SHIFT),

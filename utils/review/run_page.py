@@ -125,8 +125,8 @@ def write_run_page(output: Path, subjects: list[str], table: pd.DataFrame, docum
                    annotations: pd.DataFrame, ratio_scale: int = 1, previews: dict[str, str] | None = None,
                    notes: list[str] | None = None) -> Path:
     """Write ``<output>/report.html`` (atomically) from the pooled ``table``, ``document`` and per-video counts
-    (``video_counts.csv``) of pipeline/final_results.py and the annotation table the folds were evaluated with. ``previews``: a video's
-    preview, relative to ``output``; ``notes``: lines shown above the results."""
+    (``video_counts.csv``) of pipeline/final_results.py and the annotation table the folds were evaluated with.
+    ``previews``: a video's preview, relative to ``output``; ``notes``: lines shown above the results."""
     output = Path(output)
     folds = {s: (_eval_info(output, s), subject_ground_truth(annotations, s, ratio_scale)) for s in subjects}
     counted = read_video_counts(RunLayout(output).video_counts)

@@ -53,6 +53,16 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--epoch must be selected, last or a number, got {args.epoch!r}")
 
     def run() -> int:
+        from model.spotting.helper import ExtractionHelper
+
+        helper = ExtractionHelper.start()  # first: it loads dlib while this process imports torch
+        try:
+            return spot_with(helper)
+        finally:
+            if helper is not None:
+                helper.close()
+
+    def spot_with(helper) -> int:
         from feature_extraction.recording import ALL_FACES, frame_rate
         from feature_extraction.tracking import face_choice
         from model.spotting.options import SpotOptions, fold_list
@@ -66,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
                               anno=args.anno, report=not args.no_report,
                               face=ALL_FACES if args.faces else face_choice(args.face))
         reuse_freed_memory()
-        return spot_inputs(options)
+        return spot_inputs(options, helper=helper)
 
     return run_cli(run)
 

@@ -33,15 +33,16 @@ from pipeline.stale import refuse_stale_models
 from pipeline.tasks import KINDS, SPOT_JOB, Spot, spot_failure
 
 
-def spot_inputs(options: SpotOptions, landmarker=None, env: Mapping[str, str] | None = None) -> int:
+def spot_inputs(options: SpotOptions, landmarker=None, env: Mapping[str, str] | None = None, helper=None) -> int:
     """Every input of ``options`` spotted as a task (module docstring), then the summary; 1 when any failed.
     Every check of the run, the flags, the runner's variables (``env``, default the process's environment) and
     ``--out`` comes before any extraction. ``landmarker``: None for dlib's (a stand-in serves this process
-    only: pool workers and Slurm tasks load dlib's)."""
+    only: pool workers and Slurm tasks load dlib's). ``helper``: spot.py's extraction helper
+    (model/spotting/helper.py), which extracts the first input spotted in this process, or None."""
     from feature_extraction.recording import recording_name
 
     runner = request_from_env(os.environ if env is None else env)
-    job = resolve_job(options, landmarker, refuse_stale_models)
+    job = resolve_job(options, landmarker, refuse_stale_models, helper)
     inputs = distinct_inputs(list(options.inputs))
     folders = output_folders([str(path) for path in inputs], [recording_name(path) for path in inputs], job.out)
     request = spot_request(runner, options, job, dict(zip((folder.name for folder in folders), inputs)))
@@ -52,12 +53,14 @@ def spot_inputs(options: SpotOptions, landmarker=None, env: Mapping[str, str] | 
     if request.launcher == "slurm":
         from pipeline.slurm import run_slurm
 
+        job.extract.close()  # Slurm's tasks extract the inputs
         code = run_slurm(request, lambda: decider)
         if not request.slurm_wait:
             return code
     elif request.jobs == 1:
         run_inline(decider, keep_going=True)
     else:
+        job.extract.close()  # the pool's workers extract the inputs
         run_pool(decider, write_graph(run.layout.pool_graph, request, decider.tasks), keep_going=True)
     return summarise([task_outcome(run, job, task, path, folder) for task, path, folder in zip(tasks, inputs, folders)])
 

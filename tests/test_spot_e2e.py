@@ -1,10 +1,14 @@
 """spot.py end to end with the bundled demo's trained models (the session's one demo run): the point-6 invariant
 (spot with a fold's model at its selected epoch gives that fold's nms_csv for the video, frames, scores and
-seconds) and a bad input among good ones (one line, the others written, exit 1)."""
+seconds) and a bad input among good ones (one line, the others written, exit 1). That test runs the command as
+its own process, as a user does: there its first input is extracted by the helper process it forks
+(model/spotting/helper.py), the second in the command's process."""
 from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 
 import cv2
 import numpy as np
@@ -12,6 +16,7 @@ import pandas as pd
 import pytest
 
 import spot
+from core_fixtures import REPO_ROOT
 
 pytestmark = pytest.mark.e2e  # whole runs
 
@@ -25,6 +30,14 @@ def _spot(root, out, capsys, *arguments) -> tuple[int, str]:
     return code, capsys.readouterr().out
 
 
+def _spot_command(root, out, *arguments) -> tuple[int, str]:
+    """spot.py as its own process, as :func:`_spot`: (exit status, stdout)."""
+    result = subprocess.run([sys.executable, str(REPO_ROOT / "spot.py"), *map(str, arguments), "--run",
+                             str(root / "run"), "--config", str(root / "config.yaml"), "--out", str(out),
+                             "--no-report"], capture_output=True, text=True, timeout=600)
+    return result.returncode, result.stdout + result.stderr[-2000:]
+
+
 def _video_with_intervals(root, epoch: int):
     """The subject's video with the most kept intervals at the selected epoch, and those intervals."""
     expected = pd.read_csv(root / "run" / SUBJECT / "nms_csv" / f"final_proposals_epoch_{epoch:03d}.csv")
@@ -33,7 +46,7 @@ def _video_with_intervals(root, epoch: int):
     return video, expected[expected["video_name"].astype(str) == name]
 
 
-def test_spot_reproduces_eval_nms_and_reports_a_faceless_input(default_demo, tmp_path, capsys):
+def test_spot_reproduces_eval_nms_and_reports_a_faceless_input(default_demo, tmp_path):
     root, _ = default_demo
     blank = tmp_path / "no_face"
     blank.mkdir()
@@ -44,7 +57,7 @@ def test_spot_reproduces_eval_nms_and_reports_a_faceless_input(default_demo, tmp
     video, expected = _video_with_intervals(root, epoch)
     assert len(expected) > 0
     out = tmp_path / "spots"
-    code, stdout = _spot(root, out, capsys, video, blank, "--folds", SUBJECT)  # --epoch selected, the default
+    code, stdout = _spot_command(root, out, video, blank, "--folds", SUBJECT)  # --epoch selected, the default
     assert code == 1, stdout  # the blank folder failed, the video did not
     failed = [line for line in stdout.splitlines() if line.startswith("FAILED")]
     assert len(failed) == 1 and "no_face" in failed[0] and "no face" in failed[0]

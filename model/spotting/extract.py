@@ -75,3 +75,29 @@ def extract_input(recording: Recording, target_fps: float, settings, landmarker,
                 feed.writer.abort()
                 raise
             return found, feed.finish()
+
+
+class InputExtractor:
+    """:func:`extract_input` for a command's inputs: the first in the helper process when spot.py started one
+    (model/spotting/helper.py), the others in this process, with ``landmarker`` (a stand-in, in tests) or else
+    dlib's, loaded when first needed."""
+
+    def __init__(self, landmarker=None, helper=None):
+        self._landmarker, self._helper = landmarker, helper
+
+    def __call__(self, recording: Recording, target_fps: float, settings, face,
+                 preview: Path | None) -> tuple[RecordingFeatures, Preview | None]:
+        helper, self._helper = self._helper, None
+        if helper is not None:
+            return helper.extract(recording, target_fps, settings, face, preview)
+        if self._landmarker is None:
+            from feature_extraction.face import FaceLandmarker
+
+            self._landmarker = FaceLandmarker()
+        return extract_input(recording, target_fps, settings, self._landmarker, face, preview)
+
+    def close(self) -> None:
+        """End a helper that was not needed (every input spotted before, or run by other processes)."""
+        helper, self._helper = self._helper, None
+        if helper is not None:
+            helper.close()

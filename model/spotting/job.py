@@ -9,12 +9,14 @@ from pathlib import Path
 import torch
 
 from model.spotting.caps import CapStretch, cap_stretch
+from model.spotting.extract import InputExtractor
 from model.spotting.models import FoldModel, chosen_folds, models_line, run_models
 from model.spotting.options import SpotOptions
 from model.spotting.review import GroundTruth, read_ground_truth
 from model.spotting.settings import SpotSettings
 from model.spotting.run_facts import PUBLISHED_NOTE, requested_settings, run_dataset, run_settings
 from model.spotting.spots import cap_text
+from utils.errors import UserError
 from utils.spot_outputs import check_writable
 
 
@@ -28,7 +30,7 @@ class SpotJob:
     config: object  # utils.config.DatasetConfig: its section name and file
     spotting: SpotSettings
     device: torch.device
-    landmarker: object  # feature_extraction.face.FaceLandmarker, or a stand-in with face_boxes and landmarks
+    extract: InputExtractor  # model/spotting/extract.py: in the helper process, or here
     run: Path
     out: Path
     fps: float | None
@@ -47,10 +49,13 @@ class SpotJob:
 StaleCheck = Callable[[Path, object, list, bool], None]
 
 
-def resolve_job(options: SpotOptions, landmarker=None, refuse_stale: StaleCheck | None = None) -> SpotJob:
+def resolve_job(options: SpotOptions, landmarker=None, refuse_stale: StaleCheck | None = None,
+                helper=None) -> SpotJob:
     """The :class:`SpotJob` of ``options``, printing what was chosen and why. ``landmarker``: None for dlib's
-    (feature_extraction.face.FaceLandmarker). ``refuse_stale``: asked about the models unless the user named
-    them (``--folds`` or ``--epoch``): the run's decisions live in the pipeline package (pipeline/stale.py)."""
+    (feature_extraction.face.FaceLandmarker, loaded where the first input is extracted; its model file is
+    checked here). ``refuse_stale``: asked about the models unless the user named them (``--folds`` or
+    ``--epoch``): the run's decisions live in the pipeline package (pipeline/stale.py). ``helper``: spot.py's
+    extraction helper (model/spotting/helper.py), or None."""
     from feature_extraction.record import describe
     from utils.cli import resolve_device
     from utils.config import load_config
@@ -77,8 +82,11 @@ def resolve_job(options: SpotOptions, landmarker=None, refuse_stale: StaleCheck 
     print(f"NMS cap: {cap_text(spotting.evaluation.top_k)} per stretch of {stretch.windows} windows "
           f"({stretch.rows / fps:.1f} s at {fps:g} fps; {stretch.source})")
     if landmarker is None:
-        from feature_extraction.face import FaceLandmarker
+        from feature_extraction.face import landmark_model_path
 
-        landmarker = FaceLandmarker()
-    return SpotJob(models, folds, settings, config, spotting, device, landmarker, Path(options.run), out, options.fps,
-                   options.video, truth, options.report, options.face, stretch)
+        try:
+            landmark_model_path()
+        except FileNotFoundError as error:
+            raise UserError(str(error)) from None
+    return SpotJob(models, folds, settings, config, spotting, device, InputExtractor(landmarker, helper),
+                   Path(options.run), out, options.fps, options.video, truth, options.report, options.face, stretch)

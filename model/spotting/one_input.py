@@ -15,7 +15,7 @@ from feature_extraction.adapters import recording_table_names
 from feature_extraction.recording import (ALL_FACES, FaceFeatures, RecordingFeatures, lost_report, open_recording,
                                           own_frames, recording_name)
 from model.scoring import ensemble_scores
-from model.spotting.extract import Preview, extract_input, preview_path
+from model.spotting.extract import Preview, preview_path
 from model.spotting.job import SpotJob
 from model.spotting.outputs import spot_meta, write_outputs
 from model.spotting.progress import stage_bar, timing_line
@@ -46,8 +46,8 @@ def spot_one(path: Path, folder: Path, job: SpotJob) -> pd.DataFrame:
     if seen and len(job.models) > 1:
         print(f"note: {path} looks like a video of subject {seen[0]}: the other folds' models saw it in training; "
               f"--folds {seen[0]} is the held-out choice")
-    features, preview = extract_input(recording, job.dataset_fps, job.settings, job.landmarker, job.face,
-                                      preview_path(job.out, folder) if job.report else None)
+    features, preview = job.extract(recording, job.dataset_fps, job.settings, job.face,
+                                    preview_path(job.out, folder) if job.report else None)
     every_face = job.face == ALL_FACES
     try:
         print(faces_line(path, features, job.face))

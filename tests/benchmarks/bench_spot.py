@@ -14,7 +14,8 @@ Timed, one after the other:
 * extraction alone: feature_extraction.recording.extract_recording as spot runs it (one decoding, the flow in a
   worker thread, resampling repeats spared), in-process, without preview;
 * spot: the whole command as its own process (start-up, model loading, extraction with the preview beside it,
-  scoring, proposals, every output and the review page), with its peak memory.
+  in the helper process it forks (model/spotting/helper.py), scoring, proposals, every output and the review
+  page), with the peak memory of both processes together.
 
 Prints the ratios (targets: spot at least 3x faster than real time and at most 1.3x its extraction alone) and
 whether the extraction gave the serial reference's features exactly. Timings on a shared machine are noisy, and
@@ -94,20 +95,36 @@ def write_clip(path: Path, sources: list[Path], seconds: float, fps: int, size: 
     return n_frames
 
 
+def tree_resident_kib(root: int) -> int:
+    """Resident KiB of process ``root`` and its descendants together (spot's extraction helper included)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    total, pending = 0, [root]
+    while pending:
+        pid = pending.pop()
+        pending.extend(children.get(pid, []))
+        try:
+            total += int(re.search(r"VmRSS:\s+(\d+)", Path(f"/proc/{pid}/status").read_text()).group(1))
+        except (OSError, AttributeError):
+            pass
+    return total
+
+
 def run_measured(command: list[str]) -> tuple[subprocess.CompletedProcess, float, float, float]:
-    """``(result, wall seconds, CPU seconds, peak resident MiB)`` of a command; the peak is the process's own
-    high-water mark (/proc VmHWM, read every 0.1 s), since a child's rusage counts the parent's pages it forked
-    from."""
+    """``(result, wall seconds, CPU seconds, peak resident MiB)`` of a command; the peak is the largest resident
+    size of the process and its children together, read every 0.1 s (a child's rusage counts the parent's
+    pages it forked from)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     peak_kib = 0
     while process.poll() is None:
-        try:
-            status = Path(f"/proc/{process.pid}/status").read_text()
-            peak_kib = max(peak_kib, int(re.search(r"VmHWM:\s+(\d+)", status).group(1)))
-        except (OSError, AttributeError):
-            pass
+        peak_kib = max(peak_kib, tree_resident_kib(process.pid))
         time.sleep(0.1)
     stdout, stderr = process.communicate()
     wall = time.perf_counter() - started

@@ -1,0 +1,97 @@
+"""spot.py's extraction helper (model/spotting/helper.py): the first input extracted in a forked process gives
+the features and preview bytes of an extraction in the command's process; its failures are raised in the
+command's process; a helper killed mid-way is one line, not a hang.
+
+The helper forks only from a process with one thread and no torch, which a pytest worker is not, so each test
+runs its checks in a fresh interpreter. The whole command through the helper is checked against the
+evaluation's own NMS output in tests/test_spot_e2e.py."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+
+from core_fixtures import REPO_ROOT
+from fx_footage import face_frames, write_frames
+from model.spotting.helper import ExtractionHelper
+
+PROBE = """
+import json, os, signal, sys
+from pathlib import Path
+from model.spotting.helper import ExtractionHelper
+
+folder, out, check = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
+helper = ExtractionHelper.start()  # before anything imports torch, as spot.py does
+if helper is None:
+    sys.exit("no helper")
+from feature_extraction.face import FaceLandmarker
+from feature_extraction.recording import open_recording
+from feature_extraction.settings import FlowSettings
+from model.spotting.extract import extract_input
+from utils.errors import UserError
+
+recording, settings = open_recording(folder, None, 30.0), FlowSettings("dis")
+if check == "killed":
+    os.kill(helper._pid, signal.SIGKILL)
+answers = {}
+for where in ("helper", "here"):
+    arguments = (recording, 30.0, settings, "largest", out / f"{where}.webm")
+    try:
+        if where == "helper":
+            features, preview = helper.extract(*arguments)
+        else:
+            features, preview = extract_input(*arguments[:3], FaceLandmarker(), *arguments[3:])
+    except UserError as error:
+        answers[where] = {"error": str(error), "notes": getattr(error, "__notes__", [])}
+        continue
+    (face,) = features.faces
+    np_path = out / f"{where}.npz"
+    import numpy as np
+    np.savez(np_path, rows=face.rows, lost=face.lost_frames, breaks=face.break_rows, indices=features.indices)
+    answers[where] = {"preview": preview.path.name, "track": repr(face.track), "frames": features.recording.n_frames}
+print(json.dumps(answers))
+"""
+
+
+def _probe(tmp_path, frames, check: str = "same") -> dict:
+    folder = tmp_path / "frames"
+    write_frames(folder, frames)
+    out = tmp_path / "out"
+    out.mkdir()
+    result = subprocess.run([sys.executable, "-c", PROBE, str(folder), str(out), check], cwd=REPO_ROOT,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_the_helper_extracts_what_this_process_extracts(tmp_path):
+    answers = _probe(tmp_path, face_frames(24, brow_raise_px=3.0))
+    assert answers["helper"] == answers["here"] | {"preview": "helper.webm"}
+    helper, here = np.load(tmp_path / "out" / "helper.npz"), np.load(tmp_path / "out" / "here.npz")
+    for name in ("rows", "lost", "breaks", "indices"):
+        np.testing.assert_array_equal(helper[name], here[name])
+    assert np.abs(here["rows"]).sum() > 0  # the raised brow moved
+    assert (tmp_path / "out" / "helper.webm").read_bytes() == (tmp_path / "out" / "here.webm").read_bytes()
+
+
+def test_a_failure_in_the_helper_is_raised_here_with_its_traceback(tmp_path):
+    blank = [np.full((120, 160, 3), 128, np.uint8)] * 5
+    answers = _probe(tmp_path, blank)
+    assert "no face" in answers["here"]["error"]
+    assert answers["helper"]["error"] == answers["here"]["error"].replace("here.webm", "helper.webm")
+    (note,) = answers["helper"]["notes"]
+    assert note.startswith("in the extraction process:") and "extract_recording" in note
+    assert not list((tmp_path / "out").glob("*.webm"))  # no preview left behind by either
+
+
+def test_a_killed_helper_is_one_line_and_no_hang(tmp_path):
+    answers = _probe(tmp_path, face_frames(4), check="killed")
+    error = answers["helper"]["error"]
+    assert "frames: the extraction process ended without an answer (killed by signal 9)" in error
+    assert "preview" in answers["here"]  # the command's process extracts on
+
+
+def test_no_helper_beside_other_threads_or_torch():
+    assert ExtractionHelper.start() is None  # this pytest process has imported torch

@@ -7,7 +7,7 @@ python eval.py --dataset <section: cas(me)^2|samm|cas(me)^3|mesynth|yours> --out
 import sys
 from pathlib import Path
 
-from utils.cli import check_run_folders, fold_parser, resolve_device, reuse_freed_memory
+from utils.cli import check_run_folders, config_device, fold_parser, reuse_freed_memory
 from utils.errors import run_cli
 from utils.matching import MATCHING_RULES
 from utils.selection import SELECTION_PROTOCOLS, SelectionSettings
@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
         config = load_config(args.dataset, args.config).with_overrides(
             device=args.device, matching=args.matching, selection=args.selection, seed=args.seed)
         check_subject(args.subject, DataSettings.from_config(config).subjects)  # before the inner models train
-        device = resolve_device(config["device"])
+        device = config_device(config)
         inner = None
         if SelectionSettings.from_config(config).protocol.uses_inner_models:
             from pipeline.inner import fold_inner_selection

@@ -4,7 +4,7 @@ python train.py --dataset <section: cas(me)^2|samm|cas(me)^3|mesynth|yours> --ou
 """
 import sys
 
-from utils.cli import check_run_folders, fold_parser, resolve_device, reuse_freed_memory
+from utils.cli import check_run_folders, config_device, fold_parser, reuse_freed_memory
 from utils.errors import run_cli
 
 
@@ -20,7 +20,7 @@ def main(argv: list[str] | None = None) -> int:
         from utils.config import load_config
 
         config = load_config(args.dataset, args.config).with_overrides(device=args.device, seed=args.seed)
-        layout = train_fold(config, args.subject, args.output, resolve_device(config["device"]),
+        layout = train_fold(config, args.subject, args.output, config_device(config),
                             show_progress=not args.quiet)
         print(f"trained {args.subject}: {len(layout.checkpoints())} checkpoints in {layout.models}")
 

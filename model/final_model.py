@@ -113,7 +113,7 @@ def final_checkpoint(run_dir: Path, epoch: str = "selected") -> tuple[int, Path]
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
-    from utils.cli import add_config, add_dataset, add_output, resolve_device, reuse_freed_memory
+    from utils.cli import add_config, add_dataset, add_output, config_device, reuse_freed_memory
     from utils.config import load_config
     from utils.errors import run_cli
 
@@ -133,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
         config = load_config(args.dataset, args.config).with_overrides(device=args.device, seed=args.seed,
                                                                        matching=args.matching)
         info = final_info(config, args.output, args.subjects)
-        train_final(config, args.output, info["epoch"], resolve_device(config["device"]), show_progress=not args.quiet)
+        train_final(config, args.output, info["epoch"], config_device(config), show_progress=not args.quiet)
         write_final_info(args.output, info)
         print(f"final model: every subject ({len(info['subjects'])}), epoch {info['epoch']} (summed LOSO "
               f"all_f1 {info['all_f1']:.4f}) in {final_layout(args.output).models}")

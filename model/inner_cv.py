@@ -32,7 +32,6 @@ from model.settings import InnerModelSettings
 from model.training import train_model
 from utils.config import DatasetConfig, check_subject
 from utils.errors import UserError
-from utils.inner_split import fold_inner_groups, inner_training_subjects
 from utils.io import atomic_write_text
 from utils.layout import FoldLayout, checkpoints_fingerprint
 from utils.metrics import read_epoch_metrics, read_eval_info, summed_epoch_metrics
@@ -58,9 +57,10 @@ class SegmentCache:
 def train_inner(config: DatasetConfig, output: Path, subject: str, group: int, device: torch.device,
                 cache: SegmentCache, show_progress: bool = True) -> FoldLayout:
     """Train inner model ``group`` of the fold holding out ``subject``."""
-    held_out = fold_inner_groups(config, subject)[group]
-    subjects = inner_training_subjects(config, subject, held_out)
-    features = InnerModelSettings.from_config(config).data.features
+    inner = InnerModelSettings.from_config(config)
+    held_out = inner.groups(subject)[group]
+    subjects = inner.training_subjects(subject, held_out)
+    features = inner.data.features
     windows = expression_windows(features, subjects, load=cache.load)
     if len(windows) == 0:
         raise UserError(f"{features}: no training window with an expression in "
@@ -76,9 +76,10 @@ def evaluate_inner(config: DatasetConfig, output: Path, subject: str, group: int
                    cache: SegmentCache, show_progress: bool = True) -> dict:
     """Evaluate inner model ``group`` on its group's test windows; writes its per-epoch tables and
     ``eval_info.json`` (no epoch is selected here: the groups are summed first)."""
-    held_out_subjects = fold_inner_groups(config, subject)[group]
+    inner = InnerModelSettings.from_config(config)
+    held_out_subjects = inner.groups(subject)[group]
     layout = FoldLayout.of(output, subject).inner_run(group)
-    settings = InnerModelSettings.from_config(config).evaluation
+    settings = inner.evaluation
     checkpoints = evaluated_checkpoints(layout, settings)
     held_out = load_held_out(config, held_out_subjects, windows_of=cache.test)
     scores = score_checkpoints(checkpoints, held_out, device, layout)
@@ -86,7 +87,7 @@ def evaluate_inner(config: DatasetConfig, output: Path, subject: str, group: int
     metrics = write_epochs(layout, match_epochs(list(checkpoints), tables, held_out, settings), show_progress)
     empty = held_out.counts_without_proposals(settings.matching)
     info = {"subject": subject, "inner_group": group, "inner_held_out": held_out_subjects,
-            "train_subjects": inner_training_subjects(config, subject, held_out_subjects),
+            "train_subjects": inner.training_subjects(subject, held_out_subjects),
             "matching": settings.matching, "checkpoints_dir": str(layout.models.resolve()),
             "checkpoints_fingerprint": checkpoints_fingerprint(checkpoints),
             "epochs_evaluated": len(checkpoints), "epochs_with_proposals": len(metrics),
@@ -116,12 +117,13 @@ def choose_inner_epoch(config: DatasetConfig, output: Path, subject: str) -> dic
     """The fold's epoch from its inner runs' ``epoch_metrics.csv`` and ``eval_info.json``: groups summed, the
     best summed all_f1, earliest on ties."""
     fold = FoldLayout.of(output, subject)
-    groups = fold_inner_groups(config, subject)
+    inner = InnerModelSettings.from_config(config)
+    groups = inner.groups(subject)
     parts = []
     for group in range(len(groups)):
         layout = fold.inner_run(group)
         parts.append((read_epoch_metrics(layout.epoch_metrics), read_eval_info(layout.eval_info)["m_without_proposals"]))
-    summed = summed_epoch_metrics(parts, InnerModelSettings.from_config(config).epochs)
+    summed = summed_epoch_metrics(parts, inner.epochs)
     chosen = select_epoch(summed, "best-on-test")
     return {"inner_folds": len(groups), "groups": groups, "split": "training subjects sorted by name, dealt round robin",
             "inner_all_f1": {str(e): float(f) for e, f in zip(summed["epoch"], summed["all_f1"])},
@@ -129,7 +131,7 @@ def choose_inner_epoch(config: DatasetConfig, output: Path, subject: str) -> dic
 
 
 def main(argv: list[str] | None = None) -> int:
-    from utils.cli import fold_parser, resolve_device, reuse_freed_memory
+    from utils.cli import config_device, fold_parser, reuse_freed_memory
     from utils.config import load_config
     from utils.errors import run_cli
 
@@ -144,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
                                                                        matching=args.matching, selection="inner-cv")
         check_inner_model(config, args.subject, args.group)
         reuse_freed_memory()
-        run_inner(config, args.output, args.subject, args.group, resolve_device(config["device"]),
+        run_inner(config, args.output, args.subject, args.group, config_device(config),
                   show_progress=not args.quiet)
         print(f"inner model {args.group} of {args.subject}: trained and evaluated")
 

@@ -17,6 +17,7 @@ from typing import ClassVar
 
 from dataset.settings import DataSettings
 from utils.annotations import MACRO, MICRO
+from utils.inner_split import fold_inner_groups, inner_training_subjects
 from utils.nms import NMS_CONFIG_KEYS, nms_top_k
 from utils.proposals import PROPOSAL_CONFIG_KEYS, ProposalParams, proposal_params
 
@@ -118,6 +119,14 @@ class InnerModelSettings:
     def epochs(self) -> list[int]:
         """The epochs evaluated, whose summed counts choose the fold's epoch."""
         return list(range(self.evaluation.epoch_begin, self.training.epochs))
+
+    def groups(self, subject: str) -> list[list[str]]:
+        """The inner groups of the fold holding out ``subject`` (utils/inner_split.py)."""
+        return fold_inner_groups(self.data.subjects, self.inner_folds, subject)
+
+    def training_subjects(self, subject: str, group: list[str]) -> list[str]:
+        """What the inner model of ``group`` in the fold holding out ``subject`` trains on."""
+        return inner_training_subjects(self.data.subjects, subject, group)
 
 
 @dataclass(frozen=True)

@@ -135,10 +135,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     def run() -> None:
+        from model.settings import PoolingSettings
         from utils.config import load_config
 
-        config = load_config(args.dataset, args.config)
-        table, document = final_results(args.output, args.subjects, Path(config["anno_csv"]), config["RATIO_SCALE"],
+        settings = PoolingSettings.from_config(load_config(args.dataset, args.config))
+        table, document = final_results(args.output, args.subjects, settings.annotations, settings.ratio_scale,
                                         args.megc_frames)
         print(format_table(table, document))
         layout = RunLayout(args.output)

@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dataset.settings import DataSettings
 from utils.config import check_subject
 from utils.errors import UserError
 
@@ -31,7 +32,7 @@ def check_request(run: Run) -> None:
     """What can be checked before any work: every fold a subject of subject_list (the config, with the
     request's overrides, was checked when :class:`Run` loaded it)."""
     for subject in run.subjects:
-        check_subject(subject, run.config["subject_list"])
+        check_subject(subject, DataSettings.from_config(run.config).subjects)
     if len(set(run.subjects)) != len(run.subjects):
         raise UserError(f"SUBJECTS names a subject twice: {' '.join(run.subjects)}")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from utils.inner_split import fold_inner_groups
+from model.settings import InnerModelSettings
 
 from pipeline.graph import Decider, execute
 from pipeline.request import Request
@@ -22,7 +22,8 @@ def fold_inner_selection(config, output: Path, subject: str) -> dict:
     request = Request(dataset=config.name, config=config.source, output=Path(output).resolve(),
                       threads=torch.get_num_threads())
     run = Run(request, config)
-    tasks = [Task(Inner.name, subject=subject, group=group) for group in range(len(fold_inner_groups(config, subject)))]
+    groups = InnerModelSettings.from_config(config).groups(subject)
+    tasks = [Task(Inner.name, subject=subject, group=group) for group in range(len(groups))]
     decider = Decider(run, {task.id: task for task in tasks})
     for task in tasks:
         execute(decider, task.id)

@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import json
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
+from dataset.settings import ExtractionSettings
+from model.settings import PoolingSettings
 from model.spotting.settings import DEFAULT_FPS
 from utils.cores import usable_cores
 from utils.errors import UserError
@@ -24,13 +28,34 @@ from pipeline.run import Run, digest, raw_videos, read_stamp
 RUN_PREVIEW_HEIGHT = 240  # pixels: one preview per test video, so smaller (and 4x cheaper) than a spot page's
 
 
+@dataclass(frozen=True)
+class ReportSettings:
+    """What the report reads from a section: ``fps``, the videos' rate (the previews' seconds; None when the
+    section names none: a fold's extraction record's, else DEFAULT_FPS), ``raw``, its extraction (None without
+    ``raw_root``: a fold's extraction record names the raw frames) and ``pooling``, the annotation table and
+    RATIO_SCALE the page matches with."""
+
+    fps: float | None
+    raw: ExtractionSettings | None
+    pooling: PoolingSettings
+
+    # The others reach the report's key through the pooled results' key and the previews' keys.
+    CONFIG_KEYS: ClassVar[tuple[str, ...]] = ("fps",)
+
+    @classmethod
+    def from_config(cls, config) -> "ReportSettings":
+        fps = config.get("fps")
+        return cls(float(fps) if fps else None, ExtractionSettings.from_config(config),
+                   PoolingSettings.from_config(config))
+
+
 def _sources(run: Run, seed: str) -> tuple[dict, float] | None:
     """``({video_name: (VideoSource, fingerprint)}, fps)`` of the reported subjects' raw videos, or None."""
     subjects = set(run.subjects)
-    fps = float(run.config.get("fps") or DEFAULT_FPS)
-    if run.config.get("raw_root"):
+    settings = ReportSettings.from_config(run.config)
+    if settings.raw is not None:
         return {video.video_name: (video, fingerprint) for video, fingerprint in raw_videos(run)
-                if video.subject in subjects}, fps
+                if video.subject in subjects}, settings.fps or DEFAULT_FPS
     from feature_extraction.adapters import discover_videos, source_fingerprint
     from feature_extraction.record import read_record
 
@@ -39,7 +64,7 @@ def _sources(run: Run, seed: str) -> tuple[dict, float] | None:
         if record and record.get("raw_root") and record.get("dataset") and Path(record["raw_root"]).is_dir():
             videos, _ = discover_videos(record["dataset"], Path(record["raw_root"]))
             return ({video.video_name: (video, source_fingerprint(video)) for video in videos
-                     if video.subject in subjects}, float(run.config.get("fps") or record.get("fps") or DEFAULT_FPS))
+                     if video.subject in subjects}, settings.fps or float(record.get("fps") or DEFAULT_FPS))
     return None
 
 
@@ -105,6 +130,6 @@ def write_report(run: Run, seed: str, keys: dict[str, str] | None) -> Path:
     else:
         previews, notes = _write_previews(run, seed, keys)
     table, document = read_final_results(layout.root)
-    config = run.config_of(seed)
+    pooling = ReportSettings.from_config(run.config_of(seed)).pooling
     return write_run_page(layout.root, list(run.subjects), table, document,
-                          read_annotation_table(Path(config["anno_csv"])), config["RATIO_SCALE"], previews, notes)
+                          read_annotation_table(pooling.annotations), pooling.ratio_scale, previews, notes)

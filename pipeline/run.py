@@ -11,6 +11,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from dataset.settings import DataSettings
 from utils.config import DatasetConfig, load_config
 from utils.errors import UserError
 from utils.io import atomic_write_text
@@ -70,7 +71,7 @@ class Run:
         self.config = base.with_overrides(device=request.device, matching=request.matching,
                                           selection=request.selection)
         self.layout = RunLayout(request.output)
-        self.features = FeatureLayout(Path(self.config["segment_feat_root"]))
+        self.features = FeatureLayout(DataSettings.from_config(self.config).features)
         self.content = ContentIndex()
         self.memo: dict = {}  # values several tasks read (the raw tree's fingerprints...), cleared as inputs change
         self._segment_cache = None
@@ -85,14 +86,14 @@ class Run:
     @property
     def subjects(self) -> tuple[str, ...]:
         """The folds to run: SUBJECTS, else the section's subject_list."""
-        return self.request.subjects or tuple(self.config["subject_list"])
+        return self.request.subjects or DataSettings.from_config(self.config).subjects
 
     @property
     def device(self):
         if self._device is None:
-            from utils.cli import resolve_device
+            from utils.cli import config_device
 
-            self._device = resolve_device(self.config["device"])
+            self._device = config_device(self.config)
         return self._device
 
     @property

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from model.settings import TrainingSettings
 from utils.config import DatasetConfig
 from utils.errors import UserError
 from utils.layout import RunLayout
@@ -23,7 +24,7 @@ def _check(run_dir: Path, config: DatasetConfig, task: Task, stamp: dict, what: 
            subjects: tuple[str, ...] | None = None) -> None:
     """UserError when ``task``'s key asked now differs from its ``stamp``'s."""
     recorded = stamp.get("reads") or {}
-    seed = (recorded.get("config") or {}).get("seed", config["seed"])
+    seed = (recorded.get("config") or {}).get("seed", TrainingSettings.from_config(config).seed)
     request = Request(dataset=config.name, config=config.source, output=Path(run_dir).resolve(), subjects=subjects,
                       threads=int(recorded.get("threads") or 1), device=recorded.get("device"))
     run = Run(request, config.with_overrides(seed=seed))

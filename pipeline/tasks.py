@@ -29,10 +29,10 @@ from model.settings import (EvaluationSettings, FinalModelSettings, InnerModelSe
                             TrainingSettings)
 from model.spotting.settings import SpotSettings
 from utils.errors import UserError
-from utils.inner_split import fold_inner_groups, inner_training_subjects
 from utils.layout import FoldLayout, raw_stamp
 from utils.selection import SelectionSettings
 
+from pipeline.report import ReportSettings, preview_keys, write_report
 from pipeline.run import Run, Task, digest, extraction_settings, raw_videos
 
 TRAINING_KEYS = TrainingSettings.CONFIG_KEYS
@@ -321,9 +321,9 @@ class Inner(Kind):
         return _fold(run, task).inner_run(task.group)
 
     def reads(self, run, task, key_of):
-        config = run.config_of(task.seed)
-        held_out = fold_inner_groups(config, task.subject)[task.group]
-        trained_on = inner_training_subjects(config, task.subject, held_out)
+        inner = InnerModelSettings.from_config(run.config_of(task.seed))
+        held_out = inner.groups(task.subject)[task.group]
+        trained_on = inner.training_subjects(task.subject, held_out)
         return {"held out": held_out, "subjects": trained_on,
                 "train features": features_of(run, "train", trained_on),
                 "test features": features_of(run, "test", held_out),
@@ -458,14 +458,12 @@ class Pool(Kind):
 
 
 class Report(Kind):
-    name, config_keys = "report", ("fps",)
+    name, config_keys = "report", ReportSettings.CONFIG_KEYS
 
     def label(self, task):
         return _named(task, "run report")
 
     def reads(self, run, task, key_of):
-        from pipeline.report import preview_keys
-
         return {"pooled": key_of(task.deps[0]), "previews": preview_keys(run, task.seed)}
 
     def stamp(self, run, task):
@@ -478,8 +476,6 @@ class Report(Kind):
         run.output(task.seed).report.unlink(missing_ok=True)
 
     def run(self, run, task, reads):
-        from pipeline.report import write_report
-
         write_report(run, task.seed, reads["previews"])
 
 
@@ -676,7 +672,7 @@ def build_graph(run: Run) -> dict[str, Task]:
                 tasks.append(Task(Train.name, seed, subject, deps=features))
                 before.append(tasks[-1].id)
             if SelectionSettings.from_config(config).protocol.uses_inner_models:
-                for group in range(len(fold_inner_groups(config, subject))):
+                for group in range(len(InnerModelSettings.from_config(config).groups(subject))):
                     tasks.append(Task(Inner.name, seed, subject, group, deps=features))
                     before.append(tasks[-1].id)
             tasks.append(Task(Evaluate.name, seed, subject, deps=tuple(before)))

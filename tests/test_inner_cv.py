@@ -14,11 +14,12 @@ import torch
 from core_fixtures import SUBJECTS, make_tiny_dataset
 from model.evaluation import evaluate_fold
 from model.inner_cv import choose_inner_epoch
+from model.settings import InnerModelSettings
 from model.training import train_fold
 from pipeline.inner import fold_inner_selection
 from utils.config import load_config
 from utils.errors import UserError
-from utils.inner_split import fold_inner_groups, inner_groups
+from utils.inner_split import inner_groups
 from utils.layout import FoldLayout
 from utils.metrics import EPOCH_METRIC_COLUMNS
 
@@ -234,7 +235,7 @@ def test_a_killed_inner_training_resumes_to_the_same_bytes(tmp_path):
     layout.eval_info.unlink()
     assert _inner_status(config, output, 1) == "todo"
     assert fold_inner_selection(config, output, "subj_a")["selected_epoch"] is not None
-    assert fold_inner_groups(config, "subj_a")[1] == ["subj_c"]
+    assert InnerModelSettings.from_config(config).groups("subj_a")[1] == ["subj_c"]
 
 
 @pytest.mark.e2e

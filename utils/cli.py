@@ -97,6 +97,11 @@ def reuse_freed_memory() -> None:
     libc.mallopt(m_trim_threshold, 1 << 30)
 
 
+def config_device(config):
+    """The device a config section names (``device``, after any ``--device``), resolved as :func:`resolve_device`."""
+    return resolve_device(config["device"])
+
+
 def resolve_device(name: str):
     """``auto`` -> cuda when available, else cpu; anything else as torch understands it (a ``torch.device``)."""
     import torch

@@ -6,6 +6,8 @@ split depends on nothing but the names and K, so every process, task and rerun f
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 
 def inner_groups(training_subjects: list[str], groups: int) -> list[list[str]]:
     """``groups`` lists of subjects, each sorted by name; group g holds the subjects g, g + K, ... in name order."""
@@ -16,12 +18,12 @@ def inner_groups(training_subjects: list[str], groups: int) -> list[list[str]]:
     return [ordered[g::groups] for g in range(groups)]
 
 
-def fold_inner_groups(config, subject: str) -> list[list[str]]:
-    """The inner groups of the fold that holds out ``subject``."""
-    return inner_groups([s for s in config["subject_list"] if s != subject], config["inner_folds"])
+def fold_inner_groups(subjects: Sequence[str], inner_folds: int, subject: str) -> list[list[str]]:
+    """The ``inner_folds`` inner groups of the fold of ``subjects`` (subject_list) that holds out ``subject``."""
+    return inner_groups([s for s in subjects if s != subject], inner_folds)
 
 
-def inner_training_subjects(config, subject: str, group: list[str]) -> list[str]:
-    """The subjects an inner model trains on: every subject but the held-out one and its group, in
-    ``subject_list`` order (the order the outer model's windows are stacked in)."""
-    return [s for s in config["subject_list"] if s != subject and s not in group]
+def inner_training_subjects(subjects: Sequence[str], subject: str, group: list[str]) -> list[str]:
+    """The subjects an inner model trains on: every subject of ``subjects`` but the held-out one and its group,
+    in ``subject_list`` order (the order the outer model's windows are stacked in)."""
+    return [s for s in subjects if s != subject and s not in group]

@@ -57,6 +57,8 @@ class ExtractionHelper:
             try:
                 _serve(parent, request_read, answer_write)
                 code = 0
+            except Exception:  # the command then says the helper ended without an answer
+                traceback.print_exc()
             finally:
                 sys.stderr.flush()
                 os._exit(code)  # not the command's exit path: its atexit handlers and finalisers are the parent's

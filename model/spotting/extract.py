@@ -7,6 +7,7 @@ the review step moves it into the input's folder with the other outputs.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,11 +86,13 @@ class InputExtractor:
     def __init__(self, landmarker=None, helper=None):
         self._landmarker, self._helper = landmarker, helper
 
-    def __call__(self, recording: Recording, target_fps: float, settings, face,
-                 preview: Path | None) -> tuple[RecordingFeatures, Preview | None]:
+    def __call__(self, recording: Recording, target_fps: float, settings, face, preview: Path | None,
+                 while_waiting: Callable[[], None] | None = None) -> tuple[RecordingFeatures, Preview | None]:
+        """:func:`extract_input` with this extractor's landmarker; ``while_waiting`` is run in this process while
+        the helper extracts (not at all without a helper)."""
         helper, self._helper = self._helper, None
         if helper is not None:
-            return helper.extract(recording, target_fps, settings, face, preview)
+            return helper.extract(recording, target_fps, settings, face, preview, while_waiting)
         if self._landmarker is None:
             from feature_extraction.face import FaceLandmarker
 

@@ -23,6 +23,7 @@ import sys
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 
 from utils.errors import UserError
@@ -66,12 +67,16 @@ class ExtractionHelper:
         os.close(answer_write)
         return cls(pid, os.fdopen(request_write, "wb"), os.fdopen(answer_read, "rb"))
 
-    def extract(self, recording, target_fps: float, settings, face, preview: Path | None):
+    def extract(self, recording, target_fps: float, settings, face, preview: Path | None,
+                while_waiting: Callable[[], None] | None = None):
         """model/spotting/extract.extract_input's ``(features, preview)`` for these arguments, run in the
-        helper; the exception it raised there is raised here. The helper ends with its answer."""
+        helper; the exception it raised there is raised here. ``while_waiting`` runs here meanwhile. The helper
+        ends with its answer."""
         try:
             pickle.dump((recording, target_fps, settings, face, preview), self._requests, pickle.HIGHEST_PROTOCOL)
             self._requests.close()
+            if while_waiting is not None:
+                while_waiting()
             succeeded, answer = pickle.load(self._answers)
         except (EOFError, OSError, pickle.UnpicklingError):  # it died: killed for memory, say
             self.close(grace_s=INTERRUPT_GRACE_S)

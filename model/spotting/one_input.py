@@ -17,7 +17,7 @@ from feature_extraction.recording import (ALL_FACES, FaceFeatures, RecordingFeat
 from model.scoring import ensemble_scores
 from model.spotting.extract import Preview, preview_path
 from model.spotting.job import SpotJob
-from model.spotting.outputs import spot_meta, write_outputs
+from model.spotting.outputs import load_plotting, spot_meta, write_outputs
 from model.spotting.progress import stage_bar, timing_line
 from model.spotting.review import SpotOutcome
 from model.spotting.scores import lost_rows, windows_of, zero_rows
@@ -47,7 +47,7 @@ def spot_one(path: Path, folder: Path, job: SpotJob) -> pd.DataFrame:
         print(f"note: {path} looks like a video of subject {seen[0]}: the other folds' models saw it in training; "
               f"--folds {seen[0]} is the held-out choice")
     features, preview = job.extract(recording, job.dataset_fps, job.settings, job.face,
-                                    preview_path(job.out, folder) if job.report else None)
+                                    preview_path(job.out, folder) if job.report else None, load_plotting)
     every_face = job.face == ALL_FACES
     try:
         print(faces_line(path, features, job.face))

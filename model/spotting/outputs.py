@@ -56,6 +56,12 @@ def cap_record(job: SpotJob, dropped: dict[int, int]) -> dict:
             "left_out": {EXPRESSION_TYPES[t]: int(n) for t, n in dropped.items()}}
 
 
+def load_plotting() -> None:
+    """Import what :func:`write_outputs` draws the timeline with (matplotlib: about 0.4 s), ahead of time: spot
+    does it while its helper process extracts the first input."""
+    import utils.plots  # noqa: F401
+
+
 def write_outputs(folder: Path, outcome: SpotOutcome, meta: dict, job: SpotJob, track, preview) -> list[Path]:
     """Every output of one input's face, written into a staging folder and swapped into ``folder`` as a set
     (:func:`utils.spot_outputs.output_set`): ``spots.csv``, ``timeline.png``, the review outputs (``preview``:

@@ -1,7 +1,7 @@
 """The first input's extraction in a helper process forked at the start of spot.py, so that it overlaps the
 command's own start-up.
 
-Before its first frame, spot.py spends about 2 s on one core importing torch, pandas and matplotlib and
+Before its first frame, spot.py spends about 2 s on one core importing torch and pandas and
 resolving the job, and the extraction another second loading dlib's landmark model. Threads cannot overlap
 these: both hold Python's GIL (importing torch beside a busy Python thread took 30 s instead of 1.2 s). So
 spot.py forks this helper before its heavy imports; the helper loads the landmark model while the command

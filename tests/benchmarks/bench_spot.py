@@ -96,21 +96,16 @@ def write_clip(path: Path, sources: list[Path], seconds: float, fps: int, size: 
 
 
 def tree_resident_kib(root: int) -> int:
-    """Resident KiB of process ``root`` and its descendants together (spot's extraction helper included)."""
-    children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    """Resident KiB of process ``root`` and its descendants together (spot's extraction helper included), found
+    through each process's ``/proc/<pid>/task/*/children`` rather than a scan of every process."""
     total, pending = 0, [root]
     while pending:
         pid = pending.pop()
-        pending.extend(children.get(pid, []))
         try:
             total += int(re.search(r"VmRSS:\s+(\d+)", Path(f"/proc/{pid}/status").read_text()).group(1))
-        except (OSError, AttributeError):
+            for children in Path(f"/proc/{pid}/task").glob("*/children"):
+                pending.extend(int(child) for child in children.read_text().split())
+        except (OSError, AttributeError):  # the process ended meanwhile
             pass
     return total
 

@@ -14,6 +14,7 @@ faces, --face chooses one and --faces all spots each into <input name>/face-N/ (
 Inputs are tasks of pipeline.sh's runners (JOBS, THREADS, LAUNCHER=slurm, SLURM_WAIT, FORCE); a rerun skips
 those spotted before into the same --out with the same models and settings.
 """
+import os
 import sys
 from pathlib import Path
 
@@ -66,7 +67,8 @@ def main(argv: list[str] | None = None) -> int:
         from feature_extraction.recording import ALL_FACES, frame_rate
         from feature_extraction.tracking import face_choice
         from model.spotting.options import SpotOptions, fold_list
-        from pipeline.spot import spot_inputs
+        from model.spotting.plan import first_request
+        from pipeline.request import request_from_env
         from utils.cli import reuse_freed_memory
 
         options = SpotOptions(inputs=tuple(args.inputs), run=args.run, dataset=args.dataset, config=args.config,
@@ -75,6 +77,10 @@ def main(argv: list[str] | None = None) -> int:
                               fps=None if args.fps is None else frame_rate(args.fps), video=args.video,
                               anno=args.anno, report=not args.no_report,
                               face=ALL_FACES if args.faces else face_choice(args.face))
+        if helper is not None and request_from_env(os.environ).inline:
+            helper.offer(first_request(options))  # before torch is imported: the helper starts on it meanwhile
+        from pipeline.spot import spot_inputs
+
         reuse_freed_memory()
         return spot_inputs(options, helper=helper)
 

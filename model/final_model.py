@@ -36,9 +36,6 @@ from utils.layout import FoldLayout, RunLayout
 from utils.metrics import read_epoch_metrics, read_eval_info, summed_epoch_metrics
 from utils.selection import select_epoch
 
-FINAL_FOLDER = RunLayout(Path()).final.root.name
-
-
 def final_layout(output: Path) -> FoldLayout:
     return RunLayout(Path(output)).final
 
@@ -88,26 +85,6 @@ def train_final(config: DatasetConfig, output: Path, epoch: int, device: torch.d
 
 def write_final_info(output: Path, info: dict) -> Path:
     return atomic_write_text(RunLayout(Path(output)).final_info, json.dumps(info, indent=2) + "\n")
-
-
-def final_checkpoint(run_dir: Path, epoch: str = "selected") -> tuple[int, Path] | None:
-    """``(epoch, checkpoint)`` of the run's final model, or None when the run has none. ``epoch``:
-    ``selected`` (final_info.json's), ``last`` or a number, as spot.py's --epoch."""
-    layout = final_layout(run_dir)
-    info_path = RunLayout(Path(run_dir)).final_info
-    if not info_path.is_file():
-        return None
-    checkpoints = layout.checkpoints()
-    if epoch == "selected":
-        try:
-            number = int(json.loads(info_path.read_text())["epoch"])
-        except (ValueError, KeyError) as error:
-            raise UserError(f"{info_path}: unreadable ({error})") from None
-    else:
-        number = max(checkpoints, default=-1) if epoch == "last" else int(epoch)
-    if number not in checkpoints:
-        raise UserError(f"{layout.models}: no checkpoint for epoch {number} of the final model")
-    return int(number), checkpoints[number]
 
 
 def main(argv: list[str] | None = None) -> int:

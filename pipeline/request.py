@@ -56,6 +56,11 @@ class Request:
         """Fold models are trained (not EVAL_ONLY, no read-only CHECKPOINTS archive)."""
         return not self.eval_only and self.checkpoints is None
 
+    @property
+    def inline(self) -> bool:
+        """The tasks run in this process, one after the other (JOBS=1, no Slurm)."""
+        return self.launcher != "slurm" and self.jobs == 1
+
     def to_json(self) -> dict:
         return {key: (str(value) if isinstance(value, Path) else list(value) if isinstance(value, tuple) else value)
                 for key, value in dataclasses.asdict(self).items()}

@@ -57,7 +57,7 @@ def spot_inputs(options: SpotOptions, landmarker=None, env: Mapping[str, str] | 
         code = run_slurm(request, lambda: decider)
         if not request.slurm_wait:
             return code
-    elif request.jobs == 1:
+    elif request.inline:
         run_inline(decider, keep_going=True)
     else:
         job.extract.close()  # the pool's workers extract the inputs

@@ -245,9 +245,9 @@ def test_spot_uses_the_final_model_and_gives_the_intervals_of_its_evaluation(tmp
     from dataset.segments import test_windows
     from model.evaluation import load_held_out, match_epochs, proposals_by_epoch, score_checkpoints
     from model.settings import EvaluationSettings
-    from model.final_model import final_checkpoint, final_info, train_final, write_final_info
+    from model.final_model import final_info, train_final, write_final_info
     from model.scoring import ensemble_scores
-    from model.spotting.models import run_folds
+    from model.spotting.models import final_checkpoint, run_folds
     from model.spotting.scores import windows_of
     from model.spotting.spots import spot_windows
     from utils.indexing import middle

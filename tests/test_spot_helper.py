@@ -1,6 +1,7 @@
 """spot.py's extraction helper (model/spotting/helper.py): the first input extracted in a forked process gives
 the features and preview bytes of an extraction in the command's process; its failures are raised in the
-command's process; a helper killed mid-way is one line, not a hang.
+command's process; a helper killed mid-way is one line, not a hang; the request offered before torch's import
+is the one the command makes, and a helper offered another one stops and leaves nothing behind.
 
 The helper forks only from a process with one thread and no torch, which a pytest worker is not, so each test
 runs its checks in a fresh interpreter. The whole command through the helper is checked against the
@@ -12,10 +13,15 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
-from core_fixtures import REPO_ROOT
+from core_fixtures import REPO_ROOT, MarkedFaces, marked_frame_folder
 from fx_footage import face_frames, write_frames
+from model.spotting.extract import InputExtractor
 from model.spotting.helper import ExtractionHelper
+from model.spotting.options import SpotOptions
+from model.spotting.plan import first_request
+from pipeline.spot import spot_inputs
 
 PROBE = """
 import json, os, signal, sys
@@ -29,7 +35,7 @@ if helper is None:
 from feature_extraction.face import FaceLandmarker
 from feature_extraction.recording import open_recording
 from feature_extraction.settings import FlowSettings
-from model.spotting.extract import extract_input
+from model.spotting.extract import ExtractRequest, extract_input
 from utils.errors import UserError
 
 recording, settings = open_recording(folder, None, 30.0), FlowSettings("dis")
@@ -37,12 +43,13 @@ if check == "killed":
     os.kill(helper._pid, signal.SIGKILL)
 answers = {}
 for where in ("helper", "here"):
-    arguments = (recording, 30.0, settings, "largest", out / f"{where}.webm")
+    request = ExtractRequest(recording, 30.0, settings, "largest", out / f"{where}.webm")
     try:
         if where == "helper":
-            features, preview = helper.extract(*arguments)
+            helper.offer(request)  # as spot.py does, before the command's own imports
+            features, preview = helper.extract(request)
         else:
-            features, preview = extract_input(*arguments[:3], FaceLandmarker(), *arguments[3:])
+            features, preview = extract_input(request, FaceLandmarker())
     except UserError as error:
         answers[where] = {"error": str(error), "notes": getattr(error, "__notes__", [])}
         continue
@@ -95,3 +102,66 @@ def test_a_killed_helper_is_one_line_and_no_hang(tmp_path):
 
 def test_no_helper_beside_other_threads_or_torch():
     assert ExtractionHelper.start() is None  # this pytest process has imported torch
+
+
+STOP_PROBE = """
+import json, sys, time
+from pathlib import Path
+from model.spotting.helper import ExtractionHelper
+
+folder, out = Path(sys.argv[1]), Path(sys.argv[2])
+helper = ExtractionHelper.start()
+if helper is None:
+    sys.exit("no helper")
+from feature_extraction.recording import open_recording
+from feature_extraction.settings import FlowSettings
+from model.spotting.extract import ExtractRequest
+
+recording = open_recording(folder, None, 30.0)
+offered = ExtractRequest(recording, 30.0, FlowSettings("dis"), "largest", out / "made" / "offered.webm")
+helper.offer(offered)
+deadline = time.monotonic() + 120
+while not list((out / "made").glob("*.webm")) and time.monotonic() < deadline:  # until it writes the preview
+    time.sleep(0.02)
+writing = [path.name for path in (out / "made").glob("*.webm")]
+answer = helper.extract(ExtractRequest(recording, 30.0, FlowSettings("dis"), "largest", out / "other.webm"))
+print(json.dumps({"answer": answer, "writing": writing, "ended": helper._ended,
+                  "left": sorted(str(path.relative_to(out)) for path in out.rglob("*"))}))
+"""
+
+
+def test_a_helper_offered_another_request_stops_and_leaves_nothing(tmp_path):
+    """The command extracts an input other than the one offered (the offered one was skipped, say): the helper,
+    caught writing its preview, stops cleanly within its grace time, and neither its unfinished preview nor the
+    output folder it made is left."""
+    folder = tmp_path / "frames"
+    write_frames(folder, face_frames(120))
+    out = tmp_path / "out"
+    out.mkdir()
+    result = subprocess.run([sys.executable, "-c", STOP_PROBE, str(folder), str(out)], cwd=REPO_ROOT,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    answer = json.loads(result.stdout.strip().splitlines()[-1])
+    assert answer["writing"] == [".offered.tmp.webm"]  # it was stopped mid-way
+    assert answer == {"answer": None, "writing": [".offered.tmp.webm"], "ended": "exit status 0", "left": []}
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("flags", [{}, {"fps": 20.0, "flow": "farneback", "face_detect": "full", "report": False,
+                                        "face": "left"}])
+def test_the_offered_request_is_the_one_the_command_makes(one_fold_run, tmp_path, monkeypatch, flags):
+    _, run, config = one_fold_run
+    take = marked_frame_folder(tmp_path / "take", range(1, 41))
+    options = SpotOptions(inputs=(take,), run=run, config=config, epoch="last", out=tmp_path / "out", **flags)
+    offered = first_request(options)
+    made = []
+    extract = InputExtractor.__call__
+
+    def recorded(self, request, *rest):
+        made.append(request)
+        return extract(self, request, *rest)
+
+    monkeypatch.setattr(InputExtractor, "__call__", recorded)
+    assert spot_inputs(options, landmarker=MarkedFaces()) == 0
+    assert offered is not None and made == [offered]
+    assert first_request(options) is None  # spotted before: a rerun may skip it, so nothing is offered

@@ -17,6 +17,7 @@ from pathlib import Path
 import cv2
 import pytest
 
+import model.spotting.extract as spot_extract
 import model.spotting.one_input as one_input
 import spot
 from core_fixtures import (MarkedFaces, assert_one_line_error, call_main, marked_frame_folder, write_fold_model,
@@ -27,6 +28,7 @@ from feature_extraction.settings import FlowSettings
 from model.spotting import review as spot_review
 from model.spotting import run_facts
 from model.spotting.options import SpotOptions, fold_list
+from model.spotting.plan import first_request
 from model.spotting.run_facts import run_dataset
 from pipeline.spot import spot_inputs
 from utils.errors import UserError
@@ -213,7 +215,7 @@ def test_a_name_with_dollar_signs_is_spotted_and_plotted_literally(one_fold_run,
 def test_one_failing_input_never_stops_the_others(one_fold_run, tmp_path, monkeypatch, capsys):
     _, run, config = one_fold_run
     inputs = _takes(tmp_path, "good", "full_disk", "codec", "buggy")
-    write_outputs, open_recording_ = one_input.write_outputs, one_input.open_recording
+    write_outputs, open_recording_ = one_input.write_outputs, spot_extract.open_recording
 
     def failing_write(folder, *rest):
         if folder.name == "full_disk":
@@ -229,7 +231,7 @@ def test_one_failing_input_never_stops_the_others(one_fold_run, tmp_path, monkey
         raise KeyError("a coding error")
 
     monkeypatch.setattr(one_input, "write_outputs", failing_write)
-    monkeypatch.setattr(one_input, "open_recording", failing_open)
+    monkeypatch.setattr(spot_extract, "open_recording", failing_open)
     table = one_input.spots_table
     monkeypatch.setattr(one_input, "spots_table",
                         lambda kept, indices, recording: (buggy_table if recording.name == "buggy" else table)(
@@ -363,11 +365,17 @@ def test_repeated_folds_are_refused_before_any_extraction(tmp_path):
 # --------------------------------------------------------------------------- what the run applies
 
 
-def test_the_run_section_is_taken_and_printed_when_dataset_is_left_out(one_fold_run, capsys):
-    _, run, _ = one_fold_run
-    assert run_dataset(run, ["subj_a"], None) == "tiny"
-    assert capsys.readouterr().out == f"dataset: tiny (the run's own section, from {run / 'subj_a/logs/config.txt'})\n"
-    assert run_dataset(run, ["subj_a"], "tiny") == "tiny"
+def test_the_run_section_is_taken_and_said_when_dataset_is_left_out(one_fold_run, tmp_path, capsys):
+    _, run, config = one_fold_run
+    said = f"dataset: tiny (the run's own section, from {run / 'subj_a/logs/config.txt'})"
+    assert run_dataset(run, ["subj_a"], None) == ("tiny", said)
+    assert run_dataset(run, ["subj_a"], "tiny") == ("tiny", None)
+    options = SpotOptions(inputs=tuple(_takes(tmp_path, "take")), run=run, config=config, epoch="last",
+                          out=tmp_path / "out")
+    assert first_request(options) is not None  # spot.py's offer to its helper says nothing
+    assert capsys.readouterr().out == ""
+    assert spot_inputs(options, landmarker=MarkedFaces()) == 0
+    assert capsys.readouterr().out.count(said) == 1
 
 
 def test_another_dataset_than_the_run_is_refused_before_any_extraction(one_fold_run, tmp_path):

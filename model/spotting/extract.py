@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from feature_extraction.preview import PREVIEW_HEIGHT, BrowserVideoWriter
-from feature_extraction.recording import Recording, RecordingFeatures, expected_frames, extract_recording
+from feature_extraction.recording import (Recording, RecordingFeatures, expected_frames, extract_recording,
+                                          open_recording)
+from feature_extraction.settings import FlowSettings
 from model.spotting.progress import stage_bar
 from utils.errors import UserError
 
@@ -55,11 +57,33 @@ class _PreviewFeed:
         return Preview(None, self.problem)
 
 
-def extract_input(recording: Recording, target_fps: float, settings, landmarker, face,
-                  preview: Path | None) -> tuple[RecordingFeatures, Preview | None]:
-    """The recording's features (feature_extraction.recording.extract_recording, face ``face``) and, unless
-    ``preview`` is None, its preview written to ``preview``, with a bar for each (:class:`Preview` says why
-    there is none when the encoder refused)."""
+@dataclass(frozen=True)
+class ExtractRequest:
+    """One input's extraction: the opened ``recording``, resampled to ``target_fps`` (frames per second),
+    extracted with ``settings`` for face ``face`` (feature_extraction.tracking), its preview written to
+    ``preview`` (None: no preview)."""
+
+    recording: Recording
+    target_fps: float
+    settings: FlowSettings
+    face: str | int
+    preview: Path | None
+
+    @classmethod
+    def of(cls, path: Path, folder: Path, out: Path, fps: float | None, target_fps: float, settings: FlowSettings,
+           face: str | int, report: bool) -> "ExtractRequest":
+        """The request of input ``path`` (a full path) whose outputs go to ``folder`` under ``out``: ``fps`` is
+        ``--fps`` (None: the input's own), ``report`` whether a preview is written."""
+        return cls(open_recording(path, fps, target_fps), target_fps, settings, face,
+                   preview_path(out, folder) if report else None)
+
+
+def extract_input(request: ExtractRequest, landmarker) -> tuple[RecordingFeatures, Preview | None]:
+    """The recording's features (feature_extraction.recording.extract_recording) and, when the request has a
+    preview path, its preview written there, with a bar for each (:class:`Preview` says why there is none when
+    the encoder refused)."""
+    recording, target_fps, settings, face, preview = (request.recording, request.target_fps, request.settings,
+                                                      request.face, request.preview)
     total = expected_frames(recording, target_fps)
     with stage_bar(f"{recording.name}: features", total) as features_bar:
         if preview is None:
@@ -86,18 +110,21 @@ class InputExtractor:
     def __init__(self, landmarker=None, helper=None):
         self._landmarker, self._helper = landmarker, helper
 
-    def __call__(self, recording: Recording, target_fps: float, settings, face, preview: Path | None,
+    def __call__(self, request: ExtractRequest,
                  while_waiting: Callable[[], None] | None = None) -> tuple[RecordingFeatures, Preview | None]:
-        """:func:`extract_input` with this extractor's landmarker; ``while_waiting`` is run in this process while
-        the helper extracts (not at all without a helper)."""
+        """:func:`extract_input` of ``request``: in the helper when it takes it, else here with this extractor's
+        landmarker; ``while_waiting`` is run in this process while the helper extracts (not at all without a
+        helper)."""
         helper, self._helper = self._helper, None
         if helper is not None:
-            return helper.extract(recording, target_fps, settings, face, preview, while_waiting)
+            answer = helper.extract(request, while_waiting)
+            if answer is not None:
+                return answer
         if self._landmarker is None:
             from feature_extraction.face import FaceLandmarker
 
             self._landmarker = FaceLandmarker()
-        return extract_input(recording, target_fps, settings, self._landmarker, face, preview)
+        return extract_input(request, self._landmarker)
 
     def close(self) -> None:
         """End a helper that was not needed (every input spotted before, or run by other processes)."""

@@ -10,6 +10,12 @@ command's process) and answers with its result, or the exception it raised, and 
 extracted in the command's process. The features, the preview and so every output are those of an extraction
 in the command's process (tests/test_spot_helper.py).
 
+The command offers the first input's request (:meth:`ExtractionHelper.offer`) as soon as it can be built
+without torch (model/spotting/plan.py), so that the extraction starts the moment the landmark model is loaded,
+while the command still imports torch and resolves its job. When the command comes to extract an input, it
+compares: a different request (the offered input was spotted before and is skipped, say) stops the helper,
+which drops its unfinished preview, and the command extracts the input itself.
+
 The helper is started only on Linux (a fork with OpenCV loaded is unsafe on macOS) and only from a process
 with one thread and no torch (a fork copies no other thread, and the overlap is then worth it): a command,
 not a test calling ``spot.main`` in-process.
@@ -28,7 +34,7 @@ from pathlib import Path
 
 from utils.errors import UserError
 
-INTERRUPT_GRACE_S = 3.0  # after Ctrl-C or its death, the helper's time to end by itself before it is killed
+INTERRUPT_GRACE_S = 3.0  # after Ctrl-C, a stop or its death, the helper's time to end by itself before it is killed
 
 
 class ExtractionHelper:
@@ -38,6 +44,9 @@ class ExtractionHelper:
     def __init__(self, pid: int, requests, answers):
         self._pid, self._requests, self._answers = pid, requests, answers
         self._ended = "still running"  # how the helper ended, once it has
+        self._offered = None  # the request it was given
+        self._answered = False
+        self._made_folder: Path | None = None  # the output folder its preview would create, absent when offered
 
     @classmethod
     def start(cls) -> "ExtractionHelper | None":
@@ -67,21 +76,33 @@ class ExtractionHelper:
         os.close(answer_write)
         return cls(pid, os.fdopen(request_write, "wb"), os.fdopen(answer_read, "rb"))
 
-    def extract(self, recording, target_fps: float, settings, face, preview: Path | None,
-                while_waiting: Callable[[], None] | None = None):
-        """model/spotting/extract.extract_input's ``(features, preview)`` for these arguments, run in the
-        helper; the exception it raised there is raised here. ``while_waiting`` runs here meanwhile. The helper
-        ends with its answer."""
+    def offer(self, request) -> None:
+        """Give the helper ``request`` (model/spotting/extract.ExtractRequest; None: nothing to offer): it starts
+        on it once the landmark model is loaded."""
+        if request is None or self._offered is not None:
+            return
+        self._offered = request
+        if request.preview is not None and not request.preview.parent.exists():
+            self._made_folder = request.preview.parent
         try:
-            pickle.dump((recording, target_fps, settings, face, preview), self._requests, pickle.HIGHEST_PROTOCOL)
+            pickle.dump(request, self._requests, pickle.HIGHEST_PROTOCOL)
             self._requests.close()
+        except OSError:  # it died: said when its answer is read
+            pass
+
+    def extract(self, request, while_waiting: Callable[[], None] | None = None):
+        """model/spotting/extract.extract_input's ``(features, preview)`` for ``request``, run in the helper; the
+        exception it raised there is raised here. ``while_waiting`` runs here meanwhile. The helper ends with its
+        answer. None when the helper was offered another request: it is stopped, and the caller extracts."""
+        if self._offered is None:
+            self.offer(request)
+        elif self._offered != request:
+            self.close()
+            return None
+        try:
             if while_waiting is not None:
                 while_waiting()
-            succeeded, answer = pickle.load(self._answers)
-        except (EOFError, OSError, pickle.UnpicklingError):  # it died: killed for memory, say
-            self.close(grace_s=INTERRUPT_GRACE_S)
-            raise UserError(f"{recording.path}: the extraction process ended without an answer "
-                            f"({self._ended})") from None
+            succeeded, answer = self._answer(request)
         except BaseException:  # Ctrl-C reaches the helper too: it drops its unfinished preview and ends
             self.close(grace_s=INTERRUPT_GRACE_S)
             raise
@@ -90,25 +111,49 @@ class ExtractionHelper:
             return answer
         raise answer
 
+    def _answer(self, request) -> tuple[bool, object]:
+        try:
+            answer = pickle.load(self._answers)
+        except (EOFError, OSError, pickle.UnpicklingError):  # it died: killed for memory, say
+            self.close(grace_s=INTERRUPT_GRACE_S)
+            raise UserError(f"{request.recording.path}: the extraction process ended without an answer "
+                            f"({self._ended})") from None
+        self._answered = True
+        return answer
+
     def close(self, grace_s: float | None = 0.0) -> None:
-        """End the helper: at once (it has nothing to finish: no input to extract here), after ``grace_s``
-        seconds, or when it ends by itself (``None``)."""
+        """End the helper: when it ends by itself (``None``: it has answered), else after ``grace_s`` seconds (0:
+        at once, when it has nothing to finish). A helper still at an offered request is first told to stop,
+        and gets at least INTERRUPT_GRACE_S seconds to drop its unfinished preview."""
         for stream in (self._requests, self._answers):
             stream.close()
         if self._pid is None:
             return
+        stopped = grace_s is not None and self._offered is not None and not self._answered
+        if stopped:
+            self._signal(signal.SIGTERM)
+            grace_s = max(grace_s, INTERRUPT_GRACE_S)
         deadline = None if grace_s is None else time.monotonic() + grace_s
         while deadline is None or time.monotonic() < deadline:
             pid, status = os.waitpid(self._pid, 0 if deadline is None else os.WNOHANG)
             if pid:
                 self._reaped(status)
-                return
+                break
             time.sleep(0.05)
+        else:
+            self._signal(signal.SIGKILL)
+            self._reaped(os.waitpid(self._pid, 0)[1])
+        if stopped and self._made_folder is not None:
+            try:  # the output folder only its preview made, left empty
+                self._made_folder.rmdir()
+            except OSError:
+                pass
+
+    def _signal(self, number: int) -> None:
         try:
-            os.kill(self._pid, signal.SIGKILL)
+            os.kill(self._pid, number)
         except ProcessLookupError:
             pass
-        self._reaped(os.waitpid(self._pid, 0)[1])
 
     def _reaped(self, status: int) -> None:
         code = os.waitstatus_to_exitcode(status)
@@ -119,6 +164,8 @@ class ExtractionHelper:
 def _serve(parent: int, request_fd: int, answer_fd: int) -> None:
     """The helper's life: load the landmark model, take one request, answer it."""
     _end_with(parent)
+    for number in (signal.SIGINT, signal.SIGTERM):  # Ctrl-C, or the command stopping it
+        signal.signal(number, _interrupt_once)
     from model.spotting.extract import extract_input
 
     with os.fdopen(request_fd, "rb") as requests, os.fdopen(answer_fd, "wb") as answers:
@@ -129,16 +176,29 @@ def _serve(parent: int, request_fd: int, answer_fd: int) -> None:
         except Exception as error:  # said as the answer to the request, as the command's process would say it
             landmarker, failure = None, error
         try:
-            recording, target_fps, settings, face, preview = pickle.load(requests)
-        except (EOFError, KeyboardInterrupt):  # nothing to extract here, or Ctrl-C before the request
+            request = pickle.load(requests)
+        except (EOFError, KeyboardInterrupt):  # nothing to extract here, or stopped before the request
             return
         try:
             if failure is not None:
                 raise failure
-            answer = (True, extract_input(recording, target_fps, settings, landmarker, face, preview))
+            answer = (True, extract_input(request, landmarker))
         except BaseException as error:  # noqa: B036 - Ctrl-C included: the command's process raises it too
             answer = (False, _picklable(error))
-        pickle.dump(answer, answers, pickle.HIGHEST_PROTOCOL)
+        try:
+            pickle.dump(answer, answers, pickle.HIGHEST_PROTOCOL)
+            answers.flush()
+        except BrokenPipeError:  # the command stopped listening: it stopped this helper, which ends here
+            sys.stderr.flush()
+            os._exit(0)
+
+
+def _interrupt_once(number: int, frame) -> None:
+    """Raise KeyboardInterrupt for the first of Ctrl-C and a stop (both come when Ctrl-C stops the command), and
+    ignore the next, so that the unfinished preview is dropped undisturbed."""
+    for each in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(each, signal.SIG_IGN)
+    raise KeyboardInterrupt
 
 
 def _picklable(error: BaseException) -> BaseException:

@@ -10,11 +10,12 @@ import torch
 
 from model.spotting.caps import CapStretch, cap_stretch
 from model.spotting.extract import InputExtractor
-from model.spotting.models import FoldModel, chosen_folds, models_line, run_models
+from model.spotting.models import FoldModel, models_line, run_models
 from model.spotting.options import SpotOptions
+from model.spotting.plan import extraction_plan
 from model.spotting.review import GroundTruth, read_ground_truth
 from model.spotting.settings import SpotSettings
-from model.spotting.run_facts import PUBLISHED_NOTE, requested_settings, run_dataset, run_settings
+from model.spotting.run_facts import PUBLISHED_NOTE
 from model.spotting.spots import cap_text
 from utils.errors import UserError
 from utils.spot_outputs import check_writable
@@ -58,25 +59,22 @@ def resolve_job(options: SpotOptions, landmarker=None, refuse_stale: StaleCheck 
     extraction helper (model/spotting/helper.py), or None."""
     from feature_extraction.record import describe
     from utils.cli import resolve_device
-    from utils.config import load_config
 
-    folds = chosen_folds(options.run, options.folds)
-    dataset = run_dataset(options.run, folds, options.dataset)
-    config = load_config(dataset, options.config).with_overrides(device=options.device)
-    spotting = SpotSettings.from_config(config)
+    plan = extraction_plan(options)
+    if plan.dataset_line:
+        print(plan.dataset_line)
+    folds, config, spotting, settings = plan.folds, plan.config, plan.spotting, plan.settings
     device = resolve_device(spotting.device)
     models, final = run_models(options.run, folds, options.epoch, every_fold=options.folds is None)
     if refuse_stale is not None and options.folds is None and options.epoch == "selected":
         refuse_stale(options.run, config, folds, final)
-    settings, origin = run_settings(options.run, folds)
-    print(f"extraction settings: {describe(settings)} ({'from ' + origin if origin != PUBLISHED_NOTE else origin})")
-    settings, warning = requested_settings(settings, options.flow, options.face_detect)
-    if warning:
-        print(warning)
+    print(f"extraction settings: {describe(plan.recorded)} "
+          f"({'from ' + plan.origin if plan.origin != PUBLISHED_NOTE else plan.origin})")
+    if plan.warning:
+        print(plan.warning)
     fps = spotting.fps
     truth = read_ground_truth(options.anno, fps)  # before any output: it may be one
-    out = options.out if options.out is not None else Path(options.run) / "spots"
-    check_writable(out, default=options.out is None)
+    check_writable(plan.out, default=options.out is None)
     print(models_line(models, final))
     stretch = cap_stretch(spotting.features, spotting.annotations)
     print(f"NMS cap: {cap_text(spotting.evaluation.top_k)} per stretch of {stretch.windows} windows "
@@ -89,4 +87,5 @@ def resolve_job(options: SpotOptions, landmarker=None, refuse_stale: StaleCheck 
         except FileNotFoundError as error:
             raise UserError(str(error)) from None
     return SpotJob(models, folds, settings, config, spotting, device, InputExtractor(landmarker, helper),
-                   Path(options.run), out, options.fps, options.video, truth, options.report, options.face, stretch)
+                   Path(options.run), plan.out, options.fps, options.video, truth, options.report, options.face,
+                   stretch)

@@ -2,13 +2,15 @@
 final model (model/final_model.py)."""
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from model.final_model import FINAL_FOLDER, final_checkpoint
 from utils.errors import UserError
-from utils.layout import FoldLayout
+from utils.layout import FoldLayout, RunLayout
 from utils.metrics import read_eval_info
+
+FINAL_FOLDER = RunLayout(Path()).final.root.name  # where model/final_model.py writes the final model
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,26 @@ def choose_models(run_dir: Path, folds: list[str], epoch: str) -> list[FoldModel
             raise UserError(f"{layout.checkpoint(number)}: no checkpoint for epoch {number} of fold {subject}")
         chosen.append(FoldModel(subject, int(number), checkpoints[number]))
     return chosen
+
+
+def final_checkpoint(run_dir: Path, epoch: str = "selected") -> tuple[int, Path] | None:
+    """``(epoch, checkpoint)`` of the run's final model, or None when the run has none. ``epoch``:
+    ``selected`` (final_info.json's), ``last`` or a number, as spot.py's --epoch."""
+    run_layout = RunLayout(Path(run_dir))
+    layout, info_path = run_layout.final, run_layout.final_info
+    if not info_path.is_file():
+        return None
+    checkpoints = layout.checkpoints()
+    if epoch == "selected":
+        try:
+            number = int(json.loads(info_path.read_text())["epoch"])
+        except (ValueError, KeyError) as error:
+            raise UserError(f"{info_path}: unreadable ({error})") from None
+    else:
+        number = max(checkpoints, default=-1) if epoch == "last" else int(epoch)
+    if number not in checkpoints:
+        raise UserError(f"{layout.models}: no checkpoint for epoch {number} of the final model")
+    return int(number), checkpoints[number]
 
 
 def run_models(run_dir: Path, folds: list[str], epoch: str, every_fold: bool) -> tuple[list[FoldModel], bool]:

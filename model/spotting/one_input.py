@@ -12,10 +12,10 @@ import numpy as np
 import pandas as pd
 
 from feature_extraction.adapters import recording_table_names
-from feature_extraction.recording import (ALL_FACES, FaceFeatures, RecordingFeatures, lost_report, open_recording,
+from feature_extraction.recording import (ALL_FACES, FaceFeatures, RecordingFeatures, lost_report,
                                           own_frames, recording_name)
 from model.scoring import ensemble_scores
-from model.spotting.extract import Preview, preview_path
+from model.spotting.extract import ExtractRequest, Preview, preview_path
 from model.spotting.job import SpotJob
 from model.spotting.outputs import load_plotting, spot_meta, write_outputs
 from model.spotting.progress import stage_bar, timing_line
@@ -41,13 +41,12 @@ def spot_one(path: Path, folder: Path, job: SpotJob) -> pd.DataFrame:
     """One input (a full path) -> its spots table, written under ``folder`` (with ``--faces all``, one folder per
     face under it, and the tables joined with a ``face`` column)."""
     started = time.perf_counter()
-    recording = open_recording(path, job.fps, job.dataset_fps)
+    request = ExtractRequest.of(path, folder, job.out, job.fps, job.dataset_fps, job.settings, job.face, job.report)
     seen = [s for s in job.folds if subject_of_input(Path(path), s)]
     if seen and len(job.models) > 1:
         print(f"note: {path} looks like a video of subject {seen[0]}: the other folds' models saw it in training; "
               f"--folds {seen[0]} is the held-out choice")
-    features, preview = job.extract(recording, job.dataset_fps, job.settings, job.face,
-                                    preview_path(job.out, folder) if job.report else None, load_plotting)
+    features, preview = job.extract(request, load_plotting)
     every_face = job.face == ALL_FACES
     try:
         print(faces_line(path, features, job.face))

@@ -37,10 +37,11 @@ def run_settings(run_dir: Path, folds: list[str]):
     return settings, str(path)
 
 
-def run_dataset(run_dir: Path, folds: list[str], asked: str | None) -> str:
-    """The config section to spot with: the one the chosen folds were trained on (``logs/config.txt``), printed
-    when ``asked`` is None (``--dataset`` left out); another ``asked`` is a UserError. A run without the
-    record (the published archive) takes ``asked``, else :data:`DEFAULT_DATASET`."""
+def run_dataset(run_dir: Path, folds: list[str], asked: str | None) -> tuple[str, str | None]:
+    """``(section, line)``: the config section to spot with, the one the chosen folds were trained on
+    (``logs/config.txt``), and the line that says so when ``asked`` is None (``--dataset`` left out; else None);
+    another ``asked`` is a UserError. A run without the record (the published archive) takes ``asked``, else
+    :data:`DEFAULT_DATASET`."""
     sections: dict[str, Path] = {}
     for subject in folds:
         path = FoldLayout.of(run_dir, subject).training_config
@@ -56,16 +57,13 @@ def run_dataset(run_dir: Path, folds: list[str], asked: str | None) -> str:
         raise UserError(f"{other}: trained on config section '{second}', but {one} on '{first}'; "
                         "spot one section's folds at a time with --folds")
     if not sections:
-        if asked is None:
-            print(f"dataset: {DEFAULT_DATASET} (the run records no config section; give --dataset otherwise)")
-        return asked or DEFAULT_DATASET
+        line = f"dataset: {DEFAULT_DATASET} (the run records no config section; give --dataset otherwise)"
+        return asked or DEFAULT_DATASET, line if asked is None else None
     ((section, path),) = sections.items()
-    if asked is None:
-        print(f"dataset: {section} (the run's own section, from {path})")
-    elif asked != section:
+    if asked is not None and asked != section:
         raise UserError(f"{path}: the run was trained on config section '{section}', not --dataset '{asked}'; "
                         f"leave --dataset out to use '{section}'")
-    return section
+    return section, f"dataset: {section} (the run's own section, from {path})" if asked is None else None
 
 
 def requested_settings(settings, flow: str | None, face_detect: str | None):

@@ -113,9 +113,9 @@ def test_the_ground_imports_no_stage():
 
 
 def test_only_the_pipeline_package_and_entry_scripts_import_the_run_decisions():
-    """Outside pipeline/, the entry scripts wire it in (eval.py's inner models, spot.py's inputs as tasks); nothing
-    else decides."""
-    allowed = {"eval.py": {"pipeline.inner"}, "spot.py": {"pipeline.spot"}}
+    """Outside pipeline/, the entry scripts wire it in (eval.py's inner models, spot.py's inputs as tasks and, to
+    offer its helper the first input, whether they run in its own process); nothing else decides."""
+    allowed = {"eval.py": {"pipeline.inner"}, "spot.py": {"pipeline.spot", "pipeline.request"}}
     found = {}
     for path in sorted(REPO_ROOT.glob("*.py")) + sorted(p for d in ("utils", "model", "dataset", "feature_extraction")
                                                        for p in (REPO_ROOT / d).rglob("*.py")):

@@ -32,7 +32,7 @@ from model.spotting.plan import first_request
 from model.spotting.run_facts import run_dataset
 from pipeline.spot import spot_inputs
 from utils.errors import UserError
-from utils.spot_outputs import TASKS_FOLDER, output_folders
+from utils.spot_outputs import TASKS_FOLDER, output_folders, recover_killed_swap
 
 
 class _CountingFaces(MarkedFaces):
@@ -80,6 +80,18 @@ def test_output_folders_never_collide_and_a_rerun_finds_its_own(tmp_path):
     (out / "take-3").mkdir()  # empty: free
     assert _folders([c, tmp_path / "take"], out) == [out / "take-3", out / "take-4"]
     assert _folders([tmp_path / "logs"], out) == [out / "logs-2"]  # traceback logs live in out/logs
+
+
+def test_a_folder_a_killed_swap_left_aside_stays_its_input_s(tmp_path):
+    """Killed between the swap's two renames, ``take`` (a's) and ``take-3`` (c's) are gone and their earlier
+    selves hidden beside them: a rerun of a or c finds its own, and b, new, takes neither."""
+    out = tmp_path / "out"
+    a, b, c = tmp_path / "a" / "take", tmp_path / "b" / "take", tmp_path / "c" / "take"
+    _claim(out / ".take.0123456789ab.old", a)
+    _claim(out / ".take-3.0123456789ab.old", c)
+    assert _folders([b, c, a], out) == [out / "take-2", out / "take-3", out / "take"]
+    _claim(out / ".take-2.0123456789ab.new", b)  # a staging folder is no folder's earlier self
+    assert _folders([b], out) == [out / "take-2"]
 
 
 def test_dot_and_dotdot_are_named_after_the_folder_they_stand_for(tmp_path, monkeypatch):
@@ -198,6 +210,84 @@ def test_a_rerun_that_fails_halfway_leaves_the_earlier_set_whole(one_fold_run, t
     assert not [p.name for p in out.iterdir() if p.name.startswith(".") and p.name != TASKS_FOLDER]  # no staging left
     (failed,) = [line for line in capsys.readouterr().out.splitlines() if line.startswith("FAILED")]
     assert f"No space left on device: '{folder / name}'" in failed  # named where it would have been
+
+
+KILLED_SWAP = """
+import os, signal, sys
+from pathlib import Path
+
+sys.path.insert(0, sys.argv[1])
+import utils.spot_outputs as spot_outputs
+from core_fixtures import MarkedFaces
+from model.spotting.options import SpotOptions
+from pipeline.spot import spot_inputs
+
+take, run, config, out = (Path(argument) for argument in sys.argv[2:6])
+kill_after = int(sys.argv[6])
+swap_in, rename, renamed = spot_outputs.swap_in, os.rename, []
+
+
+def swap_in_killed(staging, folder):  # SIGKILL after the swap's n-th rename: nothing of this process runs on
+    def rename_counted(source, target):
+        rename(source, target)
+        renamed.append(target)
+        if len(renamed) == kill_after:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    os.rename = rename_counted
+    swap_in(staging, folder)
+
+
+spot_outputs.swap_in = swap_in_killed
+spot_inputs(SpotOptions(inputs=(take,), run=run, config=config, epoch="last", out=out), landmarker=MarkedFaces())
+"""
+
+
+@pytest.mark.parametrize("kill_after, said", [(1, "put back as it was before a spot that was stopped"),
+                                              (3, "moved back in, from before a spot that was stopped")])
+def test_a_spot_killed_while_swapping_its_outputs_in_loses_no_user_file(one_fold_run, tmp_path, capsys, kill_after,
+                                                                         said):
+    """Killed for real (SIGKILL) after the first rename of the swap (the folder moved aside, the new set not in
+    yet) or after the third (the new set in, one of the user's two files moved back): the next spot puts the
+    user's files back in the folder, says so, and leaves no hidden folder behind."""
+    import subprocess
+    import sys
+
+    from core_fixtures import REPO_ROOT
+
+    _, run, config = one_fold_run
+    (take,) = _takes(tmp_path, "take")
+    out = tmp_path / "spots"
+    assert _spot(run, config, [take], out) == 0
+    folder = out / "take"
+    (folder / "notes.txt").write_text("the user's own")
+    (folder / "marks").mkdir()
+    (folder / "marks" / "a.txt").write_text("the user's marks")
+    killed = subprocess.run([sys.executable, "-c", KILLED_SWAP, str(REPO_ROOT / "tests"), str(take), str(run),
+                             str(config), str(out), str(kill_after)], cwd=REPO_ROOT, capture_output=True, text=True,
+                            timeout=300, env=os.environ | {"FORCE": "1"})  # spotted again, so swapped in again
+    assert killed.returncode == -9, killed.stderr[-2000:]
+    hidden = sorted(p.name.rsplit(".", 1)[1] for p in out.iterdir() if p.name.startswith(".take."))
+    assert hidden == ["new", "old"] if kill_after == 1 else hidden == ["old"]
+    capsys.readouterr()
+    assert _spot(run, config, [take], out) == 0
+    assert said in capsys.readouterr().out
+    assert (folder / "notes.txt").read_text() == "the user's own"
+    assert (folder / "marks" / "a.txt").read_text() == "the user's marks"
+    assert {"spots.csv", "spots.json", "report.html", "preview.webm"} < {p.name for p in folder.iterdir()}
+    assert not [p.name for p in out.iterdir() if p.name.startswith(".") and p.name != TASKS_FOLDER]
+
+
+def test_recovery_touches_only_the_folder_s_own_hidden_folders(tmp_path, capsys):
+    folder, neighbour = tmp_path / "take", tmp_path / "take.b"
+    folder.mkdir()
+    aside = tmp_path / ".take.b.0123456789ab.old"  # take.b's, not take's
+    aside.mkdir()
+    (aside / "notes.txt").write_text("take.b's")
+    recover_killed_swap(folder)
+    assert (aside / "notes.txt").is_file() and not list(folder.iterdir()) and capsys.readouterr().out == ""
+    recover_killed_swap(neighbour)
+    assert (neighbour / "notes.txt").read_text() == "take.b's" and not aside.exists()
 
 
 def test_a_name_with_dollar_signs_is_spotted_and_plotted_literally(one_fold_run, tmp_path):

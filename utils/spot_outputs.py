@@ -10,6 +10,8 @@ A spot writes an input's outputs into a hidden staging folder beside its folder 
 them in only when all are written, so a spot that fails halfway leaves the earlier set whole. Every other file
 in the folder is the user's and stays. A ``spots.eaf`` whose bytes are no longer those spot wrote (corrected in
 ELAN) is kept as ``spots.edited-<n>.eaf`` (the first free n) before the new set comes in, and the rerun says so.
+A spot killed in the middle of a swap leaves the earlier folder aside under a hidden name; the next spot into
+that folder puts back what was the user's (:func:`recover_killed_swap`).
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ import glob
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 import uuid
@@ -65,25 +68,35 @@ def recorded_input(folder: Path) -> str | None:
     return None
 
 
+def _folder_record(folder: Path) -> str | None:
+    """The input ``folder`` records (:func:`recorded_input`); for a folder a killed swap left aside (gone, its
+    earlier self hidden beside it until :func:`recover_killed_swap`), the input the hidden one records."""
+    if folder.exists():
+        return recorded_input(folder)
+    return next((found for aside in _siblings(folder, "old") if (found := recorded_input(aside)) is not None), None)
+
+
 def output_folders(inputs: list[str], names: list[str], out: Path) -> list[Path]:
     """One output folder under ``out`` for each input (its full path, all distinct) and name, never shared.
 
     An input gets ``out/<name>`` or ``out/<name>-N``: the folder whose ``spots.json`` records this input
-    when there is one (a rerun), else the first one that is absent or empty and not taken by an earlier
-    input of the list. So ``a/take`` and ``b/take``, or an input named like one spotted before, each keep
-    their own folder, run after run."""
+    when there is one (a rerun; a folder a killed swap left aside counts as the folder), else the first one
+    that is absent or empty and not taken by an earlier input of the list. So ``a/take`` and ``b/take``, or an
+    input named like one spotted before, each keep their own folder, run after run."""
     taken = {out / ERROR_LOGS, out / TASKS_FOLDER}
     folders = []
     for path, name in zip(inputs, names):
         check_path_name(name, path, "input name", local=True)
-        numbered = [p for p in out.glob(f"{glob.escape(name)}-*") if p.name[len(name) + 1:].isdigit()]
-        candidates = [out / name, *sorted(numbered, key=lambda p: int(p.name[len(name) + 1:]))]
-        folder = next((c for c in candidates if c not in taken and recorded_input(c) == path), None)
+        asides = (_ASIDE.fullmatch(p.name) for p in out.glob(f".{glob.escape(name)}-*.old"))
+        numbered = {p.name for p in out.glob(f"{glob.escape(name)}-*")} | {m.group(1) for m in asides if m}
+        candidates = [out / name, *(out / n for n in sorted((n for n in numbered if n[len(name) + 1:].isdigit()),
+                                                             key=lambda n: int(n[len(name) + 1:])))]
+        folder = next((c for c in candidates if c not in taken and _folder_record(c) == path), None)
         number = 1
         while folder is None:
             candidate = out / (name if number == 1 else f"{name}-{number}")
-            if candidate not in taken and (not candidate.exists() or
-                                           (candidate.is_dir() and not any(candidate.iterdir()))):
+            if candidate not in taken and ((candidate.is_dir() and not any(candidate.iterdir())) or
+                                           (not candidate.exists() and _folder_record(candidate) is None)):
                 folder = candidate
             number += 1
         taken.add(folder)
@@ -125,6 +138,49 @@ def _sibling(folder: Path, role: str) -> Path:
     return folder.parent / f".{folder.name}.{uuid.uuid4().hex[:12]}.{role}"
 
 
+_ASIDE = re.compile(r"\.(.+)\.[0-9a-f]{12}\.old")  # what swap_in moves a folder aside to; group 1: its name
+
+
+def _siblings(folder: Path, role: str) -> list[Path]:
+    """The :func:`_sibling` folders of ``folder`` with ``role`` that exist, the last renamed first."""
+    named = re.compile(rf"\.{re.escape(folder.name)}\.[0-9a-f]{{12}}\.{role}")
+    found = [path for path in folder.parent.glob(f".{glob.escape(folder.name)}.*.{role}")
+             if named.fullmatch(path.name) and path.is_dir()]
+    return sorted(found, key=lambda path: (-path.stat().st_ctime_ns, path.name))
+
+
+def recover_killed_swap(folder: Path) -> None:
+    """Mend what a spot killed in the middle of :func:`swap_in` left beside ``folder``, saying so in one line.
+    The earlier folder it had moved aside comes back whole when ``folder`` is gone (killed between the two
+    renames); else the new set was in, and the user's files still aside move into ``folder``. A staging folder
+    left by a killed spot goes. Called by the one process about to write ``folder``'s outputs: no other swap of
+    ``folder`` is under way."""
+    for staged in _siblings(folder, "new"):
+        shutil.rmtree(staged, ignore_errors=True)
+    for aside in _siblings(folder, "old"):
+        if not folder.exists():
+            os.rename(aside, folder)
+            print(f"{folder}: put back as it was before a spot that was stopped while replacing its outputs")
+            continue
+        moved, left = [], []
+        for entry in sorted(aside.iterdir()):
+            if entry.name in SPOT_OUTPUTS and entry.is_file():
+                continue
+            if (folder / entry.name).exists():
+                left.append(entry.name)
+            else:
+                os.rename(entry, folder / entry.name)
+                moved.append(entry.name)
+        if moved:
+            print(f"{folder}: {', '.join(moved)} moved back in, from before a spot that was stopped while "
+                  "replacing its outputs")
+        if left:
+            print(f"{aside}: {', '.join(left)} kept here, from before a spot that was stopped while replacing the "
+                  f"outputs of {folder.name}: files of those names are there now")
+        else:
+            shutil.rmtree(aside)
+
+
 def swap_in(staging: Path, folder: Path) -> None:
     """Make the outputs in ``staging`` the outputs of ``folder``: an edited ``spots.eaf`` is kept first
     (:func:`keep_edited_eaf`), the folder's other files that are not spot outputs move over, the earlier
@@ -148,10 +204,11 @@ def swap_in(staging: Path, folder: Path) -> None:
 
 @contextmanager
 def output_set(folder: Path) -> Iterator[Path]:
-    """Yield an empty staging folder beside ``folder`` to write an input's outputs into; when the block succeeds
-    they replace ``folder``'s outputs as a set (:func:`swap_in`). When it fails, the staging folder is removed and
-    ``folder`` is as it was; a UserError or OSError naming a staged file names it as it would have been in
-    ``folder``."""
+    """Yield an empty staging folder beside ``folder`` to write an input's outputs into (after
+    :func:`recover_killed_swap`); when the block succeeds they replace ``folder``'s outputs as a set
+    (:func:`swap_in`). When it fails, the staging folder is removed and ``folder`` is as it was; a UserError or
+    OSError naming a staged file names it as it would have been in ``folder``."""
+    recover_killed_swap(folder)
     staging = _sibling(folder, "new")
     staging.parent.mkdir(parents=True, exist_ok=True)
     staging.mkdir()  # a plain mkdir, so the folder gets the usual permissions once it is swapped in

@@ -15,7 +15,6 @@ from model.spotting.options import SpotOptions
 from model.spotting.run_facts import requested_settings, run_dataset, run_settings
 from model.spotting.settings import SpotSettings
 from utils.config import DatasetConfig, load_config
-from utils.errors import UserError
 from utils.spot_outputs import output_folders
 
 
@@ -61,5 +60,5 @@ def first_request(options: SpotOptions) -> ExtractRequest | None:
             return None
         return ExtractRequest.of(path, folder, plan.out, options.fps, plan.spotting.fps, plan.settings,
                                  options.face, options.report)
-    except (UserError, OSError):
+    except Exception:  # noqa: BLE001 - a guess never fails the command: the job's resolution reports the error
         return None

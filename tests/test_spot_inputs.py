@@ -182,18 +182,25 @@ def _snapshot(folder: Path) -> dict[str, tuple[bytes, int]]:
     return {p.name: (p.read_bytes(), p.stat().st_ino) for p in sorted(folder.iterdir())}
 
 
-@pytest.mark.parametrize("failing", ["timeline", "page"])
-def test_a_rerun_that_fails_halfway_leaves_the_earlier_set_whole(one_fold_run, tmp_path, monkeypatch, capsys, failing):
-    """The plot fails after spots.csv is written, or the page after the table, the plot, the EAF and the
-    preview: the folder keeps the earlier set, file for file, and the user's own file."""
-    import utils.plots
-
+def _spotted_with_a_user_file(one_fold_run, tmp_path) -> tuple[Path, Path, Path, Path, Path]:
+    """``(run, config, take, out, folder)``: ``take`` spotted into ``folder`` under ``out``, where the user then
+    wrote ``notes.txt``."""
     _, run, config = one_fold_run
     (take,) = _takes(tmp_path, "take")
     out = tmp_path / "spots"
     assert _spot(run, config, [take], out) == 0
     folder = out / "take"
     (folder / "notes.txt").write_text("the user's own")
+    return run, config, take, out, folder
+
+
+@pytest.mark.parametrize("failing", ["timeline", "page"])
+def test_a_rerun_that_fails_halfway_leaves_the_earlier_set_whole(one_fold_run, tmp_path, monkeypatch, capsys, failing):
+    """The plot fails after spots.csv is written, or the page after the table, the plot, the EAF and the
+    preview: the folder keeps the earlier set, file for file, and the user's own file."""
+    import utils.plots
+
+    run, config, take, out, folder = _spotted_with_a_user_file(one_fold_run, tmp_path)
     before = _snapshot(folder)
     assert {"spots.csv", "spots.json", "spots.eaf", "timeline.png", "preview.webm", "report.html"} < set(before)
     name = {"timeline": "timeline.png", "page": "report.html"}[failing]
@@ -255,12 +262,7 @@ def test_a_spot_killed_while_swapping_its_outputs_in_loses_no_user_file(one_fold
 
     from core_fixtures import REPO_ROOT
 
-    _, run, config = one_fold_run
-    (take,) = _takes(tmp_path, "take")
-    out = tmp_path / "spots"
-    assert _spot(run, config, [take], out) == 0
-    folder = out / "take"
-    (folder / "notes.txt").write_text("the user's own")
+    run, config, take, out, folder = _spotted_with_a_user_file(one_fold_run, tmp_path)
     (folder / "marks").mkdir()
     (folder / "marks" / "a.txt").write_text("the user's marks")
     killed = subprocess.run([sys.executable, "-c", KILLED_SWAP, str(REPO_ROOT / "tests"), str(take), str(run),

@@ -87,10 +87,10 @@ def output_folders(inputs: list[str], names: list[str], out: Path) -> list[Path]
     folders = []
     for path, name in zip(inputs, names):
         check_path_name(name, path, "input name", local=True)
-        asides = (_ASIDE.fullmatch(p.name) for p in out.glob(f".{glob.escape(name)}-*.old"))
-        numbered = {p.name for p in out.glob(f"{glob.escape(name)}-*")} | {m.group(1) for m in asides if m}
-        candidates = [out / name, *(out / n for n in sorted((n for n in numbered if n[len(name) + 1:].isdigit()),
-                                                             key=lambda n: int(n[len(name) + 1:])))]
+        aside = {owner for p in out.glob(f".{glob.escape(name)}-*.old") if (owner := _sibling_owner(p, "old"))}
+        named = {p.name for p in out.glob(f"{glob.escape(name)}-*")} | aside
+        numbered = sorted((n for n in named if n[len(name) + 1:].isdigit()), key=lambda n: int(n[len(name) + 1:]))
+        candidates = [out / name, *(out / n for n in numbered)]
         folder = next((c for c in candidates if c not in taken and _folder_record(c) == path), None)
         number = 1
         while folder is None:
@@ -132,20 +132,27 @@ def keep_edited_eaf(folder: Path) -> Path | None:
     return kept
 
 
+_SIBLING_RANDOM = 12  # hex digits of a sibling's random part
+_SIBLING_NAME = re.compile(rf"\.(?P<folder>.+)\.[0-9a-f]{{{_SIBLING_RANDOM}}}\.(?P<role>new|old)")
+
+
 def _sibling(folder: Path, role: str) -> Path:
-    """A hidden, unused name beside ``folder`` (``.<name>.<random>.<role>``); no output folder starts with a dot
-    followed by its own name and a random part, so :func:`output_folders` never picks one."""
-    return folder.parent / f".{folder.name}.{uuid.uuid4().hex[:12]}.{role}"
+    """A hidden, unused name beside ``folder`` (``.<name>.<random>.<role>``, role ``new`` or ``old``); no output
+    folder starts with a dot followed by its own name and a random part, so :func:`output_folders` never picks
+    one."""
+    return folder.parent / f".{folder.name}.{uuid.uuid4().hex[:_SIBLING_RANDOM]}.{role}"
 
 
-_ASIDE = re.compile(r"\.(.+)\.[0-9a-f]{12}\.old")  # what swap_in moves a folder aside to; group 1: its name
+def _sibling_owner(path: Path, role: str) -> str | None:
+    """The name of the folder whose :func:`_sibling` with ``role`` ``path`` is, None when it is none."""
+    match = _SIBLING_NAME.fullmatch(path.name)
+    return match["folder"] if match and match["role"] == role and path.is_dir() else None
 
 
 def _siblings(folder: Path, role: str) -> list[Path]:
     """The :func:`_sibling` folders of ``folder`` with ``role`` that exist, the last renamed first."""
-    named = re.compile(rf"\.{re.escape(folder.name)}\.[0-9a-f]{{12}}\.{role}")
     found = [path for path in folder.parent.glob(f".{glob.escape(folder.name)}.*.{role}")
-             if named.fullmatch(path.name) and path.is_dir()]
+             if _sibling_owner(path, role) == folder.name]
     return sorted(found, key=lambda path: (-path.stat().st_ctime_ns, path.name))
 
 

@@ -20,9 +20,9 @@ import hashlib
 import json
 import os
 import re
+import secrets
 import shutil
 import tempfile
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -132,15 +132,15 @@ def keep_edited_eaf(folder: Path) -> Path | None:
     return kept
 
 
-_SIBLING_RANDOM = 12  # hex digits of a sibling's random part
-_SIBLING_NAME = re.compile(rf"\.(?P<folder>.+)\.[0-9a-f]{{{_SIBLING_RANDOM}}}\.(?P<role>new|old)")
+_SIBLING_RANDOM_BYTES = 6  # a sibling's random part, written as twice as many hex digits
+_SIBLING_NAME = re.compile(rf"\.(?P<folder>.+)\.[0-9a-f]{{{2 * _SIBLING_RANDOM_BYTES}}}\.(?P<role>new|old)")
 
 
 def _sibling(folder: Path, role: str) -> Path:
     """A hidden, unused name beside ``folder`` (``.<name>.<random>.<role>``, role ``new`` or ``old``); no output
     folder starts with a dot followed by its own name and a random part, so :func:`output_folders` never picks
     one."""
-    return folder.parent / f".{folder.name}.{uuid.uuid4().hex[:_SIBLING_RANDOM]}.{role}"
+    return folder.parent / f".{folder.name}.{secrets.token_hex(_SIBLING_RANDOM_BYTES)}.{role}"
 
 
 def _sibling_owner(path: Path, role: str) -> str | None:

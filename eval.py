@@ -4,11 +4,10 @@ python eval.py --dataset <section: cas(me)^2|samm|cas(me)^3|mesynth|yours> --out
                [--device DEV] [--matching RULE] [--selection PROTOCOL] [--checkpoints DIR] [--seed N]
 (--help lists the matching rules and selection protocols)
 """
-import sys
 from pathlib import Path
 
 from utils.cli import check_run_folders, config_device, fold_parser, reuse_freed_memory
-from utils.errors import run_cli
+from utils.errors import exit_process, run_cli
 from utils.matching import MATCHING_RULES
 from utils.selection import SELECTION_PROTOCOLS, SelectionSettings
 
@@ -53,4 +52,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_process(main())

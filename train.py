@@ -2,10 +2,8 @@
 
 python train.py --dataset <section: cas(me)^2|samm|cas(me)^3|mesynth|yours> --output <dir> --subject <subject> [--config FILE] [--device DEV] [--seed N]
 """
-import sys
-
 from utils.cli import check_run_folders, config_device, fold_parser, reuse_freed_memory
-from utils.errors import run_cli
+from utils.errors import exit_process, run_cli
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -28,4 +26,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_process(main())

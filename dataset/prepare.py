@@ -17,13 +17,12 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import sys
 from pathlib import Path
 
 from dataset.settings import DataSettings, ExtractionSettings, RenderSettings
 from feature_extraction.flow import DEFAULT_FLOW
 from utils.config import DatasetConfig, load_config
-from utils.errors import UserError, run_cli
+from utils.errors import UserError, exit_process, run_cli
 from utils.layout import FeatureLayout
 
 
@@ -119,4 +118,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_process(main())

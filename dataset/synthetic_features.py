@@ -9,7 +9,6 @@ python -m dataset.synthetic_features --anno CSV --out DIR [--seed 0] [--min-rows
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +17,7 @@ from tqdm import tqdm
 
 from feature_extraction.segments import frame_labels, write_annotation_csv, write_video_segments
 from utils.annotations import MACRO, MICRO, NAME_COLUMNS, read_annotation_table
+from utils.errors import exit_process
 from utils.indexing import FEATURE_ROW_SHAPE
 from utils.names import check_path_name
 
@@ -84,4 +84,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_process(main())

@@ -81,7 +81,7 @@ from feature_extraction.segments import (frame_labels, remove_stale_segments, wr
                                          write_video_segments)
 from feature_extraction.settings import FLOW_PRESETS, FlowSettings
 from utils.cli import Parser
-from utils.errors import UserError, run_cli
+from utils.errors import UserError, exit_process, run_cli
 from utils.indexing import parse_window_file_name
 from utils.layout import FeatureLayout
 from utils.manifest import window_files, write_manifest
@@ -426,4 +426,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_process(main())

@@ -19,7 +19,6 @@ python -m model.final_model --dataset D --output DIR --subjects S1 S2 ... [--con
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -30,7 +29,7 @@ from model.adjacency import model_adjacency
 from model.settings import FinalModelSettings
 from model.training import train_model
 from utils.config import DatasetConfig
-from utils.errors import UserError
+from utils.errors import UserError, exit_process
 from utils.io import atomic_write_text
 from utils.layout import FoldLayout, RunLayout
 from utils.metrics import read_epoch_metrics, read_eval_info, summed_epoch_metrics
@@ -119,4 +118,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_process(main())

@@ -18,7 +18,6 @@ python -m model.inner_cv --dataset D --output DIR --subject S --group K [--confi
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import torch
@@ -31,7 +30,7 @@ from utils.annotations import EXPRESSION_TYPES
 from model.settings import InnerModelSettings
 from model.training import train_model
 from utils.config import DatasetConfig, check_subject
-from utils.errors import UserError
+from utils.errors import UserError, exit_process
 from utils.io import atomic_write_text
 from utils.layout import FoldLayout, checkpoints_fingerprint
 from utils.metrics import read_epoch_metrics, read_eval_info, summed_epoch_metrics
@@ -154,4 +153,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_process(main())

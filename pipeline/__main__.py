@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import fcntl
 import os
-import sys
 import time
 from collections.abc import Mapping
 
 from utils.cli import Parser
-from utils.errors import UserError, run_cli
+from utils.errors import UserError, exit_process, run_cli
 
 
 def _local_lock(output):
@@ -78,4 +77,4 @@ def main(argv: list[str] | None = None, env: Mapping[str, str] | None = None) ->
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_process(main())

@@ -16,13 +16,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 import pandas as pd
 
 from utils.annotations import read_annotation_table, subject_ground_truth
-from utils.errors import UserError, run_cli
+from utils.errors import UserError, exit_process, run_cli
 from utils.io import atomic_write_csv, atomic_write_text
 from utils.layout import FoldLayout, RunLayout
 from utils.megc import MEGC_FRAMES, left_out_expressions, write_megc_files
@@ -150,4 +149,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_process(main())

@@ -23,7 +23,7 @@ import yaml
 
 from utils.config import load_config
 from utils.cores import usable_cores
-from utils.errors import UserError, run_cli
+from utils.errors import UserError, exit_process, run_cli
 from utils.io import atomic_write_text
 from utils.layout import RunLayout
 from utils.metrics import SCORE_ROWS
@@ -110,4 +110,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_process(main())

@@ -20,7 +20,7 @@ from datetime import datetime
 from pathlib import Path
 
 from utils.cli import Parser, reuse_freed_memory
-from utils.errors import UserError, print_error
+from utils.errors import UserError, exit_process, print_error
 from utils.io import atomic_write_text
 
 from pipeline.graph import Decider, TaskFailed, execute, label
@@ -112,4 +112,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_process(main())

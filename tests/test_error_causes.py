@@ -1,14 +1,19 @@
 """Errors keep their cause. A coding error in an extraction worker is a failed video whose
-traceback is in a log file the one-line reason names; --au-map takes JSON text or @file; one user-error type."""
+traceback is in a log file the one-line reason names; --au-map takes JSON text or @file; one user-error type;
+every CLI ends through utils.errors.exit_process, which keeps the status and the atexit handlers."""
 from __future__ import annotations
 
 import json
+import re
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
 import feature_extraction.batch as batch
-from core_fixtures import call_main, touch
+from core_fixtures import REPO_ROOT, call_main, touch
+from test_import_circles import PACKAGES as PACKAGE_FOLDERS
 from feature_extraction.adapters import VideoSource
 from feature_extraction.settings import FlowSettings
 from utils.errors import UserError
@@ -73,3 +78,21 @@ def test_one_user_error_type_across_packages(tmp_path):
         with pytest.raises(UserError):
             call()
     assert issubclass(UserError, ValueError)  # callers written against ValueError still catch it
+
+
+def test_a_cli_exit_keeps_its_status_and_atexit_handlers_and_skips_the_last_collection():
+    probe = ("import atexit, gc\nfrom utils.errors import exit_process\n"
+             "atexit.register(lambda: print('atexit ran, frozen:', gc.get_freeze_count() > 0))\nexit_process(3)")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=REPO_ROOT, timeout=60)
+    assert (result.returncode, result.stdout) == (3, "atexit ran, frozen: True\n")
+
+
+def test_every_cli_ends_through_exit_process():
+    """So that no command pays the interpreter's final garbage collection (utils/errors.exit_process)."""
+    main_line = 'if __name__ == "__main__":\n'
+    sources = [path for folder in ("", *PACKAGE_FOLDERS) for path in (REPO_ROOT / folder).glob("**/*.py" if folder
+                                                                                                else "*.py")]
+    entries = [path for path in sources if main_line in path.read_text()]
+    assert len(entries) >= 10  # train, eval, spot, the pipeline's and the utilities' entries
+    for path in entries:
+        assert re.fullmatch(r"\s*exit_process\(main\(\)\)\s*", path.read_text().split(main_line)[-1]), path

@@ -8,14 +8,13 @@ resolved against the config file's folder, so nothing absolute lives in the repo
 from __future__ import annotations
 
 import json
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from utils.errors import UserError
+from utils.errors import UserError, exit_process
 from utils.make_coc_matrix import ADJACENCY_SCOPES
 from utils.matching import MATCHING_RULES
 from utils.names import check_path_name
@@ -281,4 +280,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_process(main())

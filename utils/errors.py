@@ -1,10 +1,11 @@
 """User-facing errors: one line naming the file and the problem, non-zero exit."""
 from __future__ import annotations
 
+import gc
 import sys
 import traceback
 from pathlib import Path
-from typing import Callable
+from typing import Callable, NoReturn
 
 
 class UserError(ValueError):
@@ -45,7 +46,8 @@ def run_cli(main: Callable[[], int | None]) -> int:
     """Run ``main`` and return its exit status: the one error convention of every CLI's ``main(argv)``.
 
     A :class:`UserError` becomes ``error: <message>`` on stderr and status 2; Ctrl-C status 130. The CLI's
-    module ends with ``sys.exit(main())``, so that a test can call ``main([...])`` in-process and read the status.
+    module ends with ``exit_process(main())``, so that a test can call ``main([...])`` in-process and read the
+    status.
     """
     try:
         code = main()
@@ -56,3 +58,14 @@ def run_cli(main: Callable[[], int | None]) -> int:
         print("interrupted", file=sys.stderr)
         return 130
     return code or 0
+
+
+def exit_process(code: int) -> NoReturn:
+    """End a CLI's process with status ``code`` (its ``if __name__ == "__main__":`` line, never a test's call).
+
+    The garbage collector's objects are frozen first, so that the interpreter's last collection at exit skips
+    them: after torch is imported that walk took 0.35 s of every command, to free memory the system takes back
+    anyway. Objects still die when their last reference goes, and atexit handlers run, as before.
+    """
+    gc.freeze()
+    sys.exit(code)

@@ -18,7 +18,7 @@ if __name__ == "__main__":  # run as a script: make the repo root importable
 import numpy as np
 import pandas as pd
 
-from utils.errors import UserError, run_cli
+from utils.errors import UserError, exit_process, run_cli
 from utils.indexing import NUM_ROIS
 from utils.io import atomic_path
 from utils.registry import Registry
@@ -146,4 +146,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_process(main())

@@ -18,7 +18,6 @@ otherwise parse text between dollar signs as a formula.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +29,7 @@ from matplotlib.text import Text
 from matplotlib.ticker import FuncFormatter, MultipleLocator
 
 from utils.annotations import EXPRESSION_TYPES, MACRO, MICRO, read_annotation_table, subject_ground_truth
-from utils.errors import run_cli
+from utils.errors import exit_process, run_cli
 from utils.indexing import PROPOSAL_FRAME_SHIFT
 from utils.io import atomic_path
 from utils.layout import FoldLayout, RunLayout
@@ -242,4 +241,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_process(main())

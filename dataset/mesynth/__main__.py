@@ -2,13 +2,12 @@
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
 from dataset.mesynth.generate import (DEFAULT_FRAMES, DEFAULT_SUBJECTS, DEFAULT_VIDEOS_PER_SUBJECT,
                                       generate_dataset)
-from utils.errors import UserError, run_cli
+from utils.errors import UserError, exit_process, run_cli
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -36,4 +35,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_process(main())

@@ -15,12 +15,11 @@ Inputs are tasks of pipeline.sh's runners (JOBS, THREADS, LAUNCHER=slurm, SLURM_
 those spotted before into the same --out with the same models and settings.
 """
 import os
-import sys
 from pathlib import Path
 
-from feature_extraction.flow import FLOW_METHODS
 from utils.cli import Parser, add_config, add_dataset
-from utils.errors import run_cli
+from utils.errors import exit_process, run_cli
+from utils.registry import FLOW_METHODS
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -88,4 +87,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_process(main())

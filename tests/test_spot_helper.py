@@ -104,6 +104,37 @@ def test_no_helper_beside_other_threads_or_torch():
     assert ExtractionHelper.start() is None  # this pytest process has imported torch
 
 
+FORK_PROBE = """
+import sys
+import model.spotting.helper as helper_module
+from model.spotting.helper import ExtractionHelper
+
+def forked_with():  # what spot.py has imported when it forks, and then what the helper imports
+    before = set(sys.modules)
+    import feature_extraction.face, model.spotting.extract
+    print(" ".join(sorted(before)) + "|" + " ".join(sorted(set(sys.modules))))
+    raise SystemExit(0)
+
+ExtractionHelper.start = staticmethod(forked_with)
+import spot
+spot.main(sys.argv[1:])
+"""
+
+
+def test_spot_forks_before_its_heavy_imports_and_the_helper_needs_no_pandas(tmp_path):
+    """The helper's start is the critical path of a short recording (docs/spot.md): spot.py forks it once its
+    flags are parsed, with none of OpenCV, pandas or torch imported, and the helper's own imports (landmarks,
+    decoding, preview) need no pandas. Fails when spot.py's flags import the extractor or the config loader, or
+    when the frame reading the helper imports pulls in pandas again."""
+    result = subprocess.run([sys.executable, "-c", FORK_PROBE, str(tmp_path / "clip.mp4"), "--run", str(tmp_path)],
+                            capture_output=True, text=True, cwd=REPO_ROOT, timeout=120)
+    assert result.returncode == 0, result.stderr
+    before, helper = (set(part.split()) for part in result.stdout.strip().split("|"))
+    assert not {"cv2", "numpy", "pandas", "torch", "yaml"} & before
+    assert {"cv2", "dlib", "av"} <= helper
+    assert not {"pandas", "torch", "matplotlib"} & helper
+
+
 STOP_PROBE = """
 import json, sys, time
 from pathlib import Path

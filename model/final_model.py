@@ -35,6 +35,7 @@ from utils.layout import FoldLayout, RunLayout
 from utils.metrics import read_epoch_metrics, read_eval_info, summed_epoch_metrics
 from utils.selection import select_epoch
 
+
 def final_layout(output: Path) -> FoldLayout:
     return RunLayout(Path(output)).final
 
